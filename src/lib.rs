@@ -1,0 +1,1 @@
+//! Tollgate: a thread-per-core LLM gateway.
