@@ -1,1 +1,15 @@
-//! Tollgate: a thread-per-core LLM gateway.
+//! Tollgate: a thread-per-core LLM gateway. Data flows one way: socket →
+//! `server` (HTTP/1.1) → `api` → `gateway` → `router` → `providers` →
+//! `upstream` → back through the provider's relay or translator → client.
+
+pub mod api;
+pub mod cli;
+pub mod config;
+pub mod gateway;
+pub mod http1;
+pub mod mock_upstream;
+pub mod providers;
+pub mod router;
+pub mod runtime;
+pub mod server;
+pub mod upstream;

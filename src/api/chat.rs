@@ -1,0 +1,316 @@
+//! The inbound OpenAI Chat Completions body, inspected once: validated with
+//! simd-json, with the few fields the gateway acts on pulled out, and the byte
+//! span of `model` found so it can be rewritten without re-serializing.
+
+use std::ops::Range;
+
+use simd_json::prelude::*;
+
+use super::ApiError;
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChatEnvelope {
+    pub model: String,
+    pub stream: bool,
+    pub include_usage: bool,
+    /// Span of the top-level `model` value (quotes included) in the original body.
+    pub model_span: Option<Range<usize>>,
+}
+
+/// Validates a chat completion body. `scratch` is reused across requests:
+/// simd-json parses in place, so it works on a copy.
+pub fn inspect(body: &[u8], scratch: &mut Vec<u8>) -> Result<ChatEnvelope, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Err(ApiError::invalid_request(
+            "missing_body",
+            "The request body is empty; expected a JSON object.",
+        ));
+    }
+    scratch.clear();
+    scratch.extend_from_slice(body);
+    let value = simd_json::to_borrowed_value(scratch).map_err(|e| {
+        ApiError::invalid_request(
+            "invalid_json",
+            format!("We could not parse the JSON body of your request: {e}."),
+        )
+    })?;
+    let obj = value.as_object().ok_or_else(|| {
+        ApiError::invalid_request("invalid_type", "The request body must be a JSON object.")
+    })?;
+
+    let model = match obj.get("model") {
+        None => {
+            return Err(ApiError::invalid_request(
+                "missing_required_parameter",
+                "You must provide a model parameter.",
+            )
+            .with_param("model"));
+        }
+        Some(v) => v.as_str().filter(|s| !s.is_empty()).ok_or_else(|| {
+            ApiError::invalid_request("invalid_type", "`model` must be a non-empty string.")
+                .with_param("model")
+        })?,
+    };
+
+    match obj.get("messages") {
+        None => {
+            return Err(ApiError::invalid_request(
+                "missing_required_parameter",
+                "Missing required parameter: 'messages'.",
+            )
+            .with_param("messages"));
+        }
+        Some(v) => {
+            let messages = v.as_array().ok_or_else(|| {
+                ApiError::invalid_request("invalid_type", "`messages` must be an array.")
+                    .with_param("messages")
+            })?;
+            if messages.is_empty() {
+                return Err(ApiError::invalid_request(
+                    "invalid_value",
+                    "`messages` must contain at least one message.",
+                )
+                .with_param("messages"));
+            }
+            for (i, m) in messages.iter().enumerate() {
+                let role = m
+                    .as_object()
+                    .and_then(|o| o.get("role"))
+                    .and_then(|r| r.as_str());
+                if role.is_none() {
+                    return Err(ApiError::invalid_request(
+                        "invalid_value",
+                        "Each message must be an object with a string `role`.",
+                    )
+                    .with_param(format!("messages[{i}].role")));
+                }
+            }
+        }
+    }
+
+    let stream = match obj.get("stream") {
+        None => false,
+        Some(v) if v.is_null() => false,
+        Some(v) => v.as_bool().ok_or_else(|| {
+            ApiError::invalid_request("invalid_type", "`stream` must be a boolean.")
+                .with_param("stream")
+        })?,
+    };
+    let include_usage = match obj.get("stream_options") {
+        None => false,
+        Some(v) if v.is_null() => false,
+        Some(v) => {
+            let o = v.as_object().ok_or_else(|| {
+                ApiError::invalid_request("invalid_type", "`stream_options` must be an object.")
+                    .with_param("stream_options")
+            })?;
+            match o.get("include_usage") {
+                None => false,
+                Some(u) => u.as_bool().ok_or_else(|| {
+                    ApiError::invalid_request(
+                        "invalid_type",
+                        "`stream_options.include_usage` must be a boolean.",
+                    )
+                    .with_param("stream_options.include_usage")
+                })?,
+            }
+        }
+    };
+
+    Ok(ChatEnvelope {
+        model: model.to_string(),
+        stream,
+        include_usage,
+        model_span: find_top_level_value(body, b"model"),
+    })
+}
+
+/// The body with the top-level `model` replaced, everything else byte for byte.
+pub fn rewrite_model(body: &[u8], env: &ChatEnvelope, model: &str) -> Option<Vec<u8>> {
+    let span = env.model_span.clone()?;
+    let mut quoted = String::with_capacity(model.len() + 2);
+    super::error::push_json_str(&mut quoted, model);
+    let mut out = Vec::with_capacity(body.len() + quoted.len());
+    out.extend_from_slice(&body[..span.start]);
+    out.extend_from_slice(quoted.as_bytes());
+    out.extend_from_slice(&body[span.end..]);
+    Some(out)
+}
+
+/// Finds the span of a top-level key's value in JSON already known to be valid.
+/// Only plain (unescaped) keys match; with duplicates the last wins, as in the
+/// parser. `None` sends the caller down the re-serializing path.
+pub fn find_top_level_value(json: &[u8], key: &[u8]) -> Option<Range<usize>> {
+    let mut i = skip_ws(json, 0);
+    if json.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    let mut found = None;
+    loop {
+        i = skip_ws(json, i);
+        match json.get(i)? {
+            b'}' => return found,
+            b',' => {
+                i += 1;
+                continue;
+            }
+            b'"' => {}
+            _ => return None,
+        }
+        let key_end = skip_string(json, i)?;
+        let this_key = &json[i + 1..key_end - 1];
+        i = skip_ws(json, key_end);
+        if json.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_ws(json, i + 1);
+        let value_end = skip_value(json, i)?;
+        if this_key == key {
+            found = Some(i..value_end);
+        }
+        i = value_end;
+    }
+}
+
+fn skip_ws(json: &[u8], mut i: usize) -> usize {
+    while i < json.len() && matches!(json[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// `i` is at an opening quote; returns the index just past the closing quote.
+fn skip_string(json: &[u8], mut i: usize) -> Option<usize> {
+    i += 1;
+    while i < json.len() {
+        match json[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+fn skip_value(json: &[u8], mut i: usize) -> Option<usize> {
+    match *json.get(i)? {
+        b'"' => skip_string(json, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            while i < json.len() {
+                match json[i] {
+                    b'"' => {
+                        i = skip_string(json, i)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            None
+        }
+        _ => {
+            while i < json.len()
+                && !matches!(json[i], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+            {
+                i += 1;
+            }
+            Some(i)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn inspect_str(s: &str) -> Result<ChatEnvelope, ApiError> {
+        inspect(s.as_bytes(), &mut Vec::new())
+    }
+
+    #[test]
+    fn finds_model_and_rewrites_only_it() {
+        let body = br#"{"messages":[{"role":"user","content":"{\"model\":\"x\"}"}], "model" : "a" ,"n":{"model":"b"}}"#;
+        let env = inspect(body, &mut Vec::new()).unwrap();
+        assert_eq!(env.model, "a");
+        let out = rewrite_model(body, &env, "gpt-\"4o").unwrap();
+        assert_eq!(
+            std::str::from_utf8(&out).unwrap(),
+            r#"{"messages":[{"role":"user","content":"{\"model\":\"x\"}"}], "model" : "gpt-\"4o" ,"n":{"model":"b"}}"#
+        );
+    }
+
+    #[test]
+    fn escaped_key_falls_back() {
+        let env = inspect_str(r#"{"\u006dodel":"a","messages":[{"role":"user"}]}"#).unwrap();
+        assert_eq!(env.model, "a");
+        assert_eq!(env.model_span, None);
+    }
+
+    #[test]
+    fn rejects_with_param() {
+        let cases = [
+            ("", "missing_body", None),
+            ("{", "invalid_json", None),
+            ("[]", "invalid_type", None),
+            (
+                r#"{"messages":[]}"#,
+                "missing_required_parameter",
+                Some("model"),
+            ),
+            (
+                r#"{"model":5,"messages":[]}"#,
+                "invalid_type",
+                Some("model"),
+            ),
+            (
+                r#"{"model":"m"}"#,
+                "missing_required_parameter",
+                Some("messages"),
+            ),
+            (
+                r#"{"model":"m","messages":{}}"#,
+                "invalid_type",
+                Some("messages"),
+            ),
+            (
+                r#"{"model":"m","messages":[]}"#,
+                "invalid_value",
+                Some("messages"),
+            ),
+            (
+                r#"{"model":"m","messages":[1]}"#,
+                "invalid_value",
+                Some("messages[0].role"),
+            ),
+            (
+                r#"{"model":"m","messages":[{"role":"user"}],"stream":"yes"}"#,
+                "invalid_type",
+                Some("stream"),
+            ),
+        ];
+        for (body, code, param) in cases {
+            let e = inspect_str(body).unwrap_err();
+            assert_eq!(e.status, 400, "{body}");
+            assert_eq!(e.code, Some(code), "{body}");
+            assert_eq!(e.param.as_deref(), param, "{body}");
+        }
+    }
+
+    #[test]
+    fn stream_flags() {
+        let env = inspect_str(
+            r#"{"model":"m","messages":[{"role":"user"}],"stream":true,"stream_options":{"include_usage":true}}"#,
+        )
+        .unwrap();
+        assert!(env.stream && env.include_usage);
+    }
+}

@@ -1,0 +1,6 @@
+//! The inbound API: OpenAI wire handling and the one error shape every client sees.
+
+pub mod chat;
+pub mod error;
+
+pub use error::ApiError;

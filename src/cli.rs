@@ -1,0 +1,286 @@
+//! The command line: `serve` (the default), `check`, `mock-upstream`.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use signal_hook::consts::{SIGHUP, SIGINT, SIGTERM};
+use signal_hook::iterator::Signals;
+
+use crate::config::{self, Config, ConfigSource, DriverChoice};
+use crate::runtime::{self, Driver};
+use crate::server::Limits;
+
+const USAGE: &str = "\
+usage:
+  tollgate [serve] [--config PATH] [--listen ADDR] [--workers N] [--driver auto|io_uring|epoll]
+  tollgate check --config PATH
+  tollgate mock-upstream --listen ADDR [--workers N] [--driver auto|io_uring|epoll]";
+
+#[derive(Debug, Default)]
+struct Flags {
+    config: Option<String>,
+    listen: Option<String>,
+    workers: Option<usize>,
+    driver: Option<DriverChoice>,
+}
+
+fn parse_flags(args: &[String]) -> Result<Flags, String> {
+    let mut flags = Flags::default();
+    let mut it = args.iter();
+    while let Some(arg) = it.next() {
+        let (name, inline) = match arg.split_once('=') {
+            Some((n, v)) => (n, Some(v.to_string())),
+            None => (arg.as_str(), None),
+        };
+        let mut value = || {
+            inline
+                .clone()
+                .or_else(|| it.next().cloned())
+                .ok_or(format!("{name} needs a value"))
+        };
+        match name {
+            "--config" | "-c" => flags.config = Some(value()?),
+            "--listen" => flags.listen = Some(value()?),
+            "--workers" => {
+                flags.workers = Some(value()?.parse().map_err(|_| "--workers takes a number")?)
+            }
+            "--driver" => {
+                flags.driver = Some(match value()?.as_str() {
+                    "auto" => DriverChoice::Auto,
+                    "io_uring" | "io-uring" | "uring" => DriverChoice::IoUring,
+                    "epoll" | "legacy" => DriverChoice::Epoll,
+                    other => return Err(format!("unknown driver `{other}`")),
+                })
+            }
+            other => return Err(format!("unknown argument `{other}`")),
+        }
+    }
+    Ok(flags)
+}
+
+pub fn run(args: &[String]) -> ExitCode {
+    let (command, rest) = match args.first().map(String::as_str) {
+        Some("serve") => ("serve", &args[1..]),
+        Some("check") => ("check", &args[1..]),
+        Some("mock-upstream") => ("mock-upstream", &args[1..]),
+        Some("--help" | "-h" | "help") => {
+            println!("{USAGE}");
+            return ExitCode::SUCCESS;
+        }
+        Some("--version" | "-V") => {
+            println!("tollgate {}", env!("CARGO_PKG_VERSION"));
+            return ExitCode::SUCCESS;
+        }
+        _ => ("serve", args),
+    };
+    let flags = match parse_flags(rest) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("tollgate: {e}\n{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match command {
+        "check" => check(&flags),
+        "mock-upstream" => mock_upstream(&flags),
+        _ => serve(&flags),
+    }
+}
+
+fn check(flags: &Flags) -> ExitCode {
+    let Some(path) = &flags.config else {
+        eprintln!("tollgate: check needs --config PATH\n{USAGE}");
+        return ExitCode::from(2);
+    };
+    match config::load_file(&ConfigSource::File(path.into())) {
+        Ok(c) => {
+            println!(
+                "{path}: ok ({} providers, {} models)",
+                c.providers.len(),
+                c.models.len()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(errors) => {
+            for e in &errors.0 {
+                println!("{e}");
+            }
+            ExitCode::FAILURE
+        }
+    }
+}
+
+struct Startup {
+    addr: SocketAddr,
+    workers: usize,
+    driver: Driver,
+    listeners: Vec<std::net::TcpListener>,
+}
+
+fn bind(listen: &str, workers: usize, driver: DriverChoice) -> Result<Startup, String> {
+    let addr: SocketAddr = listen
+        .parse()
+        .map_err(|_| format!("`{listen}` is not an address like 127.0.0.1:8080"))?;
+    let workers = if workers == 0 {
+        runtime::available_cores()
+    } else {
+        workers
+    };
+    let driver = Driver::choose(driver);
+    let (addr, listeners) = runtime::bind_listeners(addr, workers)
+        .map_err(|e| format!("cannot listen on {addr}: {e}"))?;
+    Ok(Startup {
+        addr,
+        workers,
+        driver,
+        listeners,
+    })
+}
+
+fn serve(flags: &Flags) -> ExitCode {
+    let source = config::resolve_source(flags.config.as_deref());
+    let mut config = match config::load_file(&source) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("tollgate: config {source} is invalid:");
+            for e in &errors.0 {
+                eprintln!("  {e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Some(l) = &flags.listen {
+        config.server.listen = l.clone();
+    }
+    if let Some(w) = flags.workers {
+        config.server.workers = w;
+    }
+    if let Some(d) = flags.driver {
+        config.server.driver = d;
+    }
+    let mut generation = 1;
+    crate::router::publish(crate::router::Snapshot::build(&config, generation));
+
+    let signals = match Signals::new([SIGHUP, SIGTERM, SIGINT]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tollgate: cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let server = &config.server;
+    let start = match bind(&server.listen, server.workers, server.driver) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tollgate: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let workers = match runtime::spawn_workers(
+        start.listeners,
+        start.driver,
+        Limits::from_config(server),
+        Duration::from_millis(server.drain_timeout_ms),
+        crate::gateway::Gateway::new,
+    ) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("tollgate: cannot start workers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!(
+        "tollgate: listening on {} with {} workers (driver {}), config {source}, {} models",
+        start.addr,
+        start.workers,
+        start.driver.name(),
+        config.models.len()
+    );
+    wait_for_signals(signals, |reload| {
+        if reload {
+            generation += 1;
+            reload_config(&source, &config, generation);
+        }
+    });
+    eprintln!("tollgate: shutting down: draining in-flight requests");
+    runtime::lifecycle().begin_shutdown();
+    workers.join();
+    eprintln!("tollgate: stopped");
+    ExitCode::SUCCESS
+}
+
+/// Blocks on signals: SIGHUP calls `on_signal(true)`; SIGTERM/SIGINT return.
+fn wait_for_signals(mut signals: Signals, mut on_signal: impl FnMut(bool)) {
+    for signal in signals.forever() {
+        match signal {
+            SIGHUP => on_signal(true),
+            _ => return,
+        }
+    }
+}
+
+fn reload_config(source: &ConfigSource, running: &Config, generation: u64) {
+    match config::load_file(source) {
+        Ok(new) => {
+            if format!("{:?}", new.server) != format!("{:?}", running.server) {
+                eprintln!("tollgate: reload: [server] changes take effect on restart only");
+            }
+            crate::router::publish(crate::router::Snapshot::build(&new, generation));
+            eprintln!(
+                "tollgate: reload: config {source} applied (generation {generation}, {} models)",
+                new.models.len()
+            );
+        }
+        Err(errors) => {
+            eprintln!("tollgate: reload rejected, keeping the running config: {errors}");
+        }
+    }
+}
+
+fn mock_upstream(flags: &Flags) -> ExitCode {
+    let listen = flags.listen.as_deref().unwrap_or("127.0.0.1:9090");
+    let signals = match Signals::new([SIGTERM, SIGINT, SIGHUP]) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tollgate: cannot install signal handlers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let start = match bind(
+        listen,
+        flags.workers.unwrap_or(0),
+        flags.driver.unwrap_or(DriverChoice::Auto),
+    ) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("tollgate: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut limits = Limits::from_config(&config::ServerConfig::default());
+    limits.max_body_bytes = 64 * 1024 * 1024;
+    let workers = match runtime::spawn_workers(
+        start.listeners,
+        start.driver,
+        limits,
+        Duration::from_millis(100),
+        crate::mock_upstream::MockUpstream::new,
+    ) {
+        Ok(w) => w,
+        Err(e) => {
+            eprintln!("tollgate: cannot start workers: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    eprintln!(
+        "tollgate mock-upstream: listening on {} with {} workers (driver {})",
+        start.addr,
+        start.workers,
+        start.driver.name()
+    );
+    wait_for_signals(signals, |_| {});
+    runtime::lifecycle().begin_shutdown();
+    workers.join();
+    ExitCode::SUCCESS
+}

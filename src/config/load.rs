@@ -1,0 +1,270 @@
+//! Loading a config: TOML parse with path-named errors, then validation that
+//! collects every problem instead of stopping at the first.
+
+use std::collections::HashSet;
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use super::schema::{Config, ProviderKind};
+use crate::upstream::Origin;
+
+/// One problem, named by its path in the file (`providers[2].base_url`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    pub path: String,
+    pub message: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.path.is_empty() {
+            f.write_str(&self.message)
+        } else {
+            write!(f, "{}: {}", self.path, self.message)
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct ConfigErrors(pub Vec<ConfigError>);
+
+impl fmt::Display for ConfigErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        for (i, e) in self.0.iter().enumerate() {
+            if i > 0 {
+                f.write_str("; ")?;
+            }
+            write!(f, "{e}")?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for ConfigErrors {}
+
+/// Where the running config came from; reload reads the same place again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ConfigSource {
+    File(PathBuf),
+    Embedded,
+}
+
+impl fmt::Display for ConfigSource {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ConfigSource::File(p) => write!(f, "{}", p.display()),
+            ConfigSource::Embedded => f.write_str("<embedded default>"),
+        }
+    }
+}
+
+const DEFAULT_PATH: &str = "config/tollgate.toml";
+
+/// `--config` wins, then `$TOLLGATE_CONFIG`, then `config/tollgate.toml` when it
+/// exists, then the default compiled into the binary.
+pub fn resolve_source(flag: Option<&str>) -> ConfigSource {
+    if let Some(p) = flag {
+        return ConfigSource::File(PathBuf::from(p));
+    }
+    if let Ok(p) = std::env::var("TOLLGATE_CONFIG")
+        && !p.is_empty()
+    {
+        return ConfigSource::File(PathBuf::from(p));
+    }
+    if Path::new(DEFAULT_PATH).is_file() {
+        return ConfigSource::File(PathBuf::from(DEFAULT_PATH));
+    }
+    ConfigSource::Embedded
+}
+
+pub fn load_file(source: &ConfigSource) -> Result<Config, ConfigErrors> {
+    match source {
+        ConfigSource::Embedded => load_str(super::EMBEDDED_DEFAULT),
+        ConfigSource::File(path) => {
+            let text = std::fs::read_to_string(path).map_err(|e| {
+                ConfigErrors(vec![ConfigError {
+                    path: String::new(),
+                    message: format!("cannot read {}: {e}", path.display()),
+                }])
+            })?;
+            load_str(&text)
+        }
+    }
+}
+
+pub fn load_str(text: &str) -> Result<Config, ConfigErrors> {
+    let de = toml::Deserializer::parse(text).map_err(|e| one_error(String::new(), e))?;
+    let config: Config =
+        serde_path_to_error::deserialize(de).map_err(|e| one_error(e.path().to_string(), e))?;
+    let errors = validate(&config);
+    if errors.is_empty() {
+        Ok(config)
+    } else {
+        Err(ConfigErrors(errors))
+    }
+}
+
+fn one_error(path: String, e: impl fmt::Display) -> ConfigErrors {
+    let path = if path == "." { String::new() } else { path };
+    // toml's messages span several lines with a source excerpt; keep them whole.
+    let message = e.to_string().trim().to_string();
+    ConfigErrors(vec![ConfigError { path, message }])
+}
+
+fn validate(config: &Config) -> Vec<ConfigError> {
+    let mut errors = Vec::new();
+    let mut err = |path: String, message: String| errors.push(ConfigError { path, message });
+    let s = &config.server;
+    if s.listen.parse::<SocketAddr>().is_err() {
+        err(
+            "server.listen".into(),
+            format!("`{}` is not an address like 127.0.0.1:8080", s.listen),
+        );
+    }
+    for (name, value) in [
+        ("max_header_bytes", s.max_header_bytes as u64),
+        ("max_headers", s.max_headers as u64),
+        ("max_body_bytes", s.max_body_bytes as u64),
+        ("header_timeout_ms", s.header_timeout_ms),
+        ("body_timeout_ms", s.body_timeout_ms),
+        ("idle_timeout_ms", s.idle_timeout_ms),
+    ] {
+        if value == 0 {
+            err(format!("server.{name}"), "must be greater than 0".into());
+        }
+    }
+
+    let mut provider_names = HashSet::new();
+    for (i, p) in config.providers.iter().enumerate() {
+        let at = |field: &str| format!("providers[{i}].{field}");
+        if p.name.is_empty() {
+            err(at("name"), "must not be empty".into());
+        } else if !provider_names.insert(p.name.as_str()) {
+            err(at("name"), format!("duplicate provider `{}`", p.name));
+        }
+        match (&p.base_url, p.kind) {
+            (None, ProviderKind::Mock) => {}
+            (None, _) => err(at("base_url"), "required for this kind".into()),
+            (Some(url), _) => {
+                if let Err(e) = Origin::parse_base_url(url) {
+                    err(at("base_url"), e);
+                }
+            }
+        }
+        if let Some(key) = &p.api_key
+            && !(key.starts_with("env:") && key.len() > 4
+                || key.starts_with("file:") && key.len() > 5)
+        {
+            // Say nothing of the value: it may be a pasted key.
+            err(
+                at("api_key"),
+                "must be a reference like `env:OPENAI_API_KEY` or `file:/path`, never a literal key"
+                    .into(),
+            );
+        }
+        for (field, v) in [
+            ("connect_timeout_ms", p.connect_timeout_ms),
+            ("first_byte_timeout_ms", p.first_byte_timeout_ms),
+            ("total_timeout_ms", p.total_timeout_ms),
+        ] {
+            if v == 0 {
+                err(at(field), "must be greater than 0".into());
+            }
+        }
+        for (j, h) in p.forward_headers.iter().enumerate() {
+            let name = h.strip_suffix('*').unwrap_or(h);
+            if name.is_empty() || http::HeaderName::from_bytes(name.as_bytes()).is_err() {
+                err(
+                    format!("providers[{i}].forward_headers[{j}]"),
+                    format!("`{h}` is not a header name"),
+                );
+            }
+        }
+        for (k, v) in &p.headers {
+            let bad_name = http::HeaderName::from_bytes(k.as_bytes()).is_err()
+                || crate::upstream::is_reserved_header(k);
+            if bad_name || http::HeaderValue::from_str(v).is_err() {
+                err(
+                    format!("providers[{i}].headers.{k}"),
+                    "not a header the gateway can send".into(),
+                );
+            }
+        }
+    }
+
+    let mut model_names = HashSet::new();
+    for (i, m) in config.models.iter().enumerate() {
+        if m.name.is_empty() {
+            err(format!("models[{i}].name"), "must not be empty".into());
+        } else if !model_names.insert(m.name.as_str()) {
+            err(
+                format!("models[{i}].name"),
+                format!("duplicate model `{}`", m.name),
+            );
+        }
+        if !provider_names.contains(m.provider.as_str()) {
+            err(
+                format!("models[{i}].provider"),
+                format!("no provider named `{}`", m.provider),
+            );
+        }
+        if m.upstream_model.as_deref() == Some("") {
+            err(
+                format!("models[{i}].upstream_model"),
+                "must not be empty".into(),
+            );
+        }
+    }
+    errors
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn embedded_default_is_valid() {
+        load_str(super::super::EMBEDDED_DEFAULT).unwrap();
+    }
+
+    #[test]
+    fn errors_name_their_path() {
+        let text = r#"
+[[providers]]
+name = "a"
+kind = "openai"
+base_url = "ftp://x"
+
+[[providers]]
+name = "b"
+kind = "openai"
+base_url = "http://127.0.0.1:1/v1"
+api_key = "sk-literal"
+
+[[models]]
+name = "m"
+provider = "nope"
+"#;
+        let errs = load_str(text).unwrap_err().0;
+        let paths: Vec<_> = errs.iter().map(|e| e.path.as_str()).collect();
+        assert_eq!(
+            paths,
+            [
+                "providers[0].base_url",
+                "providers[1].api_key",
+                "models[0].provider"
+            ]
+        );
+        assert!(!errs[1].message.contains("sk-literal"));
+    }
+
+    #[test]
+    fn unknown_field_is_named() {
+        let errs = load_str("[[providers]]\nname='a'\nkind='mock'\nbogus=1\n")
+            .unwrap_err()
+            .0;
+        assert_eq!(errs[0].path, "providers[0].bogus");
+        assert!(errs[0].message.contains("bogus"), "{}", errs[0].message);
+    }
+}

@@ -1,0 +1,13 @@
+//! Configuration: the TOML schema, loading with path-named errors, validation,
+//! and the embedded default that makes a fresh checkout serve `mock/echo`.
+
+mod load;
+mod schema;
+mod secret;
+
+pub use load::{ConfigError, ConfigErrors, ConfigSource, load_file, load_str, resolve_source};
+pub use schema::{Config, DriverChoice, ModelConfig, ProviderConfig, ProviderKind, ServerConfig};
+pub use secret::Secret;
+
+/// The committed default config, compiled in so the binary serves without any file.
+pub const EMBEDDED_DEFAULT: &str = include_str!("../../config/tollgate.toml");

@@ -1,0 +1,141 @@
+//! The config file's shape. Unknown fields are errors everywhere.
+
+use std::collections::BTreeMap;
+
+use serde::Deserialize;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub server: ServerConfig,
+    #[serde(default)]
+    pub providers: Vec<ProviderConfig>,
+    #[serde(default)]
+    pub models: Vec<ModelConfig>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DriverChoice {
+    /// io_uring when the kernel allows it, epoll otherwise.
+    Auto,
+    IoUring,
+    Epoll,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    pub listen: String,
+    /// 0 = one worker per available core.
+    pub workers: usize,
+    pub driver: DriverChoice,
+    /// Whole request head (request line + headers).
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
+    pub max_body_bytes: usize,
+    /// From the first byte of a request to the end of its headers.
+    pub header_timeout_ms: u64,
+    /// Reading a request body, start to end.
+    pub body_timeout_ms: u64,
+    /// A keep-alive connection with no request in progress is closed after this.
+    pub idle_timeout_ms: u64,
+    /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
+    pub drain_timeout_ms: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            workers: 0,
+            driver: DriverChoice::Auto,
+            max_header_bytes: 16 * 1024,
+            max_headers: 64,
+            max_body_bytes: 16 * 1024 * 1024,
+            header_timeout_ms: 10_000,
+            body_timeout_ms: 30_000,
+            idle_timeout_ms: 60_000,
+            drain_timeout_ms: 30_000,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ProviderKind {
+    Openai,
+    OpenaiCompatible,
+    Azure,
+    Anthropic,
+    Gemini,
+    /// The in-process echo model: no network, no key.
+    Mock,
+}
+
+impl ProviderKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::Openai => "openai",
+            ProviderKind::OpenaiCompatible => "openai_compatible",
+            ProviderKind::Azure => "azure",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Gemini => "gemini",
+            ProviderKind::Mock => "mock",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProviderConfig {
+    pub name: String,
+    pub kind: ProviderKind,
+    #[serde(default)]
+    pub base_url: Option<String>,
+    /// `env:VAR` or `file:/path`; never a literal key.
+    #[serde(default)]
+    pub api_key: Option<String>,
+    #[serde(default = "default_connect_timeout_ms")]
+    pub connect_timeout_ms: u64,
+    /// Until the upstream's response head arrives.
+    #[serde(default = "default_first_byte_timeout_ms")]
+    pub first_byte_timeout_ms: u64,
+    /// The whole exchange, body included.
+    #[serde(default = "default_total_timeout_ms")]
+    pub total_timeout_ms: u64,
+    /// Idle upstream connections kept per core for this provider's origin.
+    #[serde(default = "default_pool_max_idle")]
+    pub pool_max_idle: usize,
+    /// Client request headers (exact names, or prefixes ending in `*`) passed upstream.
+    #[serde(default)]
+    pub forward_headers: Vec<String>,
+    /// Static headers added to every upstream request.
+    #[serde(default)]
+    pub headers: BTreeMap<String, String>,
+}
+
+fn default_connect_timeout_ms() -> u64 {
+    5_000
+}
+fn default_first_byte_timeout_ms() -> u64 {
+    120_000
+}
+fn default_total_timeout_ms() -> u64 {
+    600_000
+}
+fn default_pool_max_idle() -> usize {
+    256
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModelConfig {
+    /// What clients send as `model`.
+    pub name: String,
+    pub provider: String,
+    /// The provider's own model name; defaults to `name`.
+    #[serde(default)]
+    pub upstream_model: Option<String>,
+}

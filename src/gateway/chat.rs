@@ -1,0 +1,150 @@
+//! `POST /v1/chat/completions`: inspect the body once, resolve the model,
+//! then serve it in-process (mock) or pass it through to an OpenAI-compatible
+//! upstream with only `model` and the auth header rewritten.
+
+use super::Gateway;
+use super::relay::relay;
+use crate::api::{ApiError, chat};
+use crate::config::ProviderKind;
+use crate::router::{self, ModelRoute, ProviderState};
+use crate::server::{Request, Responder};
+use crate::upstream::{self, UpstreamRequest};
+
+pub async fn handle(gw: &Gateway, req: Request, resp: &mut Responder<'_>) {
+    let request_id = gw.request_id(&req);
+    let id_header: [(&str, &[u8]); 1] = [("x-request-id", request_id.as_bytes())];
+    let envelope = {
+        let mut scratch = gw.scratch.borrow_mut();
+        chat::inspect(&req.body, &mut scratch)
+    };
+    let envelope = match envelope {
+        Ok(e) => e,
+        Err(err) => {
+            let _ = resp.send_error(&err, &id_header).await;
+            return;
+        }
+    };
+    // Hold this snapshot to the end: a reload mid-request does not affect it.
+    let snapshot = router::current();
+    let Some(route) = snapshot.model(&envelope.model) else {
+        let _ = resp
+            .send_error(&ApiError::model_not_found(&envelope.model), &id_header)
+            .await;
+        return;
+    };
+    let provider = &route.provider;
+    if let ProviderState::Disabled(why) = &provider.state {
+        let err = ApiError::new(
+            503,
+            "service_unavailable_error",
+            "provider_unavailable",
+            format!(
+                "Model `{}` is configured but provider `{}` is disabled: {why}.",
+                route.name, provider.name
+            ),
+        );
+        let _ = resp.send_error(&err, &id_header).await;
+        return;
+    }
+    let headers: [(&str, &[u8]); 3] = [
+        ("x-request-id", request_id.as_bytes()),
+        ("x-tollgate-provider", provider.name.as_bytes()),
+        ("x-tollgate-model", route.upstream_model.as_bytes()),
+    ];
+    match provider.kind {
+        ProviderKind::Mock => {
+            let completion_id = format!("chatcmpl-{request_id}");
+            crate::providers::mock::serve(
+                &route.upstream_model,
+                &req.body,
+                &completion_id,
+                &headers,
+                resp,
+            )
+            .await;
+        }
+        ProviderKind::Openai | ProviderKind::OpenaiCompatible => {
+            passthrough(&req, &envelope, route, &request_id, &headers, resp).await;
+        }
+        ProviderKind::Anthropic | ProviderKind::Gemini | ProviderKind::Azure => {
+            let err = ApiError::new(
+                501,
+                "not_implemented_error",
+                "provider_not_implemented",
+                format!(
+                    "Provider kind `{}` (model `{}`) is not implemented yet in this gateway version.",
+                    provider.kind.as_str(),
+                    route.name
+                ),
+            );
+            let _ = resp.send_error(&err, &headers).await;
+        }
+    }
+}
+
+async fn passthrough(
+    req: &Request,
+    envelope: &chat::ChatEnvelope,
+    route: &ModelRoute,
+    request_id: &str,
+    headers: &[(&str, &[u8])],
+    resp: &mut Responder<'_>,
+) {
+    let provider = &route.provider;
+    let rewritten;
+    let body: &[u8] = if route.upstream_model == envelope.model {
+        &req.body
+    } else {
+        rewritten = match chat::rewrite_model(&req.body, envelope, &route.upstream_model) {
+            Some(b) => b,
+            None => match reserialize_with_model(&req.body, &route.upstream_model) {
+                Some(b) => b,
+                None => {
+                    let _ = resp
+                        .send_error(
+                            &ApiError::internal("Could not rewrite the request."),
+                            headers,
+                        )
+                        .await;
+                    return;
+                }
+            },
+        };
+        &rewritten
+    };
+    let base = provider
+        .base
+        .as_ref()
+        .expect("validated: network providers have a base URL");
+    let bytes = crate::providers::openai::build_request(
+        provider,
+        "/chat/completions",
+        body,
+        envelope.stream,
+        request_id,
+        req.headers(),
+    );
+    let target = UpstreamRequest {
+        origin: &base.origin,
+        addrs: &provider.addrs,
+        connect_timeout: provider.connect_timeout,
+        first_byte_timeout: provider.first_byte_timeout,
+        total_timeout: provider.total_timeout,
+        max_idle: provider.pool_max_idle,
+    };
+    match upstream::send(target, bytes).await {
+        Ok(upstream) => relay(upstream, headers, &provider.name, resp).await,
+        Err(e) => {
+            let _ = resp.send_error(&e.to_api(&provider.name), headers).await;
+        }
+    }
+}
+
+/// The rare body whose `model` key is written with escapes: parse, replace, write.
+fn reserialize_with_model(body: &[u8], model: &str) -> Option<Vec<u8>> {
+    use simd_json::prelude::*;
+    let mut copy = body.to_vec();
+    let mut value = simd_json::to_owned_value(&mut copy).ok()?;
+    value.as_object_mut()?.insert("model".into(), model.into());
+    simd_json::to_vec(&value).ok()
+}

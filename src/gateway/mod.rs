@@ -1,0 +1,113 @@
+//! The gateway's HTTP routes: chat completions, models, health, readiness
+//! and metrics. One `Gateway` per worker; nothing in it is shared across cores.
+
+mod chat;
+mod relay;
+
+use std::cell::{Cell, RefCell};
+
+use crate::api::ApiError;
+use crate::server::{Request, Responder, Service};
+
+pub struct Gateway {
+    worker: usize,
+    /// simd-json parses in place: a reusable copy of each body.
+    scratch: RefCell<Vec<u8>>,
+    next_id: Cell<u64>,
+    id_salt: u64,
+}
+
+impl Gateway {
+    pub fn new(worker: usize) -> Self {
+        Self {
+            worker,
+            scratch: RefCell::new(Vec::with_capacity(16 * 1024)),
+            next_id: Cell::new(0),
+            id_salt: crate::mock_upstream::faults::random_u64() & 0xffff_ffff,
+        }
+    }
+
+    /// The client's `x-request-id` when it is sane, otherwise a fresh one.
+    fn request_id(&self, req: &Request) -> String {
+        if let Some(id) = req.header("x-request-id")
+            && !id.is_empty()
+            && id.len() <= 128
+            && id.iter().all(|b| b.is_ascii_graphic())
+        {
+            return String::from_utf8_lossy(id).into_owned();
+        }
+        let n = self.next_id.get() + 1;
+        self.next_id.set(n);
+        format!("req_{:08x}{:02x}{n:010x}", self.id_salt, self.worker)
+    }
+}
+
+impl Service for Gateway {
+    async fn call(&self, req: Request, resp: &mut Responder<'_>) {
+        let method = req.method();
+        match req.path() {
+            "/v1/chat/completions" if method == "POST" => chat::handle(self, req, resp).await,
+            "/v1/models" if method == "GET" => {
+                let snapshot = crate::router::current();
+                let _ = resp
+                    .send(
+                        200,
+                        &[("content-type", b"application/json")],
+                        &snapshot.models_json,
+                    )
+                    .await;
+            }
+            "/healthz" if method == "GET" => {
+                let _ = resp
+                    .send(
+                        200,
+                        &[("content-type", b"application/json")],
+                        b"{\"status\":\"ok\"}",
+                    )
+                    .await;
+            }
+            "/readyz" if method == "GET" => {
+                let (status, body): (u16, &[u8]) = if crate::runtime::lifecycle().is_ready() {
+                    (200, b"{\"status\":\"ready\"}")
+                } else {
+                    (503, b"{\"status\":\"not ready\"}")
+                };
+                let _ = resp
+                    .send(status, &[("content-type", b"application/json")], body)
+                    .await;
+            }
+            "/metrics" if method == "GET" => {
+                let body = metrics_text(self.worker);
+                let _ = resp
+                    .send(
+                        200,
+                        &[("content-type", b"text/plain; version=0.0.4")],
+                        body.as_bytes(),
+                    )
+                    .await;
+            }
+            "/v1/chat/completions" | "/v1/models" | "/healthz" | "/readyz" | "/metrics" => {
+                let _ = resp.send_error(&ApiError::method_not_allowed(), &[]).await;
+            }
+            path => {
+                let _ = resp.send_error(&ApiError::not_found(path), &[]).await;
+            }
+        }
+    }
+}
+
+/// The few process gauges that exist before the observability issue; the
+/// per-core histograms and counters come with it.
+fn metrics_text(worker: usize) -> String {
+    let snapshot = crate::router::current();
+    let (opened, reused, idle) = crate::upstream::pool_stats();
+    format!(
+        "# TYPE tollgate_config_generation gauge\ntollgate_config_generation {}\n\
+         # TYPE tollgate_models gauge\ntollgate_models {}\n\
+         # TYPE tollgate_upstream_connections_opened_total counter\ntollgate_upstream_connections_opened_total{{worker=\"{worker}\"}} {opened}\n\
+         # TYPE tollgate_upstream_connections_reused_total counter\ntollgate_upstream_connections_reused_total{{worker=\"{worker}\"}} {reused}\n\
+         # TYPE tollgate_upstream_connections_idle gauge\ntollgate_upstream_connections_idle{{worker=\"{worker}\"}} {idle}\n",
+        snapshot.generation,
+        snapshot.models.len()
+    )
+}

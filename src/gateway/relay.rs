@@ -1,0 +1,93 @@
+//! Relaying an upstream response to the client as it arrives: sized bodies
+//! keep their length, everything else goes out chunked, piece by piece. A
+//! failure after the first byte is never dressed up as a clean end.
+
+use crate::api::ApiError;
+use crate::server::Responder;
+use crate::upstream::UpstreamResponse;
+
+/// Upstream headers worth passing on; everything else is the gateway's to set.
+fn relayed_header(name: &str) -> bool {
+    name.eq_ignore_ascii_case("content-type")
+        || name.eq_ignore_ascii_case("retry-after")
+        || name.eq_ignore_ascii_case("cache-control")
+        || name.eq_ignore_ascii_case("openai-processing-ms")
+        || (name.len() > 12 && name[..12].eq_ignore_ascii_case("x-ratelimit-"))
+}
+
+pub async fn relay(
+    mut upstream: UpstreamResponse,
+    ours: &[(&str, &[u8])],
+    provider: &str,
+    resp: &mut Responder<'_>,
+) {
+    let is_sse = upstream
+        .header("content-type")
+        .is_some_and(|v| v.len() >= 17 && v[..17].eq_ignore_ascii_case(b"text/event-stream"));
+    let length = upstream.content_length();
+    let status = upstream.status;
+    let head_result = {
+        let mut headers: Vec<(&str, &[u8])> = upstream
+            .headers()
+            .filter(|(n, _)| relayed_header(n))
+            .collect();
+        headers.extend_from_slice(ours);
+        match length {
+            Some(len) => resp.start_sized(status, &headers, len).await,
+            None => resp.start_stream(status, &headers, false).await,
+        }
+    };
+    if head_result.is_err() {
+        return;
+    }
+    let sized = length.is_some();
+    loop {
+        match upstream.body.next().await {
+            Ok(Some(piece)) => {
+                let written = if sized {
+                    resp.send_raw(piece).await
+                } else {
+                    resp.send_chunk(piece).await
+                };
+                if written.is_err() {
+                    // The client left: dropping the body closes the upstream
+                    // connection instead of returning it to the pool half-read.
+                    return;
+                }
+            }
+            Ok(None) => break,
+            Err(e) => {
+                if is_sse && !sized {
+                    let err = e.to_api(provider);
+                    let mut event = b"data: ".to_vec();
+                    event.extend_from_slice(&stream_error_json(&err));
+                    event.extend_from_slice(b"\n\n");
+                    if resp.send_chunk(&event).await.is_ok() {
+                        let _ = resp.end_stream().await;
+                    }
+                } else {
+                    resp.abort();
+                }
+                return;
+            }
+        }
+    }
+    if sized {
+        resp.end_sized();
+        // A zero-length body has nothing to carry the head: flush it now.
+        if length == Some(0) {
+            let _ = resp.send_raw(&[]).await;
+        }
+    } else {
+        let _ = resp.end_stream().await;
+    }
+}
+
+/// The mid-stream error event body: OpenAI's error shape, which the OpenAI SDKs
+/// raise as an `APIError` when it arrives as a `data:` event.
+fn stream_error_json(err: &ApiError) -> Vec<u8> {
+    let mut e = err.clone();
+    e.code = Some("stream_interrupted");
+    e.message = format!("The upstream stream was interrupted: {}", err.message);
+    e.to_json()
+}

@@ -1,0 +1,125 @@
+//! Fault injection for the mock upstream, chosen per request by the
+//! `x-mock-fault` header or a `/fault/<spec>/` path prefix, e.g.
+//! `status=503`, `error-rate=0.5`, `latency-ms=200`, `hang`, `cut-after=3`,
+//! `retry-after=2`, joined with `;` or `,`.
+
+use std::cell::Cell;
+use std::time::Duration;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct FaultPlan {
+    /// Answer with this status (an OpenAI-shaped error body).
+    pub status: Option<u16>,
+    /// Fail this fraction of requests (with `status`, or 500).
+    pub error_rate: Option<f64>,
+    pub latency: Option<Duration>,
+    /// Never answer (the connection stays open until the peer leaves).
+    pub hang: bool,
+    /// Close the connection after this many stream events (or half the body).
+    pub cut_after: Option<usize>,
+    pub retry_after: Option<u64>,
+}
+
+impl FaultPlan {
+    pub fn parse(spec: &str) -> Result<FaultPlan, String> {
+        let mut plan = FaultPlan::default();
+        for item in spec
+            .split([';', ','])
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            let (key, value) = item.split_once('=').unwrap_or((item, ""));
+            let bad = || format!("bad fault `{item}`");
+            match key.trim() {
+                "status" => plan.status = Some(value.parse().map_err(|_| bad())?),
+                "error-rate" => {
+                    let r: f64 = value.parse().map_err(|_| bad())?;
+                    if !(0.0..=1.0).contains(&r) {
+                        return Err(bad());
+                    }
+                    plan.error_rate = Some(r);
+                }
+                "latency-ms" => {
+                    plan.latency = Some(Duration::from_millis(value.parse().map_err(|_| bad())?))
+                }
+                "hang" => plan.hang = true,
+                "cut-after" => plan.cut_after = Some(value.parse().map_err(|_| bad())?),
+                "retry-after" => plan.retry_after = Some(value.parse().map_err(|_| bad())?),
+                _ => return Err(bad()),
+            }
+        }
+        Ok(plan)
+    }
+
+    /// The error status this request should get, if any (rolls the dice for `error-rate`).
+    pub fn failing_status(&self) -> Option<u16> {
+        match self.error_rate {
+            Some(rate) => (random_unit() < rate).then(|| self.status.unwrap_or(500)),
+            None => self.status,
+        }
+    }
+}
+
+/// Splits `/fault/<spec>/rest` into the spec and `/rest`.
+pub fn strip_fault_prefix(path: &str) -> Option<(&str, &str)> {
+    let rest = path.strip_prefix("/fault/")?;
+    let slash = rest.find('/')?;
+    Some((&rest[..slash], &rest[slash..]))
+}
+
+thread_local! {
+    static RNG: Cell<u64> = Cell::new(seed());
+}
+
+fn seed() -> u64 {
+    let t = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(1, |d| d.as_nanos() as u64);
+    let tid = std::thread::current().id();
+    let mut h = t ^ (format!("{tid:?}").len() as u64).rotate_left(17);
+    h |= 1;
+    h
+}
+
+/// xorshift64*: quality is irrelevant here, speed and no dependency are not.
+pub fn random_u64() -> u64 {
+    RNG.with(|s| {
+        let mut x = s.get();
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        s.set(x);
+        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    })
+}
+
+fn random_unit() -> f64 {
+    (random_u64() >> 11) as f64 / (1u64 << 53) as f64
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_specs() {
+        let p = FaultPlan::parse("status=429; retry-after=2,latency-ms=5").unwrap();
+        assert_eq!(p.status, Some(429));
+        assert_eq!(p.retry_after, Some(2));
+        assert_eq!(p.latency, Some(Duration::from_millis(5)));
+        assert!(FaultPlan::parse("hang").unwrap().hang);
+        assert!(FaultPlan::parse("error-rate=2").is_err());
+        assert!(FaultPlan::parse("bogus").is_err());
+        assert_eq!(
+            strip_fault_prefix("/fault/status=500/v1/x"),
+            Some(("status=500", "/v1/x"))
+        );
+    }
+
+    #[test]
+    fn error_rate_is_roughly_honoured() {
+        let p = FaultPlan::parse("error-rate=0.5").unwrap();
+        let fails = (0..10_000).filter(|_| p.failing_status().is_some()).count();
+        assert!((4_000..6_000).contains(&fails), "{fails}");
+    }
+}

@@ -1,0 +1,167 @@
+//! One immutable view of the routing config: providers with their secrets and
+//! addresses resolved, and models keyed by the name clients send.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::api::error::push_json_str;
+use crate::config::{Config, ProviderConfig, ProviderKind, Secret};
+use crate::upstream::{BaseUrl, Origin};
+
+/// Whether a provider can serve, and if not, why (said to clients as is:
+/// it names the variable, never a value).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ProviderState {
+    Enabled,
+    Disabled(String),
+}
+
+#[derive(Debug)]
+pub struct Provider {
+    pub name: String,
+    pub kind: ProviderKind,
+    pub base: Option<BaseUrl>,
+    pub addrs: Vec<SocketAddr>,
+    pub api_key: Option<Secret>,
+    pub state: ProviderState,
+    pub connect_timeout: Duration,
+    pub first_byte_timeout: Duration,
+    pub total_timeout: Duration,
+    pub pool_max_idle: usize,
+    /// Lower-cased; a trailing `*` marks a prefix.
+    pub forward_headers: Vec<String>,
+    /// Pre-rendered `name: value\r\n` lines added to every upstream request.
+    pub static_headers: Vec<u8>,
+}
+
+#[derive(Debug)]
+pub struct ModelRoute {
+    pub name: String,
+    pub upstream_model: String,
+    pub provider: Arc<Provider>,
+}
+
+#[derive(Debug)]
+pub struct Snapshot {
+    pub models: HashMap<String, Arc<ModelRoute>>,
+    /// The `GET /v1/models` body, rendered once per snapshot.
+    pub models_json: Vec<u8>,
+    pub generation: u64,
+}
+
+impl Snapshot {
+    /// Builds from a validated config. Secrets are read and host names resolved
+    /// here, on the control thread, never on the request path.
+    pub fn build(config: &Config, generation: u64) -> Snapshot {
+        let providers: HashMap<&str, Arc<Provider>> = config
+            .providers
+            .iter()
+            .map(|p| (p.name.as_str(), Arc::new(build_provider(p))))
+            .collect();
+        let mut models = HashMap::new();
+        let mut listed = Vec::new();
+        for m in &config.models {
+            let provider = providers[m.provider.as_str()].clone();
+            if provider.state == ProviderState::Enabled {
+                listed.push((m.name.as_str(), m.provider.as_str()));
+            }
+            let route = ModelRoute {
+                name: m.name.clone(),
+                upstream_model: m.upstream_model.clone().unwrap_or_else(|| m.name.clone()),
+                provider,
+            };
+            models.insert(m.name.clone(), Arc::new(route));
+        }
+        Snapshot {
+            models_json: render_models(&listed),
+            models,
+            generation,
+        }
+    }
+
+    pub fn model(&self, name: &str) -> Option<&Arc<ModelRoute>> {
+        self.models.get(name)
+    }
+}
+
+fn build_provider(p: &ProviderConfig) -> Provider {
+    let base = p
+        .base_url
+        .as_deref()
+        .and_then(|u| Origin::parse_base_url(u).ok());
+    let (api_key, mut state) = match p.api_key.as_deref() {
+        None => (None, ProviderState::Enabled),
+        Some(reference) => match read_secret(reference) {
+            Ok(secret) => (Some(secret), ProviderState::Enabled),
+            Err(why) => (None, ProviderState::Disabled(why)),
+        },
+    };
+    let mut addrs = Vec::new();
+    if let (Some(base), ProviderState::Enabled) = (&base, &state) {
+        match base.origin.resolve() {
+            Ok(a) if !a.is_empty() => addrs = a,
+            _ => {
+                state = ProviderState::Disabled(format!("cannot resolve `{}`", base.origin.host));
+            }
+        }
+    }
+    let mut static_headers = Vec::new();
+    for (k, v) in &p.headers {
+        static_headers.extend_from_slice(k.as_bytes());
+        static_headers.extend_from_slice(b": ");
+        static_headers.extend_from_slice(v.as_bytes());
+        static_headers.extend_from_slice(b"\r\n");
+    }
+    Provider {
+        name: p.name.clone(),
+        kind: p.kind,
+        base,
+        addrs,
+        api_key,
+        state,
+        connect_timeout: Duration::from_millis(p.connect_timeout_ms),
+        first_byte_timeout: Duration::from_millis(p.first_byte_timeout_ms),
+        total_timeout: Duration::from_millis(p.total_timeout_ms),
+        pool_max_idle: p.pool_max_idle,
+        forward_headers: p
+            .forward_headers
+            .iter()
+            .map(|h| h.to_ascii_lowercase())
+            .collect(),
+        static_headers,
+    }
+}
+
+fn read_secret(reference: &str) -> Result<Secret, String> {
+    if let Some(var) = reference.strip_prefix("env:") {
+        match std::env::var(var) {
+            Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim().to_string())),
+            _ => Err(format!("the environment variable `{var}` is not set")),
+        }
+    } else if let Some(path) = reference.strip_prefix("file:") {
+        match std::fs::read_to_string(path) {
+            Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim().to_string())),
+            _ => Err(format!("the key file `{path}` cannot be read")),
+        }
+    } else {
+        Err("the key reference is not `env:` or `file:`".into())
+    }
+}
+
+fn render_models(listed: &[(&str, &str)]) -> Vec<u8> {
+    let mut out = String::from("{\"object\":\"list\",\"data\":[");
+    for (i, (model, provider)) in listed.iter().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        out.push_str("{\"id\":");
+        push_json_str(&mut out, model);
+        out.push_str(",\"object\":\"model\",\"created\":0,\"owned_by\":");
+        push_json_str(&mut out, provider);
+        out.push('}');
+    }
+    out.push_str("]}");
+    out.into_bytes()
+}

@@ -1,0 +1,167 @@
+//! A worker thread: pin to a core, build the runtime for the chosen driver,
+//! accept until shutdown, then drain in-flight requests within a deadline.
+
+use std::rc::Rc;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use monoio::io::Canceller;
+use monoio::net::TcpListener;
+
+use super::lifecycle;
+use crate::config::DriverChoice;
+use crate::server::{Limits, Service, WorkerGauge, serve_connection};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Driver {
+    IoUring,
+    Epoll,
+}
+
+impl Driver {
+    /// `auto` means io_uring when this kernel allows it.
+    pub fn choose(choice: DriverChoice) -> Driver {
+        match choice {
+            DriverChoice::IoUring => Driver::IoUring,
+            DriverChoice::Epoll => Driver::Epoll,
+            DriverChoice::Auto if monoio::utils::detect_uring() => Driver::IoUring,
+            DriverChoice::Auto => Driver::Epoll,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Driver::IoUring => "io_uring",
+            Driver::Epoll => "epoll",
+        }
+    }
+}
+
+pub struct WorkerSet {
+    handles: Vec<JoinHandle<()>>,
+}
+
+impl WorkerSet {
+    pub fn join(self) {
+        for h in self.handles {
+            let _ = h.join();
+        }
+    }
+}
+
+/// Starts one worker per listener. `make_service` runs on each worker thread.
+pub fn spawn_workers<S, F>(
+    listeners: Vec<std::net::TcpListener>,
+    driver: Driver,
+    limits: Limits,
+    drain_timeout: Duration,
+    make_service: F,
+) -> std::io::Result<WorkerSet>
+where
+    S: Service,
+    F: Fn(usize) -> S + Send + Sync + 'static,
+{
+    let make_service = Arc::new(make_service);
+    let cores = super::available_cores();
+    lifecycle()
+        .workers_total
+        .store(listeners.len(), Ordering::SeqCst);
+    let mut handles = Vec::new();
+    for (id, std_listener) in listeners.into_iter().enumerate() {
+        let make_service = make_service.clone();
+        let limits = limits.clone();
+        let handle = std::thread::Builder::new()
+            .name(format!("tollgate-w{id}"))
+            .spawn(move || {
+                // Pinning is best effort: a restricted cpuset must not stop the worker.
+                let _ = monoio::utils::bind_to_cpu_set([id % cores]);
+                let task = worker_main(id, std_listener, limits, drain_timeout, make_service);
+                let result = match driver {
+                    Driver::IoUring => monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
+                        .with_entries(4096)
+                        .enable_timer()
+                        .build()
+                        .map(|mut rt| rt.block_on(task)),
+                    Driver::Epoll => monoio::RuntimeBuilder::<monoio::LegacyDriver>::new()
+                        .enable_timer()
+                        .build()
+                        .map(|mut rt| rt.block_on(task)),
+                };
+                if let Err(e) = result {
+                    eprintln!(
+                        "tollgate: worker {id} could not start the {} runtime: {e}",
+                        driver.name()
+                    );
+                    std::process::exit(1);
+                }
+            })?;
+        handles.push(handle);
+    }
+    Ok(WorkerSet { handles })
+}
+
+async fn worker_main<S, F>(
+    id: usize,
+    std_listener: std::net::TcpListener,
+    limits: Limits,
+    drain_timeout: Duration,
+    make_service: Arc<F>,
+) where
+    S: Service,
+    F: Fn(usize) -> S,
+{
+    let listener = match std_listener
+        .set_nonblocking(true)
+        .and_then(|_| TcpListener::from_std(std_listener))
+    {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("tollgate: worker {id} cannot use its listener: {e}");
+            std::process::exit(1);
+        }
+    };
+    let service = Rc::new(make_service(id));
+    let limits = Rc::new(limits);
+    let gauge = Rc::new(WorkerGauge::default());
+    let canceller = Canceller::new();
+    let handle = canceller.handle();
+
+    // The shutdown flag is set by the signal thread; a worker looks at it often
+    // enough to stop accepting promptly, without cross-thread wake-ups.
+    monoio::spawn(async move {
+        while !lifecycle().is_shutting_down() {
+            monoio::time::sleep(Duration::from_millis(25)).await;
+        }
+        canceller.cancel();
+    });
+
+    lifecycle().workers_up.fetch_add(1, Ordering::SeqCst);
+    loop {
+        match listener.cancelable_accept(handle.clone()).await {
+            Ok((stream, _peer)) => {
+                let conn = serve_connection(stream, service.clone(), limits.clone(), gauge.clone());
+                monoio::spawn(super::contain::Contained(conn));
+            }
+            Err(_) if lifecycle().is_shutting_down() => break,
+            Err(e) => {
+                // EMFILE and friends: back off briefly instead of spinning.
+                eprintln!("tollgate: worker {id} accept failed: {e}");
+                monoio::time::sleep(Duration::from_millis(10)).await;
+            }
+        }
+    }
+    drop(listener);
+    gauge.draining.set(true);
+    let deadline = Instant::now() + drain_timeout;
+    while gauge.in_flight.get() > 0 && Instant::now() < deadline {
+        monoio::time::sleep(Duration::from_millis(10)).await;
+    }
+    if gauge.in_flight.get() > 0 {
+        eprintln!(
+            "tollgate: worker {id} drain timeout with {} requests in flight",
+            gauge.in_flight.get()
+        );
+    }
+}

@@ -1,0 +1,358 @@
+//! One client connection: read a head (bounded in size and time), read the
+//! body (Content-Length or chunked, bounded), hand the request to the service,
+//! repeat while keep-alive holds. Bad input gets an OpenAI-shaped error and the
+//! connection closes; nothing here can take the worker down.
+
+use std::cell::Cell;
+use std::rc::Rc;
+use std::time::Instant;
+
+use monoio::io::AsyncWriteRentExt;
+use monoio::net::TcpStream;
+use monoio::time::timeout_at;
+
+use super::{Limits, Request, Responder, Service};
+use crate::api::ApiError;
+use crate::http1::{ChunkedDecoder, has_token, parse_content_length, read_append};
+
+const READ_SPARE: usize = 8 * 1024;
+
+/// What a worker knows about its connections, for draining on shutdown.
+#[derive(Default)]
+pub struct WorkerGauge {
+    pub in_flight: Cell<usize>,
+    pub draining: Cell<bool>,
+}
+
+enum Framing {
+    None,
+    Length(usize),
+    Chunked,
+}
+
+/// Why a request could not be read; each maps to a status and a message.
+enum ReadFail {
+    /// The peer went away or the socket failed: nothing to answer.
+    Gone,
+    Reject(ApiError),
+}
+
+fn reject(status: u16, code: &'static str, message: &str) -> ReadFail {
+    let kind = if status == 408 {
+        "timeout_error"
+    } else {
+        "invalid_request_error"
+    };
+    ReadFail::Reject(ApiError::new(status, kind, code, message))
+}
+
+pub async fn serve_connection<S: Service>(
+    mut stream: TcpStream,
+    service: Rc<S>,
+    limits: Rc<Limits>,
+    gauge: Rc<WorkerGauge>,
+) {
+    let _ = stream.set_nodelay(true);
+    service.on_connect();
+    serve_requests(&mut stream, &*service, &limits, &gauge).await;
+    service.on_disconnect();
+}
+
+async fn serve_requests<S: Service>(
+    stream: &mut TcpStream,
+    service: &S,
+    limits: &Limits,
+    gauge: &WorkerGauge,
+) {
+    let mut buf: Vec<u8> = Vec::with_capacity(READ_SPARE);
+    let mut wbuf: Vec<u8> = Vec::with_capacity(READ_SPARE);
+    loop {
+        if gauge.draining.get() && buf.is_empty() {
+            return;
+        }
+        let req = match read_request(stream, &mut buf, limits).await {
+            Ok(Some(req)) => req,
+            Ok(None) | Err(ReadFail::Gone) => return,
+            Err(ReadFail::Reject(err)) => {
+                let mut resp = Responder::new(stream, wbuf, false);
+                let _ = resp.send_error(&err, &[]).await;
+                return;
+            }
+        };
+        let keep_alive = wants_keep_alive(&req) && !gauge.draining.get();
+        gauge.in_flight.set(gauge.in_flight.get() + 1);
+        let mut resp = Responder::new(stream, wbuf, keep_alive);
+        service.call(req, &mut resp).await;
+        let (returned, nothing_sent, reusable) = resp.finish();
+        wbuf = returned;
+        gauge.in_flight.set(gauge.in_flight.get() - 1);
+        if nothing_sent {
+            // A service that answered nothing is a bug; the client still gets a real error.
+            let mut resp = Responder::new(stream, wbuf, false);
+            let _ = resp
+                .send_error(
+                    &ApiError::internal("The gateway produced no response."),
+                    &[],
+                )
+                .await;
+            return;
+        }
+        if !reusable {
+            return;
+        }
+    }
+}
+
+fn wants_keep_alive(req: &Request) -> bool {
+    match req.header("connection") {
+        Some(v) if has_token(v, b"close") => false,
+        Some(v) if has_token(v, b"keep-alive") => true,
+        _ => req.http11,
+    }
+}
+
+/// Reads one request. `Ok(None)` is a clean close between requests.
+async fn read_request(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    limits: &Limits,
+) -> Result<Option<Request>, ReadFail> {
+    if buf.is_empty() {
+        // Idle keep-alive: wait for the first byte, then the header clock starts.
+        let deadline = Instant::now() + limits.idle_timeout;
+        match read_more(stream, buf, deadline).await {
+            Ok(0) | Err(ReadMoreFail::Io) | Err(ReadMoreFail::Timeout) => return Ok(None),
+            Ok(_) => {}
+        }
+    }
+    let deadline = Instant::now() + limits.header_timeout;
+    let (head_len, mut req) = loop {
+        let mut headers = vec![httparse::EMPTY_HEADER; limits.max_headers];
+        let mut parsed = httparse::Request::new(&mut headers);
+        match parsed.parse(buf) {
+            Ok(httparse::Status::Complete(n)) => {
+                if n > limits.max_header_bytes {
+                    return Err(reject(
+                        431,
+                        "headers_too_large",
+                        "Request headers are too large.",
+                    ));
+                }
+                let req = Request::from_parsed(buf, n, &parsed);
+                break (n, req);
+            }
+            Ok(httparse::Status::Partial) => {
+                if buf.len() > limits.max_header_bytes {
+                    return Err(reject(
+                        431,
+                        "headers_too_large",
+                        "Request headers are too large.",
+                    ));
+                }
+            }
+            Err(httparse::Error::TooManyHeaders) => {
+                return Err(reject(431, "too_many_headers", "Too many request headers."));
+            }
+            Err(e) => {
+                return Err(reject(
+                    400,
+                    "malformed_request",
+                    &format!("Malformed HTTP request: {e}."),
+                ));
+            }
+        }
+        match read_more(stream, buf, deadline).await {
+            Ok(0) => return Err(ReadFail::Gone),
+            Ok(_) => {}
+            Err(ReadMoreFail::Io) => return Err(ReadFail::Gone),
+            Err(ReadMoreFail::Timeout) => {
+                return Err(reject(
+                    408,
+                    "request_timeout",
+                    "Timed out reading the request headers.",
+                ));
+            }
+        }
+    };
+    buf.drain(..head_len);
+
+    let framing = framing(&req, limits)?;
+    if !matches!(framing, Framing::None)
+        && req
+            .header("expect")
+            .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"))
+    {
+        let (res, _) = stream
+            .write_all(b"HTTP/1.1 100 Continue\r\n\r\n".to_vec())
+            .await;
+        if res.is_err() {
+            return Err(ReadFail::Gone);
+        }
+    }
+    let deadline = Instant::now() + limits.body_timeout;
+    req.body = match framing {
+        Framing::None => Vec::new(),
+        Framing::Length(n) => read_sized_body(stream, buf, n, deadline).await?,
+        Framing::Chunked => read_chunked_body(stream, buf, limits.max_body_bytes, deadline).await?,
+    };
+    Ok(Some(req))
+}
+
+fn framing(req: &Request, limits: &Limits) -> Result<Framing, ReadFail> {
+    let mut length: Option<u64> = None;
+    let mut chunked = false;
+    for (name, value) in req.headers() {
+        if name.eq_ignore_ascii_case("content-length") {
+            let n = parse_content_length(value).ok_or_else(|| {
+                reject(400, "bad_content_length", "Invalid Content-Length header.")
+            })?;
+            if length.is_some_and(|l| l != n) {
+                return Err(reject(
+                    400,
+                    "bad_content_length",
+                    "Conflicting Content-Length headers.",
+                ));
+            }
+            length = Some(n);
+        } else if name.eq_ignore_ascii_case("transfer-encoding") {
+            // Only a lone `chunked` is accepted: anything else is a smuggling vector.
+            if chunked || !value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+                return Err(reject(
+                    400,
+                    "bad_transfer_encoding",
+                    "Unsupported Transfer-Encoding.",
+                ));
+            }
+            chunked = true;
+        }
+    }
+    match (chunked, length) {
+        (true, Some(_)) => Err(reject(
+            400,
+            "bad_framing",
+            "Content-Length and Transfer-Encoding together are not allowed.",
+        )),
+        (true, None) => Ok(Framing::Chunked),
+        (false, Some(n)) if n > limits.max_body_bytes as u64 => Err(too_large(limits)),
+        (false, Some(0)) | (false, None) => Ok(Framing::None),
+        (false, Some(n)) => Ok(Framing::Length(n as usize)),
+    }
+}
+
+fn too_large(limits: &Limits) -> ReadFail {
+    ReadFail::Reject(ApiError::new(
+        413,
+        "invalid_request_error",
+        "request_too_large",
+        format!(
+            "Request body exceeds the limit of {} bytes.",
+            limits.max_body_bytes
+        ),
+    ))
+}
+
+async fn read_sized_body(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    len: usize,
+    deadline: Instant,
+) -> Result<Vec<u8>, ReadFail> {
+    while buf.len() < len {
+        let want = (len - buf.len()).clamp(READ_SPARE, 1 << 20);
+        match read_more_sized(stream, buf, deadline, want).await {
+            Ok(0) | Err(ReadMoreFail::Io) => return Err(ReadFail::Gone),
+            Ok(_) => {}
+            Err(ReadMoreFail::Timeout) => {
+                return Err(reject(
+                    408,
+                    "request_timeout",
+                    "Timed out reading the request body.",
+                ));
+            }
+        }
+    }
+    let rest = buf.split_off(len);
+    Ok(std::mem::replace(buf, rest))
+}
+
+async fn read_chunked_body(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    max: usize,
+    deadline: Instant,
+) -> Result<Vec<u8>, ReadFail> {
+    let mut decoder = ChunkedDecoder::new();
+    let mut body = Vec::new();
+    let mut pos = 0;
+    loop {
+        loop {
+            let (n, data) = decoder.decode(&buf[pos..]).map_err(|e| {
+                reject(
+                    400,
+                    "bad_chunked_body",
+                    &format!("Malformed chunked body: {e}."),
+                )
+            })?;
+            if body.len() + data.len() > max {
+                return Err(ReadFail::Reject(ApiError::new(
+                    413,
+                    "invalid_request_error",
+                    "request_too_large",
+                    format!("Request body exceeds the limit of {max} bytes."),
+                )));
+            }
+            body.extend_from_slice(data);
+            pos += n;
+            if decoder.is_done() {
+                buf.drain(..pos);
+                return Ok(body);
+            }
+            if n == 0 {
+                break;
+            }
+        }
+        buf.drain(..pos);
+        pos = 0;
+        match read_more(stream, buf, deadline).await {
+            Ok(0) | Err(ReadMoreFail::Io) => return Err(ReadFail::Gone),
+            Ok(_) => {}
+            Err(ReadMoreFail::Timeout) => {
+                return Err(reject(
+                    408,
+                    "request_timeout",
+                    "Timed out reading the request body.",
+                ));
+            }
+        }
+    }
+}
+
+enum ReadMoreFail {
+    Io,
+    Timeout,
+}
+
+async fn read_more(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    deadline: Instant,
+) -> Result<usize, ReadMoreFail> {
+    read_more_sized(stream, buf, deadline, READ_SPARE).await
+}
+
+async fn read_more_sized(
+    stream: &mut TcpStream,
+    buf: &mut Vec<u8>,
+    deadline: Instant,
+    spare: usize,
+) -> Result<usize, ReadMoreFail> {
+    let owned = std::mem::take(buf);
+    match timeout_at(deadline.into(), read_append(stream, owned, spare)).await {
+        Ok((res, owned)) => {
+            *buf = owned;
+            res.map_err(|_| ReadMoreFail::Io)
+        }
+        // The buffer went with the cancelled read; what it held is of no use now.
+        Err(_) => Err(ReadMoreFail::Timeout),
+    }
+}

@@ -1,0 +1,50 @@
+//! The inbound HTTP/1.1 server over httparse: connection loop, limits,
+//! timeouts, and the `Service` trait the gateway and the mock upstream implement.
+
+mod conn;
+mod request;
+mod responder;
+
+use std::future::Future;
+use std::time::Duration;
+
+pub use conn::{WorkerGauge, serve_connection};
+pub use request::Request;
+pub use responder::Responder;
+
+use crate::config::ServerConfig;
+
+/// Per-connection limits, taken from `[server]` at start.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_header_bytes: usize,
+    pub max_headers: usize,
+    pub max_body_bytes: usize,
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub idle_timeout: Duration,
+}
+
+impl Limits {
+    pub fn from_config(s: &ServerConfig) -> Self {
+        Self {
+            max_header_bytes: s.max_header_bytes,
+            max_headers: s.max_headers,
+            max_body_bytes: s.max_body_bytes,
+            header_timeout: Duration::from_millis(s.header_timeout_ms),
+            body_timeout: Duration::from_millis(s.body_timeout_ms),
+            idle_timeout: Duration::from_millis(s.idle_timeout_ms),
+        }
+    }
+}
+
+/// What answers requests on a connection. One instance per worker.
+pub trait Service: 'static {
+    fn call(&self, req: Request, resp: &mut Responder<'_>) -> impl Future<Output = ()>;
+
+    /// A connection was accepted.
+    fn on_connect(&self) {}
+
+    /// A connection closed, for whatever reason.
+    fn on_disconnect(&self) {}
+}

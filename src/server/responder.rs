@@ -1,0 +1,256 @@
+//! Writes one response on a client connection: whole (Content-Length) or
+//! streamed (chunked, each piece written as soon as it is handed over).
+
+use monoio::io::AsyncWriteRentExt;
+use monoio::net::TcpStream;
+
+use crate::api::ApiError;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum State {
+    Fresh,
+    Streaming,
+    Done,
+}
+
+pub struct Responder<'a> {
+    stream: &'a mut TcpStream,
+    wbuf: Vec<u8>,
+    state: State,
+    keep_alive: bool,
+    failed: bool,
+}
+
+impl<'a> Responder<'a> {
+    pub(super) fn new(stream: &'a mut TcpStream, wbuf: Vec<u8>, keep_alive: bool) -> Self {
+        Self {
+            stream,
+            wbuf,
+            state: State::Fresh,
+            keep_alive,
+            failed: false,
+        }
+    }
+
+    /// Whether anything has been sent: past this point the response is committed.
+    pub fn committed(&self) -> bool {
+        self.state != State::Fresh
+    }
+
+    pub(super) fn finish(self) -> (Vec<u8>, bool, bool) {
+        let reusable = self.keep_alive && !self.failed && self.state == State::Done;
+        (self.wbuf, self.state == State::Fresh, reusable)
+    }
+
+    /// Asks for the connection to close after this response.
+    pub fn close_after(&mut self) {
+        self.keep_alive = false;
+    }
+
+    fn write_head(&mut self, status: u16, headers: &[(&str, &[u8])]) {
+        self.wbuf.clear();
+        self.wbuf.extend_from_slice(b"HTTP/1.1 ");
+        self.wbuf
+            .extend_from_slice(itoa_buf(u64::from(status)).as_bytes());
+        self.wbuf.push(b' ');
+        self.wbuf.extend_from_slice(reason(status).as_bytes());
+        self.wbuf.extend_from_slice(b"\r\n");
+        for (name, value) in headers {
+            self.wbuf.extend_from_slice(name.as_bytes());
+            self.wbuf.extend_from_slice(b": ");
+            self.wbuf.extend_from_slice(value);
+            self.wbuf.extend_from_slice(b"\r\n");
+        }
+        if !self.keep_alive {
+            self.wbuf.extend_from_slice(b"connection: close\r\n");
+        }
+    }
+
+    async fn flush(&mut self) -> std::io::Result<()> {
+        let buf = std::mem::take(&mut self.wbuf);
+        let (res, mut buf) = self.stream.write_all(buf).await;
+        buf.clear();
+        self.wbuf = buf;
+        if res.is_err() {
+            self.failed = true;
+            self.state = State::Done;
+        }
+        res.map(|_| ())
+    }
+
+    /// Sends a whole response with a Content-Length.
+    pub async fn send(
+        &mut self,
+        status: u16,
+        headers: &[(&str, &[u8])],
+        body: &[u8],
+    ) -> std::io::Result<()> {
+        debug_assert_eq!(self.state, State::Fresh);
+        self.write_head(status, headers);
+        self.wbuf.extend_from_slice(b"content-length: ");
+        self.wbuf
+            .extend_from_slice(itoa_buf(body.len() as u64).as_bytes());
+        self.wbuf.extend_from_slice(b"\r\n\r\n");
+        self.wbuf.extend_from_slice(body);
+        self.state = State::Done;
+        self.flush().await
+    }
+
+    pub async fn send_error(
+        &mut self,
+        err: &ApiError,
+        extra: &[(&str, &[u8])],
+    ) -> std::io::Result<()> {
+        let body = err.to_json();
+        let mut headers: Vec<(&str, &[u8])> = Vec::with_capacity(extra.len() + 1);
+        headers.push(("content-type", b"application/json"));
+        headers.extend_from_slice(extra);
+        self.send(err.status, &headers, &body).await
+    }
+
+    /// Starts a chunked response; the head is written with the first chunk
+    /// unless `flush_head` asks for it now.
+    pub async fn start_stream(
+        &mut self,
+        status: u16,
+        headers: &[(&str, &[u8])],
+        flush_head: bool,
+    ) -> std::io::Result<()> {
+        debug_assert_eq!(self.state, State::Fresh);
+        self.write_head(status, headers);
+        self.wbuf
+            .extend_from_slice(b"transfer-encoding: chunked\r\n\r\n");
+        self.state = State::Streaming;
+        if flush_head {
+            self.flush().await
+        } else {
+            Ok(())
+        }
+    }
+
+    /// Starts a response whose length is known but whose body arrives in pieces.
+    pub async fn start_sized(
+        &mut self,
+        status: u16,
+        headers: &[(&str, &[u8])],
+        len: u64,
+    ) -> std::io::Result<()> {
+        self.write_head(status, headers);
+        self.wbuf.extend_from_slice(b"content-length: ");
+        self.wbuf.extend_from_slice(itoa_buf(len).as_bytes());
+        self.wbuf.extend_from_slice(b"\r\n\r\n");
+        self.state = State::Streaming;
+        Ok(())
+    }
+
+    /// Writes raw body bytes of a sized response.
+    pub async fn send_raw(&mut self, data: &[u8]) -> std::io::Result<()> {
+        self.wbuf.extend_from_slice(data);
+        self.flush().await
+    }
+
+    pub fn end_sized(&mut self) {
+        self.state = State::Done;
+    }
+
+    /// Writes one chunk (plus any pending head) and flushes it to the socket.
+    pub async fn send_chunk(&mut self, data: &[u8]) -> std::io::Result<()> {
+        if data.is_empty() {
+            return Ok(());
+        }
+        push_hex(&mut self.wbuf, data.len());
+        self.wbuf.extend_from_slice(b"\r\n");
+        self.wbuf.extend_from_slice(data);
+        self.wbuf.extend_from_slice(b"\r\n");
+        self.flush().await
+    }
+
+    pub async fn end_stream(&mut self) -> std::io::Result<()> {
+        self.wbuf.extend_from_slice(b"0\r\n\r\n");
+        self.state = State::Done;
+        self.flush().await
+    }
+
+    /// Marks a response that cannot be completed: the connection will close.
+    pub fn abort(&mut self) {
+        self.failed = true;
+        self.state = State::Done;
+    }
+}
+
+struct ItoaBuf {
+    buf: [u8; 20],
+    start: usize,
+}
+
+impl ItoaBuf {
+    fn as_bytes(&self) -> &[u8] {
+        &self.buf[self.start..]
+    }
+}
+
+fn itoa_buf(mut n: u64) -> ItoaBuf {
+    let mut buf = [0u8; 20];
+    let mut i = 20;
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    ItoaBuf { buf, start: i }
+}
+
+fn push_hex(out: &mut Vec<u8>, n: usize) {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let bits = usize::BITS - n.leading_zeros();
+    let mut shift = bits.div_ceil(4).max(1) * 4;
+    while shift > 0 {
+        shift -= 4;
+        out.push(DIGITS[(n >> shift) & 0xf]);
+    }
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        100 => "Continue",
+        200 => "OK",
+        201 => "Created",
+        204 => "No Content",
+        400 => "Bad Request",
+        401 => "Unauthorized",
+        403 => "Forbidden",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        413 => "Payload Too Large",
+        415 => "Unsupported Media Type",
+        422 => "Unprocessable Entity",
+        429 => "Too Many Requests",
+        431 => "Request Header Fields Too Large",
+        500 => "Internal Server Error",
+        501 => "Not Implemented",
+        502 => "Bad Gateway",
+        503 => "Service Unavailable",
+        504 => "Gateway Timeout",
+        529 => "Overloaded",
+        _ => "Status",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hex_and_decimal() {
+        for n in [0usize, 1, 15, 16, 255, 4096, 123_456] {
+            let mut v = Vec::new();
+            push_hex(&mut v, n);
+            assert_eq!(v, format!("{n:x}").into_bytes());
+            assert_eq!(itoa_buf(n as u64).as_bytes(), n.to_string().as_bytes());
+        }
+    }
+}

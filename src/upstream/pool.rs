@@ -1,0 +1,54 @@
+//! Per-core keep-alive pools, one stack of idle connections per origin. Each
+//! worker thread has its own: nothing here is shared between cores.
+
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use super::{Origin, Transport};
+
+/// An idle connection older than this is dropped rather than reused: servers
+/// commonly close keep-alive connections after 60–120 s.
+const MAX_IDLE_AGE: Duration = Duration::from_secs(50);
+
+thread_local! {
+    static POOL: RefCell<HashMap<Origin, Vec<(Transport, Instant)>>> = RefCell::new(HashMap::new());
+    static OPENED: Cell<u64> = const { Cell::new(0) };
+    static REUSED: Cell<u64> = const { Cell::new(0) };
+}
+
+/// Takes the most recently used idle connection to `origin`, if any.
+pub(super) fn checkout(origin: &Origin) -> Option<Transport> {
+    POOL.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let idle = pool.get_mut(origin)?;
+        let now = Instant::now();
+        while let Some((conn, since)) = idle.pop() {
+            if now.duration_since(since) < MAX_IDLE_AGE {
+                REUSED.with(|c| c.set(c.get() + 1));
+                return Some(conn);
+            }
+        }
+        None
+    })
+}
+
+pub(super) fn checkin(origin: &Origin, conn: Transport, max_idle: usize) {
+    POOL.with(|pool| {
+        let mut pool = pool.borrow_mut();
+        let idle = pool.entry(origin.clone()).or_default();
+        if idle.len() < max_idle {
+            idle.push((conn, Instant::now()));
+        }
+    });
+}
+
+pub(super) fn note_opened() {
+    OPENED.with(|c| c.set(c.get() + 1));
+}
+
+/// This core's counts: (connections opened, reuses, idle now).
+pub fn pool_stats() -> (u64, u64, usize) {
+    let idle = POOL.with(|p| p.borrow().values().map(Vec::len).sum());
+    (OPENED.with(Cell::get), REUSED.with(Cell::get), idle)
+}
