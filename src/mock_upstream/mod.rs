@@ -1,6 +1,8 @@
 //! `tollgate mock-upstream`: a fast fake OpenAI-compatible provider for tests
-//! and benchmarks — non-stream and SSE answers, chunk count and pacing, fault
-//! injection per request, and counters at `GET /mock/stats`.
+//! and benchmarks — non-stream and SSE answers, chunk count and pacing
+//! (`x-mock-chunks`, `x-mock-chunk-delay-ms`), fault injection per request
+//! (see `faults`), the raw request body echoed back (`x-mock-echo-body`),
+//! and counters at `GET /mock/stats`.
 
 pub mod echo;
 pub mod faults;
@@ -136,6 +138,13 @@ impl MockUpstream {
                 .map(|r| ("retry-after", r.as_bytes()))
                 .collect();
             let _ = resp.send_error(&err, &extra).await;
+            return;
+        }
+        if req.header("x-mock-echo-body").is_some() {
+            // The raw request body back, byte for byte: lets tests see exactly what arrived.
+            let _ = resp
+                .send(200, &[("content-type", b"application/json")], &req.body)
+                .await;
             return;
         }
         let Some(echo) = EchoPlan::from_request(&req.body) else {
