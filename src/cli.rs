@@ -15,7 +15,7 @@ const USAGE: &str = "\
 usage:
   tollgate [serve] [--config PATH] [--listen ADDR] [--workers N] [--driver auto|io_uring|epoll]
   tollgate check --config PATH
-  tollgate mock-upstream --listen ADDR [--workers N] [--driver auto|io_uring|epoll]";
+  tollgate mock-upstream --listen ADDR [--workers N] [--driver auto|io_uring|epoll] [--tls-cert PEM --tls-key PEM]";
 
 #[derive(Debug, Default)]
 struct Flags {
@@ -23,6 +23,8 @@ struct Flags {
     listen: Option<String>,
     workers: Option<usize>,
     driver: Option<DriverChoice>,
+    tls_cert: Option<String>,
+    tls_key: Option<String>,
 }
 
 fn parse_flags(args: &[String]) -> Result<Flags, String> {
@@ -42,6 +44,8 @@ fn parse_flags(args: &[String]) -> Result<Flags, String> {
         match name {
             "--config" | "-c" => flags.config = Some(value()?),
             "--listen" => flags.listen = Some(value()?),
+            "--tls-cert" => flags.tls_cert = Some(value()?),
+            "--tls-key" => flags.tls_key = Some(value()?),
             "--workers" => {
                 flags.workers = Some(value()?.parse().map_err(|_| "--workers takes a number")?)
             }
@@ -138,6 +142,18 @@ fn bind(listen: &str, workers: usize, driver: DriverChoice) -> Result<Startup, S
     })
 }
 
+/// The inbound TLS config, when a certificate and key are given (both or neither).
+fn server_tls(
+    cert: &Option<String>,
+    key: &Option<String>,
+) -> Result<Option<std::sync::Arc<rustls::ServerConfig>>, String> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => crate::tls::server_config(cert, key).map(Some),
+        (None, None) => Ok(None),
+        _ => Err("a TLS certificate and key go together".into()),
+    }
+}
+
 fn serve(flags: &Flags) -> ExitCode {
     let source = config::resolve_source(flags.config.as_deref());
     let mut config = match config::load_file(&source) {
@@ -177,11 +193,19 @@ fn serve(flags: &Flags) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let tls = match server_tls(&server.tls_cert, &server.tls_key) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("tollgate: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let workers = match runtime::spawn_workers(
         start.listeners,
         start.driver,
         Limits::from_config(server),
         Duration::from_millis(server.drain_timeout_ms),
+        tls,
         crate::gateway::Gateway::new,
     ) {
         Ok(w) => w,
@@ -260,11 +284,19 @@ fn mock_upstream(flags: &Flags) -> ExitCode {
     };
     let mut limits = Limits::from_config(&config::ServerConfig::default());
     limits.max_body_bytes = 64 * 1024 * 1024;
+    let tls = match server_tls(&flags.tls_cert, &flags.tls_key) {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("tollgate: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
     let workers = match runtime::spawn_workers(
         start.listeners,
         start.driver,
         limits,
         Duration::from_millis(100),
+        tls,
         crate::mock_upstream::MockUpstream::new,
     ) {
         Ok(w) => w,

@@ -12,4 +12,5 @@ pub mod providers;
 pub mod router;
 pub mod runtime;
 pub mod server;
+pub mod tls;
 pub mod upstream;

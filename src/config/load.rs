@@ -135,6 +135,19 @@ fn validate(config: &Config) -> Vec<ConfigError> {
         }
     }
 
+    match (&s.tls_cert, &s.tls_key) {
+        (Some(cert), Some(key)) => {
+            if let Err(e) = crate::tls::server_config(cert, key) {
+                err("server.tls_cert".into(), e);
+            }
+        }
+        (None, None) => {}
+        _ => err(
+            "server.tls_cert".into(),
+            "tls_cert and tls_key go together".into(),
+        ),
+    }
+
     let mut provider_names = HashSet::new();
     for (i, p) in config.providers.iter().enumerate() {
         let at = |field: &str| format!("providers[{i}].{field}");
@@ -171,6 +184,11 @@ fn validate(config: &Config) -> Vec<ConfigError> {
             if v == 0 {
                 err(at(field), "must be greater than 0".into());
             }
+        }
+        if let Some(ca) = &p.ca_file
+            && let Err(e) = crate::tls::client_config_with_ca(ca)
+        {
+            err(at("ca_file"), e);
         }
         for (j, h) in p.forward_headers.iter().enumerate() {
             let name = h.strip_suffix('*').unwrap_or(h);

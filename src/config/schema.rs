@@ -43,6 +43,9 @@ pub struct ServerConfig {
     pub idle_timeout_ms: u64,
     /// On SIGTERM/SIGINT, how long in-flight requests may take to finish.
     pub drain_timeout_ms: u64,
+    /// Serve HTTPS with this certificate chain and key (PEM); both or neither.
+    pub tls_cert: Option<String>,
+    pub tls_key: Option<String>,
 }
 
 impl Default for ServerConfig {
@@ -58,6 +61,8 @@ impl Default for ServerConfig {
             body_timeout_ms: 30_000,
             idle_timeout_ms: 60_000,
             drain_timeout_ms: 30_000,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -114,6 +119,9 @@ pub struct ProviderConfig {
     /// Static headers added to every upstream request.
     #[serde(default)]
     pub headers: BTreeMap<String, String>,
+    /// Extra CA certificates (PEM) trusted for this provider, e.g. a private CA.
+    #[serde(default)]
+    pub ca_file: Option<String>,
 }
 
 fn default_connect_timeout_ms() -> u64 {

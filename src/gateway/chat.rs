@@ -127,6 +127,7 @@ async fn passthrough(
     let target = UpstreamRequest {
         origin: &base.origin,
         addrs: &provider.addrs,
+        tls: &provider.tls,
         connect_timeout: provider.connect_timeout,
         first_byte_timeout: provider.first_byte_timeout,
         total_timeout: provider.total_timeout,

@@ -34,6 +34,7 @@ pub struct Provider {
     pub forward_headers: Vec<String>,
     /// Pre-rendered `name: value\r\n` lines added to every upstream request.
     pub static_headers: Vec<u8>,
+    pub tls: Arc<rustls::ClientConfig>,
 }
 
 #[derive(Debug)]
@@ -107,6 +108,14 @@ fn build_provider(p: &ProviderConfig) -> Provider {
             }
         }
     }
+    let tls = match p.ca_file.as_deref().map(crate::tls::client_config_with_ca) {
+        Some(Ok(config)) => config,
+        Some(Err(e)) => {
+            state = ProviderState::Disabled(e);
+            crate::tls::client_config()
+        }
+        None => crate::tls::client_config(),
+    };
     let mut static_headers = Vec::new();
     for (k, v) in &p.headers {
         static_headers.extend_from_slice(k.as_bytes());
@@ -131,6 +140,7 @@ fn build_provider(p: &ProviderConfig) -> Provider {
             .map(|h| h.to_ascii_lowercase())
             .collect(),
         static_headers,
+        tls,
     }
 }
 

@@ -57,6 +57,7 @@ pub fn spawn_workers<S, F>(
     driver: Driver,
     limits: Limits,
     drain_timeout: Duration,
+    tls: Option<Arc<rustls::ServerConfig>>,
     make_service: F,
 ) -> std::io::Result<WorkerSet>
 where
@@ -72,12 +73,13 @@ where
     for (id, std_listener) in listeners.into_iter().enumerate() {
         let make_service = make_service.clone();
         let limits = limits.clone();
+        let tls = tls.clone();
         let handle = std::thread::Builder::new()
             .name(format!("tollgate-w{id}"))
             .spawn(move || {
                 // Pinning is best effort: a restricted cpuset must not stop the worker.
                 let _ = monoio::utils::bind_to_cpu_set([id % cores]);
-                let task = worker_main(id, std_listener, limits, drain_timeout, make_service);
+                let task = worker_main(id, std_listener, limits, drain_timeout, tls, make_service);
                 let result = match driver {
                     Driver::IoUring => monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
                         .with_entries(4096)
@@ -107,6 +109,7 @@ async fn worker_main<S, F>(
     std_listener: std::net::TcpListener,
     limits: Limits,
     drain_timeout: Duration,
+    tls: Option<Arc<rustls::ServerConfig>>,
     make_service: Arc<F>,
 ) where
     S: Service,
@@ -122,6 +125,7 @@ async fn worker_main<S, F>(
             std::process::exit(1);
         }
     };
+    let acceptor = tls.map(monoio_rustls::TlsAcceptor::from);
     let service = Rc::new(make_service(id));
     let limits = Rc::new(limits);
     let gauge = Rc::new(WorkerGauge::default());
@@ -141,7 +145,13 @@ async fn worker_main<S, F>(
     loop {
         match listener.cancelable_accept(handle.clone()).await {
             Ok((stream, _peer)) => {
-                let conn = serve_connection(stream, service.clone(), limits.clone(), gauge.clone());
+                let conn = serve_connection(
+                    stream,
+                    acceptor.clone(),
+                    service.clone(),
+                    limits.clone(),
+                    gauge.clone(),
+                );
                 monoio::spawn(super::contain::Contained(conn));
             }
             Err(_) if lifecycle().is_shutting_down() => break,

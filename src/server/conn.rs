@@ -10,8 +10,9 @@ use std::time::Instant;
 use monoio::io::AsyncWriteRentExt;
 use monoio::net::TcpStream;
 use monoio::time::timeout_at;
+use monoio_rustls::TlsAcceptor;
 
-use super::{Limits, Request, Responder, Service};
+use super::{ClientIo, Limits, Request, Responder, Service};
 use crate::api::ApiError;
 use crate::http1::{ChunkedDecoder, has_token, parse_content_length, read_append};
 
@@ -47,19 +48,30 @@ fn reject(status: u16, code: &'static str, message: &str) -> ReadFail {
 }
 
 pub async fn serve_connection<S: Service>(
-    mut stream: TcpStream,
+    stream: TcpStream,
+    tls: Option<TlsAcceptor>,
     service: Rc<S>,
     limits: Rc<Limits>,
     gauge: Rc<WorkerGauge>,
 ) {
     let _ = stream.set_nodelay(true);
+    let mut stream = match tls {
+        None => ClientIo::Plain(stream),
+        // The handshake counts against the header deadline: a silent peer is dropped.
+        Some(acceptor) => {
+            match monoio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await {
+                Ok(Ok(tls)) => ClientIo::Tls(Box::new(tls)),
+                _ => return,
+            }
+        }
+    };
     service.on_connect();
     serve_requests(&mut stream, &*service, &limits, &gauge).await;
     service.on_disconnect();
 }
 
 async fn serve_requests<S: Service>(
-    stream: &mut TcpStream,
+    stream: &mut ClientIo,
     service: &S,
     limits: &Limits,
     gauge: &WorkerGauge,
@@ -113,7 +125,7 @@ fn wants_keep_alive(req: &Request) -> bool {
 
 /// Reads one request. `Ok(None)` is a clean close between requests.
 async fn read_request(
-    stream: &mut TcpStream,
+    stream: &mut ClientIo,
     buf: &mut Vec<u8>,
     limits: &Limits,
 ) -> Result<Option<Request>, ReadFail> {
@@ -252,7 +264,7 @@ fn too_large(limits: &Limits) -> ReadFail {
 }
 
 async fn read_sized_body(
-    stream: &mut TcpStream,
+    stream: &mut ClientIo,
     buf: &mut Vec<u8>,
     len: usize,
     deadline: Instant,
@@ -276,7 +288,7 @@ async fn read_sized_body(
 }
 
 async fn read_chunked_body(
-    stream: &mut TcpStream,
+    stream: &mut ClientIo,
     buf: &mut Vec<u8>,
     max: usize,
     deadline: Instant,
@@ -333,7 +345,7 @@ enum ReadMoreFail {
 }
 
 async fn read_more(
-    stream: &mut TcpStream,
+    stream: &mut ClientIo,
     buf: &mut Vec<u8>,
     deadline: Instant,
 ) -> Result<usize, ReadMoreFail> {
@@ -341,7 +353,7 @@ async fn read_more(
 }
 
 async fn read_more_sized(
-    stream: &mut TcpStream,
+    stream: &mut ClientIo,
     buf: &mut Vec<u8>,
     deadline: Instant,
     spare: usize,

@@ -2,6 +2,7 @@
 //! timeouts, and the `Service` trait the gateway and the mock upstream implement.
 
 mod conn;
+mod io;
 mod request;
 mod responder;
 
@@ -9,6 +10,7 @@ use std::future::Future;
 use std::time::Duration;
 
 pub use conn::{WorkerGauge, serve_connection};
+pub use io::ClientIo;
 pub use request::Request;
 pub use responder::Responder;
 

@@ -2,8 +2,8 @@
 //! streamed (chunked, each piece written as soon as it is handed over).
 
 use monoio::io::AsyncWriteRentExt;
-use monoio::net::TcpStream;
 
+use super::ClientIo;
 use crate::api::ApiError;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -14,7 +14,7 @@ enum State {
 }
 
 pub struct Responder<'a> {
-    stream: &'a mut TcpStream,
+    stream: &'a mut ClientIo,
     wbuf: Vec<u8>,
     state: State,
     keep_alive: bool,
@@ -22,7 +22,7 @@ pub struct Responder<'a> {
 }
 
 impl<'a> Responder<'a> {
-    pub(super) fn new(stream: &'a mut TcpStream, wbuf: Vec<u8>, keep_alive: bool) -> Self {
+    pub(super) fn new(stream: &'a mut ClientIo, wbuf: Vec<u8>, keep_alive: bool) -> Self {
         Self {
             stream,
             wbuf,

@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::ops::Range;
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use monoio::io::AsyncWriteRentExt;
@@ -59,6 +60,7 @@ impl From<ChunkedError> for UpstreamError {
 pub struct UpstreamRequest<'a> {
     pub origin: &'a Origin,
     pub addrs: &'a [SocketAddr],
+    pub tls: &'a Arc<rustls::ClientConfig>,
     pub connect_timeout: Duration,
     pub first_byte_timeout: Duration,
     pub total_timeout: Duration,
@@ -140,7 +142,7 @@ pub async fn send(
     }
     let conn = timeout_at(
         deadline.into(),
-        Transport::connect(req.origin, req.addrs, req.connect_timeout),
+        Transport::connect(req.origin, req.addrs, req.connect_timeout, req.tls),
     )
     .await
     .map_err(|_| UpstreamError::TotalTimeout)?

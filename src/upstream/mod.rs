@@ -4,7 +4,6 @@
 mod exchange;
 mod origin;
 mod pool;
-mod tls;
 mod transport;
 
 pub use exchange::{

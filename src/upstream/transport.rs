@@ -1,6 +1,7 @@
 //! One upstream connection's byte stream: plain TCP or TLS over TCP.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 use std::time::Duration;
 
 use monoio::buf::{IoBuf, IoBufMut, IoVecBuf, IoVecBufMut};
@@ -21,6 +22,7 @@ impl Transport {
         origin: &Origin,
         addrs: &[SocketAddr],
         timeout: Duration,
+        tls: &Arc<rustls::ClientConfig>,
     ) -> std::io::Result<Self> {
         let mut last =
             std::io::Error::new(std::io::ErrorKind::NotFound, "no address for upstream host");
@@ -33,7 +35,7 @@ impl Transport {
                     }
                     let name = ServerName::try_from(origin.host.to_string())
                         .map_err(|e| std::io::Error::new(std::io::ErrorKind::InvalidInput, e))?;
-                    let connector = TlsConnector::from(super::tls::client_config());
+                    let connector = TlsConnector::from(tls.clone());
                     let tls = monoio::time::timeout(timeout, connector.connect(name, tcp))
                         .await
                         .map_err(|_| {
