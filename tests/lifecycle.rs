@@ -147,6 +147,35 @@ fn client_disconnect_mid_stream_frees_the_upstream(driver: &str) {
     );
 }
 
+fn client_disconnect_while_upstream_thinks_cancels_it(driver: &str) {
+    let mock = start_mock(driver);
+    let gw = start_gateway(&mock_config(mock.addr, "", ""), driver);
+    let mut c = Client::connect(gw.addr);
+    c.post(
+        "/v1/chat/completions",
+        &[("x-mock-fault", "hang")],
+        &chat_body("fast", "x", false),
+    );
+    eventually("request reached the mock", || {
+        stat(mock.addr, "requests") == 1
+    });
+    drop(c);
+    // Long before any timeout, the gateway drops its upstream connection.
+    eventually("upstream connection closed", || {
+        stat(mock.addr, "connections_open") == 1
+    });
+    assert_eq!(
+        post(
+            gw.addr,
+            "/v1/chat/completions",
+            &[],
+            &chat_body("fast", "x", false)
+        )
+        .status,
+        200
+    );
+}
+
 fn graceful_shutdown_finishes_in_flight_streams(driver: &str) {
     let mock = start_mock(driver);
     let mut gw = start_gateway(&mock_config(mock.addr, "", ""), driver);
@@ -175,6 +204,7 @@ on_both_drivers!(
     sighup_reload_changes_routing_and_rejects_a_broken_file,
     a_thousand_requests_across_reloads_all_succeed,
     client_disconnect_mid_stream_frees_the_upstream,
+    client_disconnect_while_upstream_thinks_cancels_it,
     graceful_shutdown_finishes_in_flight_streams,
 );
 

@@ -133,11 +133,18 @@ async fn passthrough(
         total_timeout: provider.total_timeout,
         max_idle: provider.pool_max_idle,
     };
-    match upstream::send(target, bytes).await {
-        Ok(upstream) => relay(upstream, headers, &provider.name, resp).await,
-        Err(e) => {
+    // A client that leaves while the upstream thinks cancels the upstream
+    // request: dropping the exchange closes its connection.
+    let outcome = monoio::select! {
+        r = upstream::send(target, bytes) => Some(r),
+        _ = resp.client_closed() => None,
+    };
+    match outcome {
+        Some(Ok(upstream)) => relay(upstream, headers, &provider.name, resp).await,
+        Some(Err(e)) => {
             let _ = resp.send_error(&e.to_api(&provider.name), headers).await;
         }
+        None => resp.abort(),
     }
 }
 

@@ -118,7 +118,11 @@ impl Service for MockUpstream {
 impl MockUpstream {
     async fn answer(&self, req: &Request, plan: &FaultPlan, resp: &mut Responder<'_>) {
         if plan.hang {
-            monoio::time::sleep(Duration::from_secs(600)).await;
+            // Hang until the caller gives up and closes (or ten minutes pass).
+            monoio::select! {
+                _ = monoio::time::sleep(Duration::from_secs(600)) => {},
+                _ = resp.client_closed() => {},
+            }
             resp.abort();
             return;
         }

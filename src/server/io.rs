@@ -10,6 +10,60 @@ pub enum ClientIo {
     Tls(Box<ServerTlsStream<TcpStream>>),
 }
 
+impl ClientIo {
+    /// Resolves once the client has closed its end; stays pending while it is
+    /// connected (pipelined bytes are left unread for the connection loop).
+    /// Only plain TCP is watched: TLS records cannot be peeked without
+    /// consuming them, so a TLS client's departure shows at the next write.
+    pub async fn closed(&self) {
+        let ClientIo::Plain(tcp) = self else {
+            return std::future::pending().await;
+        };
+        loop {
+            if tcp.readable(false).await.is_err() {
+                return;
+            }
+            match peek(tcp) {
+                Peek::Closed => return,
+                Peek::Data => return std::future::pending().await,
+                Peek::Nothing => {
+                    // Spurious readiness: wait again, without spinning.
+                    monoio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+            }
+        }
+    }
+}
+
+enum Peek {
+    Closed,
+    Data,
+    Nothing,
+}
+
+fn peek(tcp: &TcpStream) -> Peek {
+    use std::os::fd::AsRawFd;
+    let mut byte = 0u8;
+    // SAFETY: recv into a valid one-byte buffer on a socket we own; MSG_PEEK
+    // leaves the data in the socket and MSG_DONTWAIT keeps the loop unblocked.
+    let n = unsafe {
+        libc::recv(
+            tcp.as_raw_fd(),
+            (&mut byte as *mut u8).cast(),
+            1,
+            libc::MSG_PEEK | libc::MSG_DONTWAIT,
+        )
+    };
+    match n {
+        0 => Peek::Closed,
+        n if n > 0 => Peek::Data,
+        _ => match std::io::Error::last_os_error().kind() {
+            std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted => Peek::Nothing,
+            _ => Peek::Closed,
+        },
+    }
+}
+
 impl AsyncReadRent for ClientIo {
     async fn read<T: IoBufMut>(&mut self, buf: T) -> monoio::BufResult<usize, T> {
         match self {

@@ -42,6 +42,12 @@ impl<'a> Responder<'a> {
         (self.wbuf, self.state == State::Fresh, reusable)
     }
 
+    /// Resolves when the client has gone away (see `ClientIo::closed`): race
+    /// it against upstream work to cancel that work as soon as nobody waits.
+    pub async fn client_closed(&self) {
+        self.stream.closed().await
+    }
+
     /// Asks for the connection to close after this response.
     pub fn close_after(&mut self) {
         self.keep_alive = false;
