@@ -176,7 +176,11 @@ fn serve(flags: &Flags) -> ExitCode {
         config.server.driver = d;
     }
     let mut generation = 1;
-    crate::router::publish(crate::router::Snapshot::build(&config, generation));
+    crate::router::publish(crate::router::Snapshot::build(
+        std::sync::Arc::new(config.clone()),
+        generation,
+    ));
+    spawn_dns_refresher();
 
     let signals = match Signals::new([SIGHUP, SIGTERM, SIGINT]) {
         Ok(s) => s,
@@ -234,6 +238,21 @@ fn serve(flags: &Flags) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+/// Provider addresses are resolved off the request path; this keeps them
+/// current when DNS changes (cloud endpoints move).
+fn spawn_dns_refresher() {
+    let _ = std::thread::Builder::new()
+        .name("tollgate-dns".into())
+        .spawn(|| {
+            loop {
+                std::thread::sleep(Duration::from_secs(30));
+                if crate::router::refresh_addresses() {
+                    eprintln!("tollgate: provider addresses changed: routing snapshot refreshed");
+                }
+            }
+        });
+}
+
 /// Blocks on signals: SIGHUP calls `on_signal(true)`; SIGTERM/SIGINT return.
 fn wait_for_signals(mut signals: Signals, mut on_signal: impl FnMut(bool)) {
     for signal in signals.forever() {
@@ -250,7 +269,10 @@ fn reload_config(source: &ConfigSource, running: &Config, generation: u64) {
             if format!("{:?}", new.server) != format!("{:?}", running.server) {
                 eprintln!("tollgate: reload: [server] changes take effect on restart only");
             }
-            crate::router::publish(crate::router::Snapshot::build(&new, generation));
+            crate::router::publish(crate::router::Snapshot::build(
+                std::sync::Arc::new(new.clone()),
+                generation,
+            ));
             eprintln!(
                 "tollgate: reload: config {source} applied (generation {generation}, {} models)",
                 new.models.len()

@@ -6,6 +6,8 @@ mod snapshot;
 
 pub use snapshot::{ModelRoute, Provider, ProviderState, Snapshot};
 
+use std::cell::RefCell;
+use std::rc::Rc;
 use std::sync::{Arc, OnceLock};
 
 use arc_swap::ArcSwap;
@@ -25,10 +27,43 @@ pub fn publish(snapshot: Snapshot) {
     }
 }
 
-/// The snapshot in force now. Cheap: an atomic load and a reference count.
-pub fn current() -> Arc<Snapshot> {
-    CURRENT
+/// Re-resolves provider host names and, if any address changed, publishes a
+/// rebuilt snapshot — unless a reload published a newer one meanwhile.
+/// Runs on a background thread: resolution blocks.
+pub fn refresh_addresses() -> bool {
+    let Some(shared) = CURRENT.get() else {
+        return false;
+    };
+    let old = shared.load_full();
+    let fresh = Snapshot::build(old.config.clone(), old.generation);
+    if fresh.same_addresses(&old) {
+        return false;
+    }
+    let prev = shared.compare_and_swap(&old, Arc::new(fresh));
+    Arc::ptr_eq(&prev, &old)
+}
+
+/// The snapshot in force now, as this core's handle. Cloning the shared
+/// `Arc` on every request would bounce its reference count between cores;
+/// instead each core keeps one clone behind an `Rc` and only checks, with a
+/// plain atomic load, whether a reload has published a newer one.
+pub fn current() -> Rc<Arc<Snapshot>> {
+    thread_local! {
+        static LOCAL: RefCell<Option<Rc<Arc<Snapshot>>>> = const { RefCell::new(None) };
+    }
+    let shared = CURRENT
         .get()
-        .expect("router snapshot published before serving")
-        .load_full()
+        .expect("router snapshot published before serving");
+    let latest = shared.load();
+    LOCAL.with(|local| {
+        let mut local = local.borrow_mut();
+        match &*local {
+            Some(mine) if Arc::ptr_eq(mine, &latest) => mine.clone(),
+            _ => {
+                let fresh = Rc::new(Arc::clone(&latest));
+                *local = Some(fresh.clone());
+                fresh
+            }
+        }
+    })
 }

@@ -46,6 +46,8 @@ pub struct ModelRoute {
 
 #[derive(Debug)]
 pub struct Snapshot {
+    /// The config this was built from, kept so DNS refreshes can rebuild it.
+    pub config: Arc<Config>,
     pub models: HashMap<String, Arc<ModelRoute>>,
     /// The `GET /v1/models` body, rendered once per snapshot.
     pub models_json: Vec<u8>,
@@ -55,7 +57,7 @@ pub struct Snapshot {
 impl Snapshot {
     /// Builds from a validated config. Secrets are read and host names resolved
     /// here, on the control thread, never on the request path.
-    pub fn build(config: &Config, generation: u64) -> Snapshot {
+    pub fn build(config: Arc<Config>, generation: u64) -> Snapshot {
         let providers: HashMap<&str, Arc<Provider>> = config
             .providers
             .iter()
@@ -79,7 +81,22 @@ impl Snapshot {
             models_json: render_models(&listed),
             models,
             generation,
+            config,
         }
+    }
+
+    /// Whether two snapshots reach the same addresses for every provider.
+    pub fn same_addresses(&self, other: &Snapshot) -> bool {
+        let addrs = |s: &Snapshot| {
+            let mut v: Vec<(String, Vec<SocketAddr>)> = s
+                .models
+                .values()
+                .map(|m| (m.provider.name.clone(), m.provider.addrs.clone()))
+                .collect();
+            v.sort();
+            v
+        };
+        addrs(self) == addrs(other)
     }
 
     pub fn model(&self, name: &str) -> Option<&Arc<ModelRoute>> {
