@@ -27,6 +27,16 @@ pub fn publish(snapshot: Snapshot) {
     }
 }
 
+/// One core's hold on a snapshot; cloned per request without atomics.
+pub struct CoreSnapshot(Arc<Snapshot>);
+
+impl std::ops::Deref for CoreSnapshot {
+    type Target = Snapshot;
+    fn deref(&self) -> &Snapshot {
+        &self.0
+    }
+}
+
 /// Re-resolves provider host names and, if any address changed, publishes a
 /// rebuilt snapshot — unless a reload published a newer one meanwhile.
 /// Runs on a background thread: resolution blocks.
@@ -47,9 +57,9 @@ pub fn refresh_addresses() -> bool {
 /// `Arc` on every request would bounce its reference count between cores;
 /// instead each core keeps one clone behind an `Rc` and only checks, with a
 /// plain atomic load, whether a reload has published a newer one.
-pub fn current() -> Rc<Arc<Snapshot>> {
+pub fn current() -> Rc<CoreSnapshot> {
     thread_local! {
-        static LOCAL: RefCell<Option<Rc<Arc<Snapshot>>>> = const { RefCell::new(None) };
+        static LOCAL: RefCell<Option<Rc<CoreSnapshot>>> = const { RefCell::new(None) };
     }
     let shared = CURRENT
         .get()
@@ -58,9 +68,9 @@ pub fn current() -> Rc<Arc<Snapshot>> {
     LOCAL.with(|local| {
         let mut local = local.borrow_mut();
         match &*local {
-            Some(mine) if Arc::ptr_eq(mine, &latest) => mine.clone(),
+            Some(mine) if Arc::ptr_eq(&mine.0, &latest) => mine.clone(),
             _ => {
-                let fresh = Rc::new(Arc::clone(&latest));
+                let fresh = Rc::new(CoreSnapshot(Arc::clone(&latest)));
                 *local = Some(fresh.clone());
                 fresh
             }
