@@ -247,6 +247,24 @@ fn check_names_bad_fields_by_path() {
 }
 
 #[test]
+fn shipped_example_configs_are_valid() {
+    for entry in std::fs::read_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/config/examples")).unwrap()
+    {
+        let path = entry.unwrap().path();
+        let out = Command::new(bin())
+            .args(["check", "--config", path.to_str().unwrap()])
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{}: {}",
+            path.display(),
+            String::from_utf8_lossy(&out.stdout)
+        );
+    }
+}
+
+#[test]
 fn embedded_default_serves_mock_echo_with_no_file_and_no_keys() {
     let dir = TempDir::new();
     let gw = spawn(

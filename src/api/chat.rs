@@ -121,7 +121,7 @@ pub fn inspect(body: &[u8], scratch: &mut Vec<u8>) -> Result<ChatEnvelope, ApiEr
         model: model.to_string(),
         stream,
         include_usage,
-        model_span: find_top_level_value(body, b"model"),
+        model_span: super::json_scan::find_top_level_value(body, b"model"),
     })
 }
 
@@ -135,97 +135,6 @@ pub fn rewrite_model(body: &[u8], env: &ChatEnvelope, model: &str) -> Option<Vec
     out.extend_from_slice(quoted.as_bytes());
     out.extend_from_slice(&body[span.end..]);
     Some(out)
-}
-
-/// Finds the span of a top-level key's value in JSON already known to be valid.
-/// Only plain (unescaped) keys match; with duplicates the last wins, as in the
-/// parser. `None` sends the caller down the re-serializing path.
-pub fn find_top_level_value(json: &[u8], key: &[u8]) -> Option<Range<usize>> {
-    let mut i = skip_ws(json, 0);
-    if json.get(i) != Some(&b'{') {
-        return None;
-    }
-    i += 1;
-    let mut found = None;
-    loop {
-        i = skip_ws(json, i);
-        match json.get(i)? {
-            b'}' => return found,
-            b',' => {
-                i += 1;
-                continue;
-            }
-            b'"' => {}
-            _ => return None,
-        }
-        let key_end = skip_string(json, i)?;
-        let this_key = &json[i + 1..key_end - 1];
-        i = skip_ws(json, key_end);
-        if json.get(i) != Some(&b':') {
-            return None;
-        }
-        i = skip_ws(json, i + 1);
-        let value_end = skip_value(json, i)?;
-        if this_key == key {
-            found = Some(i..value_end);
-        }
-        i = value_end;
-    }
-}
-
-fn skip_ws(json: &[u8], mut i: usize) -> usize {
-    while i < json.len() && matches!(json[i], b' ' | b'\t' | b'\n' | b'\r') {
-        i += 1;
-    }
-    i
-}
-
-/// `i` is at an opening quote; returns the index just past the closing quote.
-fn skip_string(json: &[u8], mut i: usize) -> Option<usize> {
-    i += 1;
-    while i < json.len() {
-        match json[i] {
-            b'\\' => i += 2,
-            b'"' => return Some(i + 1),
-            _ => i += 1,
-        }
-    }
-    None
-}
-
-fn skip_value(json: &[u8], mut i: usize) -> Option<usize> {
-    match *json.get(i)? {
-        b'"' => skip_string(json, i),
-        b'{' | b'[' => {
-            let mut depth = 0usize;
-            while i < json.len() {
-                match json[i] {
-                    b'"' => {
-                        i = skip_string(json, i)?;
-                        continue;
-                    }
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Some(i + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                i += 1;
-            }
-            None
-        }
-        _ => {
-            while i < json.len()
-                && !matches!(json[i], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
-            {
-                i += 1;
-            }
-            Some(i)
-        }
-    }
 }
 
 #[cfg(test)]

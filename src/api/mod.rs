@@ -1,6 +1,8 @@
 //! The inbound API: OpenAI wire handling and the one error shape every client sees.
 
+pub mod body_edit;
 pub mod chat;
 pub mod error;
+pub mod json_scan;
 
 pub use error::ApiError;

@@ -185,6 +185,33 @@ fn validate(config: &Config) -> Vec<ConfigError> {
                 err(at(field), "must be greater than 0".into());
             }
         }
+        if p.kind == ProviderKind::Azure && p.api_version.is_none() {
+            err(
+                at("api_version"),
+                "required for kind `azure` (e.g. \"2024-10-21\")".into(),
+            );
+        }
+        if let Some(path) = &p.chat_path
+            && (!path.starts_with('/') || path.contains(['?', '#', ' ']))
+        {
+            err(
+                at("chat_path"),
+                "must start with `/` and carry no query".into(),
+            );
+        }
+        if let Some(h) = &p.auth_header
+            && http::HeaderName::from_bytes(h.as_bytes()).is_err()
+        {
+            err(at("auth_header"), format!("`{h}` is not a header name"));
+        }
+        for (k, v) in &p.set_fields {
+            if crate::router::toml_to_json(v).is_none() {
+                err(
+                    format!("providers[{i}].set_fields.{k}"),
+                    "dates cannot be sent as JSON".into(),
+                );
+            }
+        }
         if let Some(ca) = &p.ca_file
             && let Err(e) = crate::tls::client_config_with_ca(ca)
         {

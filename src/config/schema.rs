@@ -122,6 +122,29 @@ pub struct ProviderConfig {
     /// Extra CA certificates (PEM) trusted for this provider, e.g. a private CA.
     #[serde(default)]
     pub ca_file: Option<String>,
+    /// The header carrying the key (default per kind: `authorization` with
+    /// `Bearer `, Azure `api-key`, Anthropic `x-api-key`, Gemini `x-goog-api-key`).
+    #[serde(default)]
+    pub auth_header: Option<String>,
+    /// Written before the key in `auth_header` (default `Bearer ` for `authorization`).
+    #[serde(default)]
+    pub auth_scheme: Option<String>,
+    /// The chat path under `base_url`; `{model}` is replaced by the upstream
+    /// model (Azure default: `/openai/deployments/{model}/chat/completions`).
+    #[serde(default)]
+    pub chat_path: Option<String>,
+    /// Azure's `api-version` (required for `kind = "azure"`).
+    #[serde(default)]
+    pub api_version: Option<String>,
+    /// Top-level request fields removed before sending (e.g. `stream_options`).
+    #[serde(default)]
+    pub drop_fields: Vec<String>,
+    /// Top-level request fields renamed before sending (e.g. `max_completion_tokens = "max_tokens"`).
+    #[serde(default)]
+    pub rename_fields: BTreeMap<String, String>,
+    /// Top-level request fields always sent with this value (e.g. `enable_thinking = false`).
+    #[serde(default)]
+    pub set_fields: BTreeMap<String, toml::Value>,
 }
 
 fn default_connect_timeout_ms() -> u64 {

@@ -4,6 +4,7 @@
 
 use super::Gateway;
 use super::relay::relay;
+use crate::api::body_edit::BodyEdits;
 use crate::api::{ApiError, chat};
 use crate::config::ProviderKind;
 use crate::router::{self, ModelRoute, ProviderState};
@@ -63,10 +64,10 @@ pub async fn handle(gw: &Gateway, req: Request, resp: &mut Responder<'_>) {
             )
             .await;
         }
-        ProviderKind::Openai | ProviderKind::OpenaiCompatible => {
+        ProviderKind::Openai | ProviderKind::OpenaiCompatible | ProviderKind::Azure => {
             passthrough(&req, &envelope, route, &request_id, &headers, resp).await;
         }
-        ProviderKind::Anthropic | ProviderKind::Gemini | ProviderKind::Azure => {
+        ProviderKind::Anthropic | ProviderKind::Gemini => {
             let err = ApiError::new(
                 501,
                 "not_implemented_error",
@@ -91,26 +92,26 @@ async fn passthrough(
     resp: &mut Responder<'_>,
 ) {
     let provider = &route.provider;
-    let rewritten;
-    let body: &[u8] = if route.upstream_model == envelope.model {
+    let model_changes = route.upstream_model != envelope.model;
+    let edited;
+    let body: &[u8] = if !model_changes && provider.body_edits.is_empty() {
         &req.body
     } else {
-        rewritten = match chat::rewrite_model(&req.body, envelope, &route.upstream_model) {
-            Some(b) => b,
-            None => match reserialize_with_model(&req.body, &route.upstream_model) {
-                Some(b) => b,
-                None => {
-                    let _ = resp
-                        .send_error(
-                            &ApiError::internal("Could not rewrite the request."),
-                            headers,
-                        )
-                        .await;
-                    return;
-                }
-            },
+        let model = model_changes.then_some(route.upstream_model.as_str());
+        let spliced = if provider.body_edits.is_empty() {
+            chat::rewrite_model(&req.body, envelope, &route.upstream_model)
+        } else {
+            crate::api::body_edit::apply(&req.body, model, &provider.body_edits)
         };
-        &rewritten
+        edited = match spliced.or_else(|| reserialize(&req.body, model, &provider.body_edits)) {
+            Some(b) => b,
+            None => {
+                let err = ApiError::internal("Could not rewrite the request.");
+                let _ = resp.send_error(&err, headers).await;
+                return;
+            }
+        };
+        &edited
     };
     let base = provider
         .base
@@ -118,7 +119,7 @@ async fn passthrough(
         .expect("validated: network providers have a base URL");
     let bytes = crate::providers::openai::build_request(
         provider,
-        "/chat/completions",
+        &provider.chat_target(&route.upstream_model),
         body,
         envelope.stream,
         request_id,
@@ -148,11 +149,26 @@ async fn passthrough(
     }
 }
 
-/// The rare body whose `model` key is written with escapes: parse, replace, write.
-fn reserialize_with_model(body: &[u8], model: &str) -> Option<Vec<u8>> {
+/// The rare body with escaped top-level keys: parse, edit, write whole.
+fn reserialize(body: &[u8], model: Option<&str>, edits: &BodyEdits) -> Option<Vec<u8>> {
     use simd_json::prelude::*;
     let mut copy = body.to_vec();
     let mut value = simd_json::to_owned_value(&mut copy).ok()?;
-    value.as_object_mut()?.insert("model".into(), model.into());
+    let obj = value.as_object_mut()?;
+    if let Some(m) = model {
+        obj.insert("model".into(), m.into());
+    }
+    for key in &edits.drop {
+        obj.remove(key.as_str());
+    }
+    for (from, to) in &edits.rename {
+        if let Some(v) = obj.remove(from.as_str()) {
+            obj.insert(to.clone(), v);
+        }
+    }
+    for (key, json) in &edits.set {
+        let mut bytes = json.clone();
+        obj.insert(key.clone(), simd_json::to_owned_value(&mut bytes).ok()?);
+    }
     simd_json::to_vec(&value).ok()
 }

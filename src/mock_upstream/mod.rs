@@ -1,7 +1,8 @@
 //! `tollgate mock-upstream`: a fast fake OpenAI-compatible provider for tests
 //! and benchmarks — non-stream and SSE answers, chunk count and pacing
 //! (`x-mock-chunks`, `x-mock-chunk-delay-ms`), fault injection per request
-//! (see `faults`), the raw request body echoed back (`x-mock-echo-body`),
+//! (see `faults`), the raw request body echoed back (`x-mock-echo-body`) or
+//! the whole request as JSON (`x-mock-echo-request`),
 //! and counters at `GET /mock/stats`.
 
 pub mod echo;
@@ -144,6 +145,16 @@ impl MockUpstream {
             let _ = resp.send_error(&err, &extra).await;
             return;
         }
+        if req.header("x-mock-echo-request").is_some() {
+            let _ = resp
+                .send(
+                    200,
+                    &[("content-type", b"application/json")],
+                    &echo_request(req),
+                )
+                .await;
+            return;
+        }
         if req.header("x-mock-echo-body").is_some() {
             // The raw request body back, byte for byte: lets tests see exactly what arrived.
             let _ = resp
@@ -184,6 +195,32 @@ impl MockUpstream {
                 .await;
         }
     }
+}
+
+/// What arrived, as JSON: method, target (path and query), headers, body text.
+fn echo_request(req: &Request) -> Vec<u8> {
+    use crate::api::error::push_json_str;
+    let mut out = String::from("{\"method\":");
+    push_json_str(&mut out, req.method());
+    out.push_str(",\"target\":");
+    let target = match req.query() {
+        Some(q) => format!("{}?{q}", req.path()),
+        None => req.path().to_string(),
+    };
+    push_json_str(&mut out, &target);
+    out.push_str(",\"headers\":{");
+    for (i, (name, value)) in req.headers().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json_str(&mut out, &name.to_ascii_lowercase());
+        out.push(':');
+        push_json_str(&mut out, &String::from_utf8_lossy(value));
+    }
+    out.push_str("},\"body\":");
+    push_json_str(&mut out, &String::from_utf8_lossy(&req.body));
+    out.push('}');
+    out.into_bytes()
 }
 
 async fn stream_answer(

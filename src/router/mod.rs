@@ -4,7 +4,7 @@
 
 mod snapshot;
 
-pub use snapshot::{ModelRoute, Provider, ProviderState, Snapshot};
+pub use snapshot::{ModelRoute, Provider, ProviderState, Snapshot, toml_to_json};
 
 use std::cell::RefCell;
 use std::rc::Rc;

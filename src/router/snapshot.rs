@@ -6,6 +6,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::api::body_edit::BodyEdits;
 use crate::api::error::push_json_str;
 use crate::config::{Config, ProviderConfig, ProviderKind, Secret};
 use crate::upstream::{BaseUrl, Origin};
@@ -35,6 +36,70 @@ pub struct Provider {
     /// Pre-rendered `name: value\r\n` lines added to every upstream request.
     pub static_headers: Vec<u8>,
     pub tls: Arc<rustls::ClientConfig>,
+    /// Lower-cased header name and the prefix written before the key.
+    pub auth_header: String,
+    pub auth_scheme: String,
+    /// Chat path under the base path; `{model}` marks the upstream model.
+    pub chat_path: String,
+    /// Query string appended to every request path (no `?`).
+    pub query: Option<String>,
+    pub body_edits: BodyEdits,
+}
+
+impl Provider {
+    /// The request target for a chat call to `model`: base path, chat path, query.
+    pub fn chat_target(&self, model: &str) -> String {
+        let base = self.base.as_ref().map_or("", |b| b.path.as_str());
+        let mut target =
+            String::with_capacity(base.len() + self.chat_path.len() + model.len() + 32);
+        target.push_str(base);
+        target.push_str(&self.chat_path.replace("{model}", model));
+        if let Some(q) = &self.query {
+            target.push(if target.contains('?') { '&' } else { '?' });
+            target.push_str(q);
+        }
+        target
+    }
+}
+
+/// A TOML value as JSON text; `None` for datetimes, which JSON cannot hold.
+pub fn toml_to_json(v: &toml::Value) -> Option<Vec<u8>> {
+    fn write(v: &toml::Value, out: &mut String) -> Option<()> {
+        match v {
+            toml::Value::String(s) => push_json_str(out, s),
+            toml::Value::Integer(i) => out.push_str(&i.to_string()),
+            toml::Value::Float(f) if f.is_finite() => out.push_str(&f.to_string()),
+            toml::Value::Float(_) => return None,
+            toml::Value::Boolean(b) => out.push_str(if *b { "true" } else { "false" }),
+            toml::Value::Datetime(_) => return None,
+            toml::Value::Array(items) => {
+                out.push('[');
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    write(item, out)?;
+                }
+                out.push(']');
+            }
+            toml::Value::Table(t) => {
+                out.push('{');
+                for (i, (k, item)) in t.iter().enumerate() {
+                    if i > 0 {
+                        out.push(',');
+                    }
+                    push_json_str(out, k);
+                    out.push(':');
+                    write(item, out)?;
+                }
+                out.push('}');
+            }
+        }
+        Some(())
+    }
+    let mut out = String::new();
+    write(v, &mut out)?;
+    Some(out.into_bytes())
 }
 
 #[derive(Debug)]
@@ -133,6 +198,40 @@ fn build_provider(p: &ProviderConfig) -> Provider {
         }
         None => crate::tls::client_config(),
     };
+    let (default_header, default_scheme, default_path) = match p.kind {
+        ProviderKind::Azure => (
+            "api-key",
+            "",
+            "/openai/deployments/{model}/chat/completions",
+        ),
+        ProviderKind::Anthropic => ("x-api-key", "", "/messages"),
+        ProviderKind::Gemini => ("x-goog-api-key", "", "/models/{model}:generateContent"),
+        _ => ("authorization", "Bearer ", "/chat/completions"),
+    };
+    let auth_header = p
+        .auth_header
+        .clone()
+        .unwrap_or_else(|| default_header.into())
+        .to_ascii_lowercase();
+    let auth_scheme = match &p.auth_scheme {
+        Some(s) => s.clone(),
+        None if auth_header == "authorization" => "Bearer ".into(),
+        None => default_scheme.into(),
+    };
+    let query = p.api_version.as_ref().map(|v| format!("api-version={v}"));
+    let body_edits = BodyEdits {
+        drop: p.drop_fields.clone(),
+        rename: p
+            .rename_fields
+            .iter()
+            .map(|(a, b)| (a.clone(), b.clone()))
+            .collect(),
+        set: p
+            .set_fields
+            .iter()
+            .filter_map(|(k, v)| Some((k.clone(), toml_to_json(v)?)))
+            .collect(),
+    };
     let mut static_headers = Vec::new();
     for (k, v) in &p.headers {
         static_headers.extend_from_slice(k.as_bytes());
@@ -158,6 +257,11 @@ fn build_provider(p: &ProviderConfig) -> Provider {
             .collect(),
         static_headers,
         tls,
+        auth_header,
+        auth_scheme,
+        chat_path: p.chat_path.clone().unwrap_or_else(|| default_path.into()),
+        query,
+        body_edits,
     }
 }
 

@@ -1,5 +1,8 @@
-//! OpenAI and OpenAI-compatible providers: the body passes through with only
-//! `model` rewritten; the request head is built fresh (auth, host, framing).
+//! OpenAI, Azure OpenAI and the OpenAI-compatible family (DeepSeek, Mistral,
+//! Qwen, Groq, Together, Fireworks, xAI, OpenRouter, Ollama, vLLM…): the body
+//! passes through with only `model` and the provider's configured quirks
+//! rewritten; the request head is built fresh (auth, host, framing). A new
+//! compatible provider is a config entry, not code.
 
 use crate::router::Provider;
 
@@ -8,7 +11,7 @@ pub const PROVIDER_TYPE: &str = "openai";
 /// Renders the whole upstream request: head plus body.
 pub fn build_request<'a>(
     provider: &Provider,
-    path: &str,
+    target: &str,
     body: &[u8],
     stream: bool,
     request_id: &str,
@@ -20,8 +23,7 @@ pub fn build_request<'a>(
         .expect("network providers have a base URL");
     let mut out = Vec::with_capacity(body.len() + 512);
     out.extend_from_slice(b"POST ");
-    out.extend_from_slice(base.path.as_bytes());
-    out.extend_from_slice(path.as_bytes());
+    out.extend_from_slice(target.as_bytes());
     out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
     out.extend_from_slice(base.host_header.as_bytes());
     out.extend_from_slice(b"\r\ncontent-type: application/json\r\n");
@@ -36,7 +38,9 @@ pub fn build_request<'a>(
     out.extend_from_slice(request_id.as_bytes());
     out.extend_from_slice(b"\r\n");
     if let Some(key) = &provider.api_key {
-        out.extend_from_slice(b"authorization: Bearer ");
+        out.extend_from_slice(provider.auth_header.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(provider.auth_scheme.as_bytes());
         out.extend_from_slice(key.expose().as_bytes());
         out.extend_from_slice(b"\r\n");
     }
@@ -63,6 +67,9 @@ pub fn build_request<'a>(
 fn forwarded(list: &[String], name: &str) -> bool {
     if crate::upstream::is_reserved_header(name)
         || name.eq_ignore_ascii_case("authorization")
+        || name.eq_ignore_ascii_case("api-key")
+        || name.eq_ignore_ascii_case("x-api-key")
+        || name.eq_ignore_ascii_case("x-goog-api-key")
         || name.eq_ignore_ascii_case("x-request-id")
     {
         return false;

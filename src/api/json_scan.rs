@@ -1,0 +1,130 @@
+//! Byte-level walking of a top-level JSON object that simd-json has already
+//! validated: where each member's key and value sit, so edits can splice the
+//! original bytes instead of re-serializing the whole body.
+
+use std::ops::Range;
+
+/// Finds the span of a top-level key's value in JSON already known to be valid.
+/// Only plain (unescaped) keys match; with duplicates the last wins, as in the
+/// parser. `None` sends the caller down the re-serializing path.
+pub fn find_top_level_value(json: &[u8], key: &[u8]) -> Option<Range<usize>> {
+    let mut found = None;
+    for_each_member(json, |k, v| {
+        if &json[k.start + 1..k.end - 1] == key {
+            found = Some(v);
+        }
+    })?;
+    found
+}
+
+/// Every top-level member as (key span with quotes, value span), in order.
+pub fn top_level_members(json: &[u8]) -> Option<Vec<(Range<usize>, Range<usize>)>> {
+    let mut members = Vec::with_capacity(16);
+    for_each_member(json, |k, v| members.push((k, v)))?;
+    Some(members)
+}
+
+/// Walks a top-level object; `None` if it is not one or a key is escaped.
+fn for_each_member(json: &[u8], mut f: impl FnMut(Range<usize>, Range<usize>)) -> Option<()> {
+    let mut i = skip_ws(json, 0);
+    if json.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    loop {
+        i = skip_ws(json, i);
+        match json.get(i)? {
+            b'}' => return Some(()),
+            b',' => {
+                i += 1;
+                continue;
+            }
+            b'"' => {}
+            _ => return None,
+        }
+        let key_end = skip_string(json, i)?;
+        if json[i + 1..key_end - 1].contains(&b'\\') {
+            return None;
+        }
+        let key = i..key_end;
+        i = skip_ws(json, key_end);
+        if json.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_ws(json, i + 1);
+        let value_end = skip_value(json, i)?;
+        f(key, i..value_end);
+        i = value_end;
+    }
+}
+
+fn skip_ws(json: &[u8], mut i: usize) -> usize {
+    while i < json.len() && matches!(json[i], b' ' | b'\t' | b'\n' | b'\r') {
+        i += 1;
+    }
+    i
+}
+
+/// `i` is at an opening quote; returns the index just past the closing quote.
+fn skip_string(json: &[u8], mut i: usize) -> Option<usize> {
+    i += 1;
+    while i < json.len() {
+        match json[i] {
+            b'\\' => i += 2,
+            b'"' => return Some(i + 1),
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+fn skip_value(json: &[u8], mut i: usize) -> Option<usize> {
+    match *json.get(i)? {
+        b'"' => skip_string(json, i),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            while i < json.len() {
+                match json[i] {
+                    b'"' => {
+                        i = skip_string(json, i)?;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(i + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                i += 1;
+            }
+            None
+        }
+        _ => {
+            while i < json.len()
+                && !matches!(json[i], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+            {
+                i += 1;
+            }
+            Some(i)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn members_and_escaped_keys() {
+        let json = br#" { "a" : 1, "b":{"c":[1,"]"]} ,"d":"x\"y"} "#;
+        let m = top_level_members(json).unwrap();
+        let keys: Vec<_> = m.iter().map(|(k, _)| &json[k.clone()]).collect();
+        assert_eq!(keys, [&b"\"a\""[..], b"\"b\"", b"\"d\""]);
+        assert_eq!(&json[m[1].1.clone()], br#"{"c":[1,"]"]}"#);
+        assert_eq!(top_level_members(br#"{"\u0061":1}"#), None);
+        assert_eq!(top_level_members(b"[1]"), None);
+    }
+}
