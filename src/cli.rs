@@ -15,7 +15,7 @@ const USAGE: &str = "\
 usage:
   tollgate [serve] [--config PATH] [--listen ADDR] [--workers N] [--driver auto|io_uring|epoll]
   tollgate check --config PATH
-  tollgate mock-upstream --listen ADDR [--workers N] [--driver auto|io_uring|epoll] [--tls-cert PEM --tls-key PEM]";
+  tollgate mock-upstream --listen ADDR [--workers N] [--driver auto|io_uring|epoll] [--tls-cert PEM --tls-key PEM] [--fixtures DIR]";
 
 #[derive(Debug, Default)]
 struct Flags {
@@ -25,6 +25,7 @@ struct Flags {
     driver: Option<DriverChoice>,
     tls_cert: Option<String>,
     tls_key: Option<String>,
+    fixtures: Option<String>,
 }
 
 fn parse_flags(args: &[String]) -> Result<Flags, String> {
@@ -46,6 +47,7 @@ fn parse_flags(args: &[String]) -> Result<Flags, String> {
             "--listen" => flags.listen = Some(value()?),
             "--tls-cert" => flags.tls_cert = Some(value()?),
             "--tls-key" => flags.tls_key = Some(value()?),
+            "--fixtures" => flags.fixtures = Some(value()?),
             "--workers" => {
                 flags.workers = Some(value()?.parse().map_err(|_| "--workers takes a number")?)
             }
@@ -286,6 +288,9 @@ fn reload_config(source: &ConfigSource, running: &Config, generation: u64) {
 
 fn mock_upstream(flags: &Flags) -> ExitCode {
     let listen = flags.listen.as_deref().unwrap_or("127.0.0.1:9090");
+    if let Some(dir) = &flags.fixtures {
+        crate::mock_upstream::fixtures::set_root(dir.into());
+    }
     let signals = match Signals::new([SIGTERM, SIGINT, SIGHUP]) {
         Ok(s) => s,
         Err(e) => {

@@ -1,0 +1,215 @@
+//! Answering one mock request: faults first, then echoes of the request,
+//! then a fixture or the echo model in the requested wire format.
+
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use super::faults::FaultPlan;
+use super::fixtures::{self, Fixture};
+use super::formats::{self, Format};
+use super::stats;
+use crate::api::ApiError;
+use crate::api::error::push_json_str;
+use crate::server::{Request, Responder};
+
+const JSON: (&str, &[u8]) = ("content-type", b"application/json");
+
+pub async fn answer(
+    req: &Request,
+    format: Format,
+    path: &str,
+    plan: &FaultPlan,
+    id: &str,
+    resp: &mut Responder<'_>,
+) {
+    if plan.hang {
+        // Hang until the caller gives up and closes (or ten minutes pass).
+        monoio::select! {
+            _ = monoio::time::sleep(Duration::from_secs(600)) => {},
+            _ = resp.client_closed() => {},
+        }
+        resp.abort();
+        return;
+    }
+    if let Some(latency) = plan.latency {
+        monoio::time::sleep(latency).await;
+    }
+    if let Some(status) = plan.failing_status() {
+        let retry = plan.retry_after.map(|s| s.to_string());
+        let mut headers = vec![JSON];
+        headers.extend(retry.iter().map(|r| ("retry-after", r.as_bytes())));
+        let body = fault_body(format, status);
+        let _ = resp.send(status, &headers, &body).await;
+        return;
+    }
+    if req.header("x-mock-echo-request").is_some() {
+        let _ = resp.send(200, &[JSON], &echo_request(req)).await;
+        return;
+    }
+    if req.header("x-mock-echo-body").is_some() {
+        // The raw request body back, byte for byte: lets tests see exactly what arrived.
+        let _ = resp.send(200, &[JSON], &req.body).await;
+        return;
+    }
+    let Some(echo) = formats::plan_for(format, &req.body, path) else {
+        let err = ApiError::invalid_request("invalid_json", "The mock could not read the request.");
+        let _ = resp.send_error(&err, &[]).await;
+        return;
+    };
+    let pieces = req.header_str("x-mock-chunks").and_then(|v| v.parse().ok());
+    let pacing = Pacing {
+        delay: req
+            .header_str("x-mock-chunk-delay-ms")
+            .and_then(|v| v.parse().ok())
+            .map(Duration::from_millis),
+        cut_after: plan.cut_after,
+    };
+    if let Some(name) = req.header_str("x-mock-fixture") {
+        match fixtures::load(format.fixture_dir(), name, echo.stream) {
+            Some(Fixture::Stream(events)) => stream_events(&events, &pacing, resp).await,
+            Some(Fixture::Body { status, body }) => send_body(status, &body, &pacing, resp).await,
+            None => {
+                let err =
+                    ApiError::invalid_request("unknown_fixture", format!("No fixture `{name}`."));
+                let _ = resp.send_error(&err, &[]).await;
+            }
+        }
+        return;
+    }
+    if echo.stream {
+        let events = match format {
+            Format::OpenAi => echo.stream_events(id, pieces),
+            Format::Anthropic => formats::anthropic_events(&echo, id, pieces),
+            Format::Gemini { .. } => formats::gemini_events(&echo, id, pieces),
+        };
+        stream_events(&events, &pacing, resp).await;
+    } else {
+        let body = match format {
+            Format::OpenAi => echo.completion_json(id),
+            Format::Anthropic => formats::anthropic_message(&echo, id),
+            Format::Gemini { .. } => formats::gemini_body(&echo, id),
+        };
+        send_body(200, &body, &pacing, resp).await;
+    }
+}
+
+struct Pacing {
+    delay: Option<Duration>,
+    cut_after: Option<usize>,
+}
+
+/// An error body in the provider's own shape.
+fn fault_body(format: Format, status: u16) -> Vec<u8> {
+    let message = format!("Injected fault: status {status}.");
+    match format {
+        Format::OpenAi => ApiError::new(status, "server_error", "mock_fault", message).to_json(),
+        Format::Anthropic => {
+            let kind = match status {
+                400 => "invalid_request_error",
+                401 => "authentication_error",
+                403 => "permission_error",
+                404 => "not_found_error",
+                429 => "rate_limit_error",
+                529 => "overloaded_error",
+                _ => "api_error",
+            };
+            let mut out =
+                format!("{{\"type\":\"error\",\"error\":{{\"type\":\"{kind}\",\"message\":");
+            push_json_str(&mut out, &message);
+            out.push_str("}}");
+            out.into_bytes()
+        }
+        Format::Gemini { .. } => {
+            let grpc = match status {
+                400 => "INVALID_ARGUMENT",
+                401 => "UNAUTHENTICATED",
+                403 => "PERMISSION_DENIED",
+                404 => "NOT_FOUND",
+                429 => "RESOURCE_EXHAUSTED",
+                503 => "UNAVAILABLE",
+                504 => "DEADLINE_EXCEEDED",
+                _ => "INTERNAL",
+            };
+            let mut out = format!("{{\"error\":{{\"code\":{status},\"message\":");
+            push_json_str(&mut out, &message);
+            out.push_str(&format!(",\"status\":\"{grpc}\"}}}}"));
+            out.into_bytes()
+        }
+    }
+}
+
+async fn send_body(status: u16, body: &[u8], pacing: &Pacing, resp: &mut Responder<'_>) {
+    if pacing.cut_after.is_some() {
+        // Promise the whole body, deliver half, hang up.
+        let _ = resp.start_sized(status, &[JSON], body.len() as u64).await;
+        let _ = resp.send_raw(&body[..body.len() / 2]).await;
+        resp.abort();
+        return;
+    }
+    let _ = resp.send(status, &[JSON], body).await;
+}
+
+async fn stream_events(events: &[Vec<u8>], pacing: &Pacing, resp: &mut Responder<'_>) {
+    let s = stats();
+    s.streams_started.fetch_add(1, Ordering::SeqCst);
+    let headers: [(&str, &[u8]); 2] = [
+        ("content-type", b"text/event-stream"),
+        ("cache-control", b"no-cache"),
+    ];
+    if resp.start_stream(200, &headers, true).await.is_err() {
+        s.streams_aborted.fetch_add(1, Ordering::SeqCst);
+        return;
+    }
+    let mut framed = Vec::new();
+    for (i, event) in events.iter().enumerate() {
+        if pacing.cut_after == Some(i) {
+            resp.abort();
+            s.streams_aborted.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
+        if i > 0
+            && let Some(d) = pacing.delay
+        {
+            monoio::time::sleep(d).await;
+        }
+        framed.clear();
+        framed.extend_from_slice(event);
+        if !framed.ends_with(b"\n\n") {
+            framed.extend_from_slice(b"\n\n");
+        }
+        if resp.send_chunk(&framed).await.is_err() {
+            s.streams_aborted.fetch_add(1, Ordering::SeqCst);
+            return;
+        }
+    }
+    if resp.end_stream().await.is_ok() {
+        s.streams_completed.fetch_add(1, Ordering::SeqCst);
+    } else {
+        s.streams_aborted.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+/// What arrived, as JSON: method, target (path and query), headers, body text.
+fn echo_request(req: &Request) -> Vec<u8> {
+    let mut out = String::from("{\"method\":");
+    push_json_str(&mut out, req.method());
+    out.push_str(",\"target\":");
+    let target = match req.query() {
+        Some(q) => format!("{}?{q}", req.path()),
+        None => req.path().to_string(),
+    };
+    push_json_str(&mut out, &target);
+    out.push_str(",\"headers\":{");
+    for (i, (name, value)) in req.headers().enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        push_json_str(&mut out, &name.to_ascii_lowercase());
+        out.push(':');
+        push_json_str(&mut out, &String::from_utf8_lossy(value));
+    }
+    out.push_str("},\"body\":");
+    push_json_str(&mut out, &String::from_utf8_lossy(&req.body));
+    out.push('}');
+    out.into_bytes()
+}
