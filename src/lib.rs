@@ -1,1 +1,3 @@
 //! Tollgate: a thread-per-core LLM gateway.
+
+pub mod providers;

@@ -1,0 +1,4 @@
+//! Google Gemini (`generateContent` / `streamGenerateContent?alt=sse`) adapter:
+//! pure translation between the canonical model and Gemini's wire format.
+
+pub mod wire;
