@@ -1,1 +1,4 @@
 //! Tollgate: a thread-per-core LLM gateway.
+
+pub mod canonical;
+pub mod sse;
