@@ -111,7 +111,7 @@ pub fn decode(id: &str) -> DecodedId<'_> {
                 c => c,
             });
         }
-        while s.len() % 4 != 0 {
+        while !s.len().is_multiple_of(4) {
             s.push('=');
         }
         out.signature = Some(s);
@@ -126,7 +126,7 @@ pub fn decode(id: &str) -> DecodedId<'_> {
 /// Standard alphabet, correctly padded: only then is the URL rewrite lossless.
 fn is_padded_std_base64(s: &str) -> bool {
     let body = s.trim_end_matches('=');
-    s.len() % 4 == 0
+    s.len().is_multiple_of(4)
         && s.len() - body.len() <= 2
         && body
             .bytes()
