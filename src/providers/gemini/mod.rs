@@ -2,5 +2,9 @@
 //! pure translation between the canonical model and Gemini's wire format.
 
 pub mod args;
+pub mod convert;
 pub mod ids;
+mod request;
+mod response;
+pub mod schema;
 pub mod wire;
