@@ -7,4 +7,7 @@ pub mod ids;
 mod request;
 mod response;
 pub mod schema;
+pub mod stream;
+#[cfg(test)]
+mod tests;
 pub mod wire;
