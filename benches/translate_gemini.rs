@@ -52,7 +52,11 @@ fn stream_chunk(c: &mut Criterion, name: &str, data: &str) {
         data: data.to_owned(),
         ..SseEvent::default()
     };
-    let ctx = ChunkContext::new("chatcmpl-b36LacjwM668nsEP2tbsgQQ", 1_700_000_000, "gemini-x");
+    let ctx = ChunkContext::new(
+        "chatcmpl-b36LacjwM668nsEP2tbsgQQ",
+        1_700_000_000,
+        "gemini-x",
+    );
     let mut tr = GeminiStreamTranslator::new(true);
     let mut chunks = Vec::with_capacity(4);
     let mut out = Vec::with_capacity(4096);
@@ -71,7 +75,11 @@ fn stream_chunk(c: &mut Criterion, name: &str, data: &str) {
 
 fn stream(c: &mut Criterion) {
     stream_chunk(c, "gemini/stream/text_chunk_to_openai_sse", TEXT_CHUNK);
-    stream_chunk(c, "gemini/stream/function_call_chunk_to_openai_sse", CALL_CHUNK);
+    stream_chunk(
+        c,
+        "gemini/stream/function_call_chunk_to_openai_sse",
+        CALL_CHUNK,
+    );
     let mut buf = Vec::with_capacity(1024);
     c.bench_function("gemini/stream/parse_chunk_typed", |b| {
         b.iter(|| {

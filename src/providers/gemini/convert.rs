@@ -12,8 +12,6 @@ use crate::canonical::{
     ChatRequest, ChatResponse, OpenAiError, ReasoningConfig, ReasoningEffort, ResponseFormat,
 };
 
-pub const PROVIDER_TYPE: &str = "gemini";
-
 /// How tool parameter and response schemas are sent.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum SchemaMode {
@@ -52,7 +50,7 @@ impl GeminiOptions {
 }
 
 /// What can go wrong translating to or from Gemini.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConvertError {
     /// Only system/developer messages: Gemini needs at least one turn.
     #[error("messages: at least one user or assistant message is required")]
@@ -86,7 +84,9 @@ impl ConvertError {
         };
         let mut err = match self {
             ConvertError::Serialize(_) => OpenAiError::new(500, "server_error", msg),
-            ConvertError::BadResponse(_) => OpenAiError::new(502, "server_error", msg),
+            ConvertError::BadResponse(_) => {
+                OpenAiError::new(502, "server_error", msg).with_code("bad_upstream_response")
+            }
             _ => OpenAiError::new(400, "invalid_request_error", msg),
         };
         err.param = param;

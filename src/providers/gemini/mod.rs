@@ -11,3 +11,8 @@ pub mod stream;
 #[cfg(test)]
 mod tests;
 pub mod wire;
+
+pub use convert::{GeminiOptions, SchemaMode};
+
+/// Name used in logs, metrics and the `x-tollgate-provider` header.
+pub const PROVIDER_TYPE: &str = "gemini";

@@ -19,30 +19,45 @@ use crate::canonical::{
 };
 use crate::sse::SseEvent;
 
-/// A stream that cannot be translated or did not end cleanly. After the
-/// first byte went out, the core sends `to_openai()` as an error event.
-#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+/// Why a stream cannot be finished cleanly (same shape as the Anthropic
+/// translator's, so the core drives both alike). Once the first byte went
+/// to the client, the caller renders it with `write_openai_stream_error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum StreamError {
-    /// A `data:` payload that is not a `GenerateContentResponse`.
-    #[error("unreadable Gemini stream chunk: {0}")]
-    BadChunk(String),
-    /// Gemini sent an error object mid-stream.
-    #[error("Gemini stream failed: {}", .0.message)]
+    /// Gemini sent an error object mid-stream (e.g. 503 `UNAVAILABLE`).
+    #[error("upstream error: {}", .0.message)]
     Upstream(OpenAiError),
-    /// Streamed function-call arguments we could not place.
-    #[error("Gemini stream sent bad function-call arguments: {0}")]
-    BadArguments(#[from] BadPath),
     /// The stream ended before any chunk carried a `finishReason`.
-    #[error("Gemini stream ended before the answer was finished")]
+    #[error("upstream stream ended before a finishReason")]
     Truncated,
+    /// A chunk we could not read, or streamed arguments we could not place.
+    #[error("malformed upstream event: {0}")]
+    Malformed(String),
 }
 
 impl StreamError {
     pub fn to_openai(&self) -> OpenAiError {
         match self {
             StreamError::Upstream(e) => e.clone(),
-            other => OpenAiError::new(502, "server_error", other.to_string()),
+            StreamError::Truncated => OpenAiError::new(
+                502,
+                "server_error",
+                "the upstream stream ended before the answer was complete",
+            )
+            .with_code("stream_truncated"),
+            StreamError::Malformed(detail) => OpenAiError::new(
+                502,
+                "server_error",
+                format!("malformed event from Gemini: {detail}"),
+            )
+            .with_code("bad_upstream_response"),
         }
+    }
+}
+
+impl From<BadPath> for StreamError {
+    fn from(e: BadPath) -> Self {
+        StreamError::Malformed(e.to_string())
     }
 }
 
@@ -63,6 +78,9 @@ pub struct GeminiStreamTranslator {
     finished: bool,
     usage: Option<UsageMetadata>,
     response_id: String,
+    model: String,
+    /// The first failure; every later call reports it again.
+    failure: Option<StreamError>,
     /// Reused parse buffer (simd-json parses in place).
     buf: Vec<u8>,
 }
@@ -77,40 +95,64 @@ impl GeminiStreamTranslator {
             finished: false,
             usage: None,
             response_id: String::new(),
+            model: String::new(),
+            failure: None,
             buf: Vec::with_capacity(1024),
         }
     }
 
+    /// Gemini's `responseId`, known after the first chunk.
+    pub fn message_id(&self) -> &str {
+        &self.response_id
+    }
+
+    /// The model that is answering (`modelVersion`), known after the first chunk.
+    pub fn model(&self) -> &str {
+        &self.model
+    }
+
+    /// Usage so far (the last `usageMetadata` seen), OpenAI semantics.
+    pub fn usage(&self) -> Usage {
+        self.usage.as_ref().map(response::usage).unwrap_or_default()
+    }
+
     /// Translates one SSE event, appending the chunks it yields to `out`.
     pub fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<ChatChunk>) -> Result<(), StreamError> {
+        if let Some(failure) = &self.failure {
+            return Err(failure.clone());
+        }
         let data = ev.data.trim();
         if data.is_empty() || data == "[DONE]" {
             return Ok(());
         }
         self.buf.clear();
         self.buf.extend_from_slice(data.as_bytes());
-        let chunk: GenerateContentResponse = simd_json::serde::from_slice(&mut self.buf)
-            .map_err(|e| StreamError::BadChunk(e.to_string()))?;
-        self.on_chunk(chunk, out)
+        let result = match simd_json::serde::from_slice::<GenerateContentResponse>(&mut self.buf) {
+            Ok(chunk) => self.on_chunk(chunk, out),
+            Err(e) => Err(StreamError::Malformed(e.to_string())),
+        };
+        if let Err(e) = &result {
+            self.failure = Some(e.clone());
+        }
+        result
     }
 
-    /// Ends the stream: the usage chunk when asked for, or an error when no
-    /// chunk ever carried a finish reason (the upstream was cut).
+    /// Call when the upstream body ends: the usage chunk when asked for, or
+    /// an error when no chunk ever carried a finish reason (the upstream was
+    /// cut), so the client never mistakes a cut stream for a finished one.
     pub fn finish(&mut self) -> Result<Vec<ChatChunk>, StreamError> {
+        if let Some(failure) = &self.failure {
+            return Err(failure.clone());
+        }
         if !self.finished {
+            self.failure = Some(StreamError::Truncated);
             return Err(StreamError::Truncated);
         }
         let mut out = Vec::new();
         if self.include_usage {
-            let usage = self.usage.as_ref().map(response::usage).unwrap_or_default();
-            out.push(ChatChunk::Usage(usage));
+            out.push(ChatChunk::Usage(self.usage()));
         }
         Ok(out)
-    }
-
-    /// The usage so far (the last `usageMetadata` seen).
-    pub fn usage(&self) -> Option<Usage> {
-        self.usage.as_ref().map(response::usage)
     }
 
     fn on_chunk(
@@ -129,6 +171,11 @@ impl GeminiStreamTranslator {
             && let Some(id) = chunk.response_id
         {
             self.response_id = id;
+        }
+        if self.model.is_empty()
+            && let Some(m) = chunk.model_version
+        {
+            self.model = m;
         }
         if let Some(u) = chunk.usage_metadata {
             self.usage = Some(u);

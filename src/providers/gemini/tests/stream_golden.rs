@@ -130,3 +130,50 @@ fn an_error_object_mid_stream_keeps_its_status() {
     assert_eq!(err.status, 503);
     assert_eq!(err.code.as_deref(), Some("UNAVAILABLE"));
 }
+
+#[test]
+fn a_malformed_chunk_fails_the_stream_and_stays_failed() {
+    use crate::sse::SseEvent;
+    let mut tr = GeminiStreamTranslator::new(false);
+    let mut out = Vec::new();
+    let bad = SseEvent {
+        data: "{\"candidates\":[".into(),
+        ..SseEvent::default()
+    };
+    let err = tr.on_event(&bad, &mut out).unwrap_err();
+    assert!(matches!(err, StreamError::Malformed(_)));
+    assert_eq!(err.to_openai().status, 502);
+    let good = SseEvent {
+        data: r#"{"candidates":[{"content":{"parts":[{"text":"x"}]},"finishReason":"STOP"}]}"#
+            .into(),
+        ..SseEvent::default()
+    };
+    assert_eq!(tr.on_event(&good, &mut out), Err(err.clone()));
+    assert_eq!(tr.finish(), Err(err));
+    assert!(out.is_empty());
+}
+
+#[test]
+fn an_unplaceable_partial_arg_path_is_malformed() {
+    let raw = concat!(
+        "data: {\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{\"name\":\"f\",\"willContinue\":true}}]}}]}\n\n",
+        "data: {\"candidates\":[{\"content\":{\"parts\":[{\"functionCall\":{\"partialArgs\":[{\"jsonPath\":\"$\",\"boolValue\":true}]}}]}}]}\n\n",
+    );
+    let (_, end) = translate(raw.as_bytes(), false);
+    assert!(matches!(end, Err(StreamError::Malformed(m)) if m.contains("partialArgs")));
+}
+
+#[test]
+fn the_translator_reports_id_model_and_usage() {
+    let mut parser = SseParser::new();
+    parser.feed(&read_fixture("tool_call.sse"));
+    let mut tr = GeminiStreamTranslator::new(false);
+    let mut out = Vec::new();
+    while let Some(ev) = parser.next_event() {
+        tr.on_event(&ev, &mut out).unwrap();
+    }
+    assert_eq!(tr.message_id(), "b36LacjwM668nsEP2tbsgQQ");
+    assert_eq!(tr.model(), "gemini-3-pro-preview");
+    assert_eq!(tr.usage().reasoning_tokens, 45);
+    assert_eq!(tr.finish(), Ok(Vec::new()));
+}
