@@ -1,4 +1,5 @@
 //! Tollgate: a thread-per-core LLM gateway.
 
 pub mod canonical;
+pub mod providers;
 pub mod sse;
