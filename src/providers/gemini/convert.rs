@@ -2,6 +2,7 @@
 //! whole-response translation, and upstream error mapping.
 
 use simd_json::OwnedValue;
+use simd_json::prelude::*;
 
 use super::wire::{
     ErrorEnvelope, GenerateContentRequest, GenerateContentResponse, GenerationConfig,
@@ -210,6 +211,17 @@ pub fn map_error(status: u16, body: &[u8]) -> OpenAiError {
     let mut err = OpenAiError::new(status, error_type(status), message);
     err.code = code;
     err
+}
+
+/// Seconds to wait before retrying, from a 429's `google.rpc.RetryInfo`
+/// detail (`"retryDelay": "34.4s"`, rounded up), for the `Retry-After` header.
+pub fn retry_after_secs(body: &[u8]) -> Option<u64> {
+    let mut buf = body.to_vec();
+    let v = simd_json::to_owned_value(&mut buf).ok()?;
+    let details = v.get("error")?.get("details")?.as_array()?;
+    let delay = details.iter().find_map(|d| d.get_str("retryDelay"))?;
+    let secs: f64 = delay.strip_suffix('s')?.parse().ok()?;
+    (secs.is_finite() && secs >= 0.0).then(|| secs.ceil() as u64)
 }
 
 /// OpenAI's error `type` for a status.

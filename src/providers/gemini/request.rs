@@ -87,16 +87,18 @@ fn text_part(text: &str) -> Part {
     }
 }
 
+/// Empty text parts are skipped: Gemini rejects an empty `text`.
 fn text_parts(msg: &Message) -> impl Iterator<Item = Part> + '_ {
     msg.content.iter().filter_map(|p| match p {
-        ContentPart::Text(t) => Some(text_part(t)),
-        ContentPart::Image(_) => None,
+        ContentPart::Text(t) if !t.is_empty() => Some(text_part(t)),
+        _ => None,
     })
 }
 
 fn user_parts(msg: &Message) -> Vec<Part> {
     msg.content
         .iter()
+        .filter(|p| !matches!(p, ContentPart::Text(t) if t.is_empty()))
         .map(|p| match p {
             ContentPart::Text(t) => text_part(t),
             ContentPart::Image(img) => match &img.source {

@@ -125,3 +125,14 @@ fn options_follow_the_model_generation() {
     assert_eq!(g3.schema_mode, SchemaMode::JsonSchema);
     assert!(g3.signature_fallback);
 }
+
+#[test]
+fn empty_text_parts_are_skipped() {
+    let r = req(r#"{"model":"m","messages":[{"role":"user","content":[
+        {"type":"text","text":""},{"type":"text","text":"hi"}]},
+        {"role":"user","content":[{"type":"text","text":""}]},{"role":"user","content":"again"}]}"#);
+    let body = super::json(&build_request(&r, &GeminiOptions::default()).unwrap());
+    let want =
+        super::json(br#"{"contents":[{"role":"user","parts":[{"text":"hi"},{"text":"again"}]}]}"#);
+    assert_eq!(body, want);
+}

@@ -5,7 +5,9 @@
 use super::{blessing, fixture_path, json, read_fixture};
 use crate::canonical::FinishReason;
 use crate::canonical::openai::write_openai_response;
-use crate::providers::gemini::convert::{ConvertError, map_error, parse_response};
+use crate::providers::gemini::convert::{
+    ConvertError, map_error, parse_response, retry_after_secs,
+};
 
 fn check(name: &str) {
     let resp = parse_response(&read_fixture(&format!("{name}.json")))
@@ -118,4 +120,11 @@ fn errors_without_a_usable_body_still_map() {
     assert_eq!(err.r#type, "server_error");
     assert!(err.message.contains("503"));
     assert_eq!(map_error(200, b"{}").status, 502);
+}
+
+#[test]
+fn retry_delay_of_a_429_is_rounded_up() {
+    assert_eq!(retry_after_secs(&read_fixture("error_429.json")), Some(35));
+    assert_eq!(retry_after_secs(&read_fixture("error_503.json")), None);
+    assert_eq!(retry_after_secs(b"not json"), None);
 }
