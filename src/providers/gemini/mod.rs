@@ -1,5 +1,6 @@
 //! Google Gemini (`generateContent` / `streamGenerateContent?alt=sse`) adapter:
 //! pure translation between the canonical model and Gemini's wire format.
+//! Tool-call ids carry Gemini's thought signatures across turns (see `ids`).
 
 pub mod args;
 pub mod convert;
@@ -8,9 +9,10 @@ mod request;
 mod response;
 pub mod schema;
 pub mod stream;
+pub mod wire;
+
 #[cfg(test)]
 mod tests;
-pub mod wire;
 
 pub use convert::{GeminiOptions, SchemaMode};
 

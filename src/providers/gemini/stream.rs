@@ -177,7 +177,11 @@ impl GeminiStreamTranslator {
         {
             self.model = m;
         }
-        if let Some(u) = chunk.usage_metadata {
+        // Vertex sends `{"trafficType": …}` with no counts on early chunks;
+        // only a usage with counts replaces the last one seen.
+        if let Some(u) = chunk.usage_metadata
+            && (u.total_token_count > 0 || u.prompt_token_count > 0)
+        {
             self.usage = Some(u);
         }
         if self.finished {

@@ -177,3 +177,15 @@ fn the_translator_reports_id_model_and_usage() {
     assert_eq!(tr.usage().reasoning_tokens, 45);
     assert_eq!(tr.finish(), Ok(Vec::new()));
 }
+
+#[test]
+fn usage_without_counts_does_not_erase_the_last_counts() {
+    let raw = concat!(
+        "data: {\"candidates\":[{\"content\":{\"parts\":[{\"text\":\"a\"}]},\"finishReason\":\"STOP\"}],",
+        "\"usageMetadata\":{\"promptTokenCount\":4,\"candidatesTokenCount\":1,\"totalTokenCount\":5}}\r\n\r\n",
+        "data: {\"usageMetadata\":{\"trafficType\":\"ON_DEMAND\"}}\r\n\r\n",
+    );
+    let (chunks, end) = translate(raw.as_bytes(), true);
+    end.unwrap();
+    assert!(matches!(chunks.last(), Some(ChatChunk::Usage(u)) if u.total_tokens == 5));
+}
