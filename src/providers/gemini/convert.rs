@@ -112,20 +112,20 @@ pub fn build_request(req: &ChatRequest, opts: &GeminiOptions) -> Result<Vec<u8>,
 }
 
 /// [`build_request`] before serialization (tests compare it field by field).
-pub fn build_request_value(
-    req: &ChatRequest,
+pub fn build_request_value<'a>(
+    req: &'a ChatRequest,
     opts: &GeminiOptions,
-) -> Result<GenerateContentRequest, ConvertError> {
+) -> Result<GenerateContentRequest<'a>, ConvertError> {
     let mut body = request::build(req, opts)?;
     let config = generation_config(req, opts);
     body.generation_config = (!config.is_empty()).then_some(config);
     Ok(body)
 }
 
-fn generation_config(req: &ChatRequest, opts: &GeminiOptions) -> GenerationConfig {
+fn generation_config<'a>(req: &'a ChatRequest, opts: &GeminiOptions) -> GenerationConfig<'a> {
     let s = &req.sampling;
     let mut config = GenerationConfig {
-        stop_sequences: s.stop.clone(),
+        stop_sequences: &s.stop,
         candidate_count: s.n,
         max_output_tokens: s.max_output_tokens,
         temperature: s.temperature,
@@ -142,7 +142,7 @@ fn generation_config(req: &ChatRequest, opts: &GeminiOptions) -> GenerationConfi
         Some(ResponseFormat::JsonSchema(f)) => {
             config.response_mime_type = Some("application/json");
             match opts.schema_mode {
-                SchemaMode::JsonSchema => config.response_json_schema = Some(f.schema.clone()),
+                SchemaMode::JsonSchema => config.response_json_schema = Some(&f.schema),
                 SchemaMode::OpenApiSubset => {
                     config.response_schema = Some(schema::to_openapi(&f.schema))
                 }

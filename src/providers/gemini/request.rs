@@ -21,10 +21,10 @@ use crate::canonical::{ChatRequest, ContentPart, ImageSource, Message, Role, Too
 pub const SIGNATURE_SENTINEL: &str = "skip_thought_signature_validator";
 
 /// Builds the body (without generation config, see `generation`).
-pub fn build(
-    req: &ChatRequest,
+pub fn build<'a>(
+    req: &'a ChatRequest,
     opts: &GeminiOptions,
-) -> Result<GenerateContentRequest, ConvertError> {
+) -> Result<GenerateContentRequest<'a>, ConvertError> {
     let mut out = GenerateContentRequest {
         tools: tools(req, opts),
         tool_config: tool_config(req),
@@ -218,7 +218,7 @@ fn tool_result(
     })
 }
 
-fn tools(req: &ChatRequest, opts: &GeminiOptions) -> Vec<Tool> {
+fn tools<'a>(req: &'a ChatRequest, opts: &GeminiOptions) -> Vec<Tool<'a>> {
     if req.tools.is_empty() {
         return Vec::new();
     }
@@ -227,13 +227,13 @@ fn tools(req: &ChatRequest, opts: &GeminiOptions) -> Vec<Tool> {
         .iter()
         .map(|t| {
             let mut decl = FunctionDeclaration {
-                name: t.name.clone(),
-                description: t.description.clone(),
+                name: &t.name,
+                description: t.description.as_deref(),
                 ..FunctionDeclaration::default()
             };
             match (&t.parameters, opts.schema_mode) {
                 (None, _) => {}
-                (Some(p), SchemaMode::JsonSchema) => decl.parameters_json_schema = Some(p.clone()),
+                (Some(p), SchemaMode::JsonSchema) => decl.parameters_json_schema = Some(p),
                 (Some(p), SchemaMode::OpenApiSubset) => {
                     let converted = schema::to_openapi(p);
                     if !schema::is_empty_object(&converted) {

@@ -9,19 +9,20 @@ use simd_json::OwnedValue;
 pub const ROLE_USER: &str = "user";
 pub const ROLE_MODEL: &str = "model";
 
-/// Body of `POST /v1beta/models/{model}:generateContent` (and the streaming twin).
+/// Body of `POST /v1beta/models/{model}:generateContent` (and the streaming
+/// twin). Schemas borrow from the canonical request when sent unchanged.
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct GenerateContentRequest {
+pub struct GenerateContentRequest<'a> {
     pub contents: Vec<Content>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub system_instruction: Option<Content>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tools: Vec<Tool>,
+    pub tools: Vec<Tool<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub tool_config: Option<ToolConfig>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub generation_config: Option<GenerationConfig>,
+    pub generation_config: Option<GenerationConfig<'a>>,
 }
 
 /// One turn: a role and its parts. `role` is absent on `systemInstruction`.
@@ -126,22 +127,22 @@ pub struct FunctionResponse {
 
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct Tool {
-    pub function_declarations: Vec<FunctionDeclaration>,
+pub struct Tool<'a> {
+    pub function_declarations: Vec<FunctionDeclaration<'a>>,
 }
 
 /// `parametersJsonSchema` takes full JSON Schema (Gemini 2.5+);
 /// `parameters` takes the restricted OpenAPI 3.0 subset. Exactly one is set.
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct FunctionDeclaration {
-    pub name: String,
+pub struct FunctionDeclaration<'a> {
+    pub name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<String>,
+    pub description: Option<&'a str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parameters: Option<OwnedValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub parameters_json_schema: Option<OwnedValue>,
+    pub parameters_json_schema: Option<&'a OwnedValue>,
 }
 
 #[derive(Debug, Serialize)]
@@ -161,15 +162,15 @@ pub struct FunctionCallingConfig {
 
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct GenerationConfig {
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub stop_sequences: Vec<String>,
+pub struct GenerationConfig<'a> {
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub stop_sequences: &'a [String],
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_mime_type: Option<&'static str>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_schema: Option<OwnedValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub response_json_schema: Option<OwnedValue>,
+    pub response_json_schema: Option<&'a OwnedValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub candidate_count: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -188,7 +189,7 @@ pub struct GenerationConfig {
     pub thinking_config: Option<ThinkingConfig>,
 }
 
-impl GenerationConfig {
+impl GenerationConfig<'_> {
     pub fn is_empty(&self) -> bool {
         self.stop_sequences.is_empty()
             && self.response_mime_type.is_none()
