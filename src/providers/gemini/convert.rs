@@ -128,11 +128,11 @@ fn generation_config<'a>(req: &'a ChatRequest, opts: &GeminiOptions) -> Generati
         stop_sequences: &s.stop,
         candidate_count: s.n,
         max_output_tokens: s.max_output_tokens,
-        temperature: s.temperature,
-        top_p: s.top_p,
+        temperature: finite(s.temperature),
+        top_p: finite(s.top_p),
         seed: s.seed,
-        presence_penalty: s.presence_penalty,
-        frequency_penalty: s.frequency_penalty,
+        presence_penalty: finite(s.presence_penalty),
+        frequency_penalty: finite(s.frequency_penalty),
         thinking_config: req.reasoning.as_ref().and_then(thinking_config),
         ..GenerationConfig::default()
     };
@@ -150,6 +150,11 @@ fn generation_config<'a>(req: &'a ChatRequest, opts: &GeminiOptions) -> Generati
         }
     }
     config
+}
+
+/// JSON cannot carry NaN or infinities; such a knob is left to the default.
+fn finite(v: Option<f64>) -> Option<f64> {
+    v.filter(|f| f.is_finite())
 }
 
 /// An explicit budget wins; otherwise the effort picks one. Thought
