@@ -3,6 +3,7 @@
 //! `upstream` → back through the provider's relay or translator → client.
 
 pub mod api;
+pub mod canonical;
 pub mod cli;
 pub mod config;
 pub mod gateway;
@@ -12,5 +13,6 @@ pub mod providers;
 pub mod router;
 pub mod runtime;
 pub mod server;
+pub mod sse;
 pub mod tls;
 pub mod upstream;

@@ -1,0 +1,357 @@
+//! Parses an OpenAI Chat Completions request body into a [`ChatRequest`],
+//! rejecting malformed fields with the JSON path the client got wrong.
+
+use simd_json::OwnedValue;
+use simd_json::prelude::*;
+
+use super::parse_message::parse_message;
+use crate::canonical::{
+    CanonicalError, ChatRequest, JsonSchemaFormat, ReasoningConfig, ReasoningEffort,
+    ResponseFormat, SamplingParams, ToolChoice, ToolDefinition,
+};
+
+pub(super) type Obj = simd_json::owned::Object;
+
+/// Parses and validates a `/v1/chat/completions` body.
+///
+/// Unknown top-level fields are ignored (OpenAI keeps adding them and most
+/// have no meaning for other providers); known fields with the wrong type
+/// are errors.
+pub fn parse_openai_request(body: &[u8]) -> Result<ChatRequest, CanonicalError> {
+    // simd-json parses in place, so it needs its own mutable copy.
+    let mut buf = body.to_vec();
+    let mut root = simd_json::to_owned_value(&mut buf)
+        .map_err(|e| CanonicalError::new("", format!("body is not valid JSON: {e}")))?;
+    let obj = root
+        .as_object_mut()
+        .ok_or_else(|| CanonicalError::new("", "body must be a JSON object"))?;
+
+    let model = take_str(obj, "model", "model")?
+        .ok_or_else(|| CanonicalError::new("model", "is required"))?;
+    let messages = match obj.remove("messages") {
+        Some(OwnedValue::Array(items)) if !items.is_empty() => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, m)| parse_message(i, m))
+            .collect::<Result<Vec<_>, _>>()?,
+        Some(OwnedValue::Array(_)) => {
+            return Err(CanonicalError::new("messages", "must not be empty"));
+        }
+        None | Some(OwnedValue::Static(StaticNode::Null)) => {
+            return Err(CanonicalError::new("messages", "is required"));
+        }
+        Some(_) => return Err(CanonicalError::new("messages", "must be an array")),
+    };
+
+    let (stream, include_usage) = parse_stream(obj)?;
+    Ok(ChatRequest {
+        model,
+        messages,
+        tools: parse_tools(obj)?,
+        tool_choice: parse_tool_choice(obj)?,
+        parallel_tool_calls: opt_bool(obj, "parallel_tool_calls")?,
+        response_format: parse_response_format(obj)?,
+        sampling: parse_sampling(obj)?,
+        reasoning: parse_reasoning(obj)?,
+        stream,
+        include_usage,
+        user: take_str(obj, "user", "user")?,
+    })
+}
+
+fn parse_stream(obj: &Obj) -> Result<(bool, bool), CanonicalError> {
+    let stream = opt_bool(obj, "stream")?.unwrap_or(false);
+    let include_usage = match obj.get("stream_options") {
+        None => false,
+        Some(v) if v.is_null() => false,
+        Some(v) => match v.get("include_usage") {
+            None => false,
+            Some(u) if u.is_null() => false,
+            Some(u) => u.as_bool().ok_or_else(|| {
+                CanonicalError::new("stream_options.include_usage", "must be a boolean")
+            })?,
+        },
+    };
+    Ok((stream, include_usage))
+}
+
+fn parse_sampling(obj: &mut Obj) -> Result<SamplingParams, CanonicalError> {
+    let max_completion = opt_u32(obj, "max_completion_tokens")?;
+    let max_tokens = opt_u32(obj, "max_tokens")?;
+    let stop = match obj.remove("stop") {
+        None => Vec::new(),
+        Some(OwnedValue::Static(StaticNode::Null)) => Vec::new(),
+        Some(OwnedValue::String(s)) => vec![s],
+        Some(OwnedValue::Array(items)) => items
+            .into_iter()
+            .enumerate()
+            .map(|(i, v)| match v {
+                OwnedValue::String(s) => Ok(s),
+                _ => Err(CanonicalError::new(
+                    format!("stop[{i}]"),
+                    "must be a string",
+                )),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => {
+            return Err(CanonicalError::new(
+                "stop",
+                "must be a string or an array of strings",
+            ));
+        }
+    };
+    Ok(SamplingParams {
+        temperature: opt_f64(obj, "temperature")?,
+        top_p: opt_f64(obj, "top_p")?,
+        max_output_tokens: max_completion.or(max_tokens),
+        stop,
+        seed: opt_i64(obj, "seed")?,
+        presence_penalty: opt_f64(obj, "presence_penalty")?,
+        frequency_penalty: opt_f64(obj, "frequency_penalty")?,
+        n: opt_u32(obj, "n")?,
+    })
+}
+
+fn parse_reasoning(obj: &Obj) -> Result<Option<ReasoningConfig>, CanonicalError> {
+    let effort = match obj.get("reasoning_effort") {
+        None => None,
+        Some(v) if v.is_null() => None,
+        Some(v) => Some(match v.as_str() {
+            Some("none") => ReasoningEffort::None,
+            Some("minimal") => ReasoningEffort::Minimal,
+            Some("low") => ReasoningEffort::Low,
+            Some("medium") => ReasoningEffort::Medium,
+            Some("high") => ReasoningEffort::High,
+            Some("xhigh") => ReasoningEffort::XHigh,
+            _ => {
+                return Err(CanonicalError::new(
+                    "reasoning_effort",
+                    "must be one of none, minimal, low, medium, high, xhigh",
+                ));
+            }
+        }),
+    };
+    // Anthropic-style `thinking: {type: "enabled", budget_tokens}`, which
+    // several OpenAI-compatible gateways accept as an extension.
+    let budget_tokens = match obj.get("thinking") {
+        None => None,
+        Some(v) if v.is_null() => None,
+        Some(v) => match v.get_str("type") {
+            Some("enabled") => Some(
+                v.get_u64("budget_tokens")
+                    .and_then(|b| u32::try_from(b).ok())
+                    .ok_or_else(|| {
+                        CanonicalError::new("thinking.budget_tokens", "must be a positive integer")
+                    })?,
+            ),
+            Some("disabled") => None,
+            _ => {
+                return Err(CanonicalError::new(
+                    "thinking.type",
+                    "must be \"enabled\" or \"disabled\"",
+                ));
+            }
+        },
+    };
+    if effort.is_none() && budget_tokens.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(ReasoningConfig {
+        effort,
+        budget_tokens,
+    }))
+}
+
+fn parse_tools(obj: &mut Obj) -> Result<Vec<ToolDefinition>, CanonicalError> {
+    let items = match obj.remove("tools") {
+        None | Some(OwnedValue::Static(StaticNode::Null)) => return Ok(Vec::new()),
+        Some(OwnedValue::Array(items)) => items,
+        Some(_) => return Err(CanonicalError::new("tools", "must be an array")),
+    };
+    let mut tools = Vec::with_capacity(items.len());
+    for (i, mut tool) in items.into_iter().enumerate() {
+        let at = |field: &str| format!("tools[{i}]{field}");
+        let obj = tool
+            .as_object_mut()
+            .ok_or_else(|| CanonicalError::new(at(""), "must be an object"))?;
+        match obj.get("type").and_then(|t| t.as_str()) {
+            Some("function") | None => {}
+            Some(_) => {
+                return Err(CanonicalError::new(
+                    at(".type"),
+                    "only \"function\" tools are supported",
+                ));
+            }
+        }
+        let mut function = obj
+            .remove("function")
+            .ok_or_else(|| CanonicalError::new(at(".function"), "is required"))?;
+        let f = function
+            .as_object_mut()
+            .ok_or_else(|| CanonicalError::new(at(".function"), "must be an object"))?;
+        let name = take_str(f, "name", &at(".function.name"))?
+            .filter(|n| !n.is_empty())
+            .ok_or_else(|| CanonicalError::new(at(".function.name"), "is required"))?;
+        let parameters = match f.remove("parameters") {
+            None | Some(OwnedValue::Static(StaticNode::Null)) => None,
+            Some(p @ OwnedValue::Object(_)) => Some(p),
+            Some(_) => {
+                return Err(CanonicalError::new(
+                    at(".function.parameters"),
+                    "must be a JSON Schema object",
+                ));
+            }
+        };
+        tools.push(ToolDefinition {
+            name,
+            description: take_str(f, "description", &at(".function.description"))?,
+            parameters,
+            strict: opt_bool(f, "strict").map_err(|e| e.under(&at(".function")))?,
+        });
+    }
+    Ok(tools)
+}
+
+fn parse_tool_choice(obj: &Obj) -> Result<Option<ToolChoice>, CanonicalError> {
+    let Some(v) = obj.get("tool_choice") else {
+        return Ok(None);
+    };
+    if v.is_null() {
+        return Ok(None);
+    }
+    let bad = || {
+        CanonicalError::new(
+            "tool_choice",
+            "must be \"auto\", \"none\", \"required\" or {\"type\":\"function\",\"function\":{\"name\":…}}",
+        )
+    };
+    if let Some(s) = v.as_str() {
+        return match s {
+            "auto" => Ok(Some(ToolChoice::Auto)),
+            "none" => Ok(Some(ToolChoice::None)),
+            "required" => Ok(Some(ToolChoice::Required)),
+            _ => Err(bad()),
+        };
+    }
+    match v.get("function").and_then(|f| f.get_str("name")) {
+        Some(name) if v.get_str("type") == Some("function") => {
+            Ok(Some(ToolChoice::Function(name.to_owned())))
+        }
+        _ => Err(bad()),
+    }
+}
+
+fn parse_response_format(obj: &mut Obj) -> Result<Option<ResponseFormat>, CanonicalError> {
+    let mut v = match obj.remove("response_format") {
+        None | Some(OwnedValue::Static(StaticNode::Null)) => return Ok(None),
+        Some(v) => v,
+    };
+    let rf = v
+        .as_object_mut()
+        .ok_or_else(|| CanonicalError::new("response_format", "must be an object"))?;
+    match rf.get("type").and_then(|t| t.as_str()) {
+        Some("text") => Ok(Some(ResponseFormat::Text)),
+        Some("json_object") => Ok(Some(ResponseFormat::JsonObject)),
+        Some("json_schema") => {
+            let mut js = rf
+                .remove("json_schema")
+                .ok_or_else(|| CanonicalError::new("response_format.json_schema", "is required"))?;
+            let js = js.as_object_mut().ok_or_else(|| {
+                CanonicalError::new("response_format.json_schema", "must be an object")
+            })?;
+            let name =
+                take_str(js, "name", "response_format.json_schema.name")?.ok_or_else(|| {
+                    CanonicalError::new("response_format.json_schema.name", "is required")
+                })?;
+            let schema = match js.remove("schema") {
+                Some(s @ OwnedValue::Object(_)) => s,
+                // OpenAI allows omitting the schema; any JSON object then fits.
+                None | Some(OwnedValue::Static(StaticNode::Null)) => {
+                    OwnedValue::Object(Box::default())
+                }
+                Some(_) => {
+                    return Err(CanonicalError::new(
+                        "response_format.json_schema.schema",
+                        "must be a JSON Schema object",
+                    ));
+                }
+            };
+            Ok(Some(ResponseFormat::JsonSchema(JsonSchemaFormat {
+                name,
+                description: take_str(
+                    js,
+                    "description",
+                    "response_format.json_schema.description",
+                )?,
+                schema,
+                strict: opt_bool(js, "strict")
+                    .map_err(|e| e.under("response_format.json_schema"))?,
+            })))
+        }
+        _ => Err(CanonicalError::new(
+            "response_format.type",
+            "must be \"text\", \"json_object\" or \"json_schema\"",
+        )),
+    }
+}
+
+impl CanonicalError {
+    /// Prefixes the path with the object the field was found in.
+    pub(super) fn under(self, prefix: &str) -> CanonicalError {
+        CanonicalError::new(format!("{prefix}.{}", self.param()), self.message())
+    }
+}
+
+/// Removes a string field; `null` counts as absent. `path` names it in errors.
+pub(super) fn take_str(
+    obj: &mut Obj,
+    key: &str,
+    path: &str,
+) -> Result<Option<String>, CanonicalError> {
+    match obj.remove(key) {
+        None | Some(OwnedValue::Static(StaticNode::Null)) => Ok(None),
+        Some(OwnedValue::String(s)) => Ok(Some(s)),
+        Some(_) => Err(CanonicalError::new(path, "must be a string")),
+    }
+}
+
+fn present<'a>(obj: &'a Obj, key: &str) -> Option<&'a OwnedValue> {
+    obj.get(key).filter(|v| !v.is_null())
+}
+
+pub(super) fn opt_bool(obj: &Obj, key: &str) -> Result<Option<bool>, CanonicalError> {
+    present(obj, key)
+        .map(|v| {
+            v.as_bool()
+                .ok_or_else(|| CanonicalError::new(key, "must be a boolean"))
+        })
+        .transpose()
+}
+
+fn opt_f64(obj: &Obj, key: &str) -> Result<Option<f64>, CanonicalError> {
+    present(obj, key)
+        .map(|v| {
+            v.cast_f64()
+                .ok_or_else(|| CanonicalError::new(key, "must be a number"))
+        })
+        .transpose()
+}
+
+fn opt_i64(obj: &Obj, key: &str) -> Result<Option<i64>, CanonicalError> {
+    present(obj, key)
+        .map(|v| {
+            v.as_i64()
+                .ok_or_else(|| CanonicalError::new(key, "must be an integer"))
+        })
+        .transpose()
+}
+
+fn opt_u32(obj: &Obj, key: &str) -> Result<Option<u32>, CanonicalError> {
+    present(obj, key)
+        .map(|v| {
+            v.as_u64()
+                .and_then(|n| u32::try_from(n).ok())
+                .ok_or_else(|| CanonicalError::new(key, "must be a non-negative integer"))
+        })
+        .transpose()
+}

@@ -1,0 +1,234 @@
+//! Parses one entry of an OpenAI `messages` array: roles, multi-part content,
+//! images (URL or `data:` URL), tool calls, tool results and replayed reasoning.
+
+use simd_json::OwnedValue;
+use simd_json::prelude::*;
+
+use super::parse::{Obj, take_str};
+use crate::canonical::{
+    CanonicalError, ContentPart, Image, ImageSource, Message, ReasoningBlock, Role, ToolCall,
+};
+
+pub(super) fn parse_message(i: usize, mut value: OwnedValue) -> Result<Message, CanonicalError> {
+    let at = |field: &str| format!("messages[{i}]{field}");
+    let obj = value
+        .as_object_mut()
+        .ok_or_else(|| CanonicalError::new(at(""), "must be an object"))?;
+    let role = match obj.get("role").and_then(|r| r.as_str()) {
+        Some("system") => Role::System,
+        Some("developer") => Role::Developer,
+        Some("user") => Role::User,
+        Some("assistant") => Role::Assistant,
+        Some("tool") => Role::Tool,
+        Some(_) => {
+            return Err(CanonicalError::new(
+                at(".role"),
+                "must be one of system, developer, user, assistant, tool",
+            ));
+        }
+        None => return Err(CanonicalError::new(at(".role"), "is required")),
+    };
+    let content = parse_content(obj.remove("content"), role, &at(".content"))?;
+    let mut message = Message::new(role, content);
+    message.name = take_str(obj, "name", &at(".name"))?;
+    match role {
+        Role::Assistant => {
+            message.tool_calls = parse_tool_calls(obj, &at(".tool_calls"))?;
+            message.reasoning = parse_reasoning_blocks(obj, &at(""))?;
+            if message.content.is_empty()
+                && message.tool_calls.is_empty()
+                && message.reasoning.is_empty()
+            {
+                return Err(CanonicalError::new(
+                    at(".content"),
+                    "is required unless tool_calls is set",
+                ));
+            }
+        }
+        Role::Tool => {
+            message.tool_call_id = Some(
+                take_str(obj, "tool_call_id", &at(".tool_call_id"))?
+                    .ok_or_else(|| CanonicalError::new(at(".tool_call_id"), "is required"))?,
+            );
+        }
+        Role::System | Role::Developer | Role::User => {
+            if message.content.is_empty() {
+                return Err(CanonicalError::new(at(".content"), "is required"));
+            }
+        }
+    }
+    Ok(message)
+}
+
+fn parse_content(
+    value: Option<OwnedValue>,
+    role: Role,
+    path: &str,
+) -> Result<Vec<ContentPart>, CanonicalError> {
+    let parts = match value {
+        None | Some(OwnedValue::Static(StaticNode::Null)) => return Ok(Vec::new()),
+        // An empty assistant string next to tool calls means "no text".
+        Some(OwnedValue::String(s)) if s.is_empty() && role == Role::Assistant => {
+            return Ok(Vec::new());
+        }
+        Some(OwnedValue::String(s)) => return Ok(vec![ContentPart::Text(s)]),
+        Some(OwnedValue::Array(parts)) => parts,
+        Some(_) => {
+            return Err(CanonicalError::new(
+                path,
+                "must be a string or an array of content parts",
+            ));
+        }
+    };
+    let mut out = Vec::with_capacity(parts.len());
+    for (j, mut part) in parts.into_iter().enumerate() {
+        let at = |field: &str| format!("{path}[{j}]{field}");
+        let obj = part
+            .as_object_mut()
+            .ok_or_else(|| CanonicalError::new(at(""), "must be an object"))?;
+        let kind = obj.get("type").and_then(|t| t.as_str()).unwrap_or("");
+        match kind {
+            "text" => {
+                let text = take_str(obj, "text", &at(".text"))?
+                    .ok_or_else(|| CanonicalError::new(at(".text"), "is required"))?;
+                out.push(ContentPart::Text(text));
+            }
+            // A refusal replayed in history is just what the assistant said.
+            "refusal" if role == Role::Assistant => {
+                if let Some(text) = take_str(obj, "refusal", &at(".refusal"))? {
+                    out.push(ContentPart::Text(text));
+                }
+            }
+            "image_url" if matches!(role, Role::User) => {
+                out.push(ContentPart::Image(parse_image(obj, &at(".image_url"))?));
+            }
+            "image_url" => {
+                return Err(CanonicalError::new(
+                    at(".type"),
+                    "images are only allowed in user messages",
+                ));
+            }
+            _ => {
+                return Err(CanonicalError::new(
+                    at(".type"),
+                    format!("unsupported content part type {kind:?}"),
+                ));
+            }
+        }
+    }
+    Ok(out)
+}
+
+fn parse_image(obj: &mut Obj, path: &str) -> Result<Image, CanonicalError> {
+    let mut image = obj
+        .remove("image_url")
+        .ok_or_else(|| CanonicalError::new(path, "is required"))?;
+    let image = image
+        .as_object_mut()
+        .ok_or_else(|| CanonicalError::new(path, "must be an object"))?;
+    let url = take_str(image, "url", &format!("{path}.url"))?
+        .ok_or_else(|| CanonicalError::new(format!("{path}.url"), "is required"))?;
+    let detail = take_str(image, "detail", &format!("{path}.detail"))?;
+    let source = match url.strip_prefix("data:") {
+        Some(rest) => {
+            let (meta, data) = rest.split_once(',').ok_or_else(|| {
+                CanonicalError::new(format!("{path}.url"), "data URL has no ',' separator")
+            })?;
+            let media_type = meta.strip_suffix(";base64").ok_or_else(|| {
+                CanonicalError::new(format!("{path}.url"), "data URL must be base64-encoded")
+            })?;
+            ImageSource::Base64 {
+                media_type: media_type.to_owned(),
+                data: data.to_owned(),
+            }
+        }
+        None => ImageSource::Url(url),
+    };
+    Ok(Image { source, detail })
+}
+
+fn parse_tool_calls(obj: &mut Obj, path: &str) -> Result<Vec<ToolCall>, CanonicalError> {
+    let items = match obj.remove("tool_calls") {
+        None | Some(OwnedValue::Static(StaticNode::Null)) => return Ok(Vec::new()),
+        Some(OwnedValue::Array(items)) => items,
+        Some(_) => return Err(CanonicalError::new(path, "must be an array")),
+    };
+    let mut calls = Vec::with_capacity(items.len());
+    for (k, mut call) in items.into_iter().enumerate() {
+        let at = |field: &str| format!("{path}[{k}]{field}");
+        let obj = call
+            .as_object_mut()
+            .ok_or_else(|| CanonicalError::new(at(""), "must be an object"))?;
+        let id = take_str(obj, "id", &at(".id"))?
+            .ok_or_else(|| CanonicalError::new(at(".id"), "is required"))?;
+        let mut function = obj
+            .remove("function")
+            .ok_or_else(|| CanonicalError::new(at(".function"), "is required"))?;
+        let f = function
+            .as_object_mut()
+            .ok_or_else(|| CanonicalError::new(at(".function"), "must be an object"))?;
+        let name = take_str(f, "name", &at(".function.name"))?
+            .ok_or_else(|| CanonicalError::new(at(".function.name"), "is required"))?;
+        let arguments = take_str(f, "arguments", &at(".function.arguments"))?.unwrap_or_default();
+        calls.push(ToolCall {
+            id,
+            name,
+            arguments,
+        });
+    }
+    Ok(calls)
+}
+
+/// Reasoning a client replays: `thinking_blocks` (with signatures) wins over
+/// the plain `reasoning_content` text, which carries no signature.
+fn parse_reasoning_blocks(
+    obj: &mut Obj,
+    path: &str,
+) -> Result<Vec<ReasoningBlock>, CanonicalError> {
+    let blocks_path = format!("{path}.thinking_blocks");
+    match obj.remove("thinking_blocks") {
+        None | Some(OwnedValue::Static(StaticNode::Null)) => {}
+        Some(OwnedValue::Array(items)) => {
+            let mut out = Vec::with_capacity(items.len());
+            for (k, mut block) in items.into_iter().enumerate() {
+                let at = format!("{blocks_path}[{k}]");
+                let b = block
+                    .as_object_mut()
+                    .ok_or_else(|| CanonicalError::new(&at, "must be an object"))?;
+                match b.get("type").and_then(|t| t.as_str()) {
+                    Some("thinking") => out.push(ReasoningBlock::Thought {
+                        text: take_str(b, "thinking", &format!("{at}.thinking"))?
+                            .unwrap_or_default(),
+                        signature: take_str(b, "signature", &format!("{at}.signature"))?,
+                    }),
+                    Some("redacted_thinking") => out.push(ReasoningBlock::Redacted {
+                        data: take_str(b, "data", &format!("{at}.data"))?.ok_or_else(|| {
+                            CanonicalError::new(format!("{at}.data"), "is required")
+                        })?,
+                    }),
+                    _ => {
+                        return Err(CanonicalError::new(
+                            format!("{at}.type"),
+                            "must be \"thinking\" or \"redacted_thinking\"",
+                        ));
+                    }
+                }
+            }
+            return Ok(out);
+        }
+        Some(_) => return Err(CanonicalError::new(blocks_path, "must be an array")),
+    }
+    Ok(take_str(
+        obj,
+        "reasoning_content",
+        &format!("{path}.reasoning_content"),
+    )?
+    .filter(|t| !t.is_empty())
+    .map(|text| {
+        vec![ReasoningBlock::Thought {
+            text,
+            signature: None,
+        }]
+    })
+    .unwrap_or_default())
+}

@@ -1,0 +1,295 @@
+//! Gemini `generateContent` / `streamGenerateContent` wire types: the request
+//! body we send, the `GenerateContentResponse` we receive (whole or per SSE
+//! chunk), and the `{"error":{…}}` body. Field names follow the v1beta REST API.
+
+use serde::{Deserialize, Serialize};
+use simd_json::OwnedValue;
+
+/// Roles Gemini accepts inside `contents`.
+pub const ROLE_USER: &str = "user";
+pub const ROLE_MODEL: &str = "model";
+
+/// Body of `POST /v1beta/models/{model}:generateContent` (and the streaming
+/// twin). Schemas borrow from the canonical request when sent unchanged.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerateContentRequest<'a> {
+    pub contents: Vec<Content>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub system_instruction: Option<Content>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tools: Vec<Tool<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tool_config: Option<ToolConfig>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub generation_config: Option<GenerationConfig<'a>>,
+}
+
+/// One turn: a role and its parts. `role` is absent on `systemInstruction`.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Content {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub role: Option<String>,
+    #[serde(default)]
+    pub parts: Vec<Part>,
+}
+
+/// A part is a union in the API; every member is optional here so one type
+/// serves requests, responses and stream chunks. Unknown members
+/// (`executableCode`, `videoMetadata`, …) are ignored when reading.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Part {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// `true` on thought-summary parts (only sent when `includeThoughts`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thought: Option<bool>,
+    /// Opaque base64 blob that must be echoed back on the same part next turn.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thought_signature: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub inline_data: Option<Blob>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_data: Option<FileData>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function_call: Option<FunctionCall>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub function_response: Option<FunctionResponse>,
+}
+
+/// Inline bytes, base64 in `data`.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Blob {
+    pub mime_type: String,
+    pub data: String,
+}
+
+/// A file by URI (`gs://`, Files API, or http(s) on models that fetch URLs).
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FileData {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mime_type: Option<String>,
+    pub file_uri: String,
+}
+
+/// A predicted call. Whole calls carry `name` + `args`; streamed calls
+/// (`streamFunctionCallArguments`) open with `name` + `willContinue: true`,
+/// then send `partialArgs`, and end with a part whose `willContinue` is unset.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionCall {
+    /// Only newer models send an id; older ones never do.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub args: Option<OwnedValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partial_args: Option<Vec<PartialArg>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub will_continue: Option<bool>,
+}
+
+/// One streamed leaf of a call's arguments, addressed by an RFC 9535 JSON path
+/// (`$.recipe.ingredients[0].name`). A string leaf may arrive in several
+/// pieces: each piece but the last has `willContinue: true`.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PartialArg {
+    #[serde(default)]
+    pub json_path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub string_value: Option<String>,
+    /// Kept as a JSON value so integers stay integers (`50`, not `50.0`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub number_value: Option<OwnedValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bool_value: Option<bool>,
+    /// `"NULL_VALUE"` when present.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub null_value: Option<OwnedValue>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub will_continue: Option<bool>,
+}
+
+/// The result of a call, sent back in a `user` turn. `response` must be an object.
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FunctionResponse {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<String>,
+    pub name: String,
+    pub response: OwnedValue,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Tool<'a> {
+    pub function_declarations: Vec<FunctionDeclaration<'a>>,
+}
+
+/// `parametersJsonSchema` takes full JSON Schema (Gemini 2.5+);
+/// `parameters` takes the restricted OpenAPI 3.0 subset. Exactly one is set.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionDeclaration<'a> {
+    pub name: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub description: Option<&'a str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<OwnedValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameters_json_schema: Option<&'a OwnedValue>,
+}
+
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ToolConfig {
+    pub function_calling_config: FunctionCallingConfig,
+}
+
+/// `mode` is `AUTO`, `ANY` or `NONE`.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FunctionCallingConfig {
+    pub mode: &'static str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allowed_function_names: Vec<String>,
+}
+
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerationConfig<'a> {
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub stop_sequences: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_mime_type: Option<&'static str>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_schema: Option<OwnedValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub response_json_schema: Option<&'a OwnedValue>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub candidate_count: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_output_tokens: Option<u32>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub temperature: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub top_p: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seed: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub presence_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub frequency_penalty: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thinking_config: Option<ThinkingConfig>,
+}
+
+impl GenerationConfig<'_> {
+    pub fn is_empty(&self) -> bool {
+        self.stop_sequences.is_empty()
+            && self.response_mime_type.is_none()
+            && self.candidate_count.is_none()
+            && self.max_output_tokens.is_none()
+            && self.temperature.is_none()
+            && self.top_p.is_none()
+            && self.seed.is_none()
+            && self.presence_penalty.is_none()
+            && self.frequency_penalty.is_none()
+            && self.thinking_config.is_none()
+    }
+}
+
+/// `thinkingBudget`: 0 disables thinking, -1 lets the model decide.
+#[derive(Debug, Default, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ThinkingConfig {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub include_thoughts: Option<bool>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thinking_budget: Option<i64>,
+}
+
+/// A whole response, and also each `data:` chunk of a stream.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GenerateContentResponse {
+    #[serde(default)]
+    pub candidates: Vec<Candidate>,
+    #[serde(default)]
+    pub prompt_feedback: Option<PromptFeedback>,
+    #[serde(default)]
+    pub usage_metadata: Option<UsageMetadata>,
+    #[serde(default)]
+    pub model_version: Option<String>,
+    #[serde(default)]
+    pub response_id: Option<String>,
+    /// Set only when a stream carries an error object instead of a chunk.
+    #[serde(default)]
+    pub error: Option<ErrorBody>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Candidate {
+    #[serde(default)]
+    pub content: Option<Content>,
+    /// `STOP`, `MAX_TOKENS`, `SAFETY`, `RECITATION`, `BLOCKLIST`, … (absent
+    /// on all but the last chunk of a stream).
+    #[serde(default)]
+    pub finish_reason: Option<String>,
+    #[serde(default)]
+    pub finish_message: Option<String>,
+    #[serde(default)]
+    pub index: Option<u32>,
+}
+
+/// Set when the prompt itself was blocked; then there are no candidates.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PromptFeedback {
+    #[serde(default)]
+    pub block_reason: Option<String>,
+    #[serde(default)]
+    pub block_reason_message: Option<String>,
+}
+
+/// Token counts. `candidatesTokenCount` excludes thoughts; `totalTokenCount`
+/// includes prompt, candidates, thoughts and tool-use prompt tokens.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UsageMetadata {
+    #[serde(default)]
+    pub prompt_token_count: u64,
+    #[serde(default)]
+    pub candidates_token_count: u64,
+    #[serde(default)]
+    pub total_token_count: u64,
+    #[serde(default)]
+    pub cached_content_token_count: u64,
+    #[serde(default)]
+    pub thoughts_token_count: u64,
+    #[serde(default)]
+    pub tool_use_prompt_token_count: u64,
+}
+
+/// `{"error": {"code": 429, "message": "…", "status": "RESOURCE_EXHAUSTED"}}`.
+#[derive(Debug, Default, Deserialize)]
+pub struct ErrorEnvelope {
+    #[serde(default)]
+    pub error: Option<ErrorBody>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+pub struct ErrorBody {
+    #[serde(default)]
+    pub code: Option<u16>,
+    #[serde(default)]
+    pub message: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+}
