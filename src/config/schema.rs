@@ -169,4 +169,12 @@ pub struct ModelConfig {
     /// The provider's own model name; defaults to `name`.
     #[serde(default)]
     pub upstream_model: Option<String>,
+    /// `max_tokens` sent when the client set none and the provider requires
+    /// one (Anthropic); default 4096.
+    #[serde(default)]
+    pub default_max_tokens: Option<u32>,
+    /// The model takes a JSON schema natively (Anthropic `output_config`);
+    /// otherwise `json_schema` is served through a forced tool.
+    #[serde(default)]
+    pub native_structured_output: bool,
 }

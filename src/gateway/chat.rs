@@ -7,9 +7,9 @@ use super::relay::relay;
 use crate::api::body_edit::BodyEdits;
 use crate::api::{ApiError, chat};
 use crate::config::ProviderKind;
-use crate::router::{self, ModelRoute, ProviderState};
+use crate::router::{self, ModelRoute, Provider, ProviderState};
 use crate::server::{Request, Responder};
-use crate::upstream::{self, UpstreamRequest};
+use crate::upstream::{self, UpstreamError, UpstreamRequest, UpstreamResponse};
 
 pub async fn handle(gw: &Gateway, req: Request, resp: &mut Responder<'_>) {
     let request_id = gw.request_id(&req);
@@ -68,17 +68,7 @@ pub async fn handle(gw: &Gateway, req: Request, resp: &mut Responder<'_>) {
             passthrough(&req, &envelope, route, &request_id, &headers, resp).await;
         }
         ProviderKind::Anthropic | ProviderKind::Gemini => {
-            let err = ApiError::new(
-                501,
-                "not_implemented_error",
-                "provider_not_implemented",
-                format!(
-                    "Provider kind `{}` (model `{}`) is not implemented yet in this gateway version.",
-                    provider.kind.as_str(),
-                    route.name
-                ),
-            );
-            let _ = resp.send_error(&err, &headers).await;
+            super::translated::handle(&req, &envelope, route, &request_id, &headers, resp).await;
         }
     }
 }
@@ -113,18 +103,35 @@ async fn passthrough(
         };
         &edited
     };
-    let base = provider
-        .base
-        .as_ref()
-        .expect("validated: network providers have a base URL");
-    let bytes = crate::providers::openai::build_request(
+    let bytes = crate::providers::render_request(
         provider,
-        &provider.chat_target(&route.upstream_model),
+        &provider.chat_target(&route.upstream_model, envelope.stream),
         body,
         envelope.stream,
         request_id,
         req.headers(),
     );
+    match call_upstream(provider, bytes, resp).await {
+        Some(Ok(upstream)) => relay(upstream, headers, &provider.name, resp).await,
+        Some(Err(e)) => {
+            let _ = resp.send_error(&e.to_api(&provider.name), headers).await;
+        }
+        None => resp.abort(),
+    }
+}
+
+/// Sends a rendered request and waits for the response head. A client that
+/// leaves meanwhile cancels it (`None`): dropping the exchange closes its
+/// upstream connection rather than leaving it to think for nobody.
+pub(super) async fn call_upstream(
+    provider: &Provider,
+    bytes: Vec<u8>,
+    resp: &Responder<'_>,
+) -> Option<Result<UpstreamResponse, UpstreamError>> {
+    let base = provider
+        .base
+        .as_ref()
+        .expect("validated: network providers have a base URL");
     let target = UpstreamRequest {
         origin: &base.origin,
         addrs: &provider.addrs,
@@ -134,18 +141,9 @@ async fn passthrough(
         total_timeout: provider.total_timeout,
         max_idle: provider.pool_max_idle,
     };
-    // A client that leaves while the upstream thinks cancels the upstream
-    // request: dropping the exchange closes its connection.
-    let outcome = monoio::select! {
+    monoio::select! {
         r = upstream::send(target, bytes) => Some(r),
         _ = resp.client_closed() => None,
-    };
-    match outcome {
-        Some(Ok(upstream)) => relay(upstream, headers, &provider.name, resp).await,
-        Some(Err(e)) => {
-            let _ = resp.send_error(&e.to_api(&provider.name), headers).await;
-        }
-        None => resp.abort(),
     }
 }
 

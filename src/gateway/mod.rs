@@ -3,6 +3,7 @@
 
 mod chat;
 mod relay;
+mod translated;
 
 use std::cell::{Cell, RefCell};
 

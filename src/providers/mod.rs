@@ -6,3 +6,60 @@ pub mod anthropic;
 pub mod gemini;
 pub mod mock;
 pub mod openai;
+
+use crate::router::Provider;
+
+/// Renders a whole upstream POST: head (host, auth, static and forwarded
+/// headers, framing) plus body. Every network provider goes through here.
+pub fn render_request<'a>(
+    provider: &Provider,
+    target: &str,
+    body: &[u8],
+    stream: bool,
+    request_id: &str,
+    client_headers: impl Iterator<Item = (&'a str, &'a [u8])>,
+) -> Vec<u8> {
+    let base = provider
+        .base
+        .as_ref()
+        .expect("network providers have a base URL");
+    let mut out = Vec::with_capacity(body.len() + 512);
+    out.extend_from_slice(b"POST ");
+    out.extend_from_slice(target.as_bytes());
+    out.extend_from_slice(b" HTTP/1.1\r\nhost: ");
+    out.extend_from_slice(base.host_header.as_bytes());
+    out.extend_from_slice(b"\r\ncontent-type: application/json\r\n");
+    out.extend_from_slice(if stream {
+        b"accept: text/event-stream\r\n" as &[u8]
+    } else {
+        b"accept: application/json\r\n"
+    });
+    out.extend_from_slice(b"user-agent: tollgate/");
+    out.extend_from_slice(env!("CARGO_PKG_VERSION").as_bytes());
+    out.extend_from_slice(b"\r\nx-request-id: ");
+    out.extend_from_slice(request_id.as_bytes());
+    out.extend_from_slice(b"\r\n");
+    if let Some(key) = &provider.api_key {
+        out.extend_from_slice(provider.auth_header.as_bytes());
+        out.extend_from_slice(b": ");
+        out.extend_from_slice(provider.auth_scheme.as_bytes());
+        out.extend_from_slice(key.expose().as_bytes());
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(&provider.static_headers);
+    if !provider.forward_headers.is_empty() {
+        for (name, value) in client_headers {
+            if openai::forwarded(&provider.forward_headers, name) {
+                out.extend_from_slice(name.as_bytes());
+                out.extend_from_slice(b": ");
+                out.extend_from_slice(value);
+                out.extend_from_slice(b"\r\n");
+            }
+        }
+    }
+    out.extend_from_slice(b"content-length: ");
+    out.extend_from_slice(body.len().to_string().as_bytes());
+    out.extend_from_slice(b"\r\n\r\n");
+    out.extend_from_slice(body);
+    out
+}

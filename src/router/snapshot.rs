@@ -48,12 +48,23 @@ pub struct Provider {
 
 impl Provider {
     /// The request target for a chat call to `model`: base path, chat path, query.
-    pub fn chat_target(&self, model: &str) -> String {
+    pub fn chat_target(&self, model: &str, stream: bool) -> String {
         let base = self.base.as_ref().map_or("", |b| b.path.as_str());
         let mut target =
             String::with_capacity(base.len() + self.chat_path.len() + model.len() + 32);
         target.push_str(base);
-        target.push_str(&self.chat_path.replace("{model}", model));
+        // Gemini names the method in the path: one for whole answers, one for SSE.
+        let method = if stream {
+            "streamGenerateContent?alt=sse"
+        } else {
+            "generateContent"
+        };
+        target.push_str(
+            &self
+                .chat_path
+                .replace("{model}", model)
+                .replace("{method}", method),
+        );
         if let Some(q) = &self.query {
             target.push(if target.contains('?') { '&' } else { '?' });
             target.push_str(q);
@@ -107,6 +118,8 @@ pub struct ModelRoute {
     pub name: String,
     pub upstream_model: String,
     pub provider: Arc<Provider>,
+    pub default_max_tokens: u32,
+    pub native_structured_output: bool,
 }
 
 #[derive(Debug)]
@@ -139,6 +152,8 @@ impl Snapshot {
                 name: m.name.clone(),
                 upstream_model: m.upstream_model.clone().unwrap_or_else(|| m.name.clone()),
                 provider,
+                default_max_tokens: m.default_max_tokens.unwrap_or(4096),
+                native_structured_output: m.native_structured_output,
             };
             models.insert(m.name.clone(), Arc::new(route));
         }
@@ -205,7 +220,7 @@ fn build_provider(p: &ProviderConfig) -> Provider {
             "/openai/deployments/{model}/chat/completions",
         ),
         ProviderKind::Anthropic => ("x-api-key", "", "/messages"),
-        ProviderKind::Gemini => ("x-goog-api-key", "", "/models/{model}:generateContent"),
+        ProviderKind::Gemini => ("x-goog-api-key", "", "/models/{model}:{method}"),
         _ => ("authorization", "Bearer ", "/chat/completions"),
     };
     let auth_header = p
@@ -233,6 +248,14 @@ fn build_provider(p: &ProviderConfig) -> Provider {
             .collect(),
     };
     let mut static_headers = Vec::new();
+    if p.kind == ProviderKind::Anthropic
+        && !p
+            .headers
+            .keys()
+            .any(|k| k.eq_ignore_ascii_case("anthropic-version"))
+    {
+        static_headers.extend_from_slice(b"anthropic-version: 2023-06-01\r\n");
+    }
     for (k, v) in &p.headers {
         static_headers.extend_from_slice(k.as_bytes());
         static_headers.extend_from_slice(b": ");

@@ -10,6 +10,13 @@ pub fn bind_listeners(
     addr: SocketAddr,
     count: usize,
 ) -> std::io::Result<(SocketAddr, Vec<std::net::TcpListener>)> {
+    if addr.port() != 0 {
+        // SO_REUSEPORT would let a second gateway on this port silently split
+        // the traffic with the first: probe without it, and refuse if taken.
+        let probe = Socket::new(Domain::for_address(addr), Type::STREAM, Some(Protocol::TCP))?;
+        probe.set_reuse_address(true)?;
+        probe.bind(&addr.into())?;
+    }
     let mut listeners = Vec::with_capacity(count);
     let mut bound = addr;
     for _ in 0..count.max(1) {
