@@ -55,11 +55,17 @@ pub fn build_request(
     });
     // With thinking on, Anthropic only accepts the default temperature and a
     // top_p of at least 0.95; Anthropic's temperature range ends at 1.0.
+    // Non-finite values (possible from other inbound APIs) are dropped
+    // rather than sent as `null`.
+    let top_p = req.sampling.top_p.filter(|p| p.is_finite());
     let (temperature, top_p) = match budget {
-        Some(_) => (None, req.sampling.top_p.filter(|p| *p >= 0.95)),
+        Some(_) => (None, top_p.filter(|p| *p >= 0.95)),
         None => (
-            req.sampling.temperature.map(|t| t.min(1.0)),
-            req.sampling.top_p,
+            req.sampling
+                .temperature
+                .filter(|t| t.is_finite())
+                .map(|t| t.clamp(0.0, 1.0)),
+            top_p,
         ),
     };
     let output_config = match json_answer {
