@@ -244,14 +244,19 @@ fn plan_tokens(
         .and_then(|r| r.budget_tokens.or_else(|| r.effort.and_then(effort_budget)))
         .filter(|b| *b > 0)
         .map(|b| b.max(MIN_THINKING_BUDGET));
-    match (req.sampling.max_output_tokens, budget) {
-        (max, None) => Ok((max.unwrap_or(opts.default_max_tokens), None)),
-        (None, Some(b)) => Ok((opts.default_max_tokens.saturating_add(b), Some(b))),
-        (Some(max), Some(_)) if max <= MIN_THINKING_BUDGET => Err(ConvertError::invalid(
+    let max_tokens = match (req.sampling.max_output_tokens, budget) {
+        (Some(max), _) => max,
+        (None, Some(b)) => opts.default_max_tokens.saturating_add(b),
+        (None, None) => opts.default_max_tokens,
+    };
+    match budget {
+        None => Ok((max_tokens, None)),
+        Some(_) if max_tokens <= MIN_THINKING_BUDGET => Err(ConvertError::invalid(
             "max_completion_tokens",
             format!("must exceed {MIN_THINKING_BUDGET} when reasoning is enabled"),
         )),
-        (Some(max), Some(b)) => Ok((max, Some(b.min(max - 1)))),
+        // The budget must leave room for the answer itself.
+        Some(b) => Ok((max_tokens, Some(b.min(max_tokens - 1)))),
     }
 }
 

@@ -211,6 +211,47 @@ fn assert_json(bytes: &[u8], what: &str) {
     }
 }
 
+/// What Anthropic rejects outright: non-alternating turns, a thinking
+/// budget that does not fit in `max_tokens`, `null` sampling values.
+fn assert_anthropic_invariants(body: &[u8], what: &str) {
+    use simd_json::prelude::*;
+    let v = simd_json::to_owned_value(&mut body.to_vec()).unwrap_or_else(|e| {
+        panic!(
+            "{what} is not JSON ({e}): {}",
+            String::from_utf8_lossy(body)
+        )
+    });
+    let max_tokens = v.get_u64("max_tokens").expect("max_tokens is a number");
+    if let Some(budget) = v.get("thinking").and_then(|t| t.get_u64("budget_tokens")) {
+        assert!(
+            budget >= 1024 && budget < max_tokens,
+            "{what}: budget {budget} / {max_tokens}"
+        );
+    }
+    let turns = v.get_array("messages").expect("messages");
+    assert!(!turns.is_empty(), "{what}: no turns");
+    for pair in turns.windows(2) {
+        assert_ne!(
+            pair[0].get_str("role"),
+            pair[1].get_str("role"),
+            "{what}: roles must alternate"
+        );
+    }
+    for turn in turns.iter() {
+        assert!(
+            !turn.get_array("content").unwrap().is_empty(),
+            "{what}: empty turn"
+        );
+    }
+    for key in ["temperature", "top_p"] {
+        assert!(
+            v.get(key)
+                .is_none_or(|t| t.is_f64() || t.is_u64() || t.is_i64()),
+            "{what}: {key}"
+        );
+    }
+}
+
 #[test]
 fn random_requests_convert_without_panic_to_valid_json() {
     let mut rng = Rng(0x9E37_79B9_7F4A_7C15);
@@ -223,7 +264,7 @@ fn random_requests_convert_without_panic_to_valid_json() {
         };
         match build_request(&req, "claude-test", &opts) {
             Ok(body) => {
-                assert_json(&body, &format!("request #{i}"));
+                assert_anthropic_invariants(&body, &format!("request #{i}"));
                 ok += 1;
             }
             Err(ConvertError::InvalidRequest { .. }) => rejected += 1,
@@ -302,8 +343,8 @@ fn random_responses_and_chunks_write_valid_json() {
             .and_then(|t| t.strip_suffix("\n\n"))
             .unwrap_or_else(|| panic!("chunk #{i} is not one SSE event: {text:?}"));
         assert!(
-            !payload.contains('\n'),
-            "raw newline would split the SSE event"
+            !payload.contains(['\n', '\r']),
+            "a raw line break would split the SSE event"
         );
         assert_json(payload.as_bytes(), &format!("chunk #{i}"));
     }
