@@ -66,7 +66,7 @@ pub async fn answer(
     };
     if let Some(name) = req.header_str("x-mock-fixture") {
         match fixtures::load(format.fixture_dir(), name, echo.stream) {
-            Some(Fixture::Stream(events)) => stream_events(&events, &pacing, resp).await,
+            Some(Fixture::Stream(events)) => stream_events(&events, false, &pacing, resp).await,
             Some(Fixture::Body { status, body }) => send_body(status, &body, &pacing, resp).await,
             None => {
                 let err =
@@ -82,7 +82,7 @@ pub async fn answer(
             Format::Anthropic => formats::anthropic_events(&echo, id, pieces),
             Format::Gemini { .. } => formats::gemini_events(&echo, id, pieces),
         };
-        stream_events(&events, &pacing, resp).await;
+        stream_events(&events, true, &pacing, resp).await;
     } else {
         let body = match format {
             Format::OpenAi => echo.completion_json(id),
@@ -149,7 +149,8 @@ async fn send_body(status: u16, body: &[u8], pacing: &Pacing, resp: &mut Respond
     let _ = resp.send(status, &[JSON], body).await;
 }
 
-async fn stream_events(events: &[Vec<u8>], pacing: &Pacing, resp: &mut Responder<'_>) {
+/// Streams events; `frame` adds the blank line generated events lack.
+async fn stream_events(events: &[Vec<u8>], frame: bool, pacing: &Pacing, resp: &mut Responder<'_>) {
     let s = stats();
     s.streams_started.fetch_add(1, Ordering::SeqCst);
     let headers: [(&str, &[u8]); 2] = [
@@ -174,7 +175,7 @@ async fn stream_events(events: &[Vec<u8>], pacing: &Pacing, resp: &mut Responder
         }
         framed.clear();
         framed.extend_from_slice(event);
-        if !framed.ends_with(b"\n\n") {
+        if frame && !framed.ends_with(b"\n\n") {
             framed.extend_from_slice(b"\n\n");
         }
         if resp.send_chunk(&framed).await.is_err() {

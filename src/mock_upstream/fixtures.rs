@@ -24,7 +24,7 @@ pub enum Fixture {
         status: u16,
         body: Vec<u8>,
     },
-    /// Events without their blank-line separators.
+    /// Events exactly as recorded, separators included.
     Stream(Vec<Vec<u8>>),
 }
 
@@ -67,12 +67,44 @@ pub fn load(provider: &str, name: &str, stream: bool) -> Option<Fixture> {
     })
 }
 
-/// Splits a raw SSE file into events (each keeps its own line endings).
+/// Splits a raw SSE file into events, each keeping its blank-line separator
+/// exactly as recorded, so a file that ends mid-event is served cut.
 pub fn split_events(raw: &[u8]) -> Vec<Vec<u8>> {
-    let text = String::from_utf8_lossy(raw).replace("\r\n", "\n");
-    text.split("\n\n")
-        .map(|e| e.trim_matches('\n'))
-        .filter(|e| !e.is_empty())
-        .map(|e| e.as_bytes().to_vec())
-        .collect()
+    let mut events = Vec::new();
+    let mut start = 0;
+    let mut i = 0;
+    while i < raw.len() {
+        let sep = if raw[i..].starts_with(b"\r\n\r\n") {
+            4
+        } else if raw[i..].starts_with(b"\n\n") {
+            2
+        } else {
+            0
+        };
+        if sep > 0 {
+            events.push(raw[start..i + sep].to_vec());
+            i += sep;
+            start = i;
+        } else {
+            i += 1;
+        }
+    }
+    if start < raw.len() && !raw[start..].iter().all(|b| b.is_ascii_whitespace()) {
+        events.push(raw[start..].to_vec());
+    }
+    events
+}
+
+#[cfg(test)]
+mod tests {
+    use super::split_events;
+
+    #[test]
+    fn keeps_separators_and_a_cut_tail() {
+        let events = split_events(b"data: a\n\ndata: b\r\n\r\ndata: {\"par");
+        assert_eq!(
+            events,
+            [&b"data: a\n\n"[..], b"data: b\r\n\r\n", b"data: {\"par"]
+        );
+    }
 }

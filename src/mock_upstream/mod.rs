@@ -30,6 +30,13 @@ pub struct MockStats {
     pub streams_aborted: AtomicU64,
 }
 
+/// The body of the last request that carried `x-mock-record`, for tests
+/// that check exactly what a provider was sent (`GET /mock/last-request`).
+fn last_request() -> &'static std::sync::Mutex<Vec<u8>> {
+    static LAST: std::sync::OnceLock<std::sync::Mutex<Vec<u8>>> = std::sync::OnceLock::new();
+    LAST.get_or_init(Default::default)
+}
+
 pub fn stats() -> &'static MockStats {
     static STATS: std::sync::OnceLock<MockStats> = std::sync::OnceLock::new();
     STATS.get_or_init(MockStats::default)
@@ -95,6 +102,18 @@ impl Service for MockUpstream {
                 req.path().to_string(),
             ),
         };
+        if req.method() == "GET" && path == "/mock/last-request" {
+            let last = last_request().lock().map(|l| l.clone()).unwrap_or_default();
+            let _ = resp
+                .send(200, &[("content-type", b"application/json")], &last)
+                .await;
+            return;
+        }
+        if req.header("x-mock-record").is_some()
+            && let Ok(mut last) = last_request().lock()
+        {
+            *last = req.body.clone();
+        }
         if req.method() == "GET" && path == "/mock/stats" {
             let _ = resp
                 .send(
