@@ -346,7 +346,55 @@ fn echo_round_trip_in_both_formats(driver: &str) {
     }
 }
 
+fn bad_requests_for_translated_models_get_a_400_with_param(driver: &str) {
+    let mock = start_mock(driver);
+    let gw = start_gateway(&config(mock.addr), driver);
+    let cases: [(&[u8], Option<&str>); 6] = [
+        (br#"{"model":"claude","messages":"hi"}"#, Some("messages")),
+        (
+            br#"{"model":"claude","messages":[{"role":"user","content":5}]}"#,
+            Some("messages[0].content"),
+        ),
+        (
+            br#"{"model":"gemini","messages":[{"role":"wizard","content":"x"}]}"#,
+            Some("messages[0].role"),
+        ),
+        (
+            br#"{"model":"claude","messages":[{"role":"user","content":"x"}],"temperature":"hot"}"#,
+            Some("temperature"),
+        ),
+        (
+            b"{\"model\":\"claude\",\"messages\":[{\"role\":\"user\",\"content\":\"\xff\"}]}",
+            None,
+        ),
+        (
+            br#"{"model":"claude","messages":[{"role":"user","content":"x"}"#,
+            None,
+        ),
+    ];
+    for (body, param) in cases {
+        let r = post(gw.addr, "/v1/chat/completions", &[], body);
+        assert_eq!(
+            r.status,
+            400,
+            "{}: {}",
+            String::from_utf8_lossy(body),
+            r.text()
+        );
+        r.error_code();
+        if let Some(p) = param {
+            assert_eq!(r.json()["error"]["param"].as_str(), Some(p), "{}", r.text());
+        }
+    }
+    assert_eq!(
+        stat(mock.addr, "requests"),
+        0,
+        "nothing invalid reached the provider"
+    );
+}
+
 on_both_drivers!(
+    bad_requests_for_translated_models_get_a_400_with_param,
     whole_answers_match_the_goldens,
     streams_match_the_goldens_event_by_event,
     requests_reach_the_provider_translated,

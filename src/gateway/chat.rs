@@ -14,24 +14,34 @@ use crate::upstream::{self, UpstreamError, UpstreamRequest, UpstreamResponse};
 pub async fn handle(gw: &Gateway, req: Request, resp: &mut Responder<'_>) {
     let request_id = gw.request_id(&req);
     let id_header: [(&str, &[u8]); 1] = [("x-request-id", request_id.as_bytes())];
-    let envelope = {
-        let mut scratch = gw.scratch.borrow_mut();
-        chat::inspect(&req.body, &mut scratch)
-    };
-    let envelope = match envelope {
-        Ok(e) => e,
-        Err(err) => {
-            let _ = resp.send_error(&err, &id_header).await;
-            return;
-        }
-    };
     // Hold this snapshot to the end: a reload mid-request does not affect it.
     let snapshot = router::current();
-    let Some(route) = snapshot.model(&envelope.model) else {
-        let _ = resp
-            .send_error(&ApiError::model_not_found(&envelope.model), &id_header)
-            .await;
-        return;
+    // A translated request is parsed once, into the canonical model: find its
+    // route from a byte scan of `model` and skip the passthrough inspection.
+    let translated = quick_model(&req.body)
+        .and_then(|m| snapshot.model(m))
+        .filter(|r| is_translated(r.provider.kind));
+    let (route, envelope) = match translated {
+        Some(route) => (route, None),
+        None => {
+            let inspected = {
+                let mut scratch = gw.scratch.borrow_mut();
+                chat::inspect(&req.body, &mut scratch)
+            };
+            let envelope = match inspected {
+                Ok(e) => e,
+                Err(err) => {
+                    let _ = resp.send_error(&err, &id_header).await;
+                    return;
+                }
+            };
+            let Some(route) = snapshot.model(&envelope.model) else {
+                let err = ApiError::model_not_found(&envelope.model);
+                let _ = resp.send_error(&err, &id_header).await;
+                return;
+            };
+            (route, Some(envelope))
+        }
     };
     let provider = &route.provider;
     if let ProviderState::Disabled(why) = &provider.state {
@@ -52,8 +62,11 @@ pub async fn handle(gw: &Gateway, req: Request, resp: &mut Responder<'_>) {
         ("x-tollgate-provider", provider.name.as_bytes()),
         ("x-tollgate-model", route.upstream_model.as_bytes()),
     ];
-    match provider.kind {
-        ProviderKind::Mock => {
+    match (provider.kind, &envelope) {
+        (kind, _) if is_translated(kind) => {
+            super::translated::handle(&req, route, &request_id, &headers, resp).await;
+        }
+        (ProviderKind::Mock, _) => {
             let completion_id = format!("chatcmpl-{request_id}");
             crate::providers::mock::serve(
                 &route.upstream_model,
@@ -64,13 +77,26 @@ pub async fn handle(gw: &Gateway, req: Request, resp: &mut Responder<'_>) {
             )
             .await;
         }
-        ProviderKind::Openai | ProviderKind::OpenaiCompatible | ProviderKind::Azure => {
-            passthrough(&req, &envelope, route, &request_id, &headers, resp).await;
+        (_, Some(envelope)) => {
+            passthrough(&req, envelope, route, &request_id, &headers, resp).await
         }
-        ProviderKind::Anthropic | ProviderKind::Gemini => {
-            super::translated::handle(&req, &envelope, route, &request_id, &headers, resp).await;
-        }
+        (_, None) => unreachable!("only translated routes skip inspection"),
     }
+}
+
+fn is_translated(kind: ProviderKind) -> bool {
+    matches!(kind, ProviderKind::Anthropic | ProviderKind::Gemini)
+}
+
+/// The top-level `model` when it is a plain string (no escapes) in a body that
+/// at least scans as an object; full validation happens after routing.
+fn quick_model(body: &[u8]) -> Option<&str> {
+    let span = crate::api::json_scan::find_top_level_value(body, b"model")?;
+    let raw = body.get(span.start + 1..span.end.checked_sub(1)?)?;
+    if body[span.start] != b'"' || raw.contains(&b'\\') {
+        return None;
+    }
+    std::str::from_utf8(raw).ok()
 }
 
 async fn passthrough(

@@ -5,7 +5,6 @@
 //! explicit error event, never a clean-looking finish.
 
 use super::chat::call_upstream;
-use crate::api::chat::ChatEnvelope;
 use crate::canonical::openai::{
     ChunkContext, parse_openai_request, write_openai_chunk, write_openai_done,
     write_openai_response, write_openai_stream_error,
@@ -54,7 +53,6 @@ impl Translator {
 
 pub async fn handle(
     req: &Request,
-    envelope: &ChatEnvelope,
     route: &ModelRoute,
     request_id: &str,
     headers: &[(&str, &[u8])],
@@ -69,12 +67,12 @@ pub async fn handle(
         Ok(b) => b,
         Err(e) => return send_openai_error(resp, &e, headers).await,
     };
-    let target = provider.chat_target(&route.upstream_model, envelope.stream);
+    let target = provider.chat_target(&route.upstream_model, canonical.stream);
     let bytes = render_request(
         provider,
         &target,
         &body,
-        envelope.stream,
+        canonical.stream,
         request_id,
         req.headers(),
     );
@@ -89,12 +87,12 @@ pub async fn handle(
     let completion_id = format!("chatcmpl-{request_id}");
     if upstream.status >= 400 {
         relay_error(provider.kind, upstream, &provider.name, headers, resp).await;
-    } else if envelope.stream {
+    } else if canonical.stream {
         let translator = match provider.kind {
             ProviderKind::Anthropic => {
-                Translator::Anthropic(AnthropicStreamTranslator::new(envelope.include_usage))
+                Translator::Anthropic(AnthropicStreamTranslator::new(canonical.include_usage))
             }
-            _ => Translator::Gemini(GeminiStreamTranslator::new(envelope.include_usage)),
+            _ => Translator::Gemini(GeminiStreamTranslator::new(canonical.include_usage)),
         };
         let ctx = ChunkContext::new(&completion_id, now_secs(), &route.upstream_model);
         stream(upstream, translator, &ctx, &provider.name, headers, resp).await;
