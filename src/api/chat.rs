@@ -209,7 +209,7 @@ mod tests {
         for (body, code, param) in cases {
             let e = inspect_str(body).unwrap_err();
             assert_eq!(e.status, 400, "{body}");
-            assert_eq!(e.code, Some(code), "{body}");
+            assert_eq!(e.code.as_deref(), Some(code), "{body}");
             assert_eq!(e.param.as_deref(), param, "{body}");
         }
     }

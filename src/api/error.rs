@@ -3,29 +3,14 @@
 
 use std::fmt::Write as _;
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ApiError {
-    pub status: u16,
-    pub message: String,
-    pub kind: &'static str,
-    pub param: Option<String>,
-    pub code: Option<&'static str>,
-}
+/// The one client-facing error: the canonical model's OpenAI-shaped error,
+/// with the constructors the gateway's own failures use.
+pub use crate::canonical::OpenAiError as ApiError;
 
 impl ApiError {
-    pub fn new(
-        status: u16,
-        kind: &'static str,
-        code: &'static str,
-        message: impl Into<String>,
-    ) -> Self {
-        Self {
-            status,
-            message: message.into(),
-            kind,
-            param: None,
-            code: Some(code),
-        }
+    /// An error with a machine-readable `code`.
+    pub fn coded(status: u16, kind: &str, code: &str, message: impl Into<String>) -> Self {
+        ApiError::new(status, kind, message).with_code(code)
     }
 
     pub fn with_param(mut self, param: impl Into<String>) -> Self {
@@ -33,12 +18,12 @@ impl ApiError {
         self
     }
 
-    pub fn invalid_request(code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(400, "invalid_request_error", code, message)
+    pub fn invalid_request(code: &str, message: impl Into<String>) -> Self {
+        Self::coded(400, "invalid_request_error", code, message)
     }
 
     pub fn model_not_found(model: &str) -> Self {
-        Self::new(
+        Self::coded(
             404,
             "invalid_request_error",
             "model_not_found",
@@ -48,7 +33,7 @@ impl ApiError {
     }
 
     pub fn not_found(path: &str) -> Self {
-        Self::new(
+        Self::coded(
             404,
             "invalid_request_error",
             "not_found",
@@ -57,7 +42,7 @@ impl ApiError {
     }
 
     pub fn method_not_allowed() -> Self {
-        Self::new(
+        Self::coded(
             405,
             "invalid_request_error",
             "method_not_allowed",
@@ -65,32 +50,19 @@ impl ApiError {
         )
     }
 
-    pub fn upstream(status: u16, code: &'static str, message: impl Into<String>) -> Self {
-        Self::new(status, "upstream_error", code, message)
+    pub fn upstream(status: u16, code: &str, message: impl Into<String>) -> Self {
+        Self::coded(status, "upstream_error", code, message)
     }
 
     pub fn internal(message: impl Into<String>) -> Self {
-        Self::new(500, "server_error", "internal_error", message)
+        Self::coded(500, "server_error", "internal_error", message)
     }
 
+    /// The response body.
     pub fn to_json(&self) -> Vec<u8> {
-        let mut out = String::with_capacity(96 + self.message.len());
-        out.push_str("{\"error\":{\"message\":");
-        push_json_str(&mut out, &self.message);
-        out.push_str(",\"type\":");
-        push_json_str(&mut out, self.kind);
-        out.push_str(",\"param\":");
-        match &self.param {
-            Some(p) => push_json_str(&mut out, p),
-            None => out.push_str("null"),
-        }
-        out.push_str(",\"code\":");
-        match self.code {
-            Some(c) => push_json_str(&mut out, c),
-            None => out.push_str("null"),
-        }
-        out.push_str("}}");
-        out.into_bytes()
+        let mut out = Vec::with_capacity(96 + self.message.len());
+        self.write_body(&mut out);
+        out
     }
 }
 

@@ -45,7 +45,7 @@ pub async fn handle(gw: &Gateway, req: Request, resp: &mut Responder<'_>) {
     };
     let provider = &route.provider;
     if let ProviderState::Disabled(why) = &provider.state {
-        let err = ApiError::new(
+        let err = ApiError::coded(
             503,
             "service_unavailable_error",
             "provider_unavailable",

@@ -87,7 +87,7 @@ pub async fn relay(
 /// raise as an `APIError` when it arrives as a `data:` event.
 fn stream_error_json(err: &ApiError) -> Vec<u8> {
     let mut e = err.clone();
-    e.code = Some("stream_interrupted");
+    e.code = Some("stream_interrupted".into());
     e.message = format!("The upstream stream was interrupted: {}", err.message);
     e.to_json()
 }

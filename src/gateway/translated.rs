@@ -61,11 +61,17 @@ pub async fn handle(
     let provider = &route.provider;
     let canonical = match parse_openai_request(&req.body) {
         Ok(c) => c,
-        Err(e) => return send_openai_error(resp, &e.to_openai(), headers).await,
+        Err(e) => {
+            let _ = resp.send_error(&e.to_openai(), headers).await;
+            return;
+        }
     };
     let body = match build_body(provider.kind, &canonical, route) {
         Ok(b) => b,
-        Err(e) => return send_openai_error(resp, &e, headers).await,
+        Err(e) => {
+            let _ = resp.send_error(&e, headers).await;
+            return;
+        }
     };
     let target = provider.chat_target(&route.upstream_model, canonical.stream);
     let bytes = render_request(
@@ -130,14 +136,6 @@ fn build_body(
     }
 }
 
-async fn send_openai_error(resp: &mut Responder<'_>, err: &OpenAiError, headers: &[(&str, &[u8])]) {
-    let mut body = Vec::with_capacity(128);
-    err.write_body(&mut body);
-    let mut all: Vec<(&str, &[u8])> = vec![("content-type", b"application/json")];
-    all.extend_from_slice(headers);
-    let _ = resp.send(err.status, &all, &body).await;
-}
-
 /// An upstream error answer, mapped to the OpenAI shape with the same status class.
 async fn relay_error(
     kind: ProviderKind,
@@ -163,7 +161,7 @@ async fn relay_error(
     if let Some(r) = &retry_after {
         all.push(("retry-after", r));
     }
-    send_openai_error(resp, &err, &all).await;
+    let _ = resp.send_error(&err, &all).await;
 }
 
 async fn whole(
@@ -197,7 +195,10 @@ async fn whole(
                 format!("Provider `{provider}` sent an unreadable answer: {why}."),
             )
             .with_code("upstream_protocol_error");
-            return send_openai_error(resp, &err, headers).await;
+            {
+                let _ = resp.send_error(&err, headers).await;
+                return;
+            };
         }
     };
     answer.id = completion_id.to_string();
@@ -241,7 +242,7 @@ async fn stream(
             Err(e) => {
                 let api = e.to_api(provider);
                 break Some(
-                    OpenAiError::new(api.status, api.kind, api.message)
+                    OpenAiError::new(api.status, &api.r#type, api.message)
                         .with_code("stream_interrupted"),
                 );
             }

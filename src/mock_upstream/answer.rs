@@ -102,7 +102,7 @@ struct Pacing {
 fn fault_body(format: Format, status: u16) -> Vec<u8> {
     let message = format!("Injected fault: status {status}.");
     match format {
-        Format::OpenAi => ApiError::new(status, "server_error", "mock_fault", message).to_json(),
+        Format::OpenAi => ApiError::coded(status, "server_error", "mock_fault", message).to_json(),
         Format::Anthropic => {
             let kind = match status {
                 400 => "invalid_request_error",

@@ -44,7 +44,7 @@ fn reject(status: u16, code: &'static str, message: &str) -> ReadFail {
     } else {
         "invalid_request_error"
     };
-    ReadFail::Reject(ApiError::new(status, kind, code, message))
+    ReadFail::Reject(ApiError::coded(status, kind, code, message))
 }
 
 pub async fn serve_connection<S: Service>(
@@ -252,7 +252,7 @@ fn framing(req: &Request, limits: &Limits) -> Result<Framing, ReadFail> {
 }
 
 fn too_large(limits: &Limits) -> ReadFail {
-    ReadFail::Reject(ApiError::new(
+    ReadFail::Reject(ApiError::coded(
         413,
         "invalid_request_error",
         "request_too_large",
@@ -306,7 +306,7 @@ async fn read_chunked_body(
                 )
             })?;
             if body.len() + data.len() > max {
-                return Err(ReadFail::Reject(ApiError::new(
+                return Err(ReadFail::Reject(ApiError::coded(
                     413,
                     "invalid_request_error",
                     "request_too_large",
