@@ -1,8 +1,6 @@
 //! Every error a client sees, rendered as OpenAI-shaped JSON:
 //! `{"error":{"message":…,"type":…,"param":…,"code":…}}`.
 
-use std::fmt::Write as _;
-
 /// The one client-facing error: the canonical model's OpenAI-shaped error,
 /// with the constructors the gateway's own failures use.
 pub use crate::canonical::OpenAiError as ApiError;
@@ -66,23 +64,12 @@ impl ApiError {
     }
 }
 
-/// Appends `s` as a JSON string literal.
+/// Appends `s` as a JSON string literal to a `String` builder, with the
+/// canonical escaper.
 pub fn push_json_str(out: &mut String, s: &str) {
-    out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
-        }
-    }
-    out.push('"');
+    // SAFETY: `write_str` appends `s` (valid UTF-8) with ASCII escapes and
+    // ASCII quotes, so the `String` stays valid UTF-8.
+    crate::canonical::json::write_str(unsafe { out.as_mut_vec() }, s);
 }
 
 #[cfg(test)]
