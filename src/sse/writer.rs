@@ -9,10 +9,14 @@ pub fn write_event(out: &mut Vec<u8>, event: Option<&str>, data: &str) {
         out.extend_from_slice(name.as_bytes());
         out.push(b'\n');
     }
+    // `\r\n`, `\n` and a lone `\r` all end a line in SSE, so each becomes
+    // its own `data:` line; the reader joins them back with `\n`.
     for line in data.split('\n') {
-        out.extend_from_slice(b"data: ");
-        out.extend_from_slice(line.strip_suffix('\r').unwrap_or(line).as_bytes());
-        out.push(b'\n');
+        for part in line.strip_suffix('\r').unwrap_or(line).split('\r') {
+            out.extend_from_slice(b"data: ");
+            out.extend_from_slice(part.as_bytes());
+            out.push(b'\n');
+        }
     }
     out.push(b'\n');
 }

@@ -26,7 +26,7 @@ pub fn parse_openai_request(body: &[u8]) -> Result<ChatRequest, CanonicalError> 
         .as_object_mut()
         .ok_or_else(|| CanonicalError::new("", "body must be a JSON object"))?;
 
-    let model = take_str(obj, "model", "model")?
+    let model = take_str(obj, "model", &String::new)?
         .ok_or_else(|| CanonicalError::new("model", "is required"))?;
     let messages = match obj.remove("messages") {
         Some(OwnedValue::Array(items)) if !items.is_empty() => items
@@ -55,7 +55,7 @@ pub fn parse_openai_request(body: &[u8]) -> Result<ChatRequest, CanonicalError> 
         reasoning: parse_reasoning(obj)?,
         stream,
         include_usage,
-        user: take_str(obj, "user", "user")?,
+        user: take_str(obj, "user", &String::new)?,
     })
 }
 
@@ -171,6 +171,7 @@ fn parse_tools(obj: &mut Obj) -> Result<Vec<ToolDefinition>, CanonicalError> {
     let mut tools = Vec::with_capacity(items.len());
     for (i, mut tool) in items.into_iter().enumerate() {
         let at = |field: &str| format!("tools[{i}]{field}");
+        let function_path = || at(".function");
         let obj = tool
             .as_object_mut()
             .ok_or_else(|| CanonicalError::new(at(""), "must be an object"))?;
@@ -189,7 +190,7 @@ fn parse_tools(obj: &mut Obj) -> Result<Vec<ToolDefinition>, CanonicalError> {
         let f = function
             .as_object_mut()
             .ok_or_else(|| CanonicalError::new(at(".function"), "must be an object"))?;
-        let name = take_str(f, "name", &at(".function.name"))?
+        let name = take_str(f, "name", &function_path)?
             .filter(|n| !n.is_empty())
             .ok_or_else(|| CanonicalError::new(at(".function.name"), "is required"))?;
         let parameters = match f.remove("parameters") {
@@ -204,7 +205,7 @@ fn parse_tools(obj: &mut Obj) -> Result<Vec<ToolDefinition>, CanonicalError> {
         };
         tools.push(ToolDefinition {
             name,
-            description: take_str(f, "description", &at(".function.description"))?,
+            description: take_str(f, "description", &function_path)?,
             parameters,
             strict: opt_bool(f, "strict").map_err(|e| e.under(&at(".function")))?,
         });
@@ -256,13 +257,13 @@ fn parse_response_format(obj: &mut Obj) -> Result<Option<ResponseFormat>, Canoni
             let mut js = rf
                 .remove("json_schema")
                 .ok_or_else(|| CanonicalError::new("response_format.json_schema", "is required"))?;
+            let json_schema_path = || "response_format.json_schema".to_owned();
             let js = js.as_object_mut().ok_or_else(|| {
                 CanonicalError::new("response_format.json_schema", "must be an object")
             })?;
-            let name =
-                take_str(js, "name", "response_format.json_schema.name")?.ok_or_else(|| {
-                    CanonicalError::new("response_format.json_schema.name", "is required")
-                })?;
+            let name = take_str(js, "name", &json_schema_path)?.ok_or_else(|| {
+                CanonicalError::new("response_format.json_schema.name", "is required")
+            })?;
             let schema = match js.remove("schema") {
                 Some(s @ OwnedValue::Object(_)) => s,
                 // OpenAI allows omitting the schema; any JSON object then fits.
@@ -278,11 +279,7 @@ fn parse_response_format(obj: &mut Obj) -> Result<Option<ResponseFormat>, Canoni
             };
             Ok(Some(ResponseFormat::JsonSchema(JsonSchemaFormat {
                 name,
-                description: take_str(
-                    js,
-                    "description",
-                    "response_format.json_schema.description",
-                )?,
+                description: take_str(js, "description", &json_schema_path)?,
                 schema,
                 strict: opt_bool(js, "strict")
                     .map_err(|e| e.under("response_format.json_schema"))?,
@@ -302,16 +299,30 @@ impl CanonicalError {
     }
 }
 
-/// Removes a string field; `null` counts as absent. `path` names it in errors.
+/// Removes a string field; `null` counts as absent. `parent` renders the
+/// path of the enclosing object, only when there is an error to report, so
+/// the success path never formats paths.
 pub(super) fn take_str(
     obj: &mut Obj,
     key: &str,
-    path: &str,
+    parent: &dyn Fn() -> String,
 ) -> Result<Option<String>, CanonicalError> {
     match obj.remove(key) {
         None | Some(OwnedValue::Static(StaticNode::Null)) => Ok(None),
         Some(OwnedValue::String(s)) => Ok(Some(s)),
-        Some(_) => Err(CanonicalError::new(path, "must be a string")),
+        Some(_) => Err(CanonicalError::new(
+            join(&parent(), key),
+            "must be a string",
+        )),
+    }
+}
+
+/// `parent.key`, or just `key` at the top level.
+pub(super) fn join(parent: &str, key: &str) -> String {
+    if parent.is_empty() {
+        key.to_owned()
+    } else {
+        format!("{parent}.{key}")
     }
 }
 

@@ -1,19 +1,25 @@
 //! Parses one entry of an OpenAI `messages` array: roles, multi-part content,
 //! images (URL or `data:` URL), tool calls, tool results and replayed reasoning.
+//!
+//! Field paths for errors are passed as closures (`&dyn Fn() -> String`) and
+//! rendered only when a field is actually wrong.
 
 use simd_json::OwnedValue;
 use simd_json::prelude::*;
 
-use super::parse::{Obj, take_str};
+use super::parse::{Obj, join, take_str};
 use crate::canonical::{
     CanonicalError, ContentPart, Image, ImageSource, Message, ReasoningBlock, Role, ToolCall,
 };
 
+type Path<'a> = &'a dyn Fn() -> String;
+
 pub(super) fn parse_message(i: usize, mut value: OwnedValue) -> Result<Message, CanonicalError> {
-    let at = |field: &str| format!("messages[{i}]{field}");
+    let path = || format!("messages[{i}]");
+    let at = |field: &str| format!("messages[{i}].{field}");
     let obj = value
         .as_object_mut()
-        .ok_or_else(|| CanonicalError::new(at(""), "must be an object"))?;
+        .ok_or_else(|| CanonicalError::new(path(), "must be an object"))?;
     let role = match obj.get("role").and_then(|r| r.as_str()) {
         Some("system") => Role::System,
         Some("developer") => Role::Developer,
@@ -22,38 +28,38 @@ pub(super) fn parse_message(i: usize, mut value: OwnedValue) -> Result<Message, 
         Some("tool") => Role::Tool,
         Some(_) => {
             return Err(CanonicalError::new(
-                at(".role"),
+                at("role"),
                 "must be one of system, developer, user, assistant, tool",
             ));
         }
-        None => return Err(CanonicalError::new(at(".role"), "is required")),
+        None => return Err(CanonicalError::new(at("role"), "is required")),
     };
-    let content = parse_content(obj.remove("content"), role, &at(".content"))?;
+    let content = parse_content(obj.remove("content"), role, &|| at("content"))?;
     let mut message = Message::new(role, content);
-    message.name = take_str(obj, "name", &at(".name"))?;
+    message.name = take_str(obj, "name", &path)?;
     match role {
         Role::Assistant => {
-            message.tool_calls = parse_tool_calls(obj, &at(".tool_calls"))?;
-            message.reasoning = parse_reasoning_blocks(obj, &at(""))?;
+            message.tool_calls = parse_tool_calls(obj, &|| at("tool_calls"))?;
+            message.reasoning = parse_reasoning_blocks(obj, &path)?;
             if message.content.is_empty()
                 && message.tool_calls.is_empty()
                 && message.reasoning.is_empty()
             {
                 return Err(CanonicalError::new(
-                    at(".content"),
+                    at("content"),
                     "is required unless tool_calls is set",
                 ));
             }
         }
         Role::Tool => {
             message.tool_call_id = Some(
-                take_str(obj, "tool_call_id", &at(".tool_call_id"))?
-                    .ok_or_else(|| CanonicalError::new(at(".tool_call_id"), "is required"))?,
+                take_str(obj, "tool_call_id", &path)?
+                    .ok_or_else(|| CanonicalError::new(at("tool_call_id"), "is required"))?,
             );
         }
         Role::System | Role::Developer | Role::User => {
             if message.content.is_empty() {
-                return Err(CanonicalError::new(at(".content"), "is required"));
+                return Err(CanonicalError::new(at("content"), "is required"));
             }
         }
     }
@@ -63,7 +69,7 @@ pub(super) fn parse_message(i: usize, mut value: OwnedValue) -> Result<Message, 
 fn parse_content(
     value: Option<OwnedValue>,
     role: Role,
-    path: &str,
+    path: Path,
 ) -> Result<Vec<ContentPart>, CanonicalError> {
     let parts = match value {
         None | Some(OwnedValue::Static(StaticNode::Null)) => return Ok(Vec::new()),
@@ -75,42 +81,43 @@ fn parse_content(
         Some(OwnedValue::Array(parts)) => parts,
         Some(_) => {
             return Err(CanonicalError::new(
-                path,
+                path(),
                 "must be a string or an array of content parts",
             ));
         }
     };
     let mut out = Vec::with_capacity(parts.len());
     for (j, mut part) in parts.into_iter().enumerate() {
-        let at = |field: &str| format!("{path}[{j}]{field}");
+        let part_path = || format!("{}[{j}]", path());
+        let at = |field: &str| join(&part_path(), field);
         let obj = part
             .as_object_mut()
-            .ok_or_else(|| CanonicalError::new(at(""), "must be an object"))?;
+            .ok_or_else(|| CanonicalError::new(part_path(), "must be an object"))?;
         let kind = obj.get("type").and_then(|t| t.as_str()).unwrap_or("");
         match kind {
             "text" => {
-                let text = take_str(obj, "text", &at(".text"))?
-                    .ok_or_else(|| CanonicalError::new(at(".text"), "is required"))?;
+                let text = take_str(obj, "text", &part_path)?
+                    .ok_or_else(|| CanonicalError::new(at("text"), "is required"))?;
                 out.push(ContentPart::Text(text));
             }
             // A refusal replayed in history is just what the assistant said.
             "refusal" if role == Role::Assistant => {
-                if let Some(text) = take_str(obj, "refusal", &at(".refusal"))? {
+                if let Some(text) = take_str(obj, "refusal", &part_path)? {
                     out.push(ContentPart::Text(text));
                 }
             }
             "image_url" if matches!(role, Role::User) => {
-                out.push(ContentPart::Image(parse_image(obj, &at(".image_url"))?));
+                out.push(ContentPart::Image(parse_image(obj, &|| at("image_url"))?));
             }
             "image_url" => {
                 return Err(CanonicalError::new(
-                    at(".type"),
+                    at("type"),
                     "images are only allowed in user messages",
                 ));
             }
             _ => {
                 return Err(CanonicalError::new(
-                    at(".type"),
+                    at("type"),
                     format!("unsupported content part type {kind:?}"),
                 ));
             }
@@ -119,23 +126,24 @@ fn parse_content(
     Ok(out)
 }
 
-fn parse_image(obj: &mut Obj, path: &str) -> Result<Image, CanonicalError> {
+fn parse_image(obj: &mut Obj, path: Path) -> Result<Image, CanonicalError> {
+    let url_path = || join(&path(), "url");
     let mut image = obj
         .remove("image_url")
-        .ok_or_else(|| CanonicalError::new(path, "is required"))?;
+        .ok_or_else(|| CanonicalError::new(path(), "is required"))?;
     let image = image
         .as_object_mut()
-        .ok_or_else(|| CanonicalError::new(path, "must be an object"))?;
-    let url = take_str(image, "url", &format!("{path}.url"))?
-        .ok_or_else(|| CanonicalError::new(format!("{path}.url"), "is required"))?;
-    let detail = take_str(image, "detail", &format!("{path}.detail"))?;
+        .ok_or_else(|| CanonicalError::new(path(), "must be an object"))?;
+    let url = take_str(image, "url", path)?
+        .ok_or_else(|| CanonicalError::new(url_path(), "is required"))?;
+    let detail = take_str(image, "detail", path)?;
     let source = match url.strip_prefix("data:") {
         Some(rest) => {
-            let (meta, data) = rest.split_once(',').ok_or_else(|| {
-                CanonicalError::new(format!("{path}.url"), "data URL has no ',' separator")
-            })?;
+            let (meta, data) = rest
+                .split_once(',')
+                .ok_or_else(|| CanonicalError::new(url_path(), "data URL has no ',' separator"))?;
             let media_type = meta.strip_suffix(";base64").ok_or_else(|| {
-                CanonicalError::new(format!("{path}.url"), "data URL must be base64-encoded")
+                CanonicalError::new(url_path(), "data URL must be base64-encoded")
             })?;
             ImageSource::Base64 {
                 media_type: media_type.to_owned(),
@@ -147,29 +155,30 @@ fn parse_image(obj: &mut Obj, path: &str) -> Result<Image, CanonicalError> {
     Ok(Image { source, detail })
 }
 
-fn parse_tool_calls(obj: &mut Obj, path: &str) -> Result<Vec<ToolCall>, CanonicalError> {
+fn parse_tool_calls(obj: &mut Obj, path: Path) -> Result<Vec<ToolCall>, CanonicalError> {
     let items = match obj.remove("tool_calls") {
         None | Some(OwnedValue::Static(StaticNode::Null)) => return Ok(Vec::new()),
         Some(OwnedValue::Array(items)) => items,
-        Some(_) => return Err(CanonicalError::new(path, "must be an array")),
+        Some(_) => return Err(CanonicalError::new(path(), "must be an array")),
     };
     let mut calls = Vec::with_capacity(items.len());
     for (k, mut call) in items.into_iter().enumerate() {
-        let at = |field: &str| format!("{path}[{k}]{field}");
+        let call_path = || format!("{}[{k}]", path());
+        let function_path = || join(&call_path(), "function");
         let obj = call
             .as_object_mut()
-            .ok_or_else(|| CanonicalError::new(at(""), "must be an object"))?;
-        let id = take_str(obj, "id", &at(".id"))?
-            .ok_or_else(|| CanonicalError::new(at(".id"), "is required"))?;
+            .ok_or_else(|| CanonicalError::new(call_path(), "must be an object"))?;
+        let id = take_str(obj, "id", &call_path)?
+            .ok_or_else(|| CanonicalError::new(join(&call_path(), "id"), "is required"))?;
         let mut function = obj
             .remove("function")
-            .ok_or_else(|| CanonicalError::new(at(".function"), "is required"))?;
+            .ok_or_else(|| CanonicalError::new(function_path(), "is required"))?;
         let f = function
             .as_object_mut()
-            .ok_or_else(|| CanonicalError::new(at(".function"), "must be an object"))?;
-        let name = take_str(f, "name", &at(".function.name"))?
-            .ok_or_else(|| CanonicalError::new(at(".function.name"), "is required"))?;
-        let arguments = take_str(f, "arguments", &at(".function.arguments"))?.unwrap_or_default();
+            .ok_or_else(|| CanonicalError::new(function_path(), "must be an object"))?;
+        let name = take_str(f, "name", &function_path)?
+            .ok_or_else(|| CanonicalError::new(join(&function_path(), "name"), "is required"))?;
+        let arguments = take_str(f, "arguments", &function_path)?.unwrap_or_default();
         calls.push(ToolCall {
             id,
             name,
@@ -183,32 +192,31 @@ fn parse_tool_calls(obj: &mut Obj, path: &str) -> Result<Vec<ToolCall>, Canonica
 /// the plain `reasoning_content` text, which carries no signature.
 fn parse_reasoning_blocks(
     obj: &mut Obj,
-    path: &str,
+    path: Path,
 ) -> Result<Vec<ReasoningBlock>, CanonicalError> {
-    let blocks_path = format!("{path}.thinking_blocks");
+    let blocks_path = || join(&path(), "thinking_blocks");
     match obj.remove("thinking_blocks") {
         None | Some(OwnedValue::Static(StaticNode::Null)) => {}
         Some(OwnedValue::Array(items)) => {
             let mut out = Vec::with_capacity(items.len());
             for (k, mut block) in items.into_iter().enumerate() {
-                let at = format!("{blocks_path}[{k}]");
+                let at = || format!("{}[{k}]", blocks_path());
                 let b = block
                     .as_object_mut()
-                    .ok_or_else(|| CanonicalError::new(&at, "must be an object"))?;
+                    .ok_or_else(|| CanonicalError::new(at(), "must be an object"))?;
                 match b.get("type").and_then(|t| t.as_str()) {
                     Some("thinking") => out.push(ReasoningBlock::Thought {
-                        text: take_str(b, "thinking", &format!("{at}.thinking"))?
-                            .unwrap_or_default(),
-                        signature: take_str(b, "signature", &format!("{at}.signature"))?,
+                        text: take_str(b, "thinking", &at)?.unwrap_or_default(),
+                        signature: take_str(b, "signature", &at)?,
                     }),
                     Some("redacted_thinking") => out.push(ReasoningBlock::Redacted {
-                        data: take_str(b, "data", &format!("{at}.data"))?.ok_or_else(|| {
-                            CanonicalError::new(format!("{at}.data"), "is required")
+                        data: take_str(b, "data", &at)?.ok_or_else(|| {
+                            CanonicalError::new(join(&at(), "data"), "is required")
                         })?,
                     }),
                     _ => {
                         return Err(CanonicalError::new(
-                            format!("{at}.type"),
+                            join(&at(), "type"),
                             "must be \"thinking\" or \"redacted_thinking\"",
                         ));
                     }
@@ -216,19 +224,15 @@ fn parse_reasoning_blocks(
             }
             return Ok(out);
         }
-        Some(_) => return Err(CanonicalError::new(blocks_path, "must be an array")),
+        Some(_) => return Err(CanonicalError::new(blocks_path(), "must be an array")),
     }
-    Ok(take_str(
-        obj,
-        "reasoning_content",
-        &format!("{path}.reasoning_content"),
-    )?
-    .filter(|t| !t.is_empty())
-    .map(|text| {
-        vec![ReasoningBlock::Thought {
-            text,
-            signature: None,
-        }]
-    })
-    .unwrap_or_default())
+    Ok(take_str(obj, "reasoning_content", path)?
+        .filter(|t| !t.is_empty())
+        .map(|text| {
+            vec![ReasoningBlock::Thought {
+                text,
+                signature: None,
+            }]
+        })
+        .unwrap_or_default())
 }

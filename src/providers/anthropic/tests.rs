@@ -250,7 +250,7 @@ fn a_stream_without_message_stop_is_an_error_not_a_clean_end() {
     let text = String::from_utf8(raw).unwrap();
     let cut_at = text.find("event: message_stop").unwrap();
     let mut translator = AnthropicStreamTranslator::new(false);
-    feed_all(&mut translator, text[..cut_at].as_bytes()).unwrap();
+    feed_all(&mut translator, &text.as_bytes()[..cut_at]).unwrap();
     assert_eq!(translator.finish(), Err(StreamError::Truncated));
     let err = StreamError::Truncated.to_openai();
     assert_eq!(

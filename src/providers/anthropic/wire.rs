@@ -80,6 +80,8 @@ pub enum Block<'a> {
     },
     ToolResult {
         tool_use_id: &'a str,
+        /// Omitted when the tool returned nothing (empty text is rejected).
+        #[serde(skip_serializing_if = "Vec::is_empty")]
         content: Vec<Block<'a>>,
     },
     Thinking {

@@ -55,11 +55,17 @@ pub fn build_request(
     });
     // With thinking on, Anthropic only accepts the default temperature and a
     // top_p of at least 0.95; Anthropic's temperature range ends at 1.0.
+    // Non-finite values (possible from other inbound APIs) are dropped
+    // rather than sent as `null`.
+    let top_p = req.sampling.top_p.filter(|p| p.is_finite());
     let (temperature, top_p) = match budget {
-        Some(_) => (None, req.sampling.top_p.filter(|p| *p >= 0.95)),
+        Some(_) => (None, top_p.filter(|p| *p >= 0.95)),
         None => (
-            req.sampling.temperature.map(|t| t.min(1.0)),
-            req.sampling.top_p,
+            req.sampling
+                .temperature
+                .filter(|t| t.is_finite())
+                .map(|t| t.clamp(0.0, 1.0)),
+            top_p,
         ),
     };
     let output_config = match json_answer {
@@ -238,14 +244,19 @@ fn plan_tokens(
         .and_then(|r| r.budget_tokens.or_else(|| r.effort.and_then(effort_budget)))
         .filter(|b| *b > 0)
         .map(|b| b.max(MIN_THINKING_BUDGET));
-    match (req.sampling.max_output_tokens, budget) {
-        (max, None) => Ok((max.unwrap_or(opts.default_max_tokens), None)),
-        (None, Some(b)) => Ok((opts.default_max_tokens.saturating_add(b), Some(b))),
-        (Some(max), Some(_)) if max <= MIN_THINKING_BUDGET => Err(ConvertError::invalid(
+    let max_tokens = match (req.sampling.max_output_tokens, budget) {
+        (Some(max), _) => max,
+        (None, Some(b)) => opts.default_max_tokens.saturating_add(b),
+        (None, None) => opts.default_max_tokens,
+    };
+    match budget {
+        None => Ok((max_tokens, None)),
+        Some(_) if max_tokens <= MIN_THINKING_BUDGET => Err(ConvertError::invalid(
             "max_completion_tokens",
             format!("must exceed {MIN_THINKING_BUDGET} when reasoning is enabled"),
         )),
-        (Some(max), Some(b)) => Ok((max, Some(b.min(max - 1)))),
+        // The budget must leave room for the answer itself.
+        Some(b) => Ok((max_tokens, Some(b.min(max_tokens - 1)))),
     }
 }
 
