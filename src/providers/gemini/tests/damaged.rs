@@ -49,7 +49,7 @@ fn corrupted_bytes_never_panic() {
                 damaged[at] = (seed >> 32) as u8;
             }
             // Any outcome but a panic is fine; errors must be OpenAI-shaped.
-            if let (_, Err(e)) = translate(&damaged, seed % 2 == 0) {
+            if let (_, Err(e)) = translate(&damaged, seed.is_multiple_of(2)) {
                 assert!(e.to_openai().status >= 400);
             }
         }
