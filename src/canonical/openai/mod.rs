@@ -5,6 +5,13 @@
 //! use the de-facto extension other gateways use so clients can replay it:
 //! `reasoning_content` (text) and `thinking_blocks` (with opaque signatures)
 //! on assistant messages and stream deltas.
+//!
+//! In a stream, reasoning text arrives as `reasoning_content` deltas and
+//! each block is closed by one `thinking_blocks` delta carrying its
+//! signature (with empty `thinking`) or a whole redacted block. A client
+//! rebuilds a replayable block from the `reasoning_content` accumulated
+//! since the previous `thinking_blocks` delta plus that signature; blocks
+//! never overlap, so this is unambiguous even with several per answer.
 
 mod parse;
 mod parse_message;
