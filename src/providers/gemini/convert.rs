@@ -32,6 +32,9 @@ pub struct GeminiOptions {
     /// Replay unsigned function calls with Gemini's documented stand-in
     /// signature instead of letting Gemini 3 reject the turn with a 400.
     pub signature_fallback: bool,
+    /// Express reasoning effort as `thinkingLevel` (Gemini 3) rather than a
+    /// `thinkingBudget`; an explicit budget from the client is still a budget.
+    pub thinking_levels: bool,
 }
 
 impl GeminiOptions {
@@ -46,6 +49,7 @@ impl GeminiOptions {
                 SchemaMode::JsonSchema
             },
             signature_fallback: m.starts_with("gemini-3"),
+            thinking_levels: m.starts_with("gemini-3"),
         }
     }
 }
@@ -133,7 +137,10 @@ fn generation_config<'a>(req: &'a ChatRequest, opts: &GeminiOptions) -> Generati
         seed: s.seed,
         presence_penalty: finite(s.presence_penalty),
         frequency_penalty: finite(s.frequency_penalty),
-        thinking_config: req.reasoning.as_ref().and_then(thinking_config),
+        thinking_config: req
+            .reasoning
+            .as_ref()
+            .and_then(|r| thinking_config(r, opts.thinking_levels)),
         ..GenerationConfig::default()
     };
     match &req.response_format {
@@ -157,11 +164,24 @@ fn finite(v: Option<f64>) -> Option<f64> {
     v.filter(|f| f.is_finite())
 }
 
-/// An explicit budget wins; otherwise the effort picks one. Thought
-/// summaries are requested whenever thinking is on, so clients that read
-/// `reasoning_content` see them; `none` sets the budget to 0 (thinking off
-/// where the model allows it).
-fn thinking_config(r: &ReasoningConfig) -> Option<ThinkingConfig> {
+/// An explicit budget wins; otherwise the effort picks a budget, or on
+/// Gemini 3 a level: only `low` and `high` are accepted by every Gemini 3
+/// model (Pro rejects `minimal`), and none of them can switch thinking off.
+/// Thought summaries are requested whenever thinking is on, so clients that
+/// read `reasoning_content` see them; `none` on a budget model sets the
+/// budget to 0 (thinking off where the model allows it).
+fn thinking_config(r: &ReasoningConfig, levels: bool) -> Option<ThinkingConfig> {
+    if let (None, Some(effort), true) = (r.budget_tokens, r.effort, levels) {
+        let level = match effort {
+            ReasoningEffort::None | ReasoningEffort::Minimal | ReasoningEffort::Low => "low",
+            ReasoningEffort::Medium | ReasoningEffort::High | ReasoningEffort::XHigh => "high",
+        };
+        return Some(ThinkingConfig {
+            include_thoughts: (effort != ReasoningEffort::None).then_some(true),
+            thinking_budget: None,
+            thinking_level: Some(level),
+        });
+    }
     let budget: i64 = match (r.budget_tokens, r.effort) {
         (Some(b), _) => i64::from(b),
         (None, Some(effort)) => match effort {
@@ -177,6 +197,7 @@ fn thinking_config(r: &ReasoningConfig) -> Option<ThinkingConfig> {
     Some(ThinkingConfig {
         include_thoughts: (budget != 0).then_some(true),
         thinking_budget: Some(budget),
+        thinking_level: None,
     })
 }
 

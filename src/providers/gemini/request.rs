@@ -20,7 +20,7 @@ use crate::canonical::{ChatRequest, ContentPart, ImageSource, Message, Role, Too
 /// signature (history from another model, or a client that rewrote ids).
 pub const SIGNATURE_SENTINEL: &str = "skip_thought_signature_validator";
 
-/// Builds the body (without generation config, see `generation`).
+/// Builds the body; `convert` adds the generation config.
 pub fn build<'a>(
     req: &'a ChatRequest,
     opts: &GeminiOptions,

@@ -205,6 +205,7 @@ impl GenerationConfig<'_> {
 }
 
 /// `thinkingBudget`: 0 disables thinking, -1 lets the model decide.
+/// `thinkingLevel` (Gemini 3: `low`, `high`, …) excludes a budget.
 #[derive(Debug, Default, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ThinkingConfig {
@@ -212,6 +213,8 @@ pub struct ThinkingConfig {
     pub include_thoughts: Option<bool>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub thinking_budget: Option<i64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub thinking_level: Option<&'static str>,
 }
 
 /// A whole response, and also each `data:` chunk of a stream.

@@ -2,6 +2,7 @@
 //! through the pure translation functions, compared with the expected
 //! OpenAI (or Gemini) side. `GEMINI_BLESS=1` rewrites the expected outputs.
 
+mod damaged;
 mod property;
 mod request_golden;
 mod response_golden;

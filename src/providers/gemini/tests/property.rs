@@ -174,6 +174,7 @@ fn random_requests_translate_to_valid_json_or_a_clean_error() {
             let opts = GeminiOptions {
                 schema_mode: mode,
                 signature_fallback: i % 2 == 0,
+                thinking_levels: i % 3 == 0,
             };
             match build_request(&req, &opts) {
                 Ok(body) => {

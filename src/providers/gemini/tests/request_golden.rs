@@ -61,6 +61,11 @@ fn explicit_thinking_budget_wins_over_effort() {
 }
 
 #[test]
+fn gemini3_gets_thinking_levels() {
+    check("reasoning_gemini3");
+}
+
+#[test]
 fn old_models_get_the_openapi_subset() {
     check("openapi_subset");
 }
@@ -124,6 +129,8 @@ fn options_follow_the_model_generation() {
     let g3 = GeminiOptions::for_model("gemini-3-flash-preview");
     assert_eq!(g3.schema_mode, SchemaMode::JsonSchema);
     assert!(g3.signature_fallback);
+    assert!(g3.thinking_levels);
+    assert!(!GeminiOptions::for_model("gemini-2.5-pro").thinking_levels);
 }
 
 #[test]
