@@ -10,6 +10,7 @@ pub mod gateway;
 pub mod http1;
 pub mod mock_upstream;
 pub mod providers;
+pub mod resilience;
 pub mod router;
 pub mod runtime;
 pub mod server;
