@@ -210,11 +210,11 @@ fn upstream_errors_relay_with_their_status(driver: &str) {
     let r = post(
         gw.addr,
         "/v1/chat/completions",
-        &[("x-mock-fault", "status=429;retry-after=7")],
+        &[("x-mock-fault", "status=429;retry-after=30")],
         &chat_body("fast", "x", false),
     );
     assert_eq!(r.status, 429);
-    assert_eq!(r.header("retry-after"), Some("7"));
+    assert_eq!(r.header("retry-after"), Some("30"));
     assert_eq!(r.error_code(), "mock_fault");
     let r = post(
         gw.addr,

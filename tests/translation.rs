@@ -20,6 +20,14 @@ fn config(mock: std::net::SocketAddr) -> String {
 listen = "127.0.0.1:0"
 workers = 1
 
+# These tests look at translation only: every error fixture must come back
+# as it is, not retried or cut short by a breaker.
+[routing.retry]
+max_attempts = 1
+
+[routing.breaker]
+enabled = false
+
 [[providers]]
 name = "anthropic"
 kind = "anthropic"

@@ -7,6 +7,9 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use super::schema::{Config, ProviderKind};
+
+/// Collects one error per problem: (path, message).
+pub(super) type Report<'a> = dyn FnMut(String, String) + 'a;
 use crate::upstream::Origin;
 
 /// One problem, named by its path in the file (`providers[2].base_url`).
@@ -165,16 +168,22 @@ fn validate(config: &Config) -> Vec<ConfigError> {
                 }
             }
         }
-        if let Some(key) = &p.api_key
-            && !(key.starts_with("env:") && key.len() > 4
+        let key_refs = p.api_key.iter().map(|k| ("api_key".to_string(), k));
+        let more = p
+            .api_keys
+            .iter()
+            .enumerate()
+            .map(|(j, k)| (format!("api_keys[{j}]"), k));
+        for (field, key) in key_refs.chain(more) {
+            if !(key.starts_with("env:") && key.len() > 4
                 || key.starts_with("file:") && key.len() > 5)
-        {
-            // Say nothing of the value: it may be a pasted key.
-            err(
-                at("api_key"),
-                "must be a reference like `env:OPENAI_API_KEY` or `file:/path`, never a literal key"
-                    .into(),
-            );
+            {
+                // Say nothing of the value: it may be a pasted key.
+                err(
+                    at(&field),
+                    "must be a reference like `env:OPENAI_API_KEY` or `file:/path`, never a literal key".into(),
+                );
+            }
         }
         for (field, v) in [
             ("connect_timeout_ms", p.connect_timeout_ms),
@@ -238,29 +247,7 @@ fn validate(config: &Config) -> Vec<ConfigError> {
         }
     }
 
-    let mut model_names = HashSet::new();
-    for (i, m) in config.models.iter().enumerate() {
-        if m.name.is_empty() {
-            err(format!("models[{i}].name"), "must not be empty".into());
-        } else if !model_names.insert(m.name.as_str()) {
-            err(
-                format!("models[{i}].name"),
-                format!("duplicate model `{}`", m.name),
-            );
-        }
-        if !provider_names.contains(m.provider.as_str()) {
-            err(
-                format!("models[{i}].provider"),
-                format!("no provider named `{}`", m.provider),
-            );
-        }
-        if m.upstream_model.as_deref() == Some("") {
-            err(
-                format!("models[{i}].upstream_model"),
-                "must not be empty".into(),
-            );
-        }
-    }
+    super::routing_checks::validate(config, &provider_names, &mut err);
     errors
 }
 

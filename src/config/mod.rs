@@ -2,10 +2,16 @@
 //! and the embedded default that makes a fresh checkout serve `mock/echo`.
 
 mod load;
+mod routing;
+mod routing_checks;
 mod schema;
 mod secret;
 
 pub use load::{ConfigError, ConfigErrors, ConfigSource, load_file, load_str, resolve_source};
+pub use routing::{
+    BreakerConfig, ComplexityConfig, DeploymentConfig, HedgeConfig, KeyConfig, RetryConfig,
+    RoutingConfig, RuleConfig, RuleMatch, SelectionStrategy,
+};
 pub use schema::{Config, DriverChoice, ModelConfig, ProviderConfig, ProviderKind, ServerConfig};
 pub use secret::Secret;
 

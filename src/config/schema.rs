@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use super::routing::{DeploymentConfig, HedgeConfig, KeyConfig, RoutingConfig, RuleConfig};
+
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -13,6 +15,15 @@ pub struct Config {
     pub providers: Vec<ProviderConfig>,
     #[serde(default)]
     pub models: Vec<ModelConfig>,
+    /// Retries, breakers, selection and complexity scoring.
+    #[serde(default)]
+    pub routing: RoutingConfig,
+    /// Evaluated in order per request; the first that matches decides.
+    #[serde(default)]
+    pub rules: Vec<RuleConfig>,
+    /// Client keys (identity for rules and residency); empty = no key checks.
+    #[serde(default)]
+    pub keys: Vec<KeyConfig>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -102,6 +113,16 @@ pub struct ProviderConfig {
     /// `env:VAR` or `file:/path`; never a literal key.
     #[serde(default)]
     pub api_key: Option<String>,
+    /// Several keys, rotated when one is rate-limited or refused (429/401/403).
+    #[serde(default)]
+    pub api_keys: Vec<String>,
+    /// Until the first body byte after the response head (first token of a
+    /// stream); before it, a slow deployment can still be abandoned for another.
+    #[serde(default)]
+    pub ttft_timeout_ms: Option<u64>,
+    /// Longest silence between two pieces of a body once relaying has begun.
+    #[serde(default)]
+    pub stall_timeout_ms: Option<u64>,
     #[serde(default = "default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
     /// Until the upstream's response head arrives.
@@ -165,7 +186,9 @@ fn default_pool_max_idle() -> usize {
 pub struct ModelConfig {
     /// What clients send as `model`.
     pub name: String,
-    pub provider: String,
+    /// The single deployment's provider; or give `deployments` instead.
+    #[serde(default)]
+    pub provider: Option<String>,
     /// The provider's own model name; defaults to `name`.
     #[serde(default)]
     pub upstream_model: Option<String>,
@@ -177,4 +200,21 @@ pub struct ModelConfig {
     /// otherwise `json_schema` is served through a forced tool.
     #[serde(default)]
     pub native_structured_output: bool,
+    /// Region of the single deployment (e.g. `eu`), for residency rules.
+    #[serde(default)]
+    pub region: Option<String>,
+    /// Price tier of the single deployment (e.g. `cheap`, `flagship`).
+    #[serde(default)]
+    pub tier: Option<String>,
+    #[serde(default)]
+    pub tags: Vec<String>,
+    /// Several deployments behind this name, chosen per request.
+    #[serde(default)]
+    pub deployments: Vec<DeploymentConfig>,
+    /// Other model names tried in order when every deployment here fails.
+    #[serde(default)]
+    pub fallbacks: Vec<String>,
+    /// Race a second deployment when the first is slow to produce output.
+    #[serde(default)]
+    pub hedge: Option<HedgeConfig>,
 }

@@ -1,13 +1,20 @@
-//! `POST /v1/chat/completions`: inspect the body once, resolve the model,
-//! then serve it in-process (mock) or pass it through to an OpenAI-compatible
-//! upstream with only `model` and the auth header rewritten.
+//! `POST /v1/chat/completions`: identify the client, read the request once
+//! in the form its route needs, decide the route (rules, residency, tier),
+//! plan the deployments, run the attempt loop to the commit point, then
+//! deliver — passed through, translated, or served in-process.
+
+use std::cell::OnceCell;
 
 use super::Gateway;
-use super::relay::relay;
-use crate::api::body_edit::BodyEdits;
-use crate::api::{ApiError, chat};
+use super::attempt::{RequestCtx, is_translated};
+use super::engine::{self, Outcome, Trail};
+use crate::api::ApiError;
+use crate::api::json_scan::{find_top_level_value, top_level_members};
 use crate::config::ProviderKind;
-use crate::router::{self, ModelRoute, Provider, ProviderState};
+use crate::resilience::{ComplexitySignals, ComplexityWeights, complexity_score, count_keywords};
+use crate::router::decide::{Decision, RequestFacts, decide, model_chain};
+use crate::router::plan::plan;
+use crate::router::{self, ClientKey, Provider, Snapshot};
 use crate::server::{Request, Responder};
 use crate::upstream::{self, UpstreamError, UpstreamRequest, UpstreamResponse};
 
@@ -16,82 +23,212 @@ pub async fn handle(gw: &Gateway, req: Request, resp: &mut Responder<'_>) {
     let id_header: [(&str, &[u8]); 1] = [("x-request-id", request_id.as_bytes())];
     // Hold this snapshot to the end: a reload mid-request does not affect it.
     let snapshot = router::current();
-    // A translated request is parsed once, into the canonical model: find its
-    // route from a byte scan of `model` and skip the passthrough inspection.
-    let translated = quick_model(&req.body)
-        .and_then(|m| snapshot.model(m))
-        .filter(|r| is_translated(r.provider.kind));
-    let (route, envelope) = match translated {
-        Some(route) => (route, None),
-        None => {
-            let inspected = {
-                let mut scratch = gw.scratch.borrow_mut();
-                chat::inspect(&req.body, &mut scratch)
-            };
-            let envelope = match inspected {
-                Ok(e) => e,
-                Err(err) => {
-                    let _ = resp.send_error(&err, &id_header).await;
-                    return;
-                }
-            };
-            let Some(route) = snapshot.model(&envelope.model) else {
-                let err = ApiError::model_not_found(&envelope.model);
-                let _ = resp.send_error(&err, &id_header).await;
-                return;
-            };
-            (route, Some(envelope))
+    let key = match authenticate(&snapshot, &req) {
+        Ok(k) => k,
+        Err(e) => {
+            let _ = resp.send_error(&e, &id_header).await;
+            return;
         }
     };
-    let provider = &route.provider;
-    if let ProviderState::Disabled(why) = &provider.state {
+    let ctx = RequestCtx {
+        req: &req,
+        request_id: &request_id,
+        stream: false,
+        include_usage: false,
+        envelope: OnceCell::new(),
+        canonical: OnceCell::new(),
+    };
+    let (ctx, requested) = match read_request(ctx, &snapshot, gw) {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = resp.send_error(&e, &id_header).await;
+            return;
+        }
+    };
+    let facts = RequestFacts {
+        model: &requested,
+        tags: tags(&req),
+        key,
+        region: req
+            .header_str("x-tollgate-region")
+            .map(|r| r.trim().to_string()),
+        complexity: complexity(&snapshot, &req.body),
+    };
+    let decision = match decide(&snapshot, &facts) {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = resp.send_error(&e, &id_header).await;
+            return;
+        }
+    };
+    let planned = plan(&snapshot, &decision);
+    let route_header = |trail: Option<(&Trail, &str)>| route_value(&decision, trail);
+    let Some(first) = planned.targets.first().cloned() else {
+        let why = decision
+            .model
+            .disabled_reason()
+            .unwrap_or_else(|| planned.excluded.join("; "));
         let err = ApiError::coded(
             503,
             "service_unavailable_error",
-            "provider_unavailable",
+            "no_healthy_deployment",
             format!(
-                "Model `{}` is configured but provider `{}` is disabled: {why}.",
-                route.name, provider.name
+                "No deployment can serve model `{}` now: {why}.",
+                decision.model.name
             ),
         );
-        let _ = resp.send_error(&err, &id_header).await;
-        return;
-    }
-    let headers: [(&str, &[u8]); 3] = [
-        ("x-request-id", request_id.as_bytes()),
-        ("x-tollgate-provider", provider.name.as_bytes()),
-        ("x-tollgate-model", route.upstream_model.as_bytes()),
-    ];
-    match (provider.kind, &envelope) {
-        (kind, _) if is_translated(kind) => {
-            super::translated::handle(&req, route, &request_id, &headers, resp).await;
-        }
-        (ProviderKind::Mock, _) => {
-            let completion_id = format!("chatcmpl-{request_id}");
-            crate::providers::mock::serve(
-                &route.upstream_model,
-                &req.body,
-                &completion_id,
-                &headers,
-                resp,
+        let route = route_header(None);
+        let _ = resp
+            .send_error(
+                &err,
+                &[
+                    ("x-request-id", request_id.as_bytes()),
+                    ("x-tollgate-route", route.as_bytes()),
+                ],
             )
             .await;
+        return;
+    };
+    if first.provider.kind == ProviderKind::Mock {
+        let route = route_header(None);
+        let headers: [(&str, &[u8]); 4] = [
+            ("x-request-id", request_id.as_bytes()),
+            ("x-tollgate-provider", first.provider.name.as_bytes()),
+            ("x-tollgate-model", first.upstream_model.as_bytes()),
+            ("x-tollgate-route", route.as_bytes()),
+        ];
+        let completion_id = format!("chatcmpl-{request_id}");
+        crate::providers::mock::serve(
+            &first.upstream_model,
+            &req.body,
+            &completion_id,
+            &headers,
+            resp,
+        )
+        .await;
+        return;
+    }
+    // The in-process mock only ever serves as a first choice.
+    let targets: Vec<_> = planned
+        .targets
+        .into_iter()
+        .filter(|d| d.provider.kind != ProviderKind::Mock)
+        .collect();
+    let hedge = decision.model.hedge.as_ref();
+    match engine::run(&ctx, &snapshot, &targets, hedge, resp).await {
+        Outcome::Won(prepared, trail) => {
+            let d = prepared.deployment.clone();
+            let route = route_header(Some((
+                &trail,
+                &format!("{}/{}", d.provider.name, d.upstream_model),
+            )));
+            let headers: [(&str, &[u8]); 4] = [
+                ("x-request-id", request_id.as_bytes()),
+                ("x-tollgate-provider", d.provider.name.as_bytes()),
+                ("x-tollgate-model", d.upstream_model.as_bytes()),
+                ("x-tollgate-route", route.as_bytes()),
+            ];
+            if is_translated(d.provider.kind) {
+                super::translated::deliver(prepared, &ctx, &headers, resp).await;
+            } else {
+                super::relay::relay(prepared, &headers, resp).await;
+            }
         }
-        (_, Some(envelope)) => {
-            passthrough(&req, envelope, route, &request_id, &headers, resp).await
+        Outcome::Lost(err, retry_after_ms, trail) => {
+            let route = route_header(Some((&trail, "none")));
+            let retry = retry_after_ms.map(|ms| ms.div_ceil(1000).to_string());
+            let mut headers: Vec<(&str, &[u8])> = vec![
+                ("x-request-id", request_id.as_bytes()),
+                ("x-tollgate-route", route.as_bytes()),
+            ];
+            if let Some(r) = &retry {
+                headers.push(("retry-after", r.as_bytes()));
+            }
+            let _ = resp.send_error(&err, &headers).await;
         }
-        (_, None) => unreachable!("only translated routes skip inspection"),
+        Outcome::Abandoned => resp.abort(),
     }
 }
 
-fn is_translated(kind: ProviderKind) -> bool {
-    matches!(kind, ProviderKind::Anthropic | ProviderKind::Gemini)
+/// With `[[keys]]` configured, every request must carry one of them.
+fn authenticate<'s>(
+    snapshot: &'s Snapshot,
+    req: &Request,
+) -> Result<Option<&'s ClientKey>, ApiError> {
+    if snapshot.keys.is_empty() {
+        return Ok(None);
+    }
+    let presented = req
+        .header("authorization")
+        .and_then(|v| {
+            v.strip_prefix(b"Bearer ")
+                .or_else(|| v.strip_prefix(b"bearer "))
+        })
+        .or_else(|| req.header("x-api-key"))
+        .or_else(|| req.header("api-key"))
+        .map(<[u8]>::trim_ascii);
+    let found = presented.and_then(|p| {
+        snapshot.keys.iter().find(|k| {
+            k.secret
+                .as_ref()
+                .is_some_and(|s| constant_time_eq(s.expose().as_bytes(), p))
+        })
+    });
+    match found {
+        Some(k) => Ok(Some(k)),
+        None => Err(ApiError::coded(
+            401,
+            "invalid_request_error",
+            "invalid_api_key",
+            "Missing or unknown API key. Send `Authorization: Bearer <key>`.",
+        )),
+    }
+}
+
+fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+/// Validates the body in the form its route needs: a chain served only by
+/// translating providers is parsed once, into the canonical model; anything
+/// else gets the passthrough inspection (the canonical parse follows lazily
+/// if a fallback needs it).
+fn read_request<'a>(
+    mut ctx: RequestCtx<'a>,
+    snapshot: &Snapshot,
+    gw: &Gateway,
+) -> Result<(RequestCtx<'a>, String), ApiError> {
+    let quick = quick_model(&ctx.req.body);
+    let all_translated = quick.and_then(|m| snapshot.model(m)).is_some_and(|route| {
+        model_chain(snapshot, route)
+            .iter()
+            .all(|m| m.deployments.iter().all(|d| is_translated(d.provider.kind)))
+    });
+    if all_translated {
+        let (stream, include_usage) = {
+            let canonical = ctx.canonical()?;
+            (canonical.stream, canonical.include_usage)
+        };
+        ctx.stream = stream;
+        ctx.include_usage = include_usage;
+        let model = quick.unwrap_or_default().to_string();
+        return Ok((ctx, model));
+    }
+    let envelope = {
+        let mut scratch = gw.scratch.borrow_mut();
+        crate::api::chat::inspect(&ctx.req.body, &mut scratch)?
+    };
+    ctx.stream = envelope.stream;
+    ctx.include_usage = envelope.include_usage;
+    let model = envelope.model.clone();
+    let _ = ctx.envelope.set(Ok(envelope));
+    Ok((ctx, model))
 }
 
 /// The top-level `model` when it is a plain string (no escapes) in a body that
 /// at least scans as an object; full validation happens after routing.
 fn quick_model(body: &[u8]) -> Option<&str> {
-    let span = crate::api::json_scan::find_top_level_value(body, b"model")?;
+    let span = find_top_level_value(body, b"model")?;
     let raw = body.get(span.start + 1..span.end.checked_sub(1)?)?;
     if body[span.start] != b'"' || raw.contains(&b'\\') {
         return None;
@@ -99,61 +236,103 @@ fn quick_model(body: &[u8]) -> Option<&str> {
     std::str::from_utf8(raw).ok()
 }
 
-async fn passthrough(
-    req: &Request,
-    envelope: &chat::ChatEnvelope,
-    route: &ModelRoute,
-    request_id: &str,
-    headers: &[(&str, &[u8])],
-    resp: &mut Responder<'_>,
-) {
-    let provider = &route.provider;
-    let model_changes = route.upstream_model != envelope.model;
-    let edited;
-    let body: &[u8] = if !model_changes && provider.body_edits.is_empty() {
-        &req.body
-    } else {
-        let model = model_changes.then_some(route.upstream_model.as_str());
-        let spliced = if provider.body_edits.is_empty() {
-            chat::rewrite_model(&req.body, envelope, &route.upstream_model)
-        } else {
-            crate::api::body_edit::apply(&req.body, model, &provider.body_edits)
-        };
-        edited = match spliced.or_else(|| reserialize(&req.body, model, &provider.body_edits)) {
-            Some(b) => b,
-            None => {
-                let err = ApiError::internal("Could not rewrite the request.");
-                let _ = resp.send_error(&err, headers).await;
-                return;
+/// Tags from `x-tollgate-tags` (comma-separated) and `metadata.tags`.
+fn tags(req: &Request) -> Vec<String> {
+    let mut tags: Vec<String> = req
+        .header_str("x-tollgate-tags")
+        .map(|v| {
+            v.split(',')
+                .map(|t| t.trim().to_string())
+                .filter(|t| !t.is_empty())
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(span) = find_top_level_value(&req.body, b"metadata") {
+        let mut copy = req.body[span].to_vec();
+        if let Ok(v) = simd_json::to_owned_value(&mut copy) {
+            use simd_json::prelude::*;
+            if let Some(t) = v.get("tags").and_then(|t| t.as_str()) {
+                tags.extend(
+                    t.split(',')
+                        .map(|t| t.trim().to_string())
+                        .filter(|t| !t.is_empty()),
+                );
             }
-        };
-        &edited
-    };
-    let bytes = crate::providers::render_request(
-        provider,
-        &provider.chat_target(&route.upstream_model, envelope.stream),
-        body,
-        envelope.stream,
-        request_id,
-        req.headers(),
-    );
-    match call_upstream(provider, bytes, resp).await {
-        Some(Ok(upstream)) => relay(upstream, headers, &provider.name, resp).await,
-        Some(Err(e)) => {
-            let _ = resp.send_error(&e.to_api(&provider.name), headers).await;
         }
-        None => resp.abort(),
     }
+    tags
 }
 
-/// Sends a rendered request and waits for the response head. A client that
-/// leaves meanwhile cancels it (`None`): dropping the exchange closes its
-/// upstream connection rather than leaving it to think for nobody.
-pub(super) async fn call_upstream(
+/// The complexity score, computed only when a rule looks at it. Signals are
+/// read from the raw body: the size of `messages`, whether `tools` is
+/// non-empty, whether reasoning is asked for, and keyword hits in the messages.
+fn complexity(snapshot: &Snapshot, body: &[u8]) -> f64 {
+    let rules = &snapshot.config.rules;
+    if !rules
+        .iter()
+        .any(|r| r.when.min_complexity.is_some() || r.when.max_complexity.is_some())
+    {
+        return 0.0;
+    }
+    let c = &snapshot.config.routing.complexity;
+    let mut signals = ComplexitySignals {
+        prompt_chars: 0,
+        has_tools: false,
+        reasoning: false,
+        keyword_hits: 0,
+    };
+    for (k, v) in top_level_members(body).unwrap_or_default() {
+        let value = &body[v];
+        match &body[k.start + 1..k.end - 1] {
+            b"messages" => {
+                signals.prompt_chars = value.len() as u64;
+                let text = String::from_utf8_lossy(value);
+                let lowered: Vec<String> =
+                    c.keywords.iter().map(|k| k.to_ascii_lowercase()).collect();
+                signals.keyword_hits = count_keywords(&text, &lowered);
+            }
+            b"tools" => signals.has_tools = value.len() > 2,
+            b"reasoning_effort" | b"reasoning" | b"thinking" => {
+                signals.reasoning = value != b"null" && value != b"\"none\"";
+            }
+            _ => {}
+        }
+    }
+    let weights = ComplexityWeights {
+        long_prompt_chars: c.long_prompt_chars,
+        prompt_weight: c.prompt_weight,
+        tools_weight: c.tools_weight,
+        reasoning_weight: c.reasoning_weight,
+        keyword_weight: c.keyword_weight,
+    };
+    complexity_score(&signals, &weights)
+}
+
+/// `x-tollgate-route`: the decision and how it was carried out.
+fn route_value(decision: &Decision, trail: Option<(&Trail, &str)>) -> String {
+    let mut v = decision.reason.clone();
+    if let Some((t, served)) = trail {
+        v.push_str(&format!("; deployment={served}; attempts={}", t.attempts));
+        if t.hedged {
+            v.push_str("; hedged");
+        }
+        if t.waited_ms > 0 {
+            v.push_str(&format!("; waited={}ms", t.waited_ms));
+        }
+        if !t.failures.is_empty() {
+            v.push_str("; failed=");
+            v.push_str(&t.failures.join(","));
+        }
+    }
+    v.retain(|c| c.is_ascii_graphic() || c == ' ');
+    v
+}
+
+/// Sends a rendered request and waits for the response head.
+pub(super) async fn call_upstream_raw(
     provider: &Provider,
     bytes: Vec<u8>,
-    resp: &Responder<'_>,
-) -> Option<Result<UpstreamResponse, UpstreamError>> {
+) -> Result<UpstreamResponse, UpstreamError> {
     let base = provider
         .base
         .as_ref()
@@ -167,32 +346,5 @@ pub(super) async fn call_upstream(
         total_timeout: provider.total_timeout,
         max_idle: provider.pool_max_idle,
     };
-    monoio::select! {
-        r = upstream::send(target, bytes) => Some(r),
-        _ = resp.client_closed() => None,
-    }
-}
-
-/// The rare body with escaped top-level keys: parse, edit, write whole.
-fn reserialize(body: &[u8], model: Option<&str>, edits: &BodyEdits) -> Option<Vec<u8>> {
-    use simd_json::prelude::*;
-    let mut copy = body.to_vec();
-    let mut value = simd_json::to_owned_value(&mut copy).ok()?;
-    let obj = value.as_object_mut()?;
-    if let Some(m) = model {
-        obj.insert("model".into(), m.into());
-    }
-    for key in &edits.drop {
-        obj.remove(key.as_str());
-    }
-    for (from, to) in &edits.rename {
-        if let Some(v) = obj.remove(from.as_str()) {
-            obj.insert(to.clone(), v);
-        }
-    }
-    for (key, json) in &edits.set {
-        let mut bytes = json.clone();
-        obj.insert(key.clone(), simd_json::to_owned_value(&mut bytes).ok()?);
-    }
-    simd_json::to_vec(&value).ok()
+    upstream::send(target, bytes).await
 }

@@ -1,9 +1,13 @@
 //! The gateway's HTTP routes: chat completions, models, health, readiness
 //! and metrics. One `Gateway` per worker; nothing in it is shared across cores.
 
+mod attempt;
 mod chat;
+mod engine;
 mod relay;
 mod translated;
+
+pub use attempt::Failure;
 
 use std::cell::{Cell, RefCell};
 
@@ -20,6 +24,13 @@ pub struct Gateway {
 
 impl Gateway {
     pub fn new(worker: usize) -> Self {
+        // Publish this core's breaker states for /metrics, off the request path.
+        monoio::spawn(async move {
+            loop {
+                crate::router::report::publish(worker, crate::router::health::breaker_report());
+                monoio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+        });
         Self {
             worker,
             scratch: RefCell::new(Vec::with_capacity(16 * 1024)),
@@ -110,5 +121,5 @@ fn metrics_text(worker: usize) -> String {
          # TYPE tollgate_upstream_connections_idle gauge\ntollgate_upstream_connections_idle{{worker=\"{worker}\"}} {idle}\n",
         snapshot.generation,
         snapshot.models.len()
-    )
+    ) + &crate::router::report::metrics_text()
 }

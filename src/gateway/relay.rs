@@ -2,9 +2,9 @@
 //! keep their length, everything else goes out chunked, piece by piece. A
 //! failure after the first byte is never dressed up as a clean end.
 
+use super::attempt::Prepared;
 use crate::api::ApiError;
 use crate::server::Responder;
-use crate::upstream::UpstreamResponse;
 
 /// Upstream headers worth passing on; everything else is the gateway's to set.
 fn relayed_header(name: &str) -> bool {
@@ -15,12 +15,16 @@ fn relayed_header(name: &str) -> bool {
         || (name.len() > 12 && name[..12].eq_ignore_ascii_case("x-ratelimit-"))
 }
 
-pub async fn relay(
-    mut upstream: UpstreamResponse,
-    ours: &[(&str, &[u8])],
-    provider: &str,
-    resp: &mut Responder<'_>,
-) {
+/// Relays a committed passthrough answer: its head, the first bytes already
+/// read at the commit point, then the rest as it arrives.
+pub async fn relay(prepared: Prepared, ours: &[(&str, &[u8])], resp: &mut Responder<'_>) {
+    let Prepared {
+        mut upstream,
+        first,
+        deployment,
+        ..
+    } = prepared;
+    let provider = &deployment.provider.name;
     let is_sse = upstream
         .header("content-type")
         .is_some_and(|v| v.len() >= 17 && v[..17].eq_ignore_ascii_case(b"text/event-stream"));
@@ -41,6 +45,16 @@ pub async fn relay(
         return;
     }
     let sized = length.is_some();
+    if !first.is_empty() {
+        let written = if sized {
+            resp.send_raw(&first).await
+        } else {
+            resp.send_chunk(&first).await
+        };
+        if written.is_err() {
+            return;
+        }
+    }
     loop {
         match upstream.body.next().await {
             Ok(Some(piece)) => {

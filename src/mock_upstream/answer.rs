@@ -32,7 +32,15 @@ pub async fn answer(
         return;
     }
     if let Some(latency) = plan.latency {
-        monoio::time::sleep(latency).await;
+        // A caller that gives up (a cancelled hedge) is seen at once.
+        let gone = monoio::select! {
+            _ = monoio::time::sleep(latency) => false,
+            _ = resp.client_closed() => true,
+        };
+        if gone {
+            resp.abort();
+            return;
+        }
     }
     if let Some(status) = plan.failing_status() {
         let retry = plan.retry_after.map(|s| s.to_string());
@@ -40,6 +48,17 @@ pub async fn answer(
         headers.extend(retry.iter().map(|r| ("retry-after", r.as_bytes())));
         let body = fault_body(format, status);
         let _ = resp.send(status, &headers, &body).await;
+        return;
+    }
+    if plan.hang_body {
+        let headers: [(&str, &[u8]); 1] = [("content-type", b"text/event-stream")];
+        if resp.start_stream(200, &headers, true).await.is_ok() {
+            monoio::select! {
+                _ = monoio::time::sleep(Duration::from_secs(600)) => {},
+                _ = resp.client_closed() => {},
+            }
+        }
+        resp.abort();
         return;
     }
     if req.header("x-mock-echo-request").is_some() {

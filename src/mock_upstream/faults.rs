@@ -1,7 +1,9 @@
 //! Fault injection for the mock upstream, chosen per request by the
 //! `x-mock-fault` header or a `/fault/<spec>/` path prefix, e.g.
 //! `status=503`, `error-rate=0.5`, `latency-ms=200`, `hang`, `cut-after=3`,
-//! `retry-after=2`, joined with `;` or `,`.
+//! `retry-after=2`, `hang-body`, limited by `times=N` (the first N requests
+//! with that spec), `every=N` (every Nth of them) and `when-key=K` (only requests presenting key K), joined
+//! with `;` or `,`.
 
 use std::cell::Cell;
 use std::time::Duration;
@@ -18,6 +20,14 @@ pub struct FaultPlan {
     /// Close the connection after this many stream events (or half the body).
     pub cut_after: Option<usize>,
     pub retry_after: Option<u64>,
+    /// Only the first N requests with this exact spec get the fault.
+    pub times: Option<u64>,
+    /// Only requests presenting this key (any auth header) get the fault.
+    pub when_key: Option<String>,
+    /// Send the response head, then go silent until the caller leaves.
+    pub hang_body: bool,
+    /// Only every Nth request with this spec gets the fault (exactly 1/N of them).
+    pub every: Option<u64>,
 }
 
 impl FaultPlan {
@@ -45,6 +55,18 @@ impl FaultPlan {
                 "hang" => plan.hang = true,
                 "cut-after" => plan.cut_after = Some(value.parse().map_err(|_| bad())?),
                 "retry-after" => plan.retry_after = Some(value.parse().map_err(|_| bad())?),
+                "times" => plan.times = Some(value.parse().map_err(|_| bad())?),
+                "when-key" if !value.is_empty() => plan.when_key = Some(value.to_string()),
+                "hang-body" => plan.hang_body = true,
+                "every" => {
+                    plan.every = Some(
+                        value
+                            .parse()
+                            .ok()
+                            .filter(|&n: &u64| n > 0)
+                            .ok_or_else(bad)?,
+                    )
+                }
                 _ => return Err(bad()),
             }
         }
@@ -58,6 +80,28 @@ impl FaultPlan {
             None => self.status,
         }
     }
+}
+
+/// Whether this request is one the plan applies to; counts it if so.
+pub fn applies(plan: &FaultPlan, spec: &str, presented_key: Option<&str>) -> bool {
+    if let Some(k) = &plan.when_key
+        && presented_key != Some(k.as_str())
+    {
+        return false;
+    }
+    if plan.times.is_none() && plan.every.is_none() {
+        return true;
+    }
+    use std::collections::HashMap;
+    use std::sync::{Mutex, OnceLock};
+    static SEEN: OnceLock<Mutex<HashMap<String, u64>>> = OnceLock::new();
+    let mut seen = SEEN
+        .get_or_init(Default::default)
+        .lock()
+        .unwrap_or_else(|e| e.into_inner());
+    let count = seen.entry(spec.to_string()).or_insert(0);
+    *count += 1;
+    plan.times.is_none_or(|n| *count <= n) && plan.every.is_none_or(|n| count.is_multiple_of(n))
 }
 
 /// Splits `/fault/<spec>/rest` into the spec and `/rest`.

@@ -58,6 +58,15 @@ impl MockStats {
     }
 }
 
+/// The key a request presents, whichever provider header carries it.
+fn presented_key(req: &Request) -> Option<&str> {
+    req.header_str("authorization")
+        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v))
+        .or_else(|| req.header_str("x-api-key"))
+        .or_else(|| req.header_str("api-key"))
+        .or_else(|| req.header_str("x-goog-api-key"))
+}
+
 pub struct MockUpstream {
     worker: usize,
     counter: std::cell::Cell<u64>,
@@ -133,7 +142,12 @@ impl Service for MockUpstream {
             }
         };
         let plan = match spec.as_deref().map(FaultPlan::parse).transpose() {
-            Ok(p) => p.unwrap_or_default(),
+            Ok(Some(p))
+                if faults::applies(&p, spec.as_deref().unwrap_or(""), presented_key(&req)) =>
+            {
+                p
+            }
+            Ok(_) => FaultPlan::default(),
             Err(e) => {
                 let _ = resp
                     .send_error(&ApiError::invalid_request("bad_fault", e), &[])

@@ -7,12 +7,14 @@ pub mod gemini;
 pub mod mock;
 pub mod openai;
 
+use crate::config::Secret;
 use crate::router::Provider;
 
 /// Renders a whole upstream POST: head (host, auth, static and forwarded
 /// headers, framing) plus body. Every network provider goes through here.
 pub fn render_request<'a>(
     provider: &Provider,
+    key: Option<&Secret>,
     target: &str,
     body: &[u8],
     stream: bool,
@@ -39,7 +41,7 @@ pub fn render_request<'a>(
     out.extend_from_slice(b"\r\nx-request-id: ");
     out.extend_from_slice(request_id.as_bytes());
     out.extend_from_slice(b"\r\n");
-    if let Some(key) = &provider.api_key {
+    if let Some(key) = key {
         out.extend_from_slice(provider.auth_header.as_bytes());
         out.extend_from_slice(b": ");
         out.extend_from_slice(provider.auth_scheme.as_bytes());

@@ -2,9 +2,15 @@
 //! validated config and swapped atomically on reload (every core reads the
 //! current one through `ArcSwap`; in-flight requests keep the one they began with).
 
+pub mod decide;
+pub mod health;
+pub mod plan;
+mod provider;
+pub mod report;
 mod snapshot;
 
-pub use snapshot::{ModelRoute, Provider, ProviderState, Snapshot, toml_to_json};
+pub use provider::{Provider, ProviderState, toml_to_json};
+pub use snapshot::{ClientKey, Deployment, ModelRoute, Snapshot};
 
 use std::cell::RefCell;
 use std::rc::Rc;

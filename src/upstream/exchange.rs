@@ -32,6 +32,12 @@ pub enum UpstreamError {
     Io(std::io::Error),
     #[error("the upstream closed the connection before the response was complete")]
     Closed,
+    /// no body bytes within the time-to-first-token timeout
+    #[error("the upstream sent no output within the first-token timeout")]
+    FirstTokenTimeout,
+    /// silence between two body pieces beyond the stall timeout
+    #[error("the upstream stream stalled")]
+    Stalled,
     #[error("the upstream sent a malformed response: {0}")]
     Protocol(String),
 }
@@ -41,13 +47,27 @@ impl UpstreamError {
     pub fn to_api(&self, provider: &str) -> ApiError {
         let (status, code) = match self {
             UpstreamError::Connect(_) => (502, "upstream_connect_error"),
-            UpstreamError::FirstByteTimeout | UpstreamError::TotalTimeout => {
-                (504, "upstream_timeout")
-            }
+            UpstreamError::FirstByteTimeout
+            | UpstreamError::TotalTimeout
+            | UpstreamError::FirstTokenTimeout
+            | UpstreamError::Stalled => (504, "upstream_timeout"),
             UpstreamError::Io(_) | UpstreamError::Closed => (502, "upstream_connection_error"),
             UpstreamError::Protocol(_) => (502, "upstream_protocol_error"),
         };
         ApiError::upstream(status, code, format!("Provider `{provider}`: {self}."))
+    }
+}
+
+impl UpstreamError {
+    /// A fresh value of a data-less variant (the I/O ones become `Closed`).
+    fn same_kind(&self) -> UpstreamError {
+        match self {
+            UpstreamError::FirstTokenTimeout => UpstreamError::FirstTokenTimeout,
+            UpstreamError::Stalled => UpstreamError::Stalled,
+            UpstreamError::FirstByteTimeout => UpstreamError::FirstByteTimeout,
+            UpstreamError::TotalTimeout => UpstreamError::TotalTimeout,
+            _ => UpstreamError::Closed,
+        }
     }
 }
 
@@ -118,6 +138,8 @@ pub struct UpstreamBody {
     done: bool,
     reusable: bool,
     deadline: Instant,
+    /// Longest wait for the next piece, when set.
+    piece_timeout: Option<(std::time::Duration, UpstreamError)>,
     origin: Origin,
     max_idle: usize,
 }
@@ -300,6 +322,7 @@ impl ParsedHead {
             done: false,
             reusable: self.keep_alive,
             deadline,
+            piece_timeout: None,
             origin: req.origin.clone(),
             max_idle: req.max_idle,
         };
@@ -318,6 +341,16 @@ impl ParsedHead {
 impl UpstreamBody {
     pub fn is_done(&self) -> bool {
         self.done
+    }
+
+    /// Bounds the wait for each following piece; a miss fails with `error`
+    /// (`FirstTokenTimeout` before relaying starts, `Stalled` after).
+    pub fn set_piece_timeout(
+        &mut self,
+        timeout: Option<std::time::Duration>,
+        error: UpstreamError,
+    ) {
+        self.piece_timeout = timeout.map(|t| (t, error));
     }
 
     /// The next piece of the body as it arrives; `None` at its end, when the
@@ -410,9 +443,21 @@ impl UpstreamBody {
         self.pos = 0;
         let conn = self.conn.as_mut().ok_or(UpstreamError::Closed)?;
         let owned = std::mem::take(&mut self.buf);
-        let (res, owned) = timeout_at(self.deadline.into(), read_append(conn, owned, READ_SPARE))
-            .await
-            .map_err(|_| UpstreamError::TotalTimeout)?;
+        let piece_deadline = self
+            .piece_timeout
+            .as_ref()
+            .map(|(t, _)| Instant::now() + *t);
+        let deadline = piece_deadline.map_or(self.deadline, |p| p.min(self.deadline));
+        let (res, owned) =
+            match timeout_at(deadline.into(), read_append(conn, owned, READ_SPARE)).await {
+                Ok(r) => r,
+                Err(_) => {
+                    return Err(match (&self.piece_timeout, piece_deadline) {
+                        (Some((_, e)), Some(p)) if p < self.deadline => e.same_kind(),
+                        _ => UpstreamError::TotalTimeout,
+                    });
+                }
+            };
         self.buf = owned;
         match res {
             Ok(0) if self.framing == Framing::UntilClose => {

@@ -1,0 +1,293 @@
+//! One attempt at one deployment, up to the commit point: render the request
+//! for the deployment's provider, send it, and wait for the response head and
+//! the first body bytes. Nothing reaches the client here, so a failure can
+//! still be retried elsewhere, and a hedge that loses is simply dropped.
+
+use std::borrow::Cow;
+use std::cell::OnceCell;
+use std::sync::Arc;
+use std::time::Instant;
+
+use super::chat::call_upstream_raw;
+use crate::api::ApiError;
+use crate::api::body_edit::BodyEdits;
+use crate::api::chat::{self, ChatEnvelope};
+use crate::canonical::ChatRequest;
+use crate::config::ProviderKind;
+use crate::router::{Deployment, Provider};
+use crate::server::Request;
+use crate::upstream::{UpstreamError, UpstreamResponse};
+
+/// Error bodies larger than this are cut when kept for the client.
+const MAX_ERROR_BODY: usize = 1024 * 1024;
+
+/// The request as each kind of provider needs it, parsed at most once each.
+pub struct RequestCtx<'a> {
+    pub req: &'a Request,
+    pub request_id: &'a str,
+    pub stream: bool,
+    pub include_usage: bool,
+    pub envelope: OnceCell<Result<ChatEnvelope, ApiError>>,
+    pub canonical: OnceCell<Result<ChatRequest, ApiError>>,
+}
+
+impl RequestCtx<'_> {
+    pub fn envelope(&self) -> Result<&ChatEnvelope, ApiError> {
+        self.envelope
+            .get_or_init(|| chat::inspect(&self.req.body, &mut Vec::new()))
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+
+    pub fn canonical(&self) -> Result<&ChatRequest, ApiError> {
+        self.canonical
+            .get_or_init(|| {
+                crate::canonical::openai::parse_openai_request(&self.req.body)
+                    .map_err(|e| e.to_openai())
+            })
+            .as_ref()
+            .map_err(Clone::clone)
+    }
+}
+
+pub fn is_translated(kind: ProviderKind) -> bool {
+    matches!(kind, ProviderKind::Anthropic | ProviderKind::Gemini)
+}
+
+/// An attempt that produced output: the commit point has been reached.
+pub struct Prepared {
+    pub deployment: Arc<Deployment>,
+    pub upstream: UpstreamResponse,
+    /// The first body bytes, already read (the sign of real output).
+    pub first: Vec<u8>,
+    pub ttfb_ms: u64,
+    pub ttft_ms: u64,
+}
+
+/// Why an attempt did not produce output.
+#[derive(Debug)]
+pub enum Failure {
+    /// The upstream answered with an error status.
+    Status {
+        status: u16,
+        retry_after_ms: Option<u64>,
+        body: Vec<u8>,
+        kind: ProviderKind,
+    },
+    /// No usable answer: connect, timeouts, closed or malformed.
+    Transport(UpstreamError),
+    /// The request cannot be expressed for this deployment's provider.
+    Invalid(ApiError),
+}
+
+/// What a failure allows next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Next {
+    /// Try again (this deployment after a backoff, or another one).
+    Retry,
+    /// The key was refused or rate-limited: another key of the same provider may do.
+    RotateKey,
+    /// This model cannot take the request (context length): only other models may.
+    OtherModel,
+    /// The client's own fault: answer it as is.
+    Final,
+}
+
+impl Failure {
+    pub fn next(&self) -> Next {
+        match self {
+            Failure::Transport(_) => Next::Retry,
+            Failure::Invalid(_) => Next::OtherModel,
+            Failure::Status { status, body, .. } => match status {
+                429 | 401 | 403 => Next::RotateKey,
+                408 | 409 | 500..=599 => Next::Retry,
+                400 | 413 | 422 if mentions_context_length(body) => Next::OtherModel,
+                _ => Next::Final,
+            },
+        }
+    }
+
+    /// The client-facing error when this is the last word.
+    pub fn to_api(&self, provider: &str) -> ApiError {
+        match self {
+            Failure::Transport(e) => e.to_api(provider),
+            Failure::Invalid(e) => e.clone(),
+            Failure::Status {
+                status, body, kind, ..
+            } => match kind {
+                ProviderKind::Anthropic => {
+                    crate::providers::anthropic::convert::map_error(*status, body)
+                }
+                ProviderKind::Gemini => crate::providers::gemini::convert::map_error(*status, body),
+                _ => passthrough_error(*status, body, provider),
+            },
+        }
+    }
+}
+
+/// An OpenAI-compatible error body is already the client's shape; anything
+/// else is wrapped so the client still gets one.
+fn passthrough_error(status: u16, body: &[u8], provider: &str) -> ApiError {
+    let mut copy = body.to_vec();
+    if let Ok(v) = simd_json::to_owned_value(&mut copy) {
+        use simd_json::prelude::*;
+        if let Some(e) = v.get("error").and_then(|e| e.as_object()) {
+            let text = |k: &str| e.get(k).and_then(|x| x.as_str()).map(str::to_string);
+            let mut err = ApiError::new(
+                status,
+                &text("type").unwrap_or_else(|| "upstream_error".into()),
+                text("message")
+                    .unwrap_or_else(|| format!("Provider `{provider}` answered {status}.")),
+            );
+            err.code = text("code");
+            err.param = text("param");
+            return err;
+        }
+    }
+    ApiError::coded(
+        status,
+        "upstream_error",
+        "upstream_error",
+        format!("Provider `{provider}` answered {status}."),
+    )
+}
+
+fn mentions_context_length(body: &[u8]) -> bool {
+    const MARKERS: [&[u8]; 5] = [
+        b"context_length_exceeded",
+        b"maximum context length",
+        b"prompt is too long",
+        b"exceeds the maximum number of tokens",
+        b"context window",
+    ];
+    MARKERS
+        .iter()
+        .any(|m| body.windows(m.len()).any(|w| w.eq_ignore_ascii_case(m)))
+}
+
+/// Runs one attempt up to the first body bytes.
+pub async fn prepare(
+    ctx: &RequestCtx<'_>,
+    deployment: Arc<Deployment>,
+    key_index: usize,
+) -> Result<Prepared, Failure> {
+    let provider = &deployment.provider;
+    let body = request_body(ctx, &deployment)?;
+    let key = if provider.api_keys.is_empty() {
+        None
+    } else {
+        Some(&provider.api_keys[key_index % provider.api_keys.len()])
+    };
+    let target = provider.chat_target(&deployment.upstream_model, ctx.stream);
+    let bytes = crate::providers::render_request(
+        provider,
+        key,
+        &target,
+        &body,
+        ctx.stream,
+        ctx.request_id,
+        ctx.req.headers(),
+    );
+    let started = Instant::now();
+    let mut upstream = call_upstream_raw(provider, bytes)
+        .await
+        .map_err(Failure::Transport)?;
+    let ttfb_ms = started.elapsed().as_millis() as u64;
+    if upstream.status >= 400 {
+        return Err(error_answer(provider, upstream).await);
+    }
+    upstream
+        .body
+        .set_piece_timeout(provider.ttft_timeout, UpstreamError::FirstTokenTimeout);
+    let first = match upstream.body.next().await {
+        Ok(Some(piece)) => piece.to_vec(),
+        Ok(None) => Vec::new(),
+        Err(e) => return Err(Failure::Transport(e)),
+    };
+    let ttft_ms = started.elapsed().as_millis() as u64;
+    upstream
+        .body
+        .set_piece_timeout(provider.stall_timeout, UpstreamError::Stalled);
+    Ok(Prepared {
+        deployment,
+        upstream,
+        first,
+        ttfb_ms,
+        ttft_ms,
+    })
+}
+
+async fn error_answer(provider: &Provider, mut upstream: UpstreamResponse) -> Failure {
+    let status = upstream.status;
+    let now = crate::mock_upstream::echo::now_secs();
+    let retry_after_ms = upstream
+        .header("retry-after-ms")
+        .and_then(crate::resilience::parse_retry_after_ms)
+        .or_else(|| {
+            upstream
+                .header("retry-after")
+                .and_then(|v| crate::resilience::parse_retry_after(v, now))
+        });
+    let body = upstream
+        .body
+        .collect(MAX_ERROR_BODY)
+        .await
+        .unwrap_or_default();
+    Failure::Status {
+        status,
+        retry_after_ms,
+        body,
+        kind: provider.kind,
+    }
+}
+
+/// The body this deployment's provider gets.
+fn request_body<'c>(ctx: &'c RequestCtx<'_>, d: &Deployment) -> Result<Cow<'c, [u8]>, Failure> {
+    let provider = &d.provider;
+    if is_translated(provider.kind) {
+        let canonical = ctx.canonical().map_err(Failure::Invalid)?;
+        return super::translated::build_body(provider.kind, canonical, d)
+            .map(Cow::Owned)
+            .map_err(Failure::Invalid);
+    }
+    let envelope = ctx.envelope().map_err(Failure::Invalid)?;
+    let body: &'c [u8] = &ctx.req.body;
+    let model_changes = d.upstream_model != envelope.model;
+    if !model_changes && provider.body_edits.is_empty() {
+        return Ok(Cow::Borrowed(body));
+    }
+    let model = model_changes.then_some(d.upstream_model.as_str());
+    let spliced = if provider.body_edits.is_empty() {
+        chat::rewrite_model(body, envelope, &d.upstream_model)
+    } else {
+        crate::api::body_edit::apply(body, model, &provider.body_edits)
+    };
+    spliced
+        .or_else(|| reserialize(body, model, &provider.body_edits))
+        .map(Cow::Owned)
+        .ok_or_else(|| Failure::Invalid(ApiError::internal("Could not rewrite the request.")))
+}
+
+/// The rare body with escaped top-level keys: parse, edit, write whole.
+fn reserialize(body: &[u8], model: Option<&str>, edits: &BodyEdits) -> Option<Vec<u8>> {
+    use simd_json::prelude::*;
+    let mut copy = body.to_vec();
+    let mut value = simd_json::to_owned_value(&mut copy).ok()?;
+    let obj = value.as_object_mut()?;
+    if let Some(m) = model {
+        obj.insert("model".into(), m.into());
+    }
+    for key in &edits.drop {
+        obj.remove(key.as_str());
+    }
+    for (from, to) in &edits.rename {
+        if let Some(v) = obj.remove(from.as_str()) {
+            obj.insert(to.clone(), v);
+        }
+    }
+    for (key, json) in &edits.set {
+        let mut bytes = json.clone();
+        obj.insert(key.clone(), simd_json::to_owned_value(&mut bytes).ok()?);
+    }
+    simd_json::to_vec(&value).ok()
+}

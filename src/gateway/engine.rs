@@ -1,0 +1,277 @@
+//! The attempt loop: walk the planned deployments with retries, backoff,
+//! key rotation and fallbacks, optionally racing a hedge, until one reaches
+//! the commit point (first output) — then deliver it. Nothing is sent to the
+//! client before that point, so every failure before it is recoverable.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::Poll;
+use std::time::Duration;
+
+use super::attempt::{Failure, Next, Prepared, RequestCtx, prepare};
+use crate::api::ApiError;
+use crate::config::HedgeConfig;
+use crate::resilience::{RetryWait, retry_wait};
+use crate::router::{Deployment, Snapshot, health};
+use crate::server::Responder;
+
+type AttemptFuture<'a> = Pin<Box<dyn Future<Output = Result<Prepared, Failure>> + 'a>>;
+
+/// How the winning attempt came about, for `x-tollgate-route`.
+#[derive(Debug, Default)]
+pub struct Trail {
+    pub attempts: u32,
+    pub hedged: bool,
+    pub waited_ms: u64,
+    pub failures: Vec<String>,
+}
+
+// Lives on the stack for one request; boxing the winner would only add an allocation.
+#[allow(clippy::large_enum_variant)]
+pub enum Outcome {
+    Won(Prepared, Trail),
+    /// Everything failed; the last failure is the client's answer.
+    Lost(ApiError, Option<u64>, Trail),
+    /// The client left before any answer.
+    Abandoned,
+}
+
+struct InFlight<'a> {
+    target: usize,
+    probe: bool,
+    future: AttemptFuture<'a>,
+}
+
+/// Tries `targets` in order until one produces output.
+pub async fn run<'a>(
+    ctx: &'a RequestCtx<'a>,
+    snapshot: &Snapshot,
+    targets: &[Arc<Deployment>],
+    hedge: Option<&HedgeConfig>,
+    resp: &Responder<'_>,
+) -> Outcome {
+    let retry = &snapshot.config.routing.retry;
+    let mut trail = Trail::default();
+    let mut in_flight: Vec<InFlight<'a>> = Vec::new();
+    let mut next_target = 0usize;
+    // Per target: the key it was last tried with, and how many keys so far.
+    let mut key_used: Vec<(usize, usize)> = vec![(0, 0); targets.len()];
+    let mut skip_model: Option<String> = None;
+    let mut last: Option<(Failure, Arc<Deployment>)>;
+    let mut hedges_left = hedge.map_or(0, |h| h.max_extra);
+
+    let launch = |i: usize,
+                  rotate: bool,
+                  key_used: &mut Vec<(usize, usize)>,
+                  in_flight: &mut Vec<InFlight<'a>>,
+                  trail: &mut Trail| {
+        let d = targets[i].clone();
+        let probe = health::admit(&d) == crate::resilience::Admission::Probe;
+        let key = if rotate {
+            key_used[i].0 + 1
+        } else {
+            health::key_index(&d.provider)
+        };
+        key_used[i] = (key, if rotate { key_used[i].1 + 1 } else { 1 });
+        trail.attempts += 1;
+        in_flight.push(InFlight {
+            target: i,
+            probe,
+            future: Box::pin(prepare(ctx, d, key)),
+        });
+    };
+
+    launch(0, false, &mut key_used, &mut in_flight, &mut trail);
+    next_target = next_target.max(1);
+    loop {
+        let hedge_after = match (hedge, in_flight.len(), targets.get(next_target)) {
+            (Some(h), 1, Some(_)) if hedges_left > 0 => {
+                Some(hedge_delay(h, &targets[in_flight[0].target]))
+            }
+            _ => None,
+        };
+        #[allow(clippy::large_enum_variant)]
+        enum Event<'a> {
+            Done(InFlight<'a>, Result<Prepared, Failure>),
+            HedgeDue,
+            ClientGone,
+        }
+        let event = monoio::select! {
+            (f, r) = next_ready(&mut in_flight) => Event::Done(f, r),
+            _ = monoio::time::sleep(hedge_after.unwrap_or(Duration::from_secs(3600))), if hedge_after.is_some() => Event::HedgeDue,
+            _ = resp.client_closed() => Event::ClientGone,
+        };
+        let (finished, result) = match event {
+            Event::Done(f, r) => (f, r),
+            Event::HedgeDue => {
+                // No output yet from the first attempt: race the next deployment.
+                hedges_left -= 1;
+                trail.hedged = true;
+                launch(
+                    next_target,
+                    false,
+                    &mut key_used,
+                    &mut in_flight,
+                    &mut trail,
+                );
+                next_target += 1;
+                continue;
+            }
+            Event::ClientGone => {
+                for f in in_flight.drain(..) {
+                    health::abandon(&targets[f.target], f.probe);
+                }
+                return Outcome::Abandoned;
+            }
+        };
+        let d = targets[finished.target].clone();
+        match result {
+            Ok(prepared) => {
+                health::record_success(&d, finished.probe, prepared.ttfb_ms, prepared.ttft_ms);
+                // The losers are cancelled now: dropping them closes their connections.
+                for f in in_flight.drain(..) {
+                    health::abandon(&targets[f.target], f.probe);
+                }
+                return Outcome::Won(prepared, trail);
+            }
+            Err(failure) => {
+                health::record_failure(&d, finished.probe, &failure);
+                trail.failures.push(format!(
+                    "{}/{}: {}",
+                    d.provider.name,
+                    d.upstream_model,
+                    short(&failure)
+                ));
+                let next = failure.next();
+                if next == Next::Final {
+                    for f in in_flight.drain(..) {
+                        health::abandon(&targets[f.target], f.probe);
+                    }
+                    let err = failure.to_api(&d.provider.name);
+                    return Outcome::Lost(err, retry_after(&failure), trail);
+                }
+                if next == Next::OtherModel {
+                    skip_model = Some(d.upstream_model.clone());
+                }
+                let rotate = next == Next::RotateKey
+                    && d.provider.api_keys.len() > 1
+                    && key_used[finished.target].1 < d.provider.api_keys.len();
+                if rotate {
+                    health::rotate_key(&d.provider);
+                }
+                last = Some((failure, d));
+                if !in_flight.is_empty() {
+                    continue; // a hedge is still running: let it finish
+                }
+                if trail.attempts >= retry.max_attempts {
+                    break;
+                }
+                let target = if rotate {
+                    finished.target
+                } else {
+                    match pick_next(targets, &mut next_target, skip_model.as_deref()) {
+                        Some(t) => t,
+                        None => break,
+                    }
+                };
+                // Back off before going again at the same deployment; moving on
+                // to another one needs no wait.
+                if target == finished.target && !rotate {
+                    let (failure, _) = last.as_ref().expect("just set");
+                    let unit = health::random_unit();
+                    match retry_wait(
+                        trail.attempts - 1,
+                        retry.base_backoff_ms,
+                        retry.max_backoff_ms,
+                        retry.max_retry_after_ms,
+                        retry_after(failure),
+                        unit,
+                    ) {
+                        // The whole request never waits longer than one long Retry-After.
+                        RetryWait::After(ms) if trail.waited_ms + ms > retry.max_retry_after_ms => {
+                            break;
+                        }
+                        RetryWait::After(ms) => {
+                            trail.waited_ms += ms;
+                            monoio::select! {
+                                _ = monoio::time::sleep(Duration::from_millis(ms)) => {},
+                                _ = resp.client_closed() => return Outcome::Abandoned,
+                            }
+                        }
+                        RetryWait::TooLong => break,
+                    }
+                }
+                launch(target, rotate, &mut key_used, &mut in_flight, &mut trail);
+            }
+        }
+    }
+    let (failure, d) = last.expect("the loop ends only after a failure");
+    Outcome::Lost(
+        failure.to_api(&d.provider.name),
+        retry_after(&failure),
+        trail,
+    )
+}
+
+/// The next target to try: the next in plan order (skipping a model that
+/// cannot take the request), wrapping around for further retries.
+fn pick_next(
+    targets: &[Arc<Deployment>],
+    next: &mut usize,
+    skip_model: Option<&str>,
+) -> Option<usize> {
+    let n = targets.len();
+    for _ in 0..n {
+        let i = *next % n;
+        *next += 1;
+        if skip_model != Some(targets[i].upstream_model.as_str()) {
+            return Some(i);
+        }
+    }
+    None
+}
+
+fn hedge_delay(h: &HedgeConfig, first: &Deployment) -> Duration {
+    let ms = h
+        .after_ms
+        .or_else(|| health::p95_ttft_ms(first))
+        .unwrap_or(1000)
+        .max(h.min_after_ms);
+    Duration::from_millis(ms)
+}
+
+fn retry_after(f: &Failure) -> Option<u64> {
+    match f {
+        Failure::Status { retry_after_ms, .. } => *retry_after_ms,
+        _ => None,
+    }
+}
+
+fn short(f: &Failure) -> String {
+    match f {
+        Failure::Status { status, .. } => status.to_string(),
+        Failure::Transport(e) => match e {
+            crate::upstream::UpstreamError::Connect(_) => "connect".into(),
+            crate::upstream::UpstreamError::FirstByteTimeout => "first-byte-timeout".into(),
+            crate::upstream::UpstreamError::FirstTokenTimeout => "first-token-timeout".into(),
+            crate::upstream::UpstreamError::TotalTimeout => "timeout".into(),
+            _ => "connection".into(),
+        },
+        Failure::Invalid(_) => "unsupported".into(),
+    }
+}
+
+/// Waits for whichever in-flight attempt finishes first and removes it.
+async fn next_ready<'a>(set: &mut Vec<InFlight<'a>>) -> (InFlight<'a>, Result<Prepared, Failure>) {
+    std::future::poll_fn(|cx| {
+        for i in 0..set.len() {
+            if let Poll::Ready(r) = set[i].future.as_mut().poll(cx) {
+                let done = set.swap_remove(i);
+                return Poll::Ready((done, r));
+            }
+        }
+        Poll::Pending
+    })
+    .await
+}
