@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use simd_json::prelude::*;
-use tollgate::api::chat::{inspect, rewrite_model};
+use tollgate::api::chat::{find_top_level_value, inspect, rewrite_model};
 use tollgate::providers::openai::build_request;
 use tollgate::router::Snapshot;
 
@@ -46,7 +46,7 @@ fn body_100k() -> Vec<u8> {
         let (role, text) = if turn % 2 == 0 {
             (
                 "user",
-                "Here is the next hunk:\n```rust\nfn main() {\n    println!(\"héllo, wörld\");\n    let v: Vec<u32> = (0..10).collect();\n}\n```\nIs the \\\"collect\\\" needed? Also check\tthe tabs. ",
+                "Here is the next hunk:\n```rust\nfn main() {\n    println!(\\\"héllo, wörld\\\");\n    let v: Vec<u32> = (0..10).collect();\n}\n```\nIs the \\\"collect\\\" needed? Also check\tthe tabs. ",
             )
         } else {
             (
@@ -115,6 +115,57 @@ fn bench_inspect_rewrite(c: &mut Criterion) {
     group.finish();
 }
 
+/// Where `inspect`'s time goes, and what a per-worker `simd_json::Buffers`
+/// (reused across requests, as `scratch` already is) or the tape alone would save.
+fn bench_inspect_parts(c: &mut Criterion) {
+    let mut group = c.benchmark_group("inspect_parts");
+    for (name, body) in cases() {
+        group.throughput(Throughput::Bytes(body.len() as u64));
+        let mut scratch = Vec::with_capacity(body.len());
+        let mut buffers = simd_json::Buffers::new(body.len());
+        group.bench_with_input(
+            BenchmarkId::new("borrowed_value", name),
+            &body,
+            |b, body| {
+                b.iter(|| {
+                    scratch.clear();
+                    scratch.extend_from_slice(black_box(body));
+                    simd_json::to_borrowed_value(&mut scratch).map(|v| v.is_object())
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("borrowed_value_reused_buffers", name),
+            &body,
+            |b, body| {
+                b.iter(|| {
+                    scratch.clear();
+                    scratch.extend_from_slice(black_box(body));
+                    simd_json::to_borrowed_value_with_buffers(&mut scratch, &mut buffers)
+                        .map(|v| v.is_object())
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("tape_reused_buffers", name),
+            &body,
+            |b, body| {
+                b.iter(|| {
+                    scratch.clear();
+                    scratch.extend_from_slice(black_box(body));
+                    simd_json::to_tape_with_buffers(&mut scratch, &mut buffers).map(|t| t.0.len())
+                })
+            },
+        );
+        group.bench_with_input(
+            BenchmarkId::new("find_model_span", name),
+            &body,
+            |b, body| b.iter(|| find_top_level_value(black_box(body), b"model")),
+        );
+    }
+    group.finish();
+}
+
 fn bench_build_request(c: &mut Criterion) {
     let config = tollgate::config::load_str(CONFIG).expect("bench config is valid");
     let snapshot = Snapshot::build(&config, 1);
@@ -157,6 +208,6 @@ fn config() -> Criterion {
 criterion_group! {
     name = benches;
     config = config();
-    targets = bench_inspect, bench_inspect_rewrite, bench_build_request
+    targets = bench_inspect, bench_inspect_rewrite, bench_inspect_parts, bench_build_request
 }
 criterion_main!(benches);

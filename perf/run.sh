@@ -272,6 +272,7 @@ log "$CPU_NOTE"
 # ---------------------------------------------------------------- load
 
 TIMEOUT=$(($(duration_secs "$DURATION") + 30))
+LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 declare -A RPS P50 P99 ERRS REQS
 
 # run_load KEY URL CONNS THREADS LUA: one bounded run, parsed into the tables.
@@ -355,6 +356,7 @@ table() {
     echo "- Tollgate: \`${GW_BANNER#tollgate: }\`"
     echo "- nginx: $("$NGINX" -v 2>&1 | sed 's/nginx version: //'), $WORKERS worker(s), upstream keepalive 64, proxy_http_version 1.1, keepalive_requests 1000000"
     echo "- CPUs: $CPU_NOTE"
+    echo "- load average (1/5/15 min) before the load runs: $LOADAVG_START, after: $(cut -d' ' -f1-3 /proc/loadavg) (other jobs on the machine show up here)"
     echo
     table "direct/$CONNS" "tollgate/$CONNS" "nginx/$CONNS" "direct/1" "tollgate/1" "nginx/1"
     echo
