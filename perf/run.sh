@@ -1,0 +1,381 @@
+#!/usr/bin/env bash
+# End-to-end load comparison on 127.0.0.1: the mock upstream direct, through
+# Tollgate, and through an nginx keep-alive proxy_pass, in one run. See perf/README.md.
+set -euo pipefail
+
+DURATION=${DURATION:-10s}        # every measured load run
+WARMUP=${WARMUP:-2s}             # unmeasured run before each measured one (fills pools)
+CONNS=${CONNS:-64}               # connections for the throughput runs
+THREADS=${THREADS:-1}            # load generator threads for the throughput runs
+WORKERS=${WORKERS:-1}            # Tollgate workers == nginx worker_processes
+MOCK_WORKERS=${MOCK_WORKERS:-1}  # mock upstream workers
+PIN=${PIN:-1}                    # 1: pin with taskset (load on LOAD_CPUS, servers on SERVER_CPUS)
+LOAD_CPUS=${LOAD_CPUS:-1}
+SERVER_CPUS=${SERVER_CPUS:-0}
+DRIVER=${DRIVER:-auto}           # Tollgate driver: auto | io_uring | epoll
+STREAM=${STREAM:-1}              # 1: also measure "stream":true through Tollgate
+MOCK_PORT=${MOCK_PORT:-19090}
+GW_PORT=${GW_PORT:-18080}
+NGINX_PORT=${NGINX_PORT:-18081}
+KEEP_TMP=${KEEP_TMP:-0}          # 1: keep logs and configs in the temp dir
+HOST=127.0.0.1
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN=$ROOT/target/release/tollgate
+RESULTS_DIR=$ROOT/perf/results
+
+log() { printf '[perf] %s\n' "$*" >&2; }
+die() {
+    printf '[perf] error: %s\n' "$*" >&2
+    exit 1
+}
+
+# ---------------------------------------------------------------- helpers
+
+# wrk prints times as e.g. 812.00us, 1.23ms, 2.01s, 1.50m; answer microseconds.
+to_us() {
+    awk -v t="$1" 'BEGIN {
+        if (match(t, /^[0-9]+(\.[0-9]+)?/) == 0) { print "NaN"; exit }
+        n = substr(t, 1, RLENGTH) + 0; u = substr(t, RLENGTH + 1)
+        if (u == "us") f = 1; else if (u == "ms") f = 1e3; else if (u == "s") f = 1e6;
+        else if (u == "m") f = 6e7; else if (u == "h") f = 3.6e9; else { print "NaN"; exit }
+        printf "%.1f", n * f }'
+}
+
+# Seconds in a wrk-style duration (10s, 2m, 1h, or a bare number of seconds).
+duration_secs() {
+    case $1 in
+    *s) echo "${1%s}" ;;
+    *m) echo $((${1%m} * 60)) ;;
+    *h) echo $((${1%h} * 3600)) ;;
+    *) echo "$1" ;;
+    esac
+}
+
+as_root() {
+    if [ "$(id -u)" = 0 ]; then
+        "$@"
+    elif command -v sudo >/dev/null; then
+        sudo -n "$@"
+    else
+        die "need root to run: $*"
+    fi
+}
+
+APT_UPDATED=0
+apt_install() {
+    command -v apt-get >/dev/null || die "$1 is missing and apt-get is not available"
+    if [ "$APT_UPDATED" = 0 ]; then
+        log "apt-get update"
+        as_root apt-get update -qq >/dev/null
+        APT_UPDATED=1
+    fi
+    log "apt-get install -y $*"
+    DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+
+# Command prefixes, so a background `$!` is the server itself (taskset execs it).
+ON_LOAD=() ON_SERVER=()
+if [ "$PIN" = 1 ]; then
+    ON_LOAD=(taskset -c "$LOAD_CPUS")
+    ON_SERVER=(taskset -c "$SERVER_CPUS")
+fi
+
+port_free() { [ -z "$(ss -Hltn "sport = :$1" 2>/dev/null)" ]; }
+
+# Waits (bounded) until a log file contains a line.
+wait_for_log() {
+    local file=$1 pattern=$2 pid=$3
+    for _ in $(seq 1 200); do
+        grep -q "$pattern" "$file" 2>/dev/null && return 0
+        kill -0 "$pid" 2>/dev/null || die "process $pid exited; log: $(cat "$file")"
+        sleep 0.05
+    done
+    die "timed out waiting for '$pattern' in $file"
+}
+
+wait_for_port() {
+    for _ in $(seq 1 200); do
+        port_free "$1" || return 0
+        sleep 0.05
+    done
+    die "nothing listens on port $1"
+}
+
+# The CPUs a process's threads (and, for nginx, its children's) may run on.
+cpus_of() {
+    local pid=$1 out="" t
+    for t in /proc/"$pid"/task/*/status $(ps -o pid= --ppid "$pid" | sed 's|.*|/proc/&/status|; s| ||g'); do
+        [ -r "$t" ] && out+="$(awk '/^Cpus_allowed_list/ {print $2}' "$t") "
+    done
+    echo "$out" | tr ' ' '\n' | sed '/^$/d' | sort -u | paste -sd' ' -
+}
+
+# ---------------------------------------------------------------- set-up
+
+LOADGEN=""
+if command -v wrk >/dev/null; then
+    LOADGEN=wrk
+elif command -v oha >/dev/null; then
+    LOADGEN=oha
+    command -v jq >/dev/null || apt_install jq
+else
+    apt_install wrk
+    LOADGEN=wrk
+fi
+NGINX=$(command -v nginx || true)
+[ -z "$NGINX" ] && [ -x /usr/sbin/nginx ] && NGINX=/usr/sbin/nginx
+if [ -z "$NGINX" ]; then
+    apt_install nginx-light 2>/dev/null || apt_install nginx
+    NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+fi
+[ -x "$NGINX" ] || die "nginx not found after install"
+[ "$PIN" = 1 ] && ! command -v taskset >/dev/null && die "taskset missing (util-linux); set PIN=0"
+
+if [ ! -x "$BIN" ] || [ -n "$(find "$ROOT/src" "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" -newer "$BIN" -print -quit)" ]; then
+    log "building release (fat LTO, 1-2 min)"
+    (cd "$ROOT" && cargo build --release --quiet)
+fi
+
+for p in "$MOCK_PORT" "$GW_PORT" "$NGINX_PORT"; do
+    port_free "$p" || die "port $p is already in use on this machine"
+done
+
+TMP=$(mktemp -d /tmp/tollgate-perf.XXXXXX)
+chmod 755 "$TMP" # nginx workers drop to `nobody`
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    for pid in "${PIDS[@]}"; do
+        for _ in $(seq 1 40); do kill -0 "$pid" 2>/dev/null || break; sleep 0.05; done
+        kill -9 "$pid" 2>/dev/null || true
+    done
+    if [ "$KEEP_TMP" = 1 ]; then log "kept $TMP"; else rm -rf "$TMP"; fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# A realistic ~1 KB non-stream chat request (system prompt, turns, one tool).
+make_body() {
+    local stream=$1
+    cat <<EOF
+{"model":"bench-model","messages":[{"role":"system","content":"You are a concise assistant for a travel agency. Answer in plain English, cite the booking reference when you have one, and call a tool when live data is needed."},{"role":"user","content":"Hi, I need to get from Lyon to Milan next Tuesday morning."},{"role":"assistant","content":"Sure. Do you prefer the train or a flight, and is there a time you must arrive by?"},{"role":"user","content":"Train, and I must be in Milan by 2pm. Two adults, one bike."}],"tools":[{"type":"function","function":{"name":"search_trains","description":"Search scheduled trains between two stations on a date.","parameters":{"type":"object","properties":{"from":{"type":"string","description":"Departure station"},"to":{"type":"string","description":"Arrival station"},"date":{"type":"string","description":"ISO 8601 date"},"arrive_by":{"type":"string","description":"Latest arrival, HH:MM"},"passengers":{"type":"integer","minimum":1},"bikes":{"type":"integer","minimum":0}},"required":["from","to","date"]}}}],"tool_choice":"auto","temperature":0.2,"max_tokens":512,"stream":$stream}
+EOF
+}
+make_body false | tr -d '\n' >"$TMP/body.json"
+make_body true | tr -d '\n' >"$TMP/body-stream.json"
+for kind in body body-stream; do
+    cat >"$TMP/$kind.lua" <<EOF
+local f = assert(io.open("$TMP/$kind.json", "rb"))
+wrk.method = "POST"
+wrk.body = f:read("*a")
+f:close()
+wrk.headers["content-type"] = "application/json"
+EOF
+done
+BODY_BYTES=$(wc -c <"$TMP/body.json")
+
+cat >"$TMP/tollgate.toml" <<EOF
+[server]
+listen = "$HOST:$GW_PORT"
+workers = $WORKERS
+
+[[providers]]
+name = "mock"
+kind = "openai_compatible"
+base_url = "http://$HOST:$MOCK_PORT/v1"
+
+[[models]]
+name = "bench-model"
+provider = "mock"
+EOF
+
+mkdir -p "$TMP/nginx"
+chmod 755 "$TMP/nginx"
+cat >"$TMP/nginx/nginx.conf" <<EOF
+daemon off;
+master_process on;
+worker_processes $WORKERS;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log warn;
+worker_rlimit_nofile 16384;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    client_body_temp_path $TMP/nginx/client_body;
+    proxy_temp_path $TMP/nginx/proxy;
+    fastcgi_temp_path $TMP/nginx/fastcgi;
+    uwsgi_temp_path $TMP/nginx/uwsgi;
+    scgi_temp_path $TMP/nginx/scgi;
+    client_body_buffer_size 128k;
+    keepalive_requests 1000000;
+    keepalive_timeout 75s;
+    upstream mock {
+        server $HOST:$MOCK_PORT;
+        keepalive 64;
+        keepalive_requests 1000000;
+    }
+    server {
+        listen $HOST:$NGINX_PORT backlog=4096;
+        location / {
+            proxy_pass http://mock;
+            proxy_http_version 1.1;
+            proxy_set_header Connection "";
+        }
+    }
+}
+EOF
+
+# ---------------------------------------------------------------- start
+
+log "starting mock upstream on $HOST:$MOCK_PORT ($MOCK_WORKERS workers)"
+"${ON_SERVER[@]}" "$BIN" mock-upstream --listen "$HOST:$MOCK_PORT" --workers "$MOCK_WORKERS" >"$TMP/mock.log" 2>&1 &
+MOCK_PID=$!
+PIDS+=("$MOCK_PID")
+wait_for_log "$TMP/mock.log" "listening on" "$MOCK_PID"
+
+log "starting Tollgate on $HOST:$GW_PORT ($WORKERS workers, driver $DRIVER)"
+"${ON_SERVER[@]}" "$BIN" --config "$TMP/tollgate.toml" --driver "$DRIVER" >"$TMP/tollgate.log" 2>&1 &
+GW_PID=$!
+PIDS+=("$GW_PID")
+wait_for_log "$TMP/tollgate.log" "listening on" "$GW_PID"
+GW_BANNER=$(grep -m1 "listening on" "$TMP/tollgate.log")
+
+log "starting nginx on $HOST:$NGINX_PORT ($WORKERS workers)"
+NGINX_ARGS=(-p "$TMP/nginx" -c "$TMP/nginx/nginx.conf")
+"$NGINX" -h 2>&1 | grep -q -- '-e filename' && NGINX_ARGS+=(-e "$TMP/nginx/error.log")
+"$NGINX" -t "${NGINX_ARGS[@]}" >"$TMP/nginx/test.log" 2>&1 || die "nginx config: $(cat "$TMP/nginx/test.log")"
+"${ON_SERVER[@]}" "$NGINX" "${NGINX_ARGS[@]}" >/dev/null 2>>"$TMP/nginx/error.log" &
+NGINX_PID=$!
+PIDS+=("$NGINX_PID")
+wait_for_port "$NGINX_PORT"
+
+TARGETS=(direct tollgate nginx)
+declare -A URL=(
+    [direct]="http://$HOST:$MOCK_PORT/v1/chat/completions"
+    [tollgate]="http://$HOST:$GW_PORT/v1/chat/completions"
+    [nginx]="http://$HOST:$NGINX_PORT/v1/chat/completions"
+)
+for t in "${TARGETS[@]}"; do
+    code=$(curl -sS -o "$TMP/check-$t.json" -w '%{http_code}' --max-time 5 \
+        -H 'content-type: application/json' --data-binary @"$TMP/body.json" "${URL[$t]}")
+    [ "$code" = 200 ] && grep -q 'chat.completion' "$TMP/check-$t.json" ||
+        die "$t: sanity request got HTTP $code: $(head -c 300 "$TMP/check-$t.json")"
+done
+log "sanity requests OK (HTTP 200 with a chat.completion from all three)"
+
+CPU_NOTE="load generator on CPUs [$LOAD_CPUS]; observed thread affinity: mock [$(cpus_of "$MOCK_PID")], Tollgate [$(cpus_of "$GW_PID")], nginx [$(cpus_of "$NGINX_PID")]"
+[ "$PIN" = 1 ] || CPU_NOTE="no taskset pinning; $CPU_NOTE"
+log "$CPU_NOTE"
+
+# ---------------------------------------------------------------- load
+
+TIMEOUT=$(($(duration_secs "$DURATION") + 30))
+LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
+declare -A RPS P50 P99 ERRS REQS
+
+# run_load KEY URL CONNS THREADS LUA: one bounded run, parsed into the tables.
+run_load() {
+    local key=$1 url=$2 conns=$3 threads=$4 lua=$5 out="$TMP/load-${1//\//-}.txt"
+    if [ "$LOADGEN" = wrk ]; then
+        "${ON_LOAD[@]}" timeout "$TIMEOUT" wrk -t"$threads" -c"$conns" -d"$WARMUP" -s "$lua" "$url" >/dev/null
+        "${ON_LOAD[@]}" timeout "$TIMEOUT" wrk -t"$threads" -c"$conns" -d"$DURATION" --latency -s "$lua" "$url" >"$out"
+        RPS[$key]=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$out")
+        P50[$key]=$(to_us "$(awk '$1 == "50%" {print $2}' "$out")")
+        P99[$key]=$(to_us "$(awk '$1 == "99%" {print $2}' "$out")")
+        REQS[$key]=$(awk '/requests in/ {print $1}' "$out")
+        ERRS[$key]=$(awk '/Socket errors:/ {gsub(",", ""); s += $4 + $6 + $8 + $10}
+                          /Non-2xx or 3xx responses:/ {s += $NF} END {print s + 0}' "$out")
+    else
+        local body=${lua%.lua}.json
+        "${ON_LOAD[@]}" timeout "$TIMEOUT" oha --no-tui -z "$WARMUP" -c "$conns" -m POST \
+            -H 'content-type: application/json' -D "$body" "$url" >/dev/null
+        "${ON_LOAD[@]}" timeout "$TIMEOUT" oha --no-tui --output-format json -z "$DURATION" -c "$conns" -m POST \
+            -H 'content-type: application/json' -D "$body" "$url" >"$out"
+        RPS[$key]=$(jq -r '.summary.requestsPerSec | floor' "$out")
+        P50[$key]=$(jq -r '.latencyPercentiles.p50 * 1e6 * 10 | round / 10' "$out")
+        P99[$key]=$(jq -r '.latencyPercentiles.p99 * 1e6 * 10 | round / 10' "$out")
+        REQS[$key]=$(jq -r '[.statusCodeDistribution[]] | add // 0' "$out")
+        ERRS[$key]=$(jq -r '([.statusCodeDistribution | to_entries[] | select(.key != "200") | .value] | add // 0)
+                            + ([.errorDistribution[]?] | add // 0)' "$out")
+    fi
+    for v in "${RPS[$key]}" "${P50[$key]}" "${P99[$key]}"; do
+        [[ $v =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "$key: could not parse the load output ($out): $(cat "$out")"
+    done
+    log "$(printf '%-22s %9s rps  p50 %9s us  p99 %9s us  errors %s' "$key" "${RPS[$key]}" "${P50[$key]}" "${P99[$key]}" "${ERRS[$key]}")"
+}
+
+log "load: $LOADGEN, $DURATION per run (+$WARMUP warm-up), body $BODY_BYTES bytes"
+for t in "${TARGETS[@]}"; do
+    run_load "$t/$CONNS" "${URL[$t]}" "$CONNS" "$THREADS" "$TMP/body.lua"
+done
+for t in "${TARGETS[@]}"; do
+    run_load "$t/1" "${URL[$t]}" 1 1 "$TMP/body.lua"
+done
+if [ "$STREAM" = 1 ]; then
+    run_load "tollgate-stream/$CONNS" "${URL[tollgate]}" "$CONNS" "$THREADS" "$TMP/body-stream.lua"
+    run_load "tollgate-stream/1" "${URL[tollgate]}" 1 1 "$TMP/body-stream.lua"
+fi
+kill -0 "$GW_PID" 2>/dev/null || die "Tollgate exited during the run: $(tail -5 "$TMP/tollgate.log")"
+
+# ---------------------------------------------------------------- report
+
+MOCK_STATS=$(curl -sS --max-time 5 "http://$HOST:$MOCK_PORT/mock/stats" || echo "unavailable")
+ratio=$(awk -v a="${RPS[tollgate/$CONNS]}" -v b="${RPS[nginx/$CONNS]}" 'BEGIN {printf "%.3f", a / b}')
+added=$(awk -v a="${P50[tollgate/1]}" -v b="${P50[direct/1]}" 'BEGIN {printf "%.1f", a - b}')
+added_nginx=$(awk -v a="${P50[nginx/1]}" -v b="${P50[direct/1]}" 'BEGIN {printf "%.1f", a - b}')
+ratio_ok=$(awk -v r="$ratio" 'BEGIN {print (r >= 0.9) ? "MET" : "MISSED"}')
+added_ok=$(awk -v a="$added" 'BEGIN {print (a < 50) ? "MET" : "MISSED"}')
+
+SHA=$(git -C "$ROOT" rev-parse --short HEAD)
+git -C "$ROOT" diff --quiet HEAD -- src Cargo.toml Cargo.lock || SHA="$SHA-dirty"
+STAMP=$(date -u +%Y-%m-%d)
+mkdir -p "$RESULTS_DIR"
+REPORT=$RESULTS_DIR/core-$STAMP-$SHA.md
+
+table() {
+    echo "| target | conns | requests/s | p50 (µs) | p99 (µs) | requests | errors |"
+    echo "|---|---:|---:|---:|---:|---:|---:|"
+    local key t c
+    for key in "$@"; do
+        [ -n "${RPS[$key]:-}" ] || continue
+        t=${key%/*} c=${key#*/}
+        printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$t" "$c" "${RPS[$key]}" "${P50[$key]}" "${P99[$key]}" "${REQS[$key]}" "${ERRS[$key]}"
+    done
+}
+
+{
+    echo "# Core load run: direct vs Tollgate vs nginx"
+    echo
+    echo "- when: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit \`$SHA\`"
+    echo "- command: \`DURATION=$DURATION CONNS=$CONNS THREADS=$THREADS WORKERS=$WORKERS MOCK_WORKERS=$MOCK_WORKERS PIN=$PIN DRIVER=$DRIVER perf/run.sh\`"
+    echo "- machine: $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), kernel $(uname -r)"
+    echo "- load: $LOADGEN ($($LOADGEN --version 2>&1 | head -1 | awk '{print $1, $2}')), $DURATION per run after a $WARMUP warm-up, $THREADS thread(s) at $CONNS conns, 1 thread at 1 conn"
+    echo "- body: $BODY_BYTES-byte non-stream chat request (system + 3 turns + 1 tool), model not rewritten"
+    echo "- Tollgate: \`${GW_BANNER#tollgate: }\`"
+    echo "- nginx: $("$NGINX" -v 2>&1 | sed 's/nginx version: //'), $WORKERS worker(s), upstream keepalive 64, proxy_http_version 1.1, keepalive_requests 1000000"
+    echo "- CPUs: $CPU_NOTE"
+    echo "- load average (1/5/15 min) before the load runs: $LOADAVG_START, after: $(cut -d' ' -f1-3 /proc/loadavg) (other jobs on the machine show up here)"
+    echo
+    table "direct/$CONNS" "tollgate/$CONNS" "nginx/$CONNS" "direct/1" "tollgate/1" "nginx/1"
+    echo
+    echo "- Tollgate rps / nginx rps at $CONNS conns: **$ratio** (target ≥ 0.9: $ratio_ok)"
+    echo "- added p50 at 1 conn, Tollgate − direct: **$added µs** (target < 50 µs: $added_ok); nginx − direct: $added_nginx µs"
+    if [ "$STREAM" = 1 ]; then
+        echo
+        echo "Streaming (\`\"stream\":true\`, SSE from the mock) through Tollgate only:"
+        echo
+        table "tollgate-stream/$CONNS" "tollgate-stream/1"
+    fi
+    echo
+    echo "Mock counters after the run: \`$MOCK_STATS\`"
+    echo
+    echo "Two CPUs are shared by the load generator, the mock and the proxy: the numbers are"
+    echo "relative. Compare rows within one run, not across machines or runs."
+} >"$REPORT"
+
+echo
+cat "$REPORT"
+echo
+log "wrote ${REPORT#"$ROOT"/}"
