@@ -20,6 +20,15 @@ pub struct ChatEnvelope {
 /// Validates a chat completion body. `scratch` is reused across requests:
 /// simd-json parses in place, so it works on a copy.
 pub fn inspect(body: &[u8], scratch: &mut Vec<u8>) -> Result<ChatEnvelope, ApiError> {
+    inspect_with_span(body, scratch, super::json_scan::find_top_level_value(body, b"model"))
+}
+
+/// As `inspect`, with the span of `model` already found by the caller's scan.
+pub fn inspect_with_span(
+    body: &[u8],
+    scratch: &mut Vec<u8>,
+    model_span: Option<Range<usize>>,
+) -> Result<ChatEnvelope, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Err(ApiError::invalid_request(
             "missing_body",
@@ -121,7 +130,7 @@ pub fn inspect(body: &[u8], scratch: &mut Vec<u8>) -> Result<ChatEnvelope, ApiEr
         model: model.to_string(),
         stream,
         include_usage,
-        model_span: super::json_scan::find_top_level_value(body, b"model"),
+        model_span,
     })
 }
 

@@ -17,6 +17,18 @@ pub fn find_top_level_value(json: &[u8], key: &[u8]) -> Option<Range<usize>> {
     found
 }
 
+/// The value spans of several top-level keys in one pass (last wins).
+pub fn find_top_level_values<const N: usize>(json: &[u8], keys: [&[u8]; N]) -> Option<[Option<Range<usize>>; N]> {
+    let mut found: [Option<Range<usize>>; N] = std::array::from_fn(|_| None);
+    for_each_member(json, |k, v| {
+        let name = &json[k.start + 1..k.end - 1];
+        if let Some(i) = keys.iter().position(|key| *key == name) {
+            found[i] = Some(v);
+        }
+    })?;
+    Some(found)
+}
+
 /// Every top-level member as (key span with quotes, value span), in order.
 pub fn top_level_members(json: &[u8]) -> Option<Vec<(Range<usize>, Range<usize>)>> {
     let mut members = Vec::with_capacity(16);
@@ -66,16 +78,17 @@ fn skip_ws(json: &[u8], mut i: usize) -> usize {
 }
 
 /// `i` is at an opening quote; returns the index just past the closing quote.
+/// Jumps between quotes and backslashes with `memchr`: message text is most
+/// of a chat body, and this is what keeps the scan at memory speed.
 fn skip_string(json: &[u8], mut i: usize) -> Option<usize> {
     i += 1;
-    while i < json.len() {
-        match json[i] {
-            b'\\' => i += 2,
-            b'"' => return Some(i + 1),
-            _ => i += 1,
+    loop {
+        i += memchr::memchr2(b'"', b'\\', json.get(i..)?)?;
+        if json[i] == b'"' {
+            return Some(i + 1);
         }
+        i += 2;
     }
-    None
 }
 
 fn skip_value(json: &[u8], mut i: usize) -> Option<usize> {
@@ -103,9 +116,7 @@ fn skip_value(json: &[u8], mut i: usize) -> Option<usize> {
             None
         }
         _ => {
-            while i < json.len()
-                && !matches!(json[i], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
-            {
+            while i < json.len() && !matches!(json[i], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
                 i += 1;
             }
             Some(i)

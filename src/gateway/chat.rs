@@ -4,12 +4,13 @@
 //! deliver — passed through, translated, or served in-process.
 
 use std::cell::OnceCell;
+use std::ops::Range;
 
 use super::Gateway;
 use super::attempt::{RequestCtx, is_translated};
 use super::engine::{self, Outcome, Trail};
 use crate::api::ApiError;
-use crate::api::json_scan::{find_top_level_value, top_level_members};
+use crate::api::json_scan::{find_top_level_values, top_level_members};
 use crate::config::ProviderKind;
 use crate::resilience::{ComplexitySignals, ComplexityWeights, complexity_score, count_keywords};
 use crate::router::decide::{Decision, RequestFacts, decide, model_chain};
@@ -38,7 +39,10 @@ pub async fn handle(gw: &Gateway, req: Request, resp: &mut Responder<'_>) {
         envelope: OnceCell::new(),
         canonical: OnceCell::new(),
     };
-    let (ctx, requested) = match read_request(ctx, &snapshot, gw) {
+    // One scan of the body's top level finds what routing needs before parsing.
+    let [model_span, metadata_span] =
+        find_top_level_values(&req.body, [b"model", b"metadata"]).unwrap_or_default();
+    let (ctx, requested) = match read_request(ctx, &snapshot, gw, model_span) {
         Ok(r) => r,
         Err(e) => {
             let _ = resp.send_error(&e, &id_header).await;
@@ -47,7 +51,7 @@ pub async fn handle(gw: &Gateway, req: Request, resp: &mut Responder<'_>) {
     };
     let facts = RequestFacts {
         model: &requested,
-        tags: tags(&req),
+        tags: tags(&req, metadata_span),
         key,
         region: req
             .header_str("x-tollgate-region")
@@ -197,12 +201,13 @@ fn read_request<'a>(
     mut ctx: RequestCtx<'a>,
     snapshot: &Snapshot,
     gw: &Gateway,
+    model_span: Option<Range<usize>>,
 ) -> Result<(RequestCtx<'a>, String), ApiError> {
-    let quick = quick_model(&ctx.req.body);
+    let quick = model_span.clone().and_then(|span| plain_string(&ctx.req.body, span));
+    let translated_only = |m: &crate::router::ModelRoute| m.deployments.iter().all(|d| is_translated(d.provider.kind));
     let all_translated = quick.and_then(|m| snapshot.model(m)).is_some_and(|route| {
-        model_chain(snapshot, route)
-            .iter()
-            .all(|m| m.deployments.iter().all(|d| is_translated(d.provider.kind)))
+        translated_only(route)
+            && (route.fallbacks.is_empty() || model_chain(snapshot, route).iter().all(|m| translated_only(m)))
     });
     if all_translated {
         let (stream, include_usage) = {
@@ -216,7 +221,7 @@ fn read_request<'a>(
     }
     let envelope = {
         let mut scratch = gw.scratch.borrow_mut();
-        crate::api::chat::inspect(&ctx.req.body, &mut scratch)?
+        crate::api::chat::inspect_with_span(&ctx.req.body, &mut scratch, model_span)?
     };
     ctx.stream = envelope.stream;
     ctx.include_usage = envelope.include_usage;
@@ -225,10 +230,9 @@ fn read_request<'a>(
     Ok((ctx, model))
 }
 
-/// The top-level `model` when it is a plain string (no escapes) in a body that
-/// at least scans as an object; full validation happens after routing.
-fn quick_model(body: &[u8]) -> Option<&str> {
-    let span = find_top_level_value(body, b"model")?;
+/// A JSON string value without escapes, as `&str` (e.g. the `model` for a
+/// quick route lookup); full validation happens after routing.
+fn plain_string(body: &[u8], span: Range<usize>) -> Option<&str> {
     let raw = body.get(span.start + 1..span.end.checked_sub(1)?)?;
     if body[span.start] != b'"' || raw.contains(&b'\\') {
         return None;
@@ -237,7 +241,7 @@ fn quick_model(body: &[u8]) -> Option<&str> {
 }
 
 /// Tags from `x-tollgate-tags` (comma-separated) and `metadata.tags`.
-fn tags(req: &Request) -> Vec<String> {
+fn tags(req: &Request, metadata: Option<Range<usize>>) -> Vec<String> {
     let mut tags: Vec<String> = req
         .header_str("x-tollgate-tags")
         .map(|v| {
@@ -247,7 +251,7 @@ fn tags(req: &Request) -> Vec<String> {
                 .collect()
         })
         .unwrap_or_default();
-    if let Some(span) = find_top_level_value(&req.body, b"metadata") {
+    if let Some(span) = metadata {
         let mut copy = req.body[span].to_vec();
         if let Ok(v) = simd_json::to_owned_value(&mut copy) {
             use simd_json::prelude::*;
