@@ -51,6 +51,13 @@ enum Phase {
 
 /// A circuit breaker; one per (provider, upstream model) per core, so it is
 /// plain `&mut` state with no atomics.
+///
+/// Each attempt (and each hedge leg) calls `try_acquire` once and then
+/// exactly one of: `record(.., probe: false)` after `Allowed`,
+/// `record(.., probe: true)` or `release_probe` after `Probe`, nothing after
+/// `Rejected`. Probe outcomes carry no ticket, so a probe from an earlier
+/// half-open period that answers only after the breaker reopened and
+/// half-opened again is counted as one of the new period's probes.
 #[derive(Clone, Debug)]
 pub struct Breaker {
     params: BreakerParams,

@@ -46,38 +46,76 @@ pub fn complexity_score(s: &ComplexitySignals, w: &ComplexityWeights) -> f64 {
     }
 }
 
+/// Text is lower-cased into a stack buffer this big, one piece at a time.
+const CHUNK: usize = 4096;
+/// Keywords counted together over one lower-cased pass of the text.
+const GROUP: usize = 32;
+/// Longer keywords would leave the chunks too little room to advance.
+const MAX_KEYWORD: usize = 1024;
+
 /// Case-insensitive (ASCII) count of keyword occurrences in `text`; keywords given lower-cased;
 /// a keyword may contain spaces ("step by step"); no allocation per call beyond none.
 ///
-/// Occurrences are substrings, counted without overlap per keyword ("prove"
-/// also hits "improve"); the spaces in a keyword match single spaces only.
-/// Empty keywords count nothing.
+/// Occurrences are substrings, counted left to right without overlap per
+/// keyword ("prove" also hits "improve"); the spaces in a keyword match
+/// single spaces only. Empty keywords and keywords over 1 KiB count nothing.
 pub fn count_keywords(text: &str, keywords_lower: &[String]) -> u32 {
-    let text = text.as_bytes();
     keywords_lower
-        .iter()
-        .map(|k| count_occurrences(text, k.as_bytes()))
+        .chunks(GROUP)
+        .map(|group| count_group(text, group))
         .fold(0u32, u32::saturating_add)
 }
 
-fn count_occurrences(text: &[u8], keyword: &[u8]) -> u32 {
-    let Some(&first) = keyword.first() else {
+/// Lower-cases `text` a chunk at a time into a stack buffer and lets std's
+/// substring search (two-way, far faster than a byte-by-byte compare) find
+/// each keyword there. Chunks overlap by the longest keyword minus one so a
+/// keyword cut by a chunk end is found whole in the next chunk; each
+/// keyword's search resumes after its last match, which both skips matches
+/// seen twice in the overlap and keeps the count non-overlapping.
+fn count_group(text: &str, group: &[String]) -> u32 {
+    let usable = |k: &String| !k.is_empty() && k.len() <= MAX_KEYWORD;
+    let longest = group.iter().filter(|k| usable(k)).map(String::len).max();
+    let Some(longest) = longest else {
         return 0;
     };
+    let mut resume_at = [0usize; GROUP];
+    let mut buf = [0u8; CHUNK];
     let mut hits = 0u32;
-    let mut i = 0;
-    while i + keyword.len() <= text.len() {
-        // Cheap first-byte test before comparing the whole keyword.
-        if text[i].to_ascii_lowercase() == first
-            && text[i..i + keyword.len()].eq_ignore_ascii_case(keyword)
-        {
-            hits = hits.saturating_add(1);
-            i += keyword.len();
-        } else {
-            i += 1;
+    let mut start = 0;
+    loop {
+        let end = floor_char_boundary(text, (start + CHUNK).min(text.len()));
+        let lower = &mut buf[..end - start];
+        lower.copy_from_slice(&text.as_bytes()[start..end]);
+        // ASCII lower-casing leaves multi-byte characters intact and the
+        // chunk ends on character boundaries, so this is still UTF-8.
+        lower.make_ascii_lowercase();
+        let chunk = std::str::from_utf8(lower).unwrap_or_default();
+        for (keyword, resume) in group.iter().zip(resume_at.iter_mut()) {
+            if !usable(keyword) {
+                continue;
+            }
+            // Match ends are character boundaries; `get` keeps this panic-free regardless.
+            let from = (*resume).max(start) - start;
+            let Some(rest) = chunk.get(from..) else {
+                continue;
+            };
+            for (at, _) in rest.match_indices(keyword.as_str()) {
+                hits = hits.saturating_add(1);
+                *resume = start + from + at + keyword.len();
+            }
         }
+        if end == text.len() {
+            return hits;
+        }
+        start = floor_char_boundary(text, end - (longest - 1));
     }
-    hits
+}
+
+fn floor_char_boundary(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
 }
 
 #[cfg(test)]
@@ -172,6 +210,48 @@ mod tests {
         assert_eq!(count_keywords("aAaA", &keywords), 2);
         assert_eq!(count_keywords("aaa", &keywords), 1);
         assert_eq!(count_keywords("anything", &[String::new()]), 0);
+    }
+
+    /// The obvious implementation, with allocation: the oracle.
+    fn lower_and_match(text: &str, keywords: &[String]) -> u32 {
+        let lower = text.to_ascii_lowercase();
+        let counted = keywords.iter().filter(|k| !k.is_empty());
+        counted
+            .map(|k| lower.matches(k.as_str()).count() as u32)
+            .sum()
+    }
+
+    #[test]
+    fn long_texts_count_across_chunk_boundaries() {
+        let keywords: Vec<String> = ["aa", "step by step", "é", "analyse"]
+            .map(String::from)
+            .to_vec();
+        // A 33-byte cycle against 4 KiB chunks puts chunk ends at a
+        // different phase each time: keywords and the two-byte "é" get cut.
+        let mut text = String::new();
+        for i in 0..3_000 {
+            text.push_str(["aAa Step by STEP ", "é", "xx analyse", "bc", "aa"][i % 5]);
+        }
+        assert!(text.len() > 4 * CHUNK);
+        assert_eq!(
+            count_keywords(&text, &keywords),
+            lower_and_match(&text, &keywords)
+        );
+        for cut in [CHUNK - 3, CHUNK - 1, CHUNK, CHUNK + 1, 2 * CHUNK + 5] {
+            let cut = floor_char_boundary(&text, cut);
+            let piece = &text[..cut];
+            assert_eq!(
+                count_keywords(piece, &keywords),
+                lower_and_match(piece, &keywords)
+            );
+        }
+    }
+
+    #[test]
+    fn many_keywords_are_counted_in_groups() {
+        let keywords: Vec<String> = (0..100).map(|i| format!("k{i}x")).collect();
+        let text: String = (0..100).map(|i| format!("K{i}X ")).collect();
+        assert_eq!(count_keywords(&text, &keywords), 100);
     }
 
     #[test]
