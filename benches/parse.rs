@@ -7,8 +7,9 @@ use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use simd_json::prelude::*;
-use tollgate::api::chat::{find_top_level_value, inspect, rewrite_model};
-use tollgate::providers::openai::build_request;
+use tollgate::api::chat::{inspect, rewrite_model};
+use tollgate::api::json_scan::find_top_level_value;
+use tollgate::providers::render_request;
 use tollgate::router::Snapshot;
 
 const UPSTREAM_MODEL: &str = "gpt-4o-2024-08-06";
@@ -168,8 +169,9 @@ fn bench_inspect_parts(c: &mut Criterion) {
 
 fn bench_build_request(c: &mut Criterion) {
     let config = tollgate::config::load_str(CONFIG).expect("bench config is valid");
-    let snapshot = Snapshot::build(&config, 1);
+    let snapshot = Snapshot::build(std::sync::Arc::new(config), 1);
     let route = snapshot.model("bench-model").expect("configured model");
+    let deployment = &route.deployments[0];
     let client_headers: [(&str, &[u8]); 4] = [
         ("host", b"127.0.0.1:18080"),
         ("content-type", b"application/json"),
@@ -180,13 +182,14 @@ fn bench_build_request(c: &mut Criterion) {
     for (name, body) in cases() {
         let mut scratch = Vec::new();
         let env = inspect(&body, &mut scratch).expect("valid body");
-        let rewritten = rewrite_model(&body, &env, &route.upstream_model).expect("span");
+        let rewritten = rewrite_model(&body, &env, &deployment.upstream_model).expect("span");
         group.throughput(Throughput::Bytes(rewritten.len() as u64));
         group.bench_with_input(BenchmarkId::from_parameter(name), &rewritten, |b, body| {
             b.iter(|| {
-                build_request(
-                    &route.provider,
-                    "/chat/completions",
+                render_request(
+                    &deployment.provider,
+                    deployment.provider.api_keys.first(),
+                    deployment.chat_target(false),
                     black_box(body),
                     false,
                     "req-0123456789abcdef",

@@ -15,7 +15,11 @@ fn catalog() -> Snapshot {
          [[providers]]\nname = \"p2\"\nkind = \"openai_compatible\"\nbase_url = \"http://127.0.0.1:10/v1\"\n",
     );
     for i in 0..500 {
-        let fallback = if i > 0 { format!("fallbacks = [\"model-{}\"]\n", i - 1) } else { String::new() };
+        let fallback = if i > 0 {
+            format!("fallbacks = [\"model-{}\"]\n", i - 1)
+        } else {
+            String::new()
+        };
         toml.push_str(&format!(
             "[[models]]\nname = \"model-{i}\"\n{fallback}deployments = [\n  {{ provider = \"p1\", upstream_model = \"up-{i}-a\", region = \"eu\", weight = 2, tier = \"cheap\" }},\n  {{ provider = \"p2\", upstream_model = \"up-{i}-b\", region = \"us\", weight = 1, tier = \"flagship\" }},\n]\n"
         ));
@@ -26,7 +30,9 @@ fn catalog() -> Snapshot {
             r + 100
         ));
     }
-    toml.push_str("[[rules]]\nname = \"hard\"\nmatch = { min_complexity = 0.5 }\nregion = \"eu\"\n");
+    toml.push_str(
+        "[[rules]]\nname = \"hard\"\nmatch = { min_complexity = 0.5 }\nregion = \"eu\"\n",
+    );
     let config = tollgate::config::load_str(&toml).expect("bench config is valid");
     Snapshot::build(Arc::new(config), 1)
 }
@@ -48,7 +54,11 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("decide + plan (fallback chain of 8 models)", |b| {
         b.iter(|| {
-            let facts = RequestFacts { model: "model-250", complexity: 0.1, ..Default::default() };
+            let facts = RequestFacts {
+                model: "model-250",
+                complexity: 0.1,
+                ..Default::default()
+            };
             let d = decide(&snapshot, &facts).unwrap();
             plan(&snapshot, &d).targets.len()
         })

@@ -165,7 +165,9 @@ EOF
 }
 make_body false | tr -d '\n' >"$TMP/body.json"
 make_body true | tr -d '\n' >"$TMP/body-stream.json"
-for kind in body body-stream; do
+sed 's/"bench-model"/"bench-anthropic"/' "$TMP/body.json" >"$TMP/body-anthropic.json"
+sed 's/"bench-model"/"bench-routed"/' "$TMP/body.json" >"$TMP/body-routed.json"
+for kind in body body-stream body-anthropic body-routed; do
     cat >"$TMP/$kind.lua" <<EOF
 local f = assert(io.open("$TMP/$kind.json", "rb"))
 wrk.method = "POST"
@@ -189,7 +191,32 @@ base_url = "http://$HOST:$MOCK_PORT/v1"
 [[models]]
 name = "bench-model"
 provider = "mock"
+
+# The same mock answering in Anthropic's format: the translation path.
+[[providers]]
+name = "mock-anthropic"
+kind = "anthropic"
+base_url = "http://$HOST:$MOCK_PORT/v1"
+
+[[models]]
+name = "bench-anthropic"
+provider = "mock-anthropic"
+
+# Routing and resilience configured but not triggered: two weighted
+# deployments, a fallback chain, breakers and retries on, twenty rules that
+# are evaluated (one needs the complexity score) and do not match.
+[[models]]
+name = "bench-routed"
+fallbacks = ["bench-model"]
+deployments = [
+  { provider = "mock", upstream_model = "bench-model", weight = 3, region = "eu" },
+  { provider = "mock", upstream_model = "bench-model-b", weight = 1, region = "eu" },
+]
 EOF
+for r in $(seq 1 19); do
+    printf '[[rules]]\nname = "tag-%s"\nmatch = { tags = ["batch-%s"] }\nroute_to = "bench-model"\n' "$r" "$r" >>"$TMP/tollgate.toml"
+done
+printf '[[rules]]\nname = "very-hard"\nmatch = { min_complexity = 0.99 }\nroute_to = "bench-model"\n' >>"$TMP/tollgate.toml"
 
 mkdir -p "$TMP/nginx"
 chmod 755 "$TMP/nginx"
@@ -313,6 +340,10 @@ done
 for t in "${TARGETS[@]}"; do
     run_load "$t/1" "${URL[$t]}" 1 1 "$TMP/body.lua"
 done
+run_load "tollgate-anthropic/$CONNS" "${URL[tollgate]}" "$CONNS" "$THREADS" "$TMP/body-anthropic.lua"
+run_load "tollgate-routed/$CONNS" "${URL[tollgate]}" "$CONNS" "$THREADS" "$TMP/body-routed.lua"
+# The passthrough again, so the two ratios below compare runs taken close together.
+run_load "tollgate-again/$CONNS" "${URL[tollgate]}" "$CONNS" "$THREADS" "$TMP/body.lua"
 if [ "$STREAM" = 1 ]; then
     run_load "tollgate-stream/$CONNS" "${URL[tollgate]}" "$CONNS" "$THREADS" "$TMP/body-stream.lua"
     run_load "tollgate-stream/1" "${URL[tollgate]}" 1 1 "$TMP/body-stream.lua"
@@ -326,6 +357,11 @@ ratio=$(awk -v a="${RPS[tollgate/$CONNS]}" -v b="${RPS[nginx/$CONNS]}" 'BEGIN {p
 added=$(awk -v a="${P50[tollgate/1]}" -v b="${P50[direct/1]}" 'BEGIN {printf "%.1f", a - b}')
 added_nginx=$(awk -v a="${P50[nginx/1]}" -v b="${P50[direct/1]}" 'BEGIN {printf "%.1f", a - b}')
 ratio_ok=$(awk -v r="$ratio" 'BEGIN {print (r >= 0.9) ? "MET" : "MISSED"}')
+pass_rps=$(awk -v a="${RPS[tollgate/$CONNS]}" -v b="${RPS[tollgate-again/$CONNS]}" 'BEGIN {printf "%.0f", (a + b) / 2}')
+anth_ratio=$(awk -v a="${RPS[tollgate-anthropic/$CONNS]}" -v b="$pass_rps" 'BEGIN {printf "%.3f", a / b}')
+routed_ratio=$(awk -v a="${RPS[tollgate-routed/$CONNS]}" -v b="$pass_rps" 'BEGIN {printf "%.3f", a / b}')
+anth_ok=$(awk -v r="$anth_ratio" 'BEGIN {print (r >= 0.9) ? "MET" : "MISSED"}')
+routed_ok=$(awk -v r="$routed_ratio" 'BEGIN {print (r >= 0.95) ? "MET" : "MISSED"}')
 added_ok=$(awk -v a="$added" 'BEGIN {print (a < 50) ? "MET" : "MISSED"}')
 
 SHA=$(git -C "$ROOT" rev-parse --short HEAD)
@@ -346,7 +382,7 @@ table() {
 }
 
 {
-    echo "# Core load run: direct vs Tollgate vs nginx"
+    echo "# Load run: direct vs Tollgate vs nginx, translation and routing"
     echo
     echo "- when: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit \`$SHA\`"
     echo "- command: \`DURATION=$DURATION CONNS=$CONNS THREADS=$THREADS WORKERS=$WORKERS MOCK_WORKERS=$MOCK_WORKERS PIN=$PIN DRIVER=$DRIVER perf/run.sh\`"
@@ -362,6 +398,16 @@ table() {
     echo
     echo "- Tollgate rps / nginx rps at $CONNS conns: **$ratio** (target ≥ 0.9: $ratio_ok)"
     echo "- added p50 at 1 conn, Tollgate − direct: **$added µs** (target < 50 µs: $added_ok); nginx − direct: $added_nginx µs"
+    echo
+    echo "Through Tollgate only, same body: translated to Anthropic's format (the mock answers"
+    echo "as Anthropic), and with routing configured but not triggered (two weighted deployments,"
+    echo "a fallback chain, breakers, retries, 20 rules incl. a complexity rule), then the plain"
+    echo "passthrough again:"
+    echo
+    table "tollgate-anthropic/$CONNS" "tollgate-routed/$CONNS" "tollgate-again/$CONNS"
+    echo
+    echo "- Anthropic translation rps / passthrough rps (mean of the two passthrough runs, $pass_rps): **$anth_ratio** (target ≥ 0.9: $anth_ok)"
+    echo "- routing configured rps / passthrough rps: **$routed_ratio** (target ≥ 0.95: $routed_ok)"
     if [ "$STREAM" = 1 ]; then
         echo
         echo "Streaming (\`\"stream\":true\`, SSE from the mock) through Tollgate only:"

@@ -20,7 +20,11 @@ pub struct ChatEnvelope {
 /// Validates a chat completion body. `scratch` is reused across requests:
 /// simd-json parses in place, so it works on a copy.
 pub fn inspect(body: &[u8], scratch: &mut Vec<u8>) -> Result<ChatEnvelope, ApiError> {
-    inspect_with_span(body, scratch, super::json_scan::find_top_level_value(body, b"model"))
+    inspect_with_span(
+        body,
+        scratch,
+        super::json_scan::find_top_level_value(body, b"model"),
+    )
 }
 
 /// As `inspect`, with the span of `model` already found by the caller's scan.

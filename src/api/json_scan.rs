@@ -18,7 +18,10 @@ pub fn find_top_level_value(json: &[u8], key: &[u8]) -> Option<Range<usize>> {
 }
 
 /// The value spans of several top-level keys in one pass (last wins).
-pub fn find_top_level_values<const N: usize>(json: &[u8], keys: [&[u8]; N]) -> Option<[Option<Range<usize>>; N]> {
+pub fn find_top_level_values<const N: usize>(
+    json: &[u8],
+    keys: [&[u8]; N],
+) -> Option<[Option<Range<usize>>; N]> {
     let mut found: [Option<Range<usize>>; N] = std::array::from_fn(|_| None);
     for_each_member(json, |k, v| {
         let name = &json[k.start + 1..k.end - 1];
@@ -116,7 +119,9 @@ fn skip_value(json: &[u8], mut i: usize) -> Option<usize> {
             None
         }
         _ => {
-            while i < json.len() && !matches!(json[i], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+            while i < json.len()
+                && !matches!(json[i], b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+            {
                 i += 1;
             }
             Some(i)

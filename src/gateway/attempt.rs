@@ -178,11 +178,10 @@ pub async fn prepare(
     } else {
         Some(&provider.api_keys[key_index % provider.api_keys.len()])
     };
-    let target = provider.chat_target(&deployment.upstream_model, ctx.stream);
     let bytes = crate::providers::render_request(
         provider,
         key,
-        &target,
+        deployment.chat_target(ctx.stream),
         &body,
         ctx.stream,
         ctx.request_id,

@@ -203,11 +203,18 @@ fn read_request<'a>(
     gw: &Gateway,
     model_span: Option<Range<usize>>,
 ) -> Result<(RequestCtx<'a>, String), ApiError> {
-    let quick = model_span.clone().and_then(|span| plain_string(&ctx.req.body, span));
-    let translated_only = |m: &crate::router::ModelRoute| m.deployments.iter().all(|d| is_translated(d.provider.kind));
+    let quick = model_span
+        .clone()
+        .and_then(|span| plain_string(&ctx.req.body, span));
+    let translated_only = |m: &crate::router::ModelRoute| {
+        m.deployments.iter().all(|d| is_translated(d.provider.kind))
+    };
     let all_translated = quick.and_then(|m| snapshot.model(m)).is_some_and(|route| {
         translated_only(route)
-            && (route.fallbacks.is_empty() || model_chain(snapshot, route).iter().all(|m| translated_only(m)))
+            && (route.fallbacks.is_empty()
+                || model_chain(snapshot, route)
+                    .iter()
+                    .all(|m| translated_only(m)))
     });
     if all_translated {
         let (stream, include_usage) = {

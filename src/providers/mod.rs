@@ -60,7 +60,18 @@ pub fn render_request<'a>(
         }
     }
     out.extend_from_slice(b"content-length: ");
-    out.extend_from_slice(body.len().to_string().as_bytes());
+    let mut digits = [0u8; 20];
+    let mut at = digits.len();
+    let mut n = body.len();
+    loop {
+        at -= 1;
+        digits[at] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&digits[at..]);
     out.extend_from_slice(b"\r\n\r\n");
     out.extend_from_slice(body);
     out

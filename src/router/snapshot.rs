@@ -24,9 +24,20 @@ pub struct Deployment {
     pub tags: Vec<String>,
     pub default_max_tokens: u32,
     pub native_structured_output: bool,
+    /// Request targets (path and query), rendered once: whole and streamed.
+    pub target_whole: String,
+    pub target_stream: String,
 }
 
 impl Deployment {
+    pub fn chat_target(&self, stream: bool) -> &str {
+        if stream {
+            &self.target_stream
+        } else {
+            &self.target_whole
+        }
+    }
+
     /// The breaker and latency key: stable across reloads.
     pub fn health_key(&self) -> (String, String) {
         (self.provider.name.clone(), self.upstream_model.clone())
@@ -88,6 +99,10 @@ pub struct Snapshot {
     pub keys: Vec<ClientKey>,
     /// The `GET /v1/models` body, rendered once per snapshot.
     pub models_json: Vec<u8>,
+    /// Complexity keywords, lower-cased once.
+    pub keywords_lower: Vec<String>,
+    /// Whether any rule looks at the complexity score (else it is not computed).
+    pub uses_complexity: bool,
     pub generation: u64,
 }
 
@@ -118,10 +133,14 @@ impl Snapshot {
             };
             let mut mine = Vec::with_capacity(specs.len());
             for spec in specs {
+                let provider = providers[spec.provider.as_str()].clone();
+                let upstream_model = spec.upstream_model.unwrap_or_else(|| m.name.clone());
                 let deployment = Arc::new(Deployment {
                     index: deployments.len(),
-                    provider: providers[spec.provider.as_str()].clone(),
-                    upstream_model: spec.upstream_model.unwrap_or_else(|| m.name.clone()),
+                    target_whole: provider.chat_target(&upstream_model, false),
+                    target_stream: provider.chat_target(&upstream_model, true),
+                    provider,
+                    upstream_model,
                     region: spec.region,
                     weight: spec.weight,
                     tier: spec.tier,
@@ -180,6 +199,17 @@ impl Snapshot {
             .map(|(a, b)| (a.as_str(), b.as_str()))
             .collect();
         Snapshot {
+            keywords_lower: config
+                .routing
+                .complexity
+                .keywords
+                .iter()
+                .map(|k| k.to_ascii_lowercase())
+                .collect(),
+            uses_complexity: config
+                .rules
+                .iter()
+                .any(|r| r.when.min_complexity.is_some() || r.when.max_complexity.is_some()),
             models_json: render_models(&listed),
             models,
             deployments,

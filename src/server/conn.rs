@@ -139,8 +139,16 @@ async fn read_request(
     }
     let deadline = Instant::now() + limits.header_timeout;
     let (head_len, mut req) = loop {
-        let mut headers = vec![httparse::EMPTY_HEADER; limits.max_headers];
-        let mut parsed = httparse::Request::new(&mut headers);
+        // The common limit fits on the stack; only a larger configured one allocates.
+        let mut on_stack = [httparse::EMPTY_HEADER; 64];
+        let mut on_heap = Vec::new();
+        let headers: &mut [httparse::Header<'_>] = if limits.max_headers <= on_stack.len() {
+            &mut on_stack[..limits.max_headers]
+        } else {
+            on_heap.resize(limits.max_headers, httparse::EMPTY_HEADER);
+            &mut on_heap
+        };
+        let mut parsed = httparse::Request::new(headers);
         match parsed.parse(buf) {
             Ok(httparse::Status::Complete(n)) => {
                 if n > limits.max_header_bytes {

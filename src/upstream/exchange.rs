@@ -153,8 +153,8 @@ pub async fn send(
     // A pooled connection may have been closed by the server while idle; if it
     // fails before any response byte, the request never reached it: try once
     // more on a fresh connection.
-    if let Some(conn) = pool::checkout(req.origin) {
-        match exchange(conn, bytes, &req, deadline).await {
+    if let Some((conn, buf)) = pool::checkout(req.origin) {
+        match exchange(conn, buf, bytes, &req, deadline).await {
             Ok(resp) => return Ok(resp),
             Err((UpstreamError::Io(_) | UpstreamError::Closed, Some(returned))) => {
                 bytes = returned;
@@ -170,7 +170,7 @@ pub async fn send(
     .map_err(|_| UpstreamError::TotalTimeout)?
     .map_err(UpstreamError::Connect)?;
     pool::note_opened();
-    exchange(conn, bytes, &req, deadline)
+    exchange(conn, Vec::with_capacity(READ_SPARE), bytes, &req, deadline)
         .await
         .map_err(|(e, _)| e)
 }
@@ -179,6 +179,7 @@ pub async fn send(
 /// bytes come back so the caller may retry them.
 async fn exchange(
     mut conn: Transport,
+    mut buf: Vec<u8>,
     bytes: Vec<u8>,
     req: &UpstreamRequest<'_>,
     deadline: Instant,
@@ -191,7 +192,7 @@ async fn exchange(
         return Err((UpstreamError::Io(e), Some(bytes)));
     }
     let first_byte = (Instant::now() + req.first_byte_timeout).min(deadline);
-    let mut buf = Vec::with_capacity(READ_SPARE);
+    buf.clear();
     loop {
         let owned = std::mem::take(&mut buf);
         let (res, owned) =
@@ -474,11 +475,26 @@ impl UpstreamBody {
     /// The body is complete: a clean connection goes back to the pool.
     fn finish(&mut self) {
         self.done = true;
-        if let Some(conn) = self.conn.take()
-            && self.reusable
-            && self.pos == self.buf.len()
+        if !(self.reusable && self.pos == self.buf.len()) {
+            self.conn = None;
+        }
+    }
+}
+
+/// A complete body gives its connection back to this core's pool, with its
+/// read buffer, once the last piece is no longer borrowed; an incomplete one
+/// (the client left, an error) closes it instead of pooling it half-read.
+impl Drop for UpstreamBody {
+    fn drop(&mut self) {
+        if self.done
+            && let Some(conn) = self.conn.take()
         {
-            pool::checkin(&self.origin, conn, self.max_idle);
+            pool::checkin(
+                &self.origin,
+                conn,
+                std::mem::take(&mut self.buf),
+                self.max_idle,
+            );
         }
     }
 }

@@ -11,34 +11,39 @@ use super::{Origin, Transport};
 /// commonly close keep-alive connections after 60–120 s.
 const MAX_IDLE_AGE: Duration = Duration::from_secs(50);
 
+/// An idle connection, its read buffer, and since when it idles.
+type Idle = (Transport, Vec<u8>, Instant);
+
 thread_local! {
-    static POOL: RefCell<HashMap<Origin, Vec<(Transport, Instant)>>> = RefCell::new(HashMap::new());
+    static POOL: RefCell<HashMap<Origin, Vec<Idle>>> = RefCell::new(HashMap::new());
     static OPENED: Cell<u64> = const { Cell::new(0) };
     static REUSED: Cell<u64> = const { Cell::new(0) };
 }
 
-/// Takes the most recently used idle connection to `origin`, if any.
-pub(super) fn checkout(origin: &Origin) -> Option<Transport> {
+/// Takes the most recently used idle connection to `origin`, if any, with
+/// its read buffer (kept with the connection so it is not allocated anew).
+pub(super) fn checkout(origin: &Origin) -> Option<(Transport, Vec<u8>)> {
     POOL.with(|pool| {
         let mut pool = pool.borrow_mut();
         let idle = pool.get_mut(origin)?;
         let now = Instant::now();
-        while let Some((conn, since)) = idle.pop() {
+        while let Some((conn, buf, since)) = idle.pop() {
             if now.duration_since(since) < MAX_IDLE_AGE {
                 REUSED.with(|c| c.set(c.get() + 1));
-                return Some(conn);
+                return Some((conn, buf));
             }
         }
         None
     })
 }
 
-pub(super) fn checkin(origin: &Origin, conn: Transport, max_idle: usize) {
+pub(super) fn checkin(origin: &Origin, conn: Transport, mut buf: Vec<u8>, max_idle: usize) {
+    buf.clear();
     POOL.with(|pool| {
         let mut pool = pool.borrow_mut();
         let idle = pool.entry(origin.clone()).or_default();
         if idle.len() < max_idle {
-            idle.push((conn, Instant::now()));
+            idle.push((conn, buf, Instant::now()));
         }
     });
 }
