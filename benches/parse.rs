@@ -44,7 +44,7 @@ fn body_100k() -> Vec<u8> {
     );
     let mut turn = 0usize;
     while s.len() < 100 * 1024 - 600 {
-        let (role, text) = if turn % 2 == 0 {
+        let (role, text) = if turn.is_multiple_of(2) {
             (
                 "user",
                 "Here is the next hunk:\n```rust\nfn main() {\n    println!(\\\"héllo, wörld\\\");\n    let v: Vec<u32> = (0..10).collect();\n}\n```\nIs the \\\"collect\\\" needed? Also check\tthe tabs. ",
