@@ -156,6 +156,38 @@ fn server_tls(
     }
 }
 
+/// Everything a server command needs to start its workers.
+struct Launch<'a> {
+    listen: &'a str,
+    workers: usize,
+    driver: DriverChoice,
+    limits: Limits,
+    drain: Duration,
+    tls_cert: &'a Option<String>,
+    tls_key: &'a Option<String>,
+}
+
+/// Binds the listeners, loads the TLS config and starts the workers.
+fn launch<S, F>(l: Launch<'_>, make_service: F) -> Result<(Startup, runtime::WorkerSet), String>
+where
+    S: crate::server::Service,
+    F: Fn(usize) -> S + Send + Sync + 'static,
+{
+    let mut start = bind(l.listen, l.workers, l.driver)?;
+    let tls = server_tls(l.tls_cert, l.tls_key)?;
+    let listeners = std::mem::take(&mut start.listeners);
+    let workers = runtime::spawn_workers(
+        listeners,
+        start.driver,
+        l.limits,
+        l.drain,
+        tls,
+        make_service,
+    )
+    .map_err(|e| format!("cannot start workers: {e}"))?;
+    Ok((start, workers))
+}
+
 fn serve(flags: &Flags) -> ExitCode {
     let source = config::resolve_source(flags.config.as_deref());
     let mut config = match config::load_file(&source) {
@@ -192,31 +224,22 @@ fn serve(flags: &Flags) -> ExitCode {
         }
     };
     let server = &config.server;
-    let start = match bind(&server.listen, server.workers, server.driver) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("tollgate: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let tls = match server_tls(&server.tls_cert, &server.tls_key) {
-        Ok(t) => t,
-        Err(e) => {
-            eprintln!("tollgate: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let workers = match runtime::spawn_workers(
-        start.listeners,
-        start.driver,
-        Limits::from_config(server),
-        Duration::from_millis(server.drain_timeout_ms),
-        tls,
+    let launched = launch(
+        Launch {
+            listen: &server.listen,
+            workers: server.workers,
+            driver: server.driver,
+            limits: Limits::from_config(server),
+            drain: Duration::from_millis(server.drain_timeout_ms),
+            tls_cert: &server.tls_cert,
+            tls_key: &server.tls_key,
+        },
         crate::gateway::Gateway::new,
-    ) {
-        Ok(w) => w,
+    );
+    let (start, workers) = match launched {
+        Ok(l) => l,
         Err(e) => {
-            eprintln!("tollgate: cannot start workers: {e}");
+            eprintln!("tollgate: {e}");
             return ExitCode::FAILURE;
         }
     };
@@ -298,37 +321,24 @@ fn mock_upstream(flags: &Flags) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let start = match bind(
-        listen,
-        flags.workers.unwrap_or(0),
-        flags.driver.unwrap_or(DriverChoice::Auto),
-    ) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("tollgate: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
     let mut limits = Limits::from_config(&config::ServerConfig::default());
     limits.max_body_bytes = 64 * 1024 * 1024;
-    let tls = match server_tls(&flags.tls_cert, &flags.tls_key) {
-        Ok(t) => t,
+    let launched = launch(
+        Launch {
+            listen,
+            workers: flags.workers.unwrap_or(0),
+            driver: flags.driver.unwrap_or(DriverChoice::Auto),
+            limits,
+            drain: Duration::from_millis(100),
+            tls_cert: &flags.tls_cert,
+            tls_key: &flags.tls_key,
+        },
+        crate::mock_upstream::MockUpstream::new,
+    );
+    let (start, workers) = match launched {
+        Ok(l) => l,
         Err(e) => {
             eprintln!("tollgate: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let workers = match runtime::spawn_workers(
-        start.listeners,
-        start.driver,
-        limits,
-        Duration::from_millis(100),
-        tls,
-        crate::mock_upstream::MockUpstream::new,
-    ) {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("tollgate: cannot start workers: {e}");
             return ExitCode::FAILURE;
         }
     };

@@ -9,6 +9,7 @@ pub mod config;
 pub mod gateway;
 pub mod http1;
 pub mod mock_upstream;
+pub mod net;
 pub mod providers;
 pub mod resilience;
 pub mod router;

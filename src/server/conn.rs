@@ -56,11 +56,11 @@ pub async fn serve_connection<S: Service>(
 ) {
     let _ = stream.set_nodelay(true);
     let mut stream = match tls {
-        None => ClientIo::Plain(stream),
+        None => crate::net::MaybeTls::Plain(stream),
         // The handshake counts against the header deadline: a silent peer is dropped.
         Some(acceptor) => {
             match monoio::time::timeout(limits.header_timeout, acceptor.accept(stream)).await {
-                Ok(Ok(tls)) => ClientIo::Tls(Box::new(tls)),
+                Ok(Ok(tls)) => crate::net::MaybeTls::Tls(Box::new(tls)),
                 _ => return,
             }
         }

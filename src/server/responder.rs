@@ -5,6 +5,7 @@ use monoio::io::AsyncWriteRentExt;
 
 use super::ClientIo;
 use crate::api::ApiError;
+use crate::canonical::json::write_u64;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -56,8 +57,7 @@ impl<'a> Responder<'a> {
     fn write_head(&mut self, status: u16, headers: &[(&str, &[u8])]) {
         self.wbuf.clear();
         self.wbuf.extend_from_slice(b"HTTP/1.1 ");
-        self.wbuf
-            .extend_from_slice(itoa_buf(u64::from(status)).as_bytes());
+        write_u64(&mut self.wbuf, u64::from(status));
         self.wbuf.push(b' ');
         self.wbuf.extend_from_slice(reason(status).as_bytes());
         self.wbuf.extend_from_slice(b"\r\n");
@@ -94,8 +94,7 @@ impl<'a> Responder<'a> {
         debug_assert_eq!(self.state, State::Fresh);
         self.write_head(status, headers);
         self.wbuf.extend_from_slice(b"content-length: ");
-        self.wbuf
-            .extend_from_slice(itoa_buf(body.len() as u64).as_bytes());
+        write_u64(&mut self.wbuf, body.len() as u64);
         self.wbuf.extend_from_slice(b"\r\n\r\n");
         self.wbuf.extend_from_slice(body);
         self.state = State::Done;
@@ -143,7 +142,7 @@ impl<'a> Responder<'a> {
     ) -> std::io::Result<()> {
         self.write_head(status, headers);
         self.wbuf.extend_from_slice(b"content-length: ");
-        self.wbuf.extend_from_slice(itoa_buf(len).as_bytes());
+        write_u64(&mut self.wbuf, len);
         self.wbuf.extend_from_slice(b"\r\n\r\n");
         self.state = State::Streaming;
         Ok(())
@@ -182,31 +181,6 @@ impl<'a> Responder<'a> {
         self.failed = true;
         self.state = State::Done;
     }
-}
-
-struct ItoaBuf {
-    buf: [u8; 20],
-    start: usize,
-}
-
-impl ItoaBuf {
-    fn as_bytes(&self) -> &[u8] {
-        &self.buf[self.start..]
-    }
-}
-
-fn itoa_buf(mut n: u64) -> ItoaBuf {
-    let mut buf = [0u8; 20];
-    let mut i = 20;
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    ItoaBuf { buf, start: i }
 }
 
 fn push_hex(out: &mut Vec<u8>, n: usize) {
@@ -251,12 +225,11 @@ mod tests {
     use super::*;
 
     #[test]
-    fn hex_and_decimal() {
+    fn chunk_sizes_in_hex() {
         for n in [0usize, 1, 15, 16, 255, 4096, 123_456] {
             let mut v = Vec::new();
             push_hex(&mut v, n);
             assert_eq!(v, format!("{n:x}").into_bytes());
-            assert_eq!(itoa_buf(n as u64).as_bytes(), n.to_string().as_bytes());
         }
     }
 }
