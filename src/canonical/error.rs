@@ -85,3 +85,39 @@ impl OpenAiError {
         out.extend_from_slice(b"}}");
     }
 }
+
+/// Why a translated stream cannot be finished cleanly, whatever the provider.
+/// Once the first byte went to the client, the caller renders it with
+/// `write_openai_stream_error`.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum StreamError {
+    /// The provider sent an error mid-stream (e.g. overloaded, unavailable).
+    #[error("upstream error: {}", .0.message)]
+    Upstream(OpenAiError),
+    /// The stream ended before the provider's end-of-answer marker.
+    #[error("upstream stream ended before the answer was complete")]
+    Truncated,
+    /// An event we could not read.
+    #[error("malformed upstream event: {0}")]
+    Malformed(String),
+}
+
+impl StreamError {
+    pub fn to_openai(&self) -> OpenAiError {
+        match self {
+            StreamError::Upstream(e) => e.clone(),
+            StreamError::Truncated => OpenAiError::new(
+                502,
+                "server_error",
+                "the upstream stream ended before the answer was complete",
+            )
+            .with_code("stream_truncated"),
+            StreamError::Malformed(detail) => OpenAiError::new(
+                502,
+                "server_error",
+                format!("malformed event from the provider: {detail}"),
+            )
+            .with_code("bad_upstream_response"),
+        }
+    }
+}

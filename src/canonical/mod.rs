@@ -35,7 +35,7 @@ pub mod error;
 pub mod json;
 pub mod openai;
 
-pub use error::{CanonicalError, OpenAiError};
+pub use error::{CanonicalError, OpenAiError, StreamError};
 use simd_json::OwnedValue;
 
 /// Who wrote a message.

@@ -19,41 +19,7 @@ use crate::canonical::{
 };
 use crate::sse::SseEvent;
 
-/// Why a stream cannot be finished cleanly (same shape as the Anthropic
-/// translator's, so the core drives both alike). Once the first byte went
-/// to the client, the caller renders it with `write_openai_stream_error`.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum StreamError {
-    /// Gemini sent an error object mid-stream (e.g. 503 `UNAVAILABLE`).
-    #[error("upstream error: {}", .0.message)]
-    Upstream(OpenAiError),
-    /// The stream ended before any chunk carried a `finishReason`.
-    #[error("upstream stream ended before a finishReason")]
-    Truncated,
-    /// A chunk we could not read, or streamed arguments we could not place.
-    #[error("malformed upstream event: {0}")]
-    Malformed(String),
-}
-
-impl StreamError {
-    pub fn to_openai(&self) -> OpenAiError {
-        match self {
-            StreamError::Upstream(e) => e.clone(),
-            StreamError::Truncated => OpenAiError::new(
-                502,
-                "server_error",
-                "the upstream stream ended before the answer was complete",
-            )
-            .with_code("stream_truncated"),
-            StreamError::Malformed(detail) => OpenAiError::new(
-                502,
-                "server_error",
-                format!("malformed event from Gemini: {detail}"),
-            )
-            .with_code("bad_upstream_response"),
-        }
-    }
-}
+pub use crate::canonical::StreamError;
 
 impl From<BadPath> for StreamError {
     fn from(e: BadPath) -> Self {
