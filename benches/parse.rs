@@ -3,6 +3,7 @@
 //! The naive path sits next to the real one so the saving stays visible.
 
 use std::hint::black_box;
+use std::ops::Range;
 use std::time::Duration;
 
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
@@ -80,6 +81,68 @@ fn naive_inspect_rewrite(body: &[u8], model: &str) -> Vec<u8> {
     simd_json::to_vec(&value).expect("serializable")
 }
 
+/// Candidate for `find_top_level_value`: the same span, found by walking the
+/// structural indexes simd-json's stage 1 already computed (one entry per
+/// `{}[]:,`, string start and scalar start) instead of every byte of the body.
+fn span_from_structurals(json: &[u8], idx: &[u32], key: &[u8]) -> Option<Range<usize>> {
+    let at = |k: usize| idx.get(k).map(|&i| i as usize);
+    if json.get(at(0)?) != Some(&b'{') {
+        return None;
+    }
+    let mut k = 1;
+    let mut found = None;
+    loop {
+        let key_pos = at(k)?;
+        match json[key_pos] {
+            b'}' => return found,
+            b'"' => {}
+            _ => return None,
+        }
+        let colon = at(k + 1)?;
+        if json[colon] != b':' {
+            return None;
+        }
+        let value_start = at(k + 2)?;
+        let (mut j, mut depth) = (k + 2, 0usize);
+        let end_pos = loop {
+            let p = at(j)?;
+            match json[p] {
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' if depth > 0 => depth -= 1,
+                b',' | b'}' if depth == 0 => break p,
+                _ => {}
+            }
+            j += 1;
+        };
+        let raw_key = json[key_pos..colon].trim_ascii_end();
+        if raw_key.len() == key.len() + 2 && &raw_key[1..raw_key.len() - 1] == key {
+            let value = json[value_start..end_pos].trim_ascii_end();
+            found = Some(value_start..value_start + value.len());
+        }
+        if json[end_pos] == b'}' {
+            return found;
+        }
+        k = j + 1;
+    }
+}
+
+fn structurals_of(json: &[u8]) -> Vec<u32> {
+    let mut copy = json.to_vec();
+    let mut buffers = simd_json::Buffers::new(json.len());
+    simd_json::to_tape_with_buffers(&mut copy, &mut buffers).expect("valid JSON");
+    buffers.structural_indexes().to_vec()
+}
+
+/// The candidate is only worth timing if it finds what the real scan finds.
+fn assert_same_span(json: &[u8]) {
+    assert_eq!(
+        span_from_structurals(json, &structurals_of(json), b"model"),
+        find_top_level_value(json, b"model"),
+        "span mismatch for {}",
+        String::from_utf8_lossy(&json[..json.len().min(120)])
+    );
+}
+
 fn cases() -> [(&'static str, Vec<u8>); 2] {
     [("1k", body_1k()), ("100k", body_100k())]
 }
@@ -119,6 +182,15 @@ fn bench_inspect_rewrite(c: &mut Criterion) {
 /// Where `inspect`'s time goes, and what a per-worker `simd_json::Buffers`
 /// (reused across requests, as `scratch` already is) or the tape alone would save.
 fn bench_inspect_parts(c: &mut Criterion) {
+    for tricky in [
+        &br#"{"messages":[{"role":"user","content":"{\"model\":\"x\"}"}], "model" : "a" ,"n":{"model":"b"}}"#[..],
+        br#"{"model":"a","messages":[[1,2],{"x":[3]}],"model":"last","t":[{"model":1}]}"#,
+        br#"{"stream":true,"model":{"nested":[1,{"a":"b"}]} }"#,
+        br#"{"\u006dodel":"a","messages":[]}"#,
+        br#"{"messages":[],"n":null}"#,
+    ] {
+        assert_same_span(tricky);
+    }
     let mut group = c.benchmark_group("inspect_parts");
     for (name, body) in cases() {
         group.throughput(Throughput::Bytes(body.len() as u64));
@@ -162,6 +234,13 @@ fn bench_inspect_parts(c: &mut Criterion) {
             BenchmarkId::new("find_model_span", name),
             &body,
             |b, body| b.iter(|| find_top_level_value(black_box(body), b"model")),
+        );
+        let structurals = structurals_of(&body);
+        assert_same_span(&body);
+        group.bench_with_input(
+            BenchmarkId::new("model_span_from_structurals", name),
+            &body,
+            |b, body| b.iter(|| span_from_structurals(black_box(body), &structurals, b"model")),
         );
     }
     group.finish();

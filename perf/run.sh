@@ -4,6 +4,7 @@
 set -euo pipefail
 
 DURATION=${DURATION:-10s}        # every measured load run
+ROUNDS=${ROUNDS:-3}              # interleaved rounds; the table shows medians
 WARMUP=${WARMUP:-2s}             # unmeasured run before each measured one (fills pools)
 CONNS=${CONNS:-64}               # connections for the throughput runs
 THREADS=${THREADS:-1}            # load generator threads for the throughput runs
@@ -300,13 +301,32 @@ log "$CPU_NOTE"
 
 TIMEOUT=$(($(duration_secs "$DURATION") + 30))
 LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
-declare -A RPS P50 P99 ERRS REQS
+CLK_TCK=$(getconf CLK_TCK)
+declare -A RPS P50 P99 ERRS REQS PROXY_CPU MOCK_CPU RPS_RANGE
+declare -A PROXY_PID=([direct]=- [tollgate]=$GW_PID [nginx]=$NGINX_PID [tollgate-stream]=$GW_PID)
 
-# run_load KEY URL CONNS THREADS LUA: one bounded run, parsed into the tables.
+# CPU time (clock ticks, user + system) of a process and its children
+# (nginx workers are children of the master).
+cpu_ticks() {
+    local p s=0 t
+    for p in "$1" $(ps -o pid= --ppid "$1"); do
+        t=$(awk '{print $14 + $15}' "/proc/$p/stat" 2>/dev/null || echo 0)
+        s=$((s + t))
+    done
+    echo "$s"
+}
+
+# µs of CPU per request from a tick delta.
+per_request() { awk -v t="$1" -v n="$2" -v hz="$CLK_TCK" 'BEGIN {printf "%.1f", (n > 0) ? t * 1e6 / hz / n : 0}'; }
+
+# run_load KEY URL CONNS THREADS LUA PROXY_PID: one bounded run, parsed into the tables.
 run_load() {
-    local key=$1 url=$2 conns=$3 threads=$4 lua=$5 out="$TMP/load-${1//\//-}.txt"
+    local key=$1 url=$2 conns=$3 threads=$4 lua=$5 ppid=$6 out="$TMP/load-${1//[\/#]/-}.txt"
+    local p0=0 p1=0 m0 m1
     if [ "$LOADGEN" = wrk ]; then
         "${ON_LOAD[@]}" timeout "$TIMEOUT" wrk -t"$threads" -c"$conns" -d"$WARMUP" -s "$lua" "$url" >/dev/null
+        [ "$ppid" = - ] || p0=$(cpu_ticks "$ppid")
+        m0=$(cpu_ticks "$MOCK_PID")
         "${ON_LOAD[@]}" timeout "$TIMEOUT" wrk -t"$threads" -c"$conns" -d"$DURATION" --latency -s "$lua" "$url" >"$out"
         RPS[$key]=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$out")
         P50[$key]=$(to_us "$(awk '$1 == "50%" {print $2}' "$out")")
@@ -318,6 +338,8 @@ run_load() {
         local body=${lua%.lua}.json
         "${ON_LOAD[@]}" timeout "$TIMEOUT" oha --no-tui -z "$WARMUP" -c "$conns" -m POST \
             -H 'content-type: application/json' -D "$body" "$url" >/dev/null
+        [ "$ppid" = - ] || p0=$(cpu_ticks "$ppid")
+        m0=$(cpu_ticks "$MOCK_PID")
         "${ON_LOAD[@]}" timeout "$TIMEOUT" oha --no-tui --output-format json -z "$DURATION" -c "$conns" -m POST \
             -H 'content-type: application/json' -D "$body" "$url" >"$out"
         RPS[$key]=$(jq -r '.summary.requestsPerSec | floor' "$out")
@@ -327,26 +349,63 @@ run_load() {
         ERRS[$key]=$(jq -r '([.statusCodeDistribution | to_entries[] | select(.key != "200") | .value] | add // 0)
                             + ([.errorDistribution[]?] | add // 0)' "$out")
     fi
-    for v in "${RPS[$key]}" "${P50[$key]}" "${P99[$key]}"; do
+    [ "$ppid" = - ] || p1=$(cpu_ticks "$ppid")
+    m1=$(cpu_ticks "$MOCK_PID")
+    for v in "${RPS[$key]}" "${P50[$key]}" "${P99[$key]}" "${REQS[$key]}"; do
         [[ $v =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "$key: could not parse the load output ($out): $(cat "$out")"
     done
-    log "$(printf '%-22s %9s rps  p50 %9s us  p99 %9s us  errors %s' "$key" "${RPS[$key]}" "${P50[$key]}" "${P99[$key]}" "${ERRS[$key]}")"
+    PROXY_CPU[$key]=-
+    [ "$ppid" = - ] || PROXY_CPU[$key]=$(per_request $((p1 - p0)) "${REQS[$key]}")
+    MOCK_CPU[$key]=$(per_request $((m1 - m0)) "${REQS[$key]}")
+    log "$(printf '%-24s %7s rps  p50 %8s us  p99 %8s us  proxy cpu %5s us/req  errors %s' \
+        "$key" "${RPS[$key]}" "${P50[$key]}" "${P99[$key]}" "${PROXY_CPU[$key]}" "${ERRS[$key]}")"
 }
 
-log "load: $LOADGEN, $DURATION per run (+$WARMUP warm-up), body $BODY_BYTES bytes"
-for t in "${TARGETS[@]}"; do
-    run_load "$t/$CONNS" "${URL[$t]}" "$CONNS" "$THREADS" "$TMP/body.lua"
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2}'; }
+
+# Folds the rounds KEY#1..KEY#ROUNDS into KEY: medians, summed counts, rps range.
+fold_rounds() {
+    local key=$1 r metric
+    local -a vals
+    for metric in RPS P50 P99 PROXY_CPU MOCK_CPU; do
+        local -n table=$metric
+        vals=()
+        for r in $(seq 1 "$ROUNDS"); do vals+=("${table[$key#$r]}"); done
+        if [ "${vals[0]}" = - ]; then table[$key]=-; else table[$key]=$(median "${vals[@]}"); fi
+        unset -n table
+    done
+    REQS[$key]=0 ERRS[$key]=0 vals=()
+    for r in $(seq 1 "$ROUNDS"); do
+        REQS[$key]=$((${REQS[$key]} + ${REQS[$key#$r]}))
+        ERRS[$key]=$((${ERRS[$key]} + ${ERRS[$key#$r]}))
+        vals+=("${RPS[$key#$r]}")
+    done
+    RPS_RANGE[$key]="$(printf '%s\n' "${vals[@]}" | sort -n | sed -n '1p;$p' | paste -sd'-' -)"
+}
+
+log "load: $LOADGEN, $ROUNDS round(s) of $DURATION per run (+$WARMUP warm-up), body $BODY_BYTES bytes"
+for r in $(seq 1 "$ROUNDS"); do
+    for t in "${TARGETS[@]}"; do
+        run_load "$t/$CONNS#$r" "${URL[$t]}" "$CONNS" "$THREADS" "$TMP/body.lua" "${PROXY_PID[$t]}"
+    done
+    for t in "${TARGETS[@]}"; do
+        run_load "$t/1#$r" "${URL[$t]}" 1 1 "$TMP/body.lua" "${PROXY_PID[$t]}"
+    done
 done
 for t in "${TARGETS[@]}"; do
-    run_load "$t/1" "${URL[$t]}" 1 1 "$TMP/body.lua"
+    fold_rounds "$t/$CONNS"
+    fold_rounds "$t/1"
 done
 run_load "tollgate-anthropic/$CONNS" "${URL[tollgate]}" "$CONNS" "$THREADS" "$TMP/body-anthropic.lua"
 run_load "tollgate-routed/$CONNS" "${URL[tollgate]}" "$CONNS" "$THREADS" "$TMP/body-routed.lua"
 # The passthrough again, so the two ratios below compare runs taken close together.
 run_load "tollgate-again/$CONNS" "${URL[tollgate]}" "$CONNS" "$THREADS" "$TMP/body.lua"
 if [ "$STREAM" = 1 ]; then
-    run_load "tollgate-stream/$CONNS" "${URL[tollgate]}" "$CONNS" "$THREADS" "$TMP/body-stream.lua"
-    run_load "tollgate-stream/1" "${URL[tollgate]}" 1 1 "$TMP/body-stream.lua"
+    for c in "$CONNS" 1; do
+        [ "$c" = 1 ] && th=1 || th=$THREADS
+        run_load "tollgate-stream/$c#1" "${URL[tollgate]}" "$c" "$th" "$TMP/body-stream.lua" "$GW_PID"
+        ROUNDS=1 fold_rounds "tollgate-stream/$c"
+    done
 fi
 kill -0 "$GW_PID" 2>/dev/null || die "Tollgate exited during the run: $(tail -5 "$TMP/tollgate.log")"
 
@@ -371,13 +430,14 @@ mkdir -p "$RESULTS_DIR"
 REPORT=$RESULTS_DIR/core-$STAMP-$SHA.md
 
 table() {
-    echo "| target | conns | requests/s | p50 (µs) | p99 (µs) | requests | errors |"
-    echo "|---|---:|---:|---:|---:|---:|---:|"
+    echo "| target | conns | requests/s | rps range | p50 (µs) | p99 (µs) | proxy CPU (µs/req) | mock CPU (µs/req) | requests | errors |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     local key t c
     for key in "$@"; do
         [ -n "${RPS[$key]:-}" ] || continue
         t=${key%/*} c=${key#*/}
-        printf '| %s | %s | %s | %s | %s | %s | %s |\n' "$t" "$c" "${RPS[$key]}" "${P50[$key]}" "${P99[$key]}" "${REQS[$key]}" "${ERRS[$key]}"
+        printf '| %s | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n' "$t" "$c" "${RPS[$key]}" "${RPS_RANGE[$key]}" \
+            "${P50[$key]}" "${P99[$key]}" "${PROXY_CPU[$key]}" "${MOCK_CPU[$key]}" "${REQS[$key]}" "${ERRS[$key]}"
     done
 }
 
@@ -385,7 +445,7 @@ table() {
     echo "# Load run: direct vs Tollgate vs nginx, translation and routing"
     echo
     echo "- when: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit \`$SHA\`"
-    echo "- command: \`DURATION=$DURATION CONNS=$CONNS THREADS=$THREADS WORKERS=$WORKERS MOCK_WORKERS=$MOCK_WORKERS PIN=$PIN DRIVER=$DRIVER perf/run.sh\`"
+    echo "- command: \`DURATION=$DURATION ROUNDS=$ROUNDS CONNS=$CONNS THREADS=$THREADS WORKERS=$WORKERS MOCK_WORKERS=$MOCK_WORKERS PIN=$PIN DRIVER=$DRIVER perf/run.sh\`"
     echo "- machine: $(nproc) CPUs ($(awk -F': ' '/model name/ {print $2; exit}' /proc/cpuinfo)), kernel $(uname -r)"
     echo "- load: $LOADGEN ($($LOADGEN --version 2>&1 | head -1 | awk '{print $1, $2}')), $DURATION per run after a $WARMUP warm-up, $THREADS thread(s) at $CONNS conns, 1 thread at 1 conn"
     echo "- body: $BODY_BYTES-byte non-stream chat request (system + 3 turns + 1 tool), model not rewritten"
