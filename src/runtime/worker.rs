@@ -65,7 +65,7 @@ where
     F: Fn(usize) -> S + Send + Sync + 'static,
 {
     let make_service = Arc::new(make_service);
-    let cores = super::available_cores();
+    let cpus = super::allowed_cpus();
     lifecycle()
         .workers_total
         .store(listeners.len(), Ordering::SeqCst);
@@ -74,11 +74,12 @@ where
         let make_service = make_service.clone();
         let limits = limits.clone();
         let tls = tls.clone();
+        let cpus = cpus.clone();
         let handle = std::thread::Builder::new()
             .name(format!("tollgate-w{id}"))
             .spawn(move || {
                 // Pinning is best effort: a restricted cpuset must not stop the worker.
-                let _ = monoio::utils::bind_to_cpu_set([id % cores]);
+                let _ = monoio::utils::bind_to_cpu_set([cpus[id % cpus.len()]]);
                 let task = worker_main(id, std_listener, limits, drain_timeout, tls, make_service);
                 let result = match driver {
                     Driver::IoUring => monoio::RuntimeBuilder::<monoio::IoUringDriver>::new()
