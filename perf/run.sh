@@ -391,15 +391,19 @@ for r in $(seq 1 "$ROUNDS"); do
     for t in "${TARGETS[@]}"; do
         run_load "$t/1#$r" "${URL[$t]}" 1 1 "$TMP/body.lua" "${PROXY_PID[$t]}"
     done
+    # Through Tollgate only: the Anthropic translation and the routing-configured
+    # model, each next to a fresh passthrough run, interleaved like the rest.
+    run_load "tollgate-anthropic/$CONNS#$r" "${URL[tollgate]}" "$CONNS" "$THREADS" "$TMP/body-anthropic.lua" "$GW_PID"
+    run_load "tollgate-routed/$CONNS#$r" "${URL[tollgate]}" "$CONNS" "$THREADS" "$TMP/body-routed.lua" "$GW_PID"
+    run_load "tollgate-again/$CONNS#$r" "${URL[tollgate]}" "$CONNS" "$THREADS" "$TMP/body.lua" "$GW_PID"
 done
 for t in "${TARGETS[@]}"; do
     fold_rounds "$t/$CONNS"
     fold_rounds "$t/1"
 done
-run_load "tollgate-anthropic/$CONNS" "${URL[tollgate]}" "$CONNS" "$THREADS" "$TMP/body-anthropic.lua"
-run_load "tollgate-routed/$CONNS" "${URL[tollgate]}" "$CONNS" "$THREADS" "$TMP/body-routed.lua"
-# The passthrough again, so the two ratios below compare runs taken close together.
-run_load "tollgate-again/$CONNS" "${URL[tollgate]}" "$CONNS" "$THREADS" "$TMP/body.lua"
+for t in tollgate-anthropic tollgate-routed tollgate-again; do
+    fold_rounds "$t/$CONNS"
+done
 if [ "$STREAM" = 1 ]; then
     for c in "$CONNS" 1; do
         [ "$c" = 1 ] && th=1 || th=$THREADS
@@ -468,6 +472,7 @@ table() {
     echo
     echo "- Anthropic translation rps / passthrough rps (mean of the two passthrough runs, $pass_rps): **$anth_ratio** (target ≥ 0.9: $anth_ok)"
     echo "- routing configured rps / passthrough rps: **$routed_ratio** (target ≥ 0.95: $routed_ok)"
+    echo "- Tollgate CPU per request (µs, medians): passthrough ${PROXY_CPU[tollgate-again/$CONNS]}, Anthropic translation ${PROXY_CPU[tollgate-anthropic/$CONNS]}, routing configured ${PROXY_CPU[tollgate-routed/$CONNS]}; the mock's own CPU per request differs by format (${MOCK_CPU[tollgate-again/$CONNS]} / ${MOCK_CPU[tollgate-anthropic/$CONNS]} / ${MOCK_CPU[tollgate-routed/$CONNS]}) and shares the proxy's CPU"
     if [ "$STREAM" = 1 ]; then
         echo
         echo "Streaming (\`\"stream\":true\`, SSE from the mock) through Tollgate only:"
