@@ -1,16 +1,22 @@
 //! Parses an OpenAI Chat Completions request body into a [`ChatRequest`],
 //! rejecting malformed fields with the JSON path the client got wrong.
+//!
+//! The body is parsed into a borrowed DOM (strings point into a per-thread
+//! scratch copy) and only what the canonical model keeps is copied out, so
+//! keys and fields we ignore never allocate.
 
-use simd_json::OwnedValue;
+use simd_json::BorrowedValue as Value;
 use simd_json::prelude::*;
 
 use super::parse_message::parse_message;
+use super::schema::{Subtree, owned_schema};
+use super::scratch::with_scratch;
 use crate::canonical::{
     CanonicalError, ChatRequest, JsonSchemaFormat, ReasoningConfig, ReasoningEffort,
     ResponseFormat, SamplingParams, ToolChoice, ToolDefinition,
 };
 
-pub(super) type Obj = simd_json::owned::Object;
+pub(super) type Obj<'v> = simd_json::borrowed::Object<'v>;
 
 /// Parses and validates a `/v1/chat/completions` body.
 ///
@@ -18,26 +24,32 @@ pub(super) type Obj = simd_json::owned::Object;
 /// have no meaning for other providers); known fields with the wrong type
 /// are errors.
 pub fn parse_openai_request(body: &[u8]) -> Result<ChatRequest, CanonicalError> {
-    // simd-json parses in place, so it needs its own mutable copy.
-    let mut buf = body.to_vec();
-    let mut root = simd_json::to_owned_value(&mut buf)
-        .map_err(|e| CanonicalError::new("", format!("body is not valid JSON: {e}")))?;
+    with_scratch(body, |parsed| {
+        let root =
+            parsed.map_err(|e| CanonicalError::new("", format!("body is not valid JSON: {e}")))?;
+        parse_root(body, &root)
+    })
+}
+
+/// Each field is looked up once, in the order the errors have always been
+/// reported in, so the first complaint a client gets does not change.
+fn parse_root(body: &[u8], root: &Value) -> Result<ChatRequest, CanonicalError> {
     let obj = root
-        .as_object_mut()
+        .as_object()
         .ok_or_else(|| CanonicalError::new("", "body must be a JSON object"))?;
 
     let model = take_str(obj, "model", &String::new)?
         .ok_or_else(|| CanonicalError::new("model", "is required"))?;
-    let messages = match obj.remove("messages") {
-        Some(OwnedValue::Array(items)) if !items.is_empty() => items
-            .into_iter()
+    let messages = match obj.get("messages") {
+        Some(Value::Array(items)) if !items.is_empty() => items
+            .iter()
             .enumerate()
             .map(|(i, m)| parse_message(i, m))
             .collect::<Result<Vec<_>, _>>()?,
-        Some(OwnedValue::Array(_)) => {
+        Some(Value::Array(_)) => {
             return Err(CanonicalError::new("messages", "must not be empty"));
         }
-        None | Some(OwnedValue::Static(StaticNode::Null)) => {
+        None | Some(Value::Static(StaticNode::Null)) => {
             return Err(CanonicalError::new("messages", "is required"));
         }
         Some(_) => return Err(CanonicalError::new("messages", "must be an array")),
@@ -47,10 +59,10 @@ pub fn parse_openai_request(body: &[u8]) -> Result<ChatRequest, CanonicalError> 
     Ok(ChatRequest {
         model,
         messages,
-        tools: parse_tools(obj)?,
+        tools: parse_tools(body, obj)?,
         tool_choice: parse_tool_choice(obj)?,
         parallel_tool_calls: opt_bool(obj, "parallel_tool_calls")?,
-        response_format: parse_response_format(obj)?,
+        response_format: parse_response_format(body, obj)?,
         sampling: parse_sampling(obj)?,
         reasoning: parse_reasoning(obj)?,
         stream,
@@ -59,7 +71,7 @@ pub fn parse_openai_request(body: &[u8]) -> Result<ChatRequest, CanonicalError> 
     })
 }
 
-fn parse_stream(obj: &Obj) -> Result<(bool, bool), CanonicalError> {
+fn parse_stream(obj: &Obj<'_>) -> Result<(bool, bool), CanonicalError> {
     let stream = opt_bool(obj, "stream")?.unwrap_or(false);
     let include_usage = match obj.get("stream_options") {
         None => false,
@@ -75,18 +87,18 @@ fn parse_stream(obj: &Obj) -> Result<(bool, bool), CanonicalError> {
     Ok((stream, include_usage))
 }
 
-fn parse_sampling(obj: &mut Obj) -> Result<SamplingParams, CanonicalError> {
+fn parse_sampling(obj: &Obj<'_>) -> Result<SamplingParams, CanonicalError> {
     let max_completion = opt_u32(obj, "max_completion_tokens")?;
     let max_tokens = opt_u32(obj, "max_tokens")?;
-    let stop = match obj.remove("stop") {
+    let stop = match obj.get("stop") {
         None => Vec::new(),
-        Some(OwnedValue::Static(StaticNode::Null)) => Vec::new(),
-        Some(OwnedValue::String(s)) => vec![s],
-        Some(OwnedValue::Array(items)) => items
-            .into_iter()
+        Some(Value::Static(StaticNode::Null)) => Vec::new(),
+        Some(Value::String(s)) => vec![s.to_string()],
+        Some(Value::Array(items)) => items
+            .iter()
             .enumerate()
             .map(|(i, v)| match v {
-                OwnedValue::String(s) => Ok(s),
+                Value::String(s) => Ok(s.to_string()),
                 _ => Err(CanonicalError::new(
                     format!("stop[{i}]"),
                     "must be a string",
@@ -112,7 +124,7 @@ fn parse_sampling(obj: &mut Obj) -> Result<SamplingParams, CanonicalError> {
     })
 }
 
-fn parse_reasoning(obj: &Obj) -> Result<Option<ReasoningConfig>, CanonicalError> {
+fn parse_reasoning(obj: &Obj<'_>) -> Result<Option<ReasoningConfig>, CanonicalError> {
     let effort = match obj.get("reasoning_effort") {
         None => None,
         Some(v) if v.is_null() => None,
@@ -162,18 +174,18 @@ fn parse_reasoning(obj: &Obj) -> Result<Option<ReasoningConfig>, CanonicalError>
     }))
 }
 
-fn parse_tools(obj: &mut Obj) -> Result<Vec<ToolDefinition>, CanonicalError> {
-    let items = match obj.remove("tools") {
-        None | Some(OwnedValue::Static(StaticNode::Null)) => return Ok(Vec::new()),
-        Some(OwnedValue::Array(items)) => items,
+fn parse_tools(body: &[u8], obj: &Obj<'_>) -> Result<Vec<ToolDefinition>, CanonicalError> {
+    let items = match obj.get("tools") {
+        None | Some(Value::Static(StaticNode::Null)) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
         Some(_) => return Err(CanonicalError::new("tools", "must be an array")),
     };
     let mut tools = Vec::with_capacity(items.len());
-    for (i, mut tool) in items.into_iter().enumerate() {
+    for (i, tool) in items.iter().enumerate() {
         let at = |field: &str| format!("tools[{i}]{field}");
         let function_path = || at(".function");
         let obj = tool
-            .as_object_mut()
+            .as_object()
             .ok_or_else(|| CanonicalError::new(at(""), "must be an object"))?;
         match obj.get("type").and_then(|t| t.as_str()) {
             Some("function") | None => {}
@@ -184,18 +196,18 @@ fn parse_tools(obj: &mut Obj) -> Result<Vec<ToolDefinition>, CanonicalError> {
                 ));
             }
         }
-        let mut function = obj
-            .remove("function")
+        let function = obj
+            .get("function")
             .ok_or_else(|| CanonicalError::new(at(".function"), "is required"))?;
         let f = function
-            .as_object_mut()
+            .as_object()
             .ok_or_else(|| CanonicalError::new(at(".function"), "must be an object"))?;
         let name = take_str(f, "name", &function_path)?
             .filter(|n| !n.is_empty())
             .ok_or_else(|| CanonicalError::new(at(".function.name"), "is required"))?;
-        let parameters = match f.remove("parameters") {
-            None | Some(OwnedValue::Static(StaticNode::Null)) => None,
-            Some(p @ OwnedValue::Object(_)) => Some(p),
+        let parameters = match f.get("parameters") {
+            None | Some(Value::Static(StaticNode::Null)) => None,
+            Some(p @ Value::Object(_)) => Some(owned_schema(body, p, Subtree::ToolParameters(i))),
             Some(_) => {
                 return Err(CanonicalError::new(
                     at(".function.parameters"),
@@ -213,7 +225,7 @@ fn parse_tools(obj: &mut Obj) -> Result<Vec<ToolDefinition>, CanonicalError> {
     Ok(tools)
 }
 
-fn parse_tool_choice(obj: &Obj) -> Result<Option<ToolChoice>, CanonicalError> {
+fn parse_tool_choice(obj: &Obj<'_>) -> Result<Option<ToolChoice>, CanonicalError> {
     let Some(v) = obj.get("tool_choice") else {
         return Ok(None);
     };
@@ -242,33 +254,36 @@ fn parse_tool_choice(obj: &Obj) -> Result<Option<ToolChoice>, CanonicalError> {
     }
 }
 
-fn parse_response_format(obj: &mut Obj) -> Result<Option<ResponseFormat>, CanonicalError> {
-    let mut v = match obj.remove("response_format") {
-        None | Some(OwnedValue::Static(StaticNode::Null)) => return Ok(None),
+fn parse_response_format(
+    body: &[u8],
+    obj: &Obj<'_>,
+) -> Result<Option<ResponseFormat>, CanonicalError> {
+    let v = match obj.get("response_format") {
+        None | Some(Value::Static(StaticNode::Null)) => return Ok(None),
         Some(v) => v,
     };
     let rf = v
-        .as_object_mut()
+        .as_object()
         .ok_or_else(|| CanonicalError::new("response_format", "must be an object"))?;
     match rf.get("type").and_then(|t| t.as_str()) {
         Some("text") => Ok(Some(ResponseFormat::Text)),
         Some("json_object") => Ok(Some(ResponseFormat::JsonObject)),
         Some("json_schema") => {
-            let mut js = rf
-                .remove("json_schema")
+            let js = rf
+                .get("json_schema")
                 .ok_or_else(|| CanonicalError::new("response_format.json_schema", "is required"))?;
             let json_schema_path = || "response_format.json_schema".to_owned();
-            let js = js.as_object_mut().ok_or_else(|| {
+            let js = js.as_object().ok_or_else(|| {
                 CanonicalError::new("response_format.json_schema", "must be an object")
             })?;
             let name = take_str(js, "name", &json_schema_path)?.ok_or_else(|| {
                 CanonicalError::new("response_format.json_schema.name", "is required")
             })?;
-            let schema = match js.remove("schema") {
-                Some(s @ OwnedValue::Object(_)) => s,
+            let schema = match js.get("schema") {
+                Some(s @ Value::Object(_)) => owned_schema(body, s, Subtree::ResponseSchema),
                 // OpenAI allows omitting the schema; any JSON object then fits.
-                None | Some(OwnedValue::Static(StaticNode::Null)) => {
-                    OwnedValue::Object(Box::default())
+                None | Some(Value::Static(StaticNode::Null)) => {
+                    simd_json::OwnedValue::Object(Box::default())
                 }
                 Some(_) => {
                     return Err(CanonicalError::new(
@@ -299,17 +314,17 @@ impl CanonicalError {
     }
 }
 
-/// Removes a string field; `null` counts as absent. `parent` renders the
+/// Copies out a string field; `null` counts as absent. `parent` renders the
 /// path of the enclosing object, only when there is an error to report, so
 /// the success path never formats paths.
 pub(super) fn take_str(
-    obj: &mut Obj,
+    obj: &Obj<'_>,
     key: &str,
     parent: &dyn Fn() -> String,
 ) -> Result<Option<String>, CanonicalError> {
-    match obj.remove(key) {
-        None | Some(OwnedValue::Static(StaticNode::Null)) => Ok(None),
-        Some(OwnedValue::String(s)) => Ok(Some(s)),
+    match obj.get(key) {
+        None | Some(Value::Static(StaticNode::Null)) => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s.to_string())),
         Some(_) => Err(CanonicalError::new(
             join(&parent(), key),
             "must be a string",
@@ -326,11 +341,11 @@ pub(super) fn join(parent: &str, key: &str) -> String {
     }
 }
 
-fn present<'a>(obj: &'a Obj, key: &str) -> Option<&'a OwnedValue> {
+fn present<'a, 'v>(obj: &'a Obj<'v>, key: &str) -> Option<&'a Value<'v>> {
     obj.get(key).filter(|v| !v.is_null())
 }
 
-pub(super) fn opt_bool(obj: &Obj, key: &str) -> Result<Option<bool>, CanonicalError> {
+pub(super) fn opt_bool(obj: &Obj<'_>, key: &str) -> Result<Option<bool>, CanonicalError> {
     present(obj, key)
         .map(|v| {
             v.as_bool()
@@ -339,7 +354,7 @@ pub(super) fn opt_bool(obj: &Obj, key: &str) -> Result<Option<bool>, CanonicalEr
         .transpose()
 }
 
-fn opt_f64(obj: &Obj, key: &str) -> Result<Option<f64>, CanonicalError> {
+fn opt_f64(obj: &Obj<'_>, key: &str) -> Result<Option<f64>, CanonicalError> {
     present(obj, key)
         .map(|v| {
             v.cast_f64()
@@ -348,7 +363,7 @@ fn opt_f64(obj: &Obj, key: &str) -> Result<Option<f64>, CanonicalError> {
         .transpose()
 }
 
-fn opt_i64(obj: &Obj, key: &str) -> Result<Option<i64>, CanonicalError> {
+fn opt_i64(obj: &Obj<'_>, key: &str) -> Result<Option<i64>, CanonicalError> {
     present(obj, key)
         .map(|v| {
             v.as_i64()
@@ -357,7 +372,7 @@ fn opt_i64(obj: &Obj, key: &str) -> Result<Option<i64>, CanonicalError> {
         .transpose()
 }
 
-fn opt_u32(obj: &Obj, key: &str) -> Result<Option<u32>, CanonicalError> {
+fn opt_u32(obj: &Obj<'_>, key: &str) -> Result<Option<u32>, CanonicalError> {
     present(obj, key)
         .map(|v| {
             v.as_u64()

@@ -4,7 +4,7 @@
 //! Field paths for errors are passed as closures (`&dyn Fn() -> String`) and
 //! rendered only when a field is actually wrong.
 
-use simd_json::OwnedValue;
+use simd_json::BorrowedValue as Value;
 use simd_json::prelude::*;
 
 use super::parse::{Obj, join, take_str};
@@ -14,11 +14,11 @@ use crate::canonical::{
 
 type Path<'a> = &'a dyn Fn() -> String;
 
-pub(super) fn parse_message(i: usize, mut value: OwnedValue) -> Result<Message, CanonicalError> {
+pub(super) fn parse_message(i: usize, value: &Value<'_>) -> Result<Message, CanonicalError> {
     let path = || format!("messages[{i}]");
     let at = |field: &str| format!("messages[{i}].{field}");
     let obj = value
-        .as_object_mut()
+        .as_object()
         .ok_or_else(|| CanonicalError::new(path(), "must be an object"))?;
     let role = match obj.get("role").and_then(|r| r.as_str()) {
         Some("system") => Role::System,
@@ -34,7 +34,7 @@ pub(super) fn parse_message(i: usize, mut value: OwnedValue) -> Result<Message, 
         }
         None => return Err(CanonicalError::new(at("role"), "is required")),
     };
-    let content = parse_content(obj.remove("content"), role, &|| at("content"))?;
+    let content = parse_content(obj.get("content"), role, &|| at("content"))?;
     let mut message = Message::new(role, content);
     message.name = take_str(obj, "name", &path)?;
     match role {
@@ -67,18 +67,18 @@ pub(super) fn parse_message(i: usize, mut value: OwnedValue) -> Result<Message, 
 }
 
 fn parse_content(
-    value: Option<OwnedValue>,
+    value: Option<&Value<'_>>,
     role: Role,
     path: Path,
 ) -> Result<Vec<ContentPart>, CanonicalError> {
     let parts = match value {
-        None | Some(OwnedValue::Static(StaticNode::Null)) => return Ok(Vec::new()),
+        None | Some(Value::Static(StaticNode::Null)) => return Ok(Vec::new()),
         // An empty assistant string next to tool calls means "no text".
-        Some(OwnedValue::String(s)) if s.is_empty() && role == Role::Assistant => {
+        Some(Value::String(s)) if s.is_empty() && role == Role::Assistant => {
             return Ok(Vec::new());
         }
-        Some(OwnedValue::String(s)) => return Ok(vec![ContentPart::Text(s)]),
-        Some(OwnedValue::Array(parts)) => parts,
+        Some(Value::String(s)) => return Ok(vec![ContentPart::Text(s.to_string())]),
+        Some(Value::Array(parts)) => parts,
         Some(_) => {
             return Err(CanonicalError::new(
                 path(),
@@ -87,11 +87,11 @@ fn parse_content(
         }
     };
     let mut out = Vec::with_capacity(parts.len());
-    for (j, mut part) in parts.into_iter().enumerate() {
+    for (j, part) in parts.iter().enumerate() {
         let part_path = || format!("{}[{j}]", path());
         let at = |field: &str| join(&part_path(), field);
         let obj = part
-            .as_object_mut()
+            .as_object()
             .ok_or_else(|| CanonicalError::new(part_path(), "must be an object"))?;
         let kind = obj.get("type").and_then(|t| t.as_str()).unwrap_or("");
         match kind {
@@ -126,13 +126,13 @@ fn parse_content(
     Ok(out)
 }
 
-fn parse_image(obj: &mut Obj, path: Path) -> Result<Image, CanonicalError> {
+fn parse_image(obj: &Obj<'_>, path: Path) -> Result<Image, CanonicalError> {
     let url_path = || join(&path(), "url");
-    let mut image = obj
-        .remove("image_url")
+    let image = obj
+        .get("image_url")
         .ok_or_else(|| CanonicalError::new(path(), "is required"))?;
     let image = image
-        .as_object_mut()
+        .as_object()
         .ok_or_else(|| CanonicalError::new(path(), "must be an object"))?;
     let url = take_str(image, "url", path)?
         .ok_or_else(|| CanonicalError::new(url_path(), "is required"))?;
@@ -155,26 +155,26 @@ fn parse_image(obj: &mut Obj, path: Path) -> Result<Image, CanonicalError> {
     Ok(Image { source, detail })
 }
 
-fn parse_tool_calls(obj: &mut Obj, path: Path) -> Result<Vec<ToolCall>, CanonicalError> {
-    let items = match obj.remove("tool_calls") {
-        None | Some(OwnedValue::Static(StaticNode::Null)) => return Ok(Vec::new()),
-        Some(OwnedValue::Array(items)) => items,
+fn parse_tool_calls(obj: &Obj<'_>, path: Path) -> Result<Vec<ToolCall>, CanonicalError> {
+    let items = match obj.get("tool_calls") {
+        None | Some(Value::Static(StaticNode::Null)) => return Ok(Vec::new()),
+        Some(Value::Array(items)) => items,
         Some(_) => return Err(CanonicalError::new(path(), "must be an array")),
     };
     let mut calls = Vec::with_capacity(items.len());
-    for (k, mut call) in items.into_iter().enumerate() {
+    for (k, call) in items.iter().enumerate() {
         let call_path = || format!("{}[{k}]", path());
         let function_path = || join(&call_path(), "function");
         let obj = call
-            .as_object_mut()
+            .as_object()
             .ok_or_else(|| CanonicalError::new(call_path(), "must be an object"))?;
         let id = take_str(obj, "id", &call_path)?
             .ok_or_else(|| CanonicalError::new(join(&call_path(), "id"), "is required"))?;
-        let mut function = obj
-            .remove("function")
+        let function = obj
+            .get("function")
             .ok_or_else(|| CanonicalError::new(function_path(), "is required"))?;
         let f = function
-            .as_object_mut()
+            .as_object()
             .ok_or_else(|| CanonicalError::new(function_path(), "must be an object"))?;
         let name = take_str(f, "name", &function_path)?
             .ok_or_else(|| CanonicalError::new(join(&function_path(), "name"), "is required"))?;
@@ -191,18 +191,18 @@ fn parse_tool_calls(obj: &mut Obj, path: Path) -> Result<Vec<ToolCall>, Canonica
 /// Reasoning a client replays: `thinking_blocks` (with signatures) wins over
 /// the plain `reasoning_content` text, which carries no signature.
 fn parse_reasoning_blocks(
-    obj: &mut Obj,
+    obj: &Obj<'_>,
     path: Path,
 ) -> Result<Vec<ReasoningBlock>, CanonicalError> {
     let blocks_path = || join(&path(), "thinking_blocks");
-    match obj.remove("thinking_blocks") {
-        None | Some(OwnedValue::Static(StaticNode::Null)) => {}
-        Some(OwnedValue::Array(items)) => {
+    match obj.get("thinking_blocks") {
+        None | Some(Value::Static(StaticNode::Null)) => {}
+        Some(Value::Array(items)) => {
             let mut out = Vec::with_capacity(items.len());
-            for (k, mut block) in items.into_iter().enumerate() {
+            for (k, block) in items.iter().enumerate() {
                 let at = || format!("{}[{k}]", blocks_path());
                 let b = block
-                    .as_object_mut()
+                    .as_object()
                     .ok_or_else(|| CanonicalError::new(at(), "must be an object"))?;
                 match b.get("type").and_then(|t| t.as_str()) {
                     Some("thinking") => out.push(ReasoningBlock::Thought {

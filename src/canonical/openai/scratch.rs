@@ -1,0 +1,53 @@
+//! A per-thread copy of the request body and simd-json's parse buffers,
+//! reused from one request to the next on the same worker.
+//!
+//! simd-json parses in place and needs a mutable copy of the body plus a
+//! structural index and a string buffer; allocating those per request cost
+//! more than parsing a typical 1 KB body. Workers are thread-per-core, so a
+//! thread-local needs no locking.
+
+use std::cell::RefCell;
+
+use simd_json::{BorrowedValue, Buffers};
+
+/// Bodies above this get fresh buffers, so one huge request does not pin
+/// its memory to a worker for the life of the process.
+const REUSE_LIMIT: usize = 256 * 1024;
+
+struct Scratch {
+    input: Vec<u8>,
+    buffers: Buffers,
+}
+
+thread_local! {
+    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
+        input: Vec::with_capacity(4096),
+        buffers: Buffers::new(4096),
+    });
+}
+
+/// Parses `body` into a borrowed DOM and hands it (or the parse error) to
+/// `f`; the DOM borrows the scratch copy, so it cannot outlive the call.
+pub(super) fn with_scratch<R>(
+    body: &[u8],
+    f: impl FnOnce(simd_json::Result<BorrowedValue<'_>>) -> R,
+) -> R {
+    if body.len() > REUSE_LIMIT {
+        return with_fresh(body, f);
+    }
+    SCRATCH.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut scratch) => {
+            let Scratch { input, buffers } = &mut *scratch;
+            input.clear();
+            input.extend_from_slice(body);
+            f(simd_json::to_borrowed_value_with_buffers(input, buffers))
+        }
+        // Only reachable if `f` itself parsed another request.
+        Err(_) => with_fresh(body, f),
+    })
+}
+
+fn with_fresh<R>(body: &[u8], f: impl FnOnce(simd_json::Result<BorrowedValue<'_>>) -> R) -> R {
+    let mut input = body.to_vec();
+    f(simd_json::to_borrowed_value(&mut input))
+}
