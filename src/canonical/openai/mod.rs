@@ -16,7 +16,7 @@
 mod parse;
 mod parse_message;
 mod schema;
-mod scratch;
+mod tape;
 mod write;
 
 pub use parse::parse_openai_request;

@@ -1,20 +1,19 @@
-//! Copies a JSON Schema (tool parameters, `response_format` schema) out of
-//! the borrowed parse into the [`OwnedValue`] the canonical model keeps.
+//! Copies a JSON Schema (tool parameters, `response_format` schema) off the
+//! tape into the [`OwnedValue`] the canonical model keeps.
 //!
 //! The copy must be the very value simd-json's owned parser would have built,
 //! because it is written back out byte for byte: same key order, and keys a
 //! client repeated kept twice. For objects of up to 32 keys (a vector map in
-//! both DOMs) inserting in order reproduces that. Larger objects are hash
-//! maps whose order depends on insertion history we no longer have, and a
-//! repeated key cannot be re-inserted without `unsafe`; both are rare, so
-//! those schemas are taken from an owned parse of the body instead.
+//! the owned DOM) inserting in document order reproduces that. Larger objects
+//! are hash maps, and a repeated key cannot be re-inserted without `unsafe`;
+//! both are rare, so those schemas are taken from an owned parse instead.
 
 use simd_json::prelude::*;
+use simd_json::tape::Value;
 use simd_json::value::ObjectHasher;
-use simd_json::{BorrowedValue, OwnedValue};
+use simd_json::{OwnedValue, StaticNode};
 
-/// Objects above this many keys are hash maps in simd-json's DOMs.
-const VECTOR_MAP_LIMIT: usize = 32;
+use super::tape::VECTOR_MAP_LIMIT;
 
 /// Where a schema sits in the request, for the owned re-parse.
 #[derive(Debug, Clone, Copy)]
@@ -26,23 +25,30 @@ pub(super) enum Subtree {
 }
 
 /// The owned copy of `value`, found at `at` in `body`.
-pub(super) fn owned_schema(body: &[u8], value: &BorrowedValue<'_>, at: Subtree) -> OwnedValue {
+pub(super) fn owned_schema(body: &[u8], value: Value<'_, '_>, at: Subtree) -> OwnedValue {
     copy(value).unwrap_or_else(|| reparse(body, at))
 }
 
 /// `None` when the copy could differ from an owned parse (see module docs).
-fn copy(value: &BorrowedValue<'_>) -> Option<OwnedValue> {
-    Some(match value {
-        BorrowedValue::Static(s) => OwnedValue::Static(*s),
-        BorrowedValue::String(s) => OwnedValue::String(s.to_string()),
-        BorrowedValue::Array(items) => {
+fn copy(value: Value<'_, '_>) -> Option<OwnedValue> {
+    let scalar = |node| Some(OwnedValue::Static(node));
+    match value.value_type() {
+        ValueType::Null => scalar(StaticNode::Null),
+        ValueType::Bool => scalar(StaticNode::Bool(value.as_bool()?)),
+        ValueType::I64 => scalar(StaticNode::I64(value.as_i64()?)),
+        ValueType::U64 => scalar(StaticNode::U64(value.as_u64()?)),
+        ValueType::F64 => scalar(StaticNode::F64(value.as_f64()?)),
+        ValueType::String => Some(OwnedValue::String(value.as_str()?.to_owned())),
+        ValueType::Array => {
+            let items = value.as_array()?;
             let mut out = Vec::with_capacity(items.len());
             for item in items.iter() {
                 out.push(copy(item)?);
             }
-            OwnedValue::Array(Box::new(out))
+            Some(OwnedValue::Array(Box::new(out)))
         }
-        BorrowedValue::Object(map) => {
+        ValueType::Object => {
+            let map = value.as_object()?;
             if map.len() > VECTOR_MAP_LIMIT {
                 return None;
             }
@@ -51,13 +57,15 @@ fn copy(value: &BorrowedValue<'_>) -> Option<OwnedValue> {
                 ObjectHasher::default(),
             );
             for (key, item) in map.iter() {
-                if out.insert(key.to_string(), copy(item)?).is_some() {
+                if out.insert(key.to_owned(), copy(item)?).is_some() {
                     return None;
                 }
             }
-            OwnedValue::Object(Box::new(out))
+            Some(OwnedValue::Object(Box::new(out)))
         }
-    })
+        // 128-bit integers and custom types are not enabled in this build.
+        _ => None,
+    }
 }
 
 /// The schema from a full owned parse, moved out rather than cloned so
