@@ -1,6 +1,7 @@
 //! Canonical ⇄ Anthropic Messages conversion: the request body we send,
 //! the response we get back, and upstream errors mapped to OpenAI's shape.
 
+mod body;
 mod error;
 mod request;
 mod response;

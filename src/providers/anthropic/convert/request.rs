@@ -8,6 +8,7 @@ use simd_json::OwnedValue;
 use simd_json::prelude::*;
 
 use super::ConvertError;
+use super::body::write_request;
 use crate::canonical::{
     ChatRequest, ContentPart, ImageSource, Message, ReasoningBlock, ReasoningEffort,
     ResponseFormat, Role, ToolChoice,
@@ -38,6 +39,17 @@ pub fn build_request(
     upstream_model: &str,
     opts: &AnthropicOptions,
 ) -> Result<Vec<u8>, ConvertError> {
+    let mut out = Vec::with_capacity(1024);
+    write_request(&build_wire(req, upstream_model, opts)?, &mut out);
+    Ok(out)
+}
+
+/// The request as wire types, before it is written out.
+pub(super) fn build_wire<'a>(
+    req: &'a ChatRequest,
+    upstream_model: &'a str,
+    opts: &AnthropicOptions,
+) -> Result<wire::MessagesRequest<'a>, ConvertError> {
     if req.sampling.n.is_some_and(|n| n > 1) {
         return Err(ConvertError::invalid(
             "n",
@@ -79,7 +91,7 @@ pub fn build_request(
     };
     // Dropped on purpose, Anthropic has no equivalent: seed,
     // presence_penalty, frequency_penalty.
-    let body = wire::MessagesRequest {
+    Ok(wire::MessagesRequest {
         model: upstream_model,
         max_tokens,
         system,
@@ -96,8 +108,7 @@ pub fn build_request(
             .as_deref()
             .map(|user_id| wire::Metadata { user_id }),
         stream: req.stream,
-    };
-    simd_json::to_vec(&body).map_err(|e| ConvertError::invalid("", e.to_string()))
+    })
 }
 
 /// Hoists system/developer prompts into `system` and folds the rest into
