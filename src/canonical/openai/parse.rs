@@ -10,9 +10,7 @@ use simd_json::tape::Value;
 
 use super::parse_message::parse_message;
 use super::schema::{Subtree, owned_schema};
-use super::tape::{
-    Obj, field, member, opt_bool, opt_f64, opt_i64, opt_u32, take_str, with_scratch,
-};
+use super::tape::{Obj, field, member, opt_bool, opt_f64, opt_i64, opt_u32, take_str, with_tape};
 use crate::canonical::{
     CanonicalError, ChatRequest, JsonSchemaFormat, ReasoningConfig, ReasoningEffort,
     ResponseFormat, SamplingParams, ToolChoice, ToolDefinition,
@@ -24,7 +22,7 @@ use crate::canonical::{
 /// have no meaning for other providers); known fields with the wrong type
 /// are errors.
 pub fn parse_openai_request(body: &[u8]) -> Result<ChatRequest, CanonicalError> {
-    with_scratch(body, |parsed| {
+    with_tape(body, |parsed| {
         let tape =
             parsed.map_err(|e| CanonicalError::new("", format!("body is not valid JSON: {e}")))?;
         parse_root(body, tape.as_value())

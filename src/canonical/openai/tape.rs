@@ -1,23 +1,13 @@
-//! The tape a request is read from: a per-thread copy of the body and
-//! simd-json's parse buffers reused from one request to the next, and the
-//! typed field lookups the parsers use on it.
-//!
-//! simd-json parses in place and needs a mutable copy of the body plus a
-//! structural index and a string buffer; allocating those per request cost
-//! more than parsing a typical 1 KB body. Workers are thread-per-core, so a
-//! thread-local needs no locking.
+//! The tape a request is read from (simd-json's flat node array, parsed over
+//! the worker's scratch buffers) and the typed field lookups the parsers use
+//! on it.
 
-use std::cell::RefCell;
-
+use simd_json::Tape;
 use simd_json::prelude::*;
 use simd_json::tape::Value;
-use simd_json::{Buffers, Tape};
 
 use crate::canonical::CanonicalError;
-
-/// Bodies above this get fresh buffers, so one huge request does not pin
-/// its memory to a worker for the life of the process.
-const REUSE_LIMIT: usize = 256 * 1024;
+use crate::canonical::scratch::with_scratch;
 
 pub(super) type Obj<'t, 'i> = simd_json::tape::Object<'t, 'i>;
 
@@ -26,39 +16,12 @@ pub(super) type Obj<'t, 'i> = simd_json::tape::Object<'t, 'i>;
 /// tape keep that rule so a request means what it always meant.
 pub(super) const VECTOR_MAP_LIMIT: usize = 32;
 
-struct Scratch {
-    input: Vec<u8>,
-    buffers: Buffers,
-}
-
-thread_local! {
-    static SCRATCH: RefCell<Scratch> = RefCell::new(Scratch {
-        input: Vec::with_capacity(4096),
-        buffers: Buffers::new(4096),
-    });
-}
-
-/// Parses `body` into a tape and hands it (or the parse error) to `f`; the
-/// tape borrows the scratch copy, so it cannot outlive the call.
-pub(super) fn with_scratch<R>(body: &[u8], f: impl FnOnce(simd_json::Result<Tape<'_>>) -> R) -> R {
-    if body.len() > REUSE_LIMIT {
-        return with_fresh(body, f);
-    }
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut scratch) => {
-            let Scratch { input, buffers } = &mut *scratch;
-            input.clear();
-            input.extend_from_slice(body);
-            f(simd_json::to_tape_with_buffers(input, buffers))
-        }
-        // Only reachable if `f` itself parsed another request.
-        Err(_) => with_fresh(body, f),
+/// Parses `body` into a tape over the worker's scratch buffers and hands it
+/// (or the parse error) to `f`; the tape cannot outlive the call.
+pub(super) fn with_tape<R>(body: &[u8], f: impl FnOnce(simd_json::Result<Tape<'_>>) -> R) -> R {
+    with_scratch(body, |input, buffers| {
+        f(simd_json::to_tape_with_buffers(input, buffers))
     })
-}
-
-fn with_fresh<R>(body: &[u8], f: impl FnOnce(simd_json::Result<Tape<'_>>) -> R) -> R {
-    let mut input = body.to_vec();
-    f(simd_json::to_tape(&mut input))
 }
 
 /// Copies out a string field; `null` counts as absent. `parent` renders the
