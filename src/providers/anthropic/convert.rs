@@ -5,6 +5,7 @@ mod body;
 mod error;
 mod request;
 mod response;
+mod tools;
 
 pub(crate) use error::classify as error_classify;
 pub use error::map_error;
