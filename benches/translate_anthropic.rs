@@ -7,10 +7,12 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use tollgate::canonical::openai::{ChunkContext, parse_openai_request, write_openai_chunk};
+use tollgate::canonical::openai::{
+    ChunkContext, parse_openai_request, write_openai_chunk, write_openai_response,
+};
 use tollgate::canonical::{ChatChunk, ChunkDelta};
 use tollgate::providers::anthropic::AnthropicOptions;
-use tollgate::providers::anthropic::convert::build_request;
+use tollgate::providers::anthropic::convert::{build_request, parse_response};
 use tollgate::providers::anthropic::stream::AnthropicStreamTranslator;
 use tollgate::sse::{SseEvent, SseParser};
 
@@ -58,6 +60,44 @@ fn request_translation(c: &mut Criterion) {
         b.iter(|| {
             let req = parse_openai_request(black_box(REQUEST)).unwrap();
             build_request(&req, "claude-sonnet-4-5", &OPTS).unwrap()
+        })
+    });
+}
+
+/// A typical non-streamed answer: some text, then two tool calls.
+const RESPONSE: &[u8] = include_bytes!("../tests/fixtures/anthropic/tool_use_response.json");
+
+/// Upstream answer → OpenAI body, and the whole non-streamed exchange as the
+/// gateway runs it (request in and out, answer in and out).
+fn response_translation(c: &mut Criterion) {
+    c.bench_function("anthropic_response_parse", |b| {
+        b.iter(|| parse_response(black_box(RESPONSE)).unwrap())
+    });
+    let parsed = parse_response(RESPONSE).unwrap();
+    let mut out = Vec::with_capacity(1024);
+    c.bench_function("openai_response_write", |b| {
+        b.iter(|| {
+            out.clear();
+            write_openai_response(black_box(&parsed), &mut out);
+            black_box(out.len())
+        })
+    });
+    c.bench_function("anthropic_response_to_openai", |b| {
+        b.iter(|| {
+            let resp = parse_response(black_box(RESPONSE)).unwrap();
+            let mut out = Vec::with_capacity(RESPONSE.len() + 256);
+            write_openai_response(&resp, &mut out);
+            out
+        })
+    });
+    c.bench_function("full_exchange_non_stream_1kb", |b| {
+        b.iter(|| {
+            let req = parse_openai_request(black_box(REQUEST)).unwrap();
+            let upstream = build_request(&req, "claude-sonnet-4-5", &OPTS).unwrap();
+            let resp = parse_response(black_box(RESPONSE)).unwrap();
+            let mut out = Vec::with_capacity(RESPONSE.len() + 256);
+            write_openai_response(&resp, &mut out);
+            (upstream, out)
         })
     });
 }
@@ -159,5 +199,10 @@ fn stream_translation(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, request_translation, stream_translation);
+criterion_group!(
+    benches,
+    request_translation,
+    response_translation,
+    stream_translation
+);
 criterion_main!(benches);

@@ -34,6 +34,7 @@
 pub mod error;
 pub mod json;
 pub mod openai;
+pub mod scratch;
 
 pub use error::{CanonicalError, OpenAiError, StreamError};
 use simd_json::OwnedValue;

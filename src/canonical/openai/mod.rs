@@ -15,6 +15,8 @@
 
 mod parse;
 mod parse_message;
+mod schema;
+mod tape;
 mod write;
 
 pub use parse::parse_openai_request;

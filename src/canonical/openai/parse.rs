@@ -1,16 +1,20 @@
 //! Parses an OpenAI Chat Completions request body into a [`ChatRequest`],
 //! rejecting malformed fields with the JSON path the client got wrong.
+//!
+//! The body is parsed into simd-json's tape (one flat array of nodes whose
+//! strings point into a per-thread scratch copy) and only what the canonical
+//! model keeps is copied out, so keys and fields we ignore never allocate.
 
-use simd_json::OwnedValue;
 use simd_json::prelude::*;
+use simd_json::tape::Value;
 
 use super::parse_message::parse_message;
+use super::schema::{Subtree, owned_schema};
+use super::tape::{Obj, field, member, opt_bool, opt_f64, opt_i64, opt_u32, take_str, with_tape};
 use crate::canonical::{
     CanonicalError, ChatRequest, JsonSchemaFormat, ReasoningConfig, ReasoningEffort,
     ResponseFormat, SamplingParams, ToolChoice, ToolDefinition,
 };
-
-pub(super) type Obj = simd_json::owned::Object;
 
 /// Parses and validates a `/v1/chat/completions` body.
 ///
@@ -18,39 +22,45 @@ pub(super) type Obj = simd_json::owned::Object;
 /// have no meaning for other providers); known fields with the wrong type
 /// are errors.
 pub fn parse_openai_request(body: &[u8]) -> Result<ChatRequest, CanonicalError> {
-    // simd-json parses in place, so it needs its own mutable copy.
-    let mut buf = body.to_vec();
-    let mut root = simd_json::to_owned_value(&mut buf)
-        .map_err(|e| CanonicalError::new("", format!("body is not valid JSON: {e}")))?;
+    with_tape(body, |parsed| {
+        let tape =
+            parsed.map_err(|e| CanonicalError::new("", format!("body is not valid JSON: {e}")))?;
+        parse_root(body, tape.as_value())
+    })
+}
+
+/// Each field is looked up once, in the order the errors have always been
+/// reported in, so the first complaint a client gets does not change.
+fn parse_root(body: &[u8], root: Value<'_, '_>) -> Result<ChatRequest, CanonicalError> {
     let obj = root
-        .as_object_mut()
+        .as_object()
         .ok_or_else(|| CanonicalError::new("", "body must be a JSON object"))?;
 
-    let model = take_str(obj, "model", &String::new)?
+    let model = take_str(&obj, "model", &String::new)?
         .ok_or_else(|| CanonicalError::new("model", "is required"))?;
-    let messages = match obj.remove("messages") {
-        Some(OwnedValue::Array(items)) if !items.is_empty() => items
-            .into_iter()
-            .enumerate()
-            .map(|(i, m)| parse_message(i, m))
-            .collect::<Result<Vec<_>, _>>()?,
-        Some(OwnedValue::Array(_)) => {
-            return Err(CanonicalError::new("messages", "must not be empty"));
-        }
-        None | Some(OwnedValue::Static(StaticNode::Null)) => {
-            return Err(CanonicalError::new("messages", "is required"));
-        }
-        Some(_) => return Err(CanonicalError::new("messages", "must be an array")),
+    let messages = match field(&obj, "messages") {
+        None => return Err(CanonicalError::new("messages", "is required")),
+        Some(v) if v.is_null() => return Err(CanonicalError::new("messages", "is required")),
+        Some(v) => match v.as_array() {
+            Some(items) if !items.is_empty() => items
+                .iter()
+                .enumerate()
+                .map(|(i, m)| parse_message(i, m))
+                .collect::<Result<Vec<_>, _>>()?,
+            Some(_) => return Err(CanonicalError::new("messages", "must not be empty")),
+            None => return Err(CanonicalError::new("messages", "must be an array")),
+        },
     };
 
+    let obj = &obj;
     let (stream, include_usage) = parse_stream(obj)?;
     Ok(ChatRequest {
         model,
         messages,
-        tools: parse_tools(obj)?,
+        tools: parse_tools(body, obj)?,
         tool_choice: parse_tool_choice(obj)?,
         parallel_tool_calls: opt_bool(obj, "parallel_tool_calls")?,
-        response_format: parse_response_format(obj)?,
+        response_format: parse_response_format(body, obj)?,
         sampling: parse_sampling(obj)?,
         reasoning: parse_reasoning(obj)?,
         stream,
@@ -59,12 +69,12 @@ pub fn parse_openai_request(body: &[u8]) -> Result<ChatRequest, CanonicalError> 
     })
 }
 
-fn parse_stream(obj: &Obj) -> Result<(bool, bool), CanonicalError> {
+fn parse_stream(obj: &Obj<'_, '_>) -> Result<(bool, bool), CanonicalError> {
     let stream = opt_bool(obj, "stream")?.unwrap_or(false);
-    let include_usage = match obj.get("stream_options") {
+    let include_usage = match field(obj, "stream_options") {
         None => false,
         Some(v) if v.is_null() => false,
-        Some(v) => match v.get("include_usage") {
+        Some(v) => match member(v, "include_usage") {
             None => false,
             Some(u) if u.is_null() => false,
             Some(u) => u.as_bool().ok_or_else(|| {
@@ -75,30 +85,30 @@ fn parse_stream(obj: &Obj) -> Result<(bool, bool), CanonicalError> {
     Ok((stream, include_usage))
 }
 
-fn parse_sampling(obj: &mut Obj) -> Result<SamplingParams, CanonicalError> {
+fn parse_sampling(obj: &Obj<'_, '_>) -> Result<SamplingParams, CanonicalError> {
     let max_completion = opt_u32(obj, "max_completion_tokens")?;
     let max_tokens = opt_u32(obj, "max_tokens")?;
-    let stop = match obj.remove("stop") {
+    let stop = match field(obj, "stop") {
         None => Vec::new(),
-        Some(OwnedValue::Static(StaticNode::Null)) => Vec::new(),
-        Some(OwnedValue::String(s)) => vec![s],
-        Some(OwnedValue::Array(items)) => items
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| match v {
-                OwnedValue::String(s) => Ok(s),
-                _ => Err(CanonicalError::new(
-                    format!("stop[{i}]"),
-                    "must be a string",
-                )),
-            })
-            .collect::<Result<_, _>>()?,
-        Some(_) => {
-            return Err(CanonicalError::new(
-                "stop",
-                "must be a string or an array of strings",
-            ));
-        }
+        Some(v) if v.is_null() => Vec::new(),
+        Some(v) => match (v.as_str(), v.as_array()) {
+            (Some(s), _) => vec![s.to_owned()],
+            (None, Some(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, v)| {
+                    v.as_str().map(str::to_owned).ok_or_else(|| {
+                        CanonicalError::new(format!("stop[{i}]"), "must be a string")
+                    })
+                })
+                .collect::<Result<_, _>>()?,
+            (None, None) => {
+                return Err(CanonicalError::new(
+                    "stop",
+                    "must be a string or an array of strings",
+                ));
+            }
+        },
     };
     Ok(SamplingParams {
         temperature: opt_f64(obj, "temperature")?,
@@ -112,8 +122,8 @@ fn parse_sampling(obj: &mut Obj) -> Result<SamplingParams, CanonicalError> {
     })
 }
 
-fn parse_reasoning(obj: &Obj) -> Result<Option<ReasoningConfig>, CanonicalError> {
-    let effort = match obj.get("reasoning_effort") {
+fn parse_reasoning(obj: &Obj<'_, '_>) -> Result<Option<ReasoningConfig>, CanonicalError> {
+    let effort = match field(obj, "reasoning_effort") {
         None => None,
         Some(v) if v.is_null() => None,
         Some(v) => Some(match v.as_str() {
@@ -133,12 +143,13 @@ fn parse_reasoning(obj: &Obj) -> Result<Option<ReasoningConfig>, CanonicalError>
     };
     // Anthropic-style `thinking: {type: "enabled", budget_tokens}`, which
     // several OpenAI-compatible gateways accept as an extension.
-    let budget_tokens = match obj.get("thinking") {
+    let budget_tokens = match field(obj, "thinking") {
         None => None,
         Some(v) if v.is_null() => None,
-        Some(v) => match v.get_str("type") {
+        Some(v) => match member(v, "type").and_then(|t| t.into_string()) {
             Some("enabled") => Some(
-                v.get_u64("budget_tokens")
+                member(v, "budget_tokens")
+                    .and_then(|b| b.as_u64())
                     .and_then(|b| u32::try_from(b).ok())
                     .ok_or_else(|| {
                         CanonicalError::new("thinking.budget_tokens", "must be a positive integer")
@@ -162,20 +173,23 @@ fn parse_reasoning(obj: &Obj) -> Result<Option<ReasoningConfig>, CanonicalError>
     }))
 }
 
-fn parse_tools(obj: &mut Obj) -> Result<Vec<ToolDefinition>, CanonicalError> {
-    let items = match obj.remove("tools") {
-        None | Some(OwnedValue::Static(StaticNode::Null)) => return Ok(Vec::new()),
-        Some(OwnedValue::Array(items)) => items,
-        Some(_) => return Err(CanonicalError::new("tools", "must be an array")),
+fn parse_tools(body: &[u8], obj: &Obj<'_, '_>) -> Result<Vec<ToolDefinition>, CanonicalError> {
+    let items = match field(obj, "tools") {
+        None => return Ok(Vec::new()),
+        Some(v) if v.is_null() => return Ok(Vec::new()),
+        Some(v) => v
+            .as_array()
+            .ok_or_else(|| CanonicalError::new("tools", "must be an array"))?,
     };
     let mut tools = Vec::with_capacity(items.len());
-    for (i, mut tool) in items.into_iter().enumerate() {
+    for (i, tool) in items.iter().enumerate() {
         let at = |field: &str| format!("tools[{i}]{field}");
         let function_path = || at(".function");
         let obj = tool
-            .as_object_mut()
+            .as_object()
             .ok_or_else(|| CanonicalError::new(at(""), "must be an object"))?;
-        match obj.get("type").and_then(|t| t.as_str()) {
+        let obj = &obj;
+        match field(obj, "type").and_then(|t| t.into_string()) {
             Some("function") | None => {}
             Some(_) => {
                 return Err(CanonicalError::new(
@@ -184,18 +198,18 @@ fn parse_tools(obj: &mut Obj) -> Result<Vec<ToolDefinition>, CanonicalError> {
                 ));
             }
         }
-        let mut function = obj
-            .remove("function")
+        let function = field(obj, "function")
             .ok_or_else(|| CanonicalError::new(at(".function"), "is required"))?;
-        let f = function
-            .as_object_mut()
+        let f = &function
+            .as_object()
             .ok_or_else(|| CanonicalError::new(at(".function"), "must be an object"))?;
         let name = take_str(f, "name", &function_path)?
             .filter(|n| !n.is_empty())
             .ok_or_else(|| CanonicalError::new(at(".function.name"), "is required"))?;
-        let parameters = match f.remove("parameters") {
-            None | Some(OwnedValue::Static(StaticNode::Null)) => None,
-            Some(p @ OwnedValue::Object(_)) => Some(p),
+        let parameters = match field(f, "parameters") {
+            None => None,
+            Some(p) if p.is_null() => None,
+            Some(p) if p.is_object() => Some(owned_schema(body, p, Subtree::ToolParameters(i))),
             Some(_) => {
                 return Err(CanonicalError::new(
                     at(".function.parameters"),
@@ -213,8 +227,8 @@ fn parse_tools(obj: &mut Obj) -> Result<Vec<ToolDefinition>, CanonicalError> {
     Ok(tools)
 }
 
-fn parse_tool_choice(obj: &Obj) -> Result<Option<ToolChoice>, CanonicalError> {
-    let Some(v) = obj.get("tool_choice") else {
+fn parse_tool_choice(obj: &Obj<'_, '_>) -> Result<Option<ToolChoice>, CanonicalError> {
+    let Some(v) = field(obj, "tool_choice") else {
         return Ok(None);
     };
     if v.is_null() {
@@ -234,42 +248,47 @@ fn parse_tool_choice(obj: &Obj) -> Result<Option<ToolChoice>, CanonicalError> {
             _ => Err(bad()),
         };
     }
-    match v.get("function").and_then(|f| f.get_str("name")) {
-        Some(name) if v.get_str("type") == Some("function") => {
+    let name = member(v, "function")
+        .and_then(|f| member(f, "name"))
+        .and_then(|n| n.into_string());
+    match name {
+        Some(name) if member(v, "type").and_then(|t| t.into_string()) == Some("function") => {
             Ok(Some(ToolChoice::Function(name.to_owned())))
         }
         _ => Err(bad()),
     }
 }
 
-fn parse_response_format(obj: &mut Obj) -> Result<Option<ResponseFormat>, CanonicalError> {
-    let mut v = match obj.remove("response_format") {
-        None | Some(OwnedValue::Static(StaticNode::Null)) => return Ok(None),
+fn parse_response_format(
+    body: &[u8],
+    obj: &Obj<'_, '_>,
+) -> Result<Option<ResponseFormat>, CanonicalError> {
+    let v = match field(obj, "response_format") {
+        None => return Ok(None),
+        Some(v) if v.is_null() => return Ok(None),
         Some(v) => v,
     };
-    let rf = v
-        .as_object_mut()
+    let rf = &v
+        .as_object()
         .ok_or_else(|| CanonicalError::new("response_format", "must be an object"))?;
-    match rf.get("type").and_then(|t| t.as_str()) {
+    match field(rf, "type").and_then(|t| t.into_string()) {
         Some("text") => Ok(Some(ResponseFormat::Text)),
         Some("json_object") => Ok(Some(ResponseFormat::JsonObject)),
         Some("json_schema") => {
-            let mut js = rf
-                .remove("json_schema")
+            let js = field(rf, "json_schema")
                 .ok_or_else(|| CanonicalError::new("response_format.json_schema", "is required"))?;
             let json_schema_path = || "response_format.json_schema".to_owned();
-            let js = js.as_object_mut().ok_or_else(|| {
+            let js = &js.as_object().ok_or_else(|| {
                 CanonicalError::new("response_format.json_schema", "must be an object")
             })?;
             let name = take_str(js, "name", &json_schema_path)?.ok_or_else(|| {
                 CanonicalError::new("response_format.json_schema.name", "is required")
             })?;
-            let schema = match js.remove("schema") {
-                Some(s @ OwnedValue::Object(_)) => s,
+            let schema = match field(js, "schema") {
+                Some(s) if s.is_object() => owned_schema(body, s, Subtree::ResponseSchema),
                 // OpenAI allows omitting the schema; any JSON object then fits.
-                None | Some(OwnedValue::Static(StaticNode::Null)) => {
-                    OwnedValue::Object(Box::default())
-                }
+                None => simd_json::OwnedValue::Object(Box::default()),
+                Some(s) if s.is_null() => simd_json::OwnedValue::Object(Box::default()),
                 Some(_) => {
                     return Err(CanonicalError::new(
                         "response_format.json_schema.schema",
@@ -297,72 +316,4 @@ impl CanonicalError {
     pub(super) fn under(self, prefix: &str) -> CanonicalError {
         CanonicalError::new(format!("{prefix}.{}", self.param()), self.message())
     }
-}
-
-/// Removes a string field; `null` counts as absent. `parent` renders the
-/// path of the enclosing object, only when there is an error to report, so
-/// the success path never formats paths.
-pub(super) fn take_str(
-    obj: &mut Obj,
-    key: &str,
-    parent: &dyn Fn() -> String,
-) -> Result<Option<String>, CanonicalError> {
-    match obj.remove(key) {
-        None | Some(OwnedValue::Static(StaticNode::Null)) => Ok(None),
-        Some(OwnedValue::String(s)) => Ok(Some(s)),
-        Some(_) => Err(CanonicalError::new(
-            join(&parent(), key),
-            "must be a string",
-        )),
-    }
-}
-
-/// `parent.key`, or just `key` at the top level.
-pub(super) fn join(parent: &str, key: &str) -> String {
-    if parent.is_empty() {
-        key.to_owned()
-    } else {
-        format!("{parent}.{key}")
-    }
-}
-
-fn present<'a>(obj: &'a Obj, key: &str) -> Option<&'a OwnedValue> {
-    obj.get(key).filter(|v| !v.is_null())
-}
-
-pub(super) fn opt_bool(obj: &Obj, key: &str) -> Result<Option<bool>, CanonicalError> {
-    present(obj, key)
-        .map(|v| {
-            v.as_bool()
-                .ok_or_else(|| CanonicalError::new(key, "must be a boolean"))
-        })
-        .transpose()
-}
-
-fn opt_f64(obj: &Obj, key: &str) -> Result<Option<f64>, CanonicalError> {
-    present(obj, key)
-        .map(|v| {
-            v.cast_f64()
-                .ok_or_else(|| CanonicalError::new(key, "must be a number"))
-        })
-        .transpose()
-}
-
-fn opt_i64(obj: &Obj, key: &str) -> Result<Option<i64>, CanonicalError> {
-    present(obj, key)
-        .map(|v| {
-            v.as_i64()
-                .ok_or_else(|| CanonicalError::new(key, "must be an integer"))
-        })
-        .transpose()
-}
-
-fn opt_u32(obj: &Obj, key: &str) -> Result<Option<u32>, CanonicalError> {
-    present(obj, key)
-        .map(|v| {
-            v.as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .ok_or_else(|| CanonicalError::new(key, "must be a non-negative integer"))
-        })
-        .transpose()
 }

@@ -4,23 +4,23 @@
 //! Field paths for errors are passed as closures (`&dyn Fn() -> String`) and
 //! rendered only when a field is actually wrong.
 
-use simd_json::OwnedValue;
 use simd_json::prelude::*;
+use simd_json::tape::Value;
 
-use super::parse::{Obj, join, take_str};
+use super::tape::{Obj, field, join, take_str};
 use crate::canonical::{
     CanonicalError, ContentPart, Image, ImageSource, Message, ReasoningBlock, Role, ToolCall,
 };
 
 type Path<'a> = &'a dyn Fn() -> String;
 
-pub(super) fn parse_message(i: usize, mut value: OwnedValue) -> Result<Message, CanonicalError> {
+pub(super) fn parse_message(i: usize, value: Value<'_, '_>) -> Result<Message, CanonicalError> {
     let path = || format!("messages[{i}]");
     let at = |field: &str| format!("messages[{i}].{field}");
-    let obj = value
-        .as_object_mut()
+    let obj = &value
+        .as_object()
         .ok_or_else(|| CanonicalError::new(path(), "must be an object"))?;
-    let role = match obj.get("role").and_then(|r| r.as_str()) {
+    let role = match field(obj, "role").and_then(|r| r.into_string()) {
         Some("system") => Role::System,
         Some("developer") => Role::Developer,
         Some("user") => Role::User,
@@ -34,7 +34,7 @@ pub(super) fn parse_message(i: usize, mut value: OwnedValue) -> Result<Message, 
         }
         None => return Err(CanonicalError::new(at("role"), "is required")),
     };
-    let content = parse_content(obj.remove("content"), role, &|| at("content"))?;
+    let content = parse_content(field(obj, "content"), role, &|| at("content"))?;
     let mut message = Message::new(role, content);
     message.name = take_str(obj, "name", &path)?;
     match role {
@@ -67,19 +67,19 @@ pub(super) fn parse_message(i: usize, mut value: OwnedValue) -> Result<Message, 
 }
 
 fn parse_content(
-    value: Option<OwnedValue>,
+    value: Option<Value<'_, '_>>,
     role: Role,
     path: Path,
 ) -> Result<Vec<ContentPart>, CanonicalError> {
-    let parts = match value {
-        None | Some(OwnedValue::Static(StaticNode::Null)) => return Ok(Vec::new()),
+    let Some(value) = value.filter(|v| !v.is_null()) else {
+        return Ok(Vec::new());
+    };
+    let parts = match (value.as_str(), value.as_array()) {
         // An empty assistant string next to tool calls means "no text".
-        Some(OwnedValue::String(s)) if s.is_empty() && role == Role::Assistant => {
-            return Ok(Vec::new());
-        }
-        Some(OwnedValue::String(s)) => return Ok(vec![ContentPart::Text(s)]),
-        Some(OwnedValue::Array(parts)) => parts,
-        Some(_) => {
+        (Some(""), _) if role == Role::Assistant => return Ok(Vec::new()),
+        (Some(s), _) => return Ok(vec![ContentPart::Text(s.to_owned())]),
+        (None, Some(parts)) => parts,
+        (None, None) => {
             return Err(CanonicalError::new(
                 path(),
                 "must be a string or an array of content parts",
@@ -87,13 +87,15 @@ fn parse_content(
         }
     };
     let mut out = Vec::with_capacity(parts.len());
-    for (j, mut part) in parts.into_iter().enumerate() {
+    for (j, part) in parts.iter().enumerate() {
         let part_path = || format!("{}[{j}]", path());
         let at = |field: &str| join(&part_path(), field);
-        let obj = part
-            .as_object_mut()
+        let obj = &part
+            .as_object()
             .ok_or_else(|| CanonicalError::new(part_path(), "must be an object"))?;
-        let kind = obj.get("type").and_then(|t| t.as_str()).unwrap_or("");
+        let kind = field(obj, "type")
+            .and_then(|t| t.into_string())
+            .unwrap_or("");
         match kind {
             "text" => {
                 let text = take_str(obj, "text", &part_path)?
@@ -126,13 +128,12 @@ fn parse_content(
     Ok(out)
 }
 
-fn parse_image(obj: &mut Obj, path: Path) -> Result<Image, CanonicalError> {
+fn parse_image(obj: &Obj<'_, '_>, path: Path) -> Result<Image, CanonicalError> {
     let url_path = || join(&path(), "url");
-    let mut image = obj
-        .remove("image_url")
-        .ok_or_else(|| CanonicalError::new(path(), "is required"))?;
-    let image = image
-        .as_object_mut()
+    let image =
+        field(obj, "image_url").ok_or_else(|| CanonicalError::new(path(), "is required"))?;
+    let image = &image
+        .as_object()
         .ok_or_else(|| CanonicalError::new(path(), "must be an object"))?;
     let url = take_str(image, "url", path)?
         .ok_or_else(|| CanonicalError::new(url_path(), "is required"))?;
@@ -155,26 +156,27 @@ fn parse_image(obj: &mut Obj, path: Path) -> Result<Image, CanonicalError> {
     Ok(Image { source, detail })
 }
 
-fn parse_tool_calls(obj: &mut Obj, path: Path) -> Result<Vec<ToolCall>, CanonicalError> {
-    let items = match obj.remove("tool_calls") {
-        None | Some(OwnedValue::Static(StaticNode::Null)) => return Ok(Vec::new()),
-        Some(OwnedValue::Array(items)) => items,
-        Some(_) => return Err(CanonicalError::new(path(), "must be an array")),
+fn parse_tool_calls(obj: &Obj<'_, '_>, path: Path) -> Result<Vec<ToolCall>, CanonicalError> {
+    let items = match field(obj, "tool_calls") {
+        None => return Ok(Vec::new()),
+        Some(v) if v.is_null() => return Ok(Vec::new()),
+        Some(v) => v
+            .as_array()
+            .ok_or_else(|| CanonicalError::new(path(), "must be an array"))?,
     };
     let mut calls = Vec::with_capacity(items.len());
-    for (k, mut call) in items.into_iter().enumerate() {
+    for (k, call) in items.iter().enumerate() {
         let call_path = || format!("{}[{k}]", path());
         let function_path = || join(&call_path(), "function");
-        let obj = call
-            .as_object_mut()
+        let obj = &call
+            .as_object()
             .ok_or_else(|| CanonicalError::new(call_path(), "must be an object"))?;
         let id = take_str(obj, "id", &call_path)?
             .ok_or_else(|| CanonicalError::new(join(&call_path(), "id"), "is required"))?;
-        let mut function = obj
-            .remove("function")
+        let function = field(obj, "function")
             .ok_or_else(|| CanonicalError::new(function_path(), "is required"))?;
-        let f = function
-            .as_object_mut()
+        let f = &function
+            .as_object()
             .ok_or_else(|| CanonicalError::new(function_path(), "must be an object"))?;
         let name = take_str(f, "name", &function_path)?
             .ok_or_else(|| CanonicalError::new(join(&function_path(), "name"), "is required"))?;
@@ -191,20 +193,23 @@ fn parse_tool_calls(obj: &mut Obj, path: Path) -> Result<Vec<ToolCall>, Canonica
 /// Reasoning a client replays: `thinking_blocks` (with signatures) wins over
 /// the plain `reasoning_content` text, which carries no signature.
 fn parse_reasoning_blocks(
-    obj: &mut Obj,
+    obj: &Obj<'_, '_>,
     path: Path,
 ) -> Result<Vec<ReasoningBlock>, CanonicalError> {
     let blocks_path = || join(&path(), "thinking_blocks");
-    match obj.remove("thinking_blocks") {
-        None | Some(OwnedValue::Static(StaticNode::Null)) => {}
-        Some(OwnedValue::Array(items)) => {
+    match field(obj, "thinking_blocks").filter(|v| !v.is_null()) {
+        None => {}
+        Some(v) => {
+            let items = v
+                .as_array()
+                .ok_or_else(|| CanonicalError::new(blocks_path(), "must be an array"))?;
             let mut out = Vec::with_capacity(items.len());
-            for (k, mut block) in items.into_iter().enumerate() {
+            for (k, block) in items.iter().enumerate() {
                 let at = || format!("{}[{k}]", blocks_path());
-                let b = block
-                    .as_object_mut()
+                let b = &block
+                    .as_object()
                     .ok_or_else(|| CanonicalError::new(at(), "must be an object"))?;
-                match b.get("type").and_then(|t| t.as_str()) {
+                match field(b, "type").and_then(|t| t.into_string()) {
                     Some("thinking") => out.push(ReasoningBlock::Thought {
                         text: take_str(b, "thinking", &at)?.unwrap_or_default(),
                         signature: take_str(b, "signature", &at)?,
@@ -224,7 +229,6 @@ fn parse_reasoning_blocks(
             }
             return Ok(out);
         }
-        Some(_) => return Err(CanonicalError::new(blocks_path(), "must be an array")),
     }
     Ok(take_str(obj, "reasoning_content", path)?
         .filter(|t| !t.is_empty())

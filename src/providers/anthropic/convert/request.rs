@@ -1,19 +1,19 @@
 //! Canonical request → Anthropic Messages request body: system hoisting,
-//! strictly alternating turns, tools and tool choice, thinking budget and
-//! structured output (native or through the forced JSON-answer tool).
-
-use std::borrow::Cow;
+//! strictly alternating turns, thinking budget and structured output; tools
+//! and tool choice are in `tools`, the byte layout in `body`.
 
 use simd_json::OwnedValue;
 use simd_json::prelude::*;
 
 use super::ConvertError;
+use super::body::write_request;
+use super::tools::{JsonAnswer, build_tool_choice, build_tools};
+use crate::canonical::scratch::with_scratch;
 use crate::canonical::{
-    ChatRequest, ContentPart, ImageSource, Message, ReasoningBlock, ReasoningEffort,
-    ResponseFormat, Role, ToolChoice,
+    ChatRequest, ContentPart, ImageSource, Message, ReasoningBlock, ReasoningEffort, Role,
 };
+use crate::providers::anthropic::AnthropicOptions;
 use crate::providers::anthropic::wire::{self, Block, SystemPrompt, TextBlock, Turn};
-use crate::providers::anthropic::{AnthropicOptions, JSON_ANSWER_TOOL};
 
 /// Anthropic refuses thinking budgets below this.
 const MIN_THINKING_BUDGET: u32 = 1024;
@@ -38,6 +38,17 @@ pub fn build_request(
     upstream_model: &str,
     opts: &AnthropicOptions,
 ) -> Result<Vec<u8>, ConvertError> {
+    let mut out = Vec::with_capacity(1024);
+    write_request(&build_wire(req, upstream_model, opts)?, &mut out);
+    Ok(out)
+}
+
+/// The request as wire types, before it is written out.
+pub(super) fn build_wire<'a>(
+    req: &'a ChatRequest,
+    upstream_model: &'a str,
+    opts: &AnthropicOptions,
+) -> Result<wire::MessagesRequest<'a>, ConvertError> {
     if req.sampling.n.is_some_and(|n| n > 1) {
         return Err(ConvertError::invalid(
             "n",
@@ -79,7 +90,7 @@ pub fn build_request(
     };
     // Dropped on purpose, Anthropic has no equivalent: seed,
     // presence_penalty, frequency_penalty.
-    let body = wire::MessagesRequest {
+    Ok(wire::MessagesRequest {
         model: upstream_model,
         max_tokens,
         system,
@@ -96,8 +107,7 @@ pub fn build_request(
             .as_deref()
             .map(|user_id| wire::Metadata { user_id }),
         stream: req.stream,
-    };
-    simd_json::to_vec(&body).map_err(|e| ConvertError::invalid("", e.to_string()))
+    })
 }
 
 /// Hoists system/developer prompts into `system` and folds the rest into
@@ -229,7 +239,10 @@ fn parse_arguments(arguments: &str) -> Option<OwnedValue> {
     if arguments.trim().is_empty() {
         return Some(OwnedValue::object());
     }
-    let value = simd_json::to_owned_value(&mut arguments.as_bytes().to_vec()).ok()?;
+    let value = with_scratch(arguments.as_bytes(), |input, buffers| {
+        simd_json::to_owned_value_with_buffers(input, buffers)
+    })
+    .ok()?;
     value.is_object().then_some(value)
 }
 
@@ -257,134 +270,5 @@ fn plan_tokens(
         )),
         // The budget must leave room for the answer itself.
         Some(b) => Ok((max_tokens, Some(b.min(max_tokens - 1)))),
-    }
-}
-
-/// How a JSON answer is obtained, if the client asked for one.
-enum JsonAnswer<'a> {
-    None,
-    /// `output_config.format`: the model's text *is* the JSON.
-    Native(&'a OwnedValue),
-    /// A tool whose input is the answer, forced through `tool_choice`.
-    ForcedTool {
-        schema: Cow<'a, OwnedValue>,
-        description: Option<&'a str>,
-    },
-}
-
-impl<'a> JsonAnswer<'a> {
-    fn of(req: &'a ChatRequest, opts: &AnthropicOptions) -> Self {
-        match &req.response_format {
-            Some(ResponseFormat::JsonSchema(f)) if opts.native_structured_output => {
-                JsonAnswer::Native(&f.schema)
-            }
-            Some(ResponseFormat::JsonSchema(f)) => JsonAnswer::ForcedTool {
-                schema: Cow::Borrowed(&f.schema),
-                description: f.description.as_deref(),
-            },
-            // Anthropic has no "any JSON object" mode; a tool whose schema is
-            // any object gives the same guarantee on every model.
-            Some(ResponseFormat::JsonObject) => JsonAnswer::ForcedTool {
-                schema: Cow::Owned(simd_json::json!({"type": "object"})),
-                description: None,
-            },
-            Some(ResponseFormat::Text) | None => JsonAnswer::None,
-        }
-    }
-}
-
-fn build_tools<'a>(
-    req: &'a ChatRequest,
-    json_answer: &JsonAnswer<'a>,
-    opts: &AnthropicOptions,
-) -> Result<Vec<wire::Tool<'a>>, ConvertError> {
-    let mut tools = Vec::with_capacity(req.tools.len() + 1);
-    for (i, tool) in req.tools.iter().enumerate() {
-        if tool.name == JSON_ANSWER_TOOL {
-            return Err(ConvertError::invalid(
-                format!("tools[{i}].function.name"),
-                format!("{JSON_ANSWER_TOOL:?} is reserved by the gateway"),
-            ));
-        }
-        tools.push(wire::Tool {
-            name: &tool.name,
-            description: tool.description.as_deref(),
-            input_schema: match &tool.parameters {
-                Some(schema) => Cow::Borrowed(schema),
-                None => Cow::Owned(simd_json::json!({"type": "object", "properties": {}})),
-            },
-            // Strict tool use rides on the same feature as structured output.
-            strict: (opts.native_structured_output && tool.strict == Some(true)).then_some(true),
-        });
-    }
-    if let JsonAnswer::ForcedTool {
-        schema,
-        description,
-    } = json_answer
-    {
-        tools.push(wire::Tool {
-            name: JSON_ANSWER_TOOL,
-            description: Some(description.unwrap_or(
-                "Give your final answer by calling this tool; its input is the answer as JSON.",
-            )),
-            input_schema: schema.clone(),
-            strict: None,
-        });
-    }
-    Ok(tools)
-}
-
-fn build_tool_choice<'a>(
-    req: &'a ChatRequest,
-    json_answer: &JsonAnswer<'a>,
-    have_tools: bool,
-    thinking: bool,
-) -> Option<wire::ToolChoice<'a>> {
-    use wire::ToolChoice as W;
-    if !have_tools {
-        return None;
-    }
-    let no_parallel = req.parallel_tool_calls == Some(false);
-    if let JsonAnswer::ForcedTool { .. } = json_answer {
-        // Anthropic rejects forced tool use together with thinking; then the
-        // answer tool is offered, not forced.
-        if thinking {
-            return Some(W::Auto {
-                disable_parallel_tool_use: no_parallel,
-            });
-        }
-        return Some(match &req.tool_choice {
-            Some(ToolChoice::Function(name)) => W::Tool {
-                name,
-                disable_parallel_tool_use: no_parallel,
-            },
-            // The turn must end in a tool call: a client tool or the answer.
-            None | Some(ToolChoice::Auto) | Some(ToolChoice::Required) if !req.tools.is_empty() => {
-                W::Any {
-                    disable_parallel_tool_use: no_parallel,
-                }
-            }
-            _ => W::Tool {
-                name: JSON_ANSWER_TOOL,
-                disable_parallel_tool_use: no_parallel,
-            },
-        });
-    }
-    match &req.tool_choice {
-        None if no_parallel => Some(W::Auto {
-            disable_parallel_tool_use: true,
-        }),
-        None => None,
-        Some(ToolChoice::Auto) => Some(W::Auto {
-            disable_parallel_tool_use: no_parallel,
-        }),
-        Some(ToolChoice::Required) => Some(W::Any {
-            disable_parallel_tool_use: no_parallel,
-        }),
-        Some(ToolChoice::Function(name)) => Some(W::Tool {
-            name,
-            disable_parallel_tool_use: no_parallel,
-        }),
-        Some(ToolChoice::None) => Some(W::None),
     }
 }

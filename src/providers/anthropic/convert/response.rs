@@ -4,6 +4,7 @@
 use simd_json::prelude::Writable;
 
 use super::ConvertError;
+use crate::canonical::scratch::with_scratch;
 use crate::canonical::{
     AssistantMessage, ChatResponse, Choice, FinishReason, ReasoningBlock, ToolCall, Usage,
 };
@@ -13,9 +14,10 @@ use crate::providers::anthropic::wire::{MessagesResponse, ResponseBlock, WireUsa
 /// Parses a successful (2xx) `/v1/messages` body. `created` is left 0 for
 /// the caller to stamp; Anthropic does not send one.
 pub fn parse_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
-    let mut buf = body.to_vec();
-    let resp: MessagesResponse = simd_json::serde::from_slice(&mut buf)
-        .map_err(|e| ConvertError::UpstreamBody(e.to_string()))?;
+    let resp: MessagesResponse = with_scratch(body, |input, buffers| {
+        simd_json::serde::from_slice_with_buffers(input, buffers)
+    })
+    .map_err(|e| ConvertError::UpstreamBody(e.to_string()))?;
 
     let mut message = AssistantMessage::default();
     let mut text = String::new();
