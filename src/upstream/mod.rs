@@ -1,14 +1,14 @@
 //! The upstream client: per-core keep-alive pools per origin, plain TCP and
 //! TLS (rustls), timeouts, and response bodies relayed as they arrive.
 
+mod body;
 mod exchange;
 mod origin;
 mod pool;
 mod transport;
 
-pub use exchange::{
-    BodyChunk, UpstreamBody, UpstreamError, UpstreamRequest, UpstreamResponse, send,
-};
+pub use body::{BodyChunk, UpstreamBody};
+pub use exchange::{UpstreamError, UpstreamRequest, UpstreamResponse, send};
 pub use origin::{BaseUrl, Origin};
 pub use pool::pool_stats;
 pub use transport::Transport;
