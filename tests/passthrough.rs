@@ -216,6 +216,15 @@ fn upstream_errors_relay_with_their_status(driver: &str) {
     assert_eq!(r.status, 429);
     assert_eq!(r.header("retry-after"), Some("30"));
     assert_eq!(r.error_code(), "mock_fault");
+    // The provider's own error goes out as it came: body byte for byte, rate-limit headers kept.
+    let direct = post(
+        mock.addr,
+        "/v1/chat/completions",
+        &[("x-mock-fault", "status=429;retry-after=30")],
+        &chat_body("fast", "x", false),
+    );
+    assert_eq!(r.body, direct.body);
+    assert_eq!(r.header("x-ratelimit-remaining-requests"), Some("0"));
     let r = post(
         gw.addr,
         "/v1/chat/completions",

@@ -64,6 +64,9 @@ pub struct Prepared {
     pub ttft_ms: u64,
 }
 
+/// An owned header: lower-cased name, raw value.
+pub type HeaderPair = (String, Vec<u8>);
+
 /// Why an attempt did not produce output.
 #[derive(Debug)]
 pub enum Failure {
@@ -73,6 +76,8 @@ pub enum Failure {
         retry_after_ms: Option<u64>,
         body: Vec<u8>,
         kind: ProviderKind,
+        /// The upstream headers a client may use (rate limits, retry-after).
+        headers: Vec<HeaderPair>,
     },
     /// No usable answer: connect, timeouts, closed or malformed.
     Transport(UpstreamError),
@@ -104,6 +109,26 @@ impl Failure {
                 400 | 413 | 422 if mentions_context_length(body) => Next::OtherModel,
                 _ => Next::Final,
             },
+        }
+    }
+
+    /// An OpenAI-compatible provider's own error answer, to relay as it came
+    /// (status, body byte for byte, rate-limit headers) when it is the last word.
+    pub fn raw_answer(&self) -> Option<(u16, &[HeaderPair], &[u8])> {
+        match self {
+            Failure::Status {
+                status,
+                body,
+                kind,
+                headers,
+                ..
+            } if !is_translated(*kind) => {
+                let is_json = headers.iter().any(|(n, v)| {
+                    n == "content-type" && v.windows(4).any(|w| w.eq_ignore_ascii_case(b"json"))
+                });
+                is_json.then_some((*status, headers.as_slice(), body.as_slice()))
+            }
+            _ => None,
         }
     }
 
@@ -227,6 +252,11 @@ async fn error_answer(provider: &Provider, mut upstream: UpstreamResponse) -> Fa
                 .header("retry-after")
                 .and_then(|v| crate::resilience::parse_retry_after(v, now))
         });
+    let headers = upstream
+        .headers()
+        .filter(|(n, _)| super::relay::relayed_header(n))
+        .map(|(n, v)| (n.to_ascii_lowercase(), v.to_vec()))
+        .collect();
     let body = upstream
         .body
         .collect(MAX_ERROR_BODY)
@@ -237,6 +267,7 @@ async fn error_answer(provider: &Provider, mut upstream: UpstreamResponse) -> Fa
         retry_after_ms,
         body,
         kind: provider.kind,
+        headers,
     }
 }
 

@@ -138,17 +138,28 @@ pub async fn handle(gw: &Gateway, req: Request, resp: &mut Responder<'_>) {
                 super::relay::relay(prepared, &headers, resp).await;
             }
         }
-        Outcome::Lost(err, retry_after_ms, trail) => {
+        Outcome::Lost(failure, provider, trail) => {
             let route = route_header(Some((&trail, "none")));
-            let retry = retry_after_ms.map(|ms| ms.div_ceil(1000).to_string());
             let mut headers: Vec<(&str, &[u8])> = vec![
                 ("x-request-id", request_id.as_bytes()),
                 ("x-tollgate-route", route.as_bytes()),
             ];
+            // An OpenAI-compatible provider's error goes out as it came, with
+            // its rate-limit headers; anything else in the OpenAI shape.
+            if let Some((status, upstream_headers, body)) = failure.raw_answer() {
+                headers.extend(
+                    upstream_headers
+                        .iter()
+                        .map(|(n, v)| (n.as_str(), v.as_slice())),
+                );
+                let _ = resp.send(status, &headers, body).await;
+                return;
+            }
+            let retry = engine::retry_after(&failure).map(|ms| ms.div_ceil(1000).to_string());
             if let Some(r) = &retry {
                 headers.push(("retry-after", r.as_bytes()));
             }
-            let _ = resp.send_error(&err, &headers).await;
+            let _ = resp.send_error(&failure.to_api(&provider), &headers).await;
         }
         Outcome::Abandoned => resp.abort(),
     }

@@ -10,7 +10,6 @@ use std::task::Poll;
 use std::time::Duration;
 
 use super::attempt::{Failure, Next, Prepared, RequestCtx, prepare};
-use crate::api::ApiError;
 use crate::config::HedgeConfig;
 use crate::resilience::{RetryWait, retry_wait};
 use crate::router::{Deployment, Snapshot, health};
@@ -32,7 +31,7 @@ pub struct Trail {
 pub enum Outcome {
     Won(Prepared, Trail),
     /// Everything failed; the last failure is the client's answer.
-    Lost(ApiError, Option<u64>, Trail),
+    Lost(Failure, String, Trail),
     /// The client left before any answer.
     Abandoned,
 }
@@ -148,8 +147,7 @@ pub async fn run<'a>(
                     for f in in_flight.drain(..) {
                         health::abandon(&targets[f.target], f.probe);
                     }
-                    let err = failure.to_api(&d.provider.name);
-                    return Outcome::Lost(err, retry_after(&failure), trail);
+                    return Outcome::Lost(failure, d.provider.name.clone(), trail);
                 }
                 if next == Next::OtherModel {
                     skip_model = Some(d.upstream_model.clone());
@@ -207,11 +205,7 @@ pub async fn run<'a>(
         }
     }
     let (failure, d) = last.expect("the loop ends only after a failure");
-    Outcome::Lost(
-        failure.to_api(&d.provider.name),
-        retry_after(&failure),
-        trail,
-    )
+    Outcome::Lost(failure, d.provider.name.clone(), trail)
 }
 
 /// Resolves when the client has gone away. Armed only after a short grace
@@ -248,7 +242,7 @@ fn hedge_delay(h: &HedgeConfig, first: &Deployment) -> Duration {
     Duration::from_millis(ms)
 }
 
-fn retry_after(f: &Failure) -> Option<u64> {
+pub(super) fn retry_after(f: &Failure) -> Option<u64> {
     match f {
         Failure::Status { retry_after_ms, .. } => *retry_after_ms,
         _ => None,

@@ -7,7 +7,7 @@ use crate::api::ApiError;
 use crate::server::Responder;
 
 /// Upstream headers worth passing on; everything else is the gateway's to set.
-fn relayed_header(name: &str) -> bool {
+pub(super) fn relayed_header(name: &str) -> bool {
     name.eq_ignore_ascii_case("content-type")
         || name.eq_ignore_ascii_case("retry-after")
         || name.eq_ignore_ascii_case("cache-control")

@@ -46,6 +46,9 @@ pub async fn answer(
         let retry = plan.retry_after.map(|s| s.to_string());
         let mut headers = vec![JSON];
         headers.extend(retry.iter().map(|r| ("retry-after", r.as_bytes())));
+        if status == 429 {
+            headers.push(("x-ratelimit-remaining-requests", b"0"));
+        }
         let body = fault_body(format, status);
         let _ = resp.send(status, &headers, &body).await;
         return;
