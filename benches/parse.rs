@@ -151,9 +151,8 @@ fn bench_inspect(c: &mut Criterion) {
     let mut group = c.benchmark_group("inspect");
     for (name, body) in cases() {
         group.throughput(Throughput::Bytes(body.len() as u64));
-        let mut scratch = Vec::with_capacity(body.len());
         group.bench_with_input(BenchmarkId::from_parameter(name), &body, |b, body| {
-            b.iter(|| inspect(black_box(body), &mut scratch).expect("valid body"))
+            b.iter(|| inspect(black_box(body)).expect("valid body"))
         });
     }
     group.finish();
@@ -163,10 +162,9 @@ fn bench_inspect_rewrite(c: &mut Criterion) {
     let mut group = c.benchmark_group("inspect_rewrite");
     for (name, body) in cases() {
         group.throughput(Throughput::Bytes(body.len() as u64));
-        let mut scratch = Vec::with_capacity(body.len());
         group.bench_with_input(BenchmarkId::new("span", name), &body, |b, body| {
             b.iter(|| {
-                let env = inspect(black_box(body), &mut scratch).expect("valid body");
+                let env = inspect(black_box(body)).expect("valid body");
                 rewrite_model(body, &env, black_box(UPSTREAM_MODEL)).expect("plain model key")
             })
         });
@@ -259,8 +257,7 @@ fn bench_build_request(c: &mut Criterion) {
     ];
     let mut group = c.benchmark_group("build_request");
     for (name, body) in cases() {
-        let mut scratch = Vec::new();
-        let env = inspect(&body, &mut scratch).expect("valid body");
+        let env = inspect(&body).expect("valid body");
         let rewritten = rewrite_model(&body, &env, &deployment.upstream_model).expect("span");
         group.throughput(Throughput::Bytes(rewritten.len() as u64));
         group.bench_with_input(BenchmarkId::from_parameter(name), &rewritten, |b, body| {

@@ -17,20 +17,15 @@ pub struct ChatEnvelope {
     pub model_span: Option<Range<usize>>,
 }
 
-/// Validates a chat completion body. `scratch` is reused across requests:
-/// simd-json parses in place, so it works on a copy.
-pub fn inspect(body: &[u8], scratch: &mut Vec<u8>) -> Result<ChatEnvelope, ApiError> {
-    inspect_with_span(
-        body,
-        scratch,
-        super::json_scan::find_top_level_value(body, b"model"),
-    )
+/// Validates a chat completion body. It is read as simd-json's tape over the
+/// worker's scratch buffers: nothing is allocated for the fields it skips.
+pub fn inspect(body: &[u8]) -> Result<ChatEnvelope, ApiError> {
+    inspect_with_span(body, super::json_scan::find_top_level_value(body, b"model"))
 }
 
 /// As `inspect`, with the span of `model` already found by the caller's scan.
 pub fn inspect_with_span(
     body: &[u8],
-    scratch: &mut Vec<u8>,
     model_span: Option<Range<usize>>,
 ) -> Result<ChatEnvelope, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
@@ -39,14 +34,22 @@ pub fn inspect_with_span(
             "The request body is empty; expected a JSON object.",
         ));
     }
-    scratch.clear();
-    scratch.extend_from_slice(body);
-    let value = simd_json::to_borrowed_value(scratch).map_err(|e| {
-        ApiError::invalid_request(
-            "invalid_json",
-            format!("We could not parse the JSON body of your request: {e}."),
-        )
-    })?;
+    crate::canonical::scratch::with_scratch(body, |input, buffers| {
+        let tape = simd_json::to_tape_with_buffers(input, buffers).map_err(|e| {
+            ApiError::invalid_request(
+                "invalid_json",
+                format!("We could not parse the JSON body of your request: {e}."),
+            )
+        })?;
+        check(tape.as_value(), model_span)
+    })
+}
+
+/// The checks on a parsed body, and the few fields the gateway acts on.
+fn check(
+    value: simd_json::tape::Value<'_, '_>,
+    model_span: Option<Range<usize>>,
+) -> Result<ChatEnvelope, ApiError> {
     let obj = value.as_object().ok_or_else(|| {
         ApiError::invalid_request("invalid_type", "The request body must be a JSON object.")
     })?;
@@ -59,10 +62,14 @@ pub fn inspect_with_span(
             )
             .with_param("model"));
         }
-        Some(v) => v.as_str().filter(|s| !s.is_empty()).ok_or_else(|| {
-            ApiError::invalid_request("invalid_type", "`model` must be a non-empty string.")
-                .with_param("model")
-        })?,
+        Some(v) => v
+            .as_str()
+            .filter(|s| !s.is_empty())
+            .map(str::to_string)
+            .ok_or_else(|| {
+                ApiError::invalid_request("invalid_type", "`model` must be a non-empty string.")
+                    .with_param("model")
+            })?,
     };
 
     match obj.get("messages") {
@@ -86,11 +93,11 @@ pub fn inspect_with_span(
                 .with_param("messages"));
             }
             for (i, m) in messages.iter().enumerate() {
-                let role = m
+                let has_role = m
                     .as_object()
                     .and_then(|o| o.get("role"))
-                    .and_then(|r| r.as_str());
-                if role.is_none() {
+                    .is_some_and(|r| r.as_str().is_some());
+                if !has_role {
                     return Err(ApiError::invalid_request(
                         "invalid_value",
                         "Each message must be an object with a string `role`.",
@@ -131,7 +138,7 @@ pub fn inspect_with_span(
     };
 
     Ok(ChatEnvelope {
-        model: model.to_string(),
+        model,
         stream,
         include_usage,
         model_span,
@@ -155,13 +162,13 @@ mod tests {
     use super::*;
 
     fn inspect_str(s: &str) -> Result<ChatEnvelope, ApiError> {
-        inspect(s.as_bytes(), &mut Vec::new())
+        inspect(s.as_bytes())
     }
 
     #[test]
     fn finds_model_and_rewrites_only_it() {
         let body = br#"{"messages":[{"role":"user","content":"{\"model\":\"x\"}"}], "model" : "a" ,"n":{"model":"b"}}"#;
-        let env = inspect(body, &mut Vec::new()).unwrap();
+        let env = inspect(body).unwrap();
         assert_eq!(env.model, "a");
         let out = rewrite_model(body, &env, "gpt-\"4o").unwrap();
         assert_eq!(

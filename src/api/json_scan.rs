@@ -5,16 +5,20 @@
 use std::ops::Range;
 
 /// Finds the span of a top-level key's value in JSON already known to be valid.
-/// Only plain (unescaped) keys match; with duplicates the last wins, as in the
-/// parser. `None` sends the caller down the re-serializing path.
+/// Only plain (unescaped) keys match, and only a key that appears once.
+/// `None` sends the caller down the re-serializing path.
 pub fn find_top_level_value(json: &[u8], key: &[u8]) -> Option<Range<usize>> {
     let mut found = None;
+    let mut repeated = false;
     for_each_member(json, |k, v| {
         if &json[k.start + 1..k.end - 1] == key {
+            repeated |= found.is_some();
             found = Some(v);
         }
     })?;
-    found
+    // A repeated key is ambiguous (parsers disagree on which wins): no span,
+    // so the caller takes the path that re-serializes the parsed value.
+    if repeated { None } else { found }
 }
 
 /// The value spans of several top-level keys in one pass (last wins).
@@ -142,5 +146,11 @@ mod tests {
         assert_eq!(&json[m[1].1.clone()], br#"{"c":[1,"]"]}"#);
         assert_eq!(top_level_members(br#"{"\u0061":1}"#), None);
         assert_eq!(top_level_members(b"[1]"), None);
+    }
+
+    #[test]
+    fn a_repeated_key_has_no_span() {
+        assert_eq!(find_top_level_value(br#"{"model":"a","x":1,"model":"b"}"#, b"model"), None);
+        assert_eq!(find_top_level_value(br#"{"model":"a","x":1}"#, b"model"), Some(9..12));
     }
 }

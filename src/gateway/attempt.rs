@@ -34,7 +34,7 @@ pub struct RequestCtx<'a> {
 impl RequestCtx<'_> {
     pub fn envelope(&self) -> Result<&ChatEnvelope, ApiError> {
         self.envelope
-            .get_or_init(|| chat::inspect(&self.req.body, &mut Vec::new()))
+            .get_or_init(|| chat::inspect(&self.req.body))
             .as_ref()
             .map_err(Clone::clone)
     }

@@ -42,7 +42,7 @@ pub async fn handle(gw: &Gateway, req: Request, resp: &mut Responder<'_>) {
     // One scan of the body's top level finds what routing needs before parsing.
     let [model_span, metadata_span] =
         find_top_level_values(&req.body, [b"model", b"metadata"]).unwrap_or_default();
-    let (ctx, requested) = match read_request(ctx, &snapshot, gw, model_span) {
+    let (ctx, requested) = match read_request(ctx, &snapshot, model_span) {
         Ok(r) => r,
         Err(e) => {
             let _ = resp.send_error(&e, &id_header).await;
@@ -211,7 +211,6 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 fn read_request<'a>(
     mut ctx: RequestCtx<'a>,
     snapshot: &Snapshot,
-    gw: &Gateway,
     model_span: Option<Range<usize>>,
 ) -> Result<(RequestCtx<'a>, String), ApiError> {
     let quick = model_span
@@ -237,10 +236,7 @@ fn read_request<'a>(
         let model = quick.unwrap_or_default().to_string();
         return Ok((ctx, model));
     }
-    let envelope = {
-        let mut scratch = gw.scratch.borrow_mut();
-        crate::api::chat::inspect_with_span(&ctx.req.body, &mut scratch, model_span)?
-    };
+    let envelope = crate::api::chat::inspect_with_span(&ctx.req.body, model_span)?;
     ctx.stream = envelope.stream;
     ctx.include_usage = envelope.include_usage;
     let model = envelope.model.clone();

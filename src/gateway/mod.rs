@@ -9,15 +9,13 @@ mod translated;
 
 pub use attempt::Failure;
 
-use std::cell::{Cell, RefCell};
+use std::cell::Cell;
 
 use crate::api::ApiError;
 use crate::server::{Request, Responder, Service};
 
 pub struct Gateway {
     worker: usize,
-    /// simd-json parses in place: a reusable copy of each body.
-    scratch: RefCell<Vec<u8>>,
     next_id: Cell<u64>,
     id_salt: u64,
 }
@@ -33,7 +31,6 @@ impl Gateway {
         });
         Self {
             worker,
-            scratch: RefCell::new(Vec::with_capacity(16 * 1024)),
             next_id: Cell::new(0),
             id_salt: crate::mock_upstream::faults::random_u64() & 0xffff_ffff,
         }
