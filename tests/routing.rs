@@ -453,7 +453,72 @@ deployments = [
     }
 }
 
+fn context_length_rejection_falls_back_and_latency_selection_prefers_the_fast(driver: &str) {
+    let (small, big, slow, fast) = (
+        start_mock(driver),
+        start_mock(driver),
+        start_mock(driver),
+        start_mock(driver),
+    );
+    let config = format!(
+        r#"{HEAD}
+{}{}{}{}
+[[models]]
+name = "small-context"
+provider = "small"
+fallbacks = ["big-context"]
+
+[[models]]
+name = "big-context"
+provider = "big"
+
+[[models]]
+name = "spread"
+deployments = [
+  {{ provider = "slow", upstream_model = "m" }},
+  {{ provider = "fast", upstream_model = "m" }},
+]
+
+[routing]
+selection = "latency"
+"#,
+        provider("small", small.addr, "context-length", ""),
+        provider("big", big.addr, "", ""),
+        provider("slow", slow.addr, "latency-ms=150", ""),
+        provider("fast", fast.addr, "", ""),
+    );
+    let gw = start_gateway(&config, driver);
+    // Too long for the first model: the fallback with a larger window answers.
+    let r = ok_chat(&gw, "small-context", &[]);
+    assert_eq!(
+        r.header("x-tollgate-provider"),
+        Some("big"),
+        "{}",
+        route(&r)
+    );
+    assert!(
+        route(&r).contains("failed=small/small-context: 400"),
+        "{}",
+        route(&r)
+    );
+    // Power of two choices over time to first byte: once both are measured,
+    // the fast deployment takes the traffic.
+    let mut c = Client::connect(gw.addr);
+    for _ in 0..40 {
+        c.post(
+            "/v1/chat/completions",
+            &[],
+            &chat_body("spread", "x", false),
+        );
+        assert_eq!(c.read_response().unwrap().status, 200);
+    }
+    let (n_slow, n_fast) = (stat(slow.addr, "requests"), stat(fast.addr, "requests"));
+    assert_eq!(n_slow + n_fast, 40);
+    assert!(n_slow <= 3, "slow {n_slow}, fast {n_fast}");
+}
+
 on_both_drivers!(
+    context_length_rejection_falls_back_and_latency_selection_prefers_the_fast,
     breaker_opens_on_half_errors_and_recovers,
     hanging_deployment_is_abandoned_for_the_fallback,
     retry_after_is_honoured_or_passed_on,

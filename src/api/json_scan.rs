@@ -150,7 +150,13 @@ mod tests {
 
     #[test]
     fn a_repeated_key_has_no_span() {
-        assert_eq!(find_top_level_value(br#"{"model":"a","x":1,"model":"b"}"#, b"model"), None);
-        assert_eq!(find_top_level_value(br#"{"model":"a","x":1}"#, b"model"), Some(9..12));
+        assert_eq!(
+            find_top_level_value(br#"{"model":"a","x":1,"model":"b"}"#, b"model"),
+            None
+        );
+        assert_eq!(
+            find_top_level_value(br#"{"model":"a","x":1}"#, b"model"),
+            Some(9..12)
+        );
     }
 }

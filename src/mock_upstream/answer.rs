@@ -42,6 +42,18 @@ pub async fn answer(
             return;
         }
     }
+    if plan.context_length {
+        // OpenAI's own wording and code for a prompt over the context window.
+        let err = ApiError::coded(
+            400,
+            "invalid_request_error",
+            "context_length_exceeded",
+            "This model's maximum context length is 8192 tokens. However, your messages resulted in 9000 tokens.",
+        )
+        .with_param("messages");
+        let _ = resp.send_error(&err, &[]).await;
+        return;
+    }
     if let Some(status) = plan.failing_status() {
         let retry = plan.retry_after.map(|s| s.to_string());
         let mut headers = vec![JSON];

@@ -1,7 +1,7 @@
 //! Fault injection for the mock upstream, chosen per request by the
 //! `x-mock-fault` header or a `/fault/<spec>/` path prefix, e.g.
 //! `status=503`, `error-rate=0.5`, `latency-ms=200`, `hang`, `cut-after=3`,
-//! `retry-after=2`, `hang-body`, limited by `times=N` (the first N requests
+//! `retry-after=2`, `hang-body`, `context-length`, limited by `times=N` (the first N requests
 //! with that spec), `every=N` (every Nth of them) and `when-key=K` (only requests presenting key K), joined
 //! with `;` or `,`.
 
@@ -28,6 +28,8 @@ pub struct FaultPlan {
     pub hang_body: bool,
     /// Only every Nth request with this spec gets the fault (exactly 1/N of them).
     pub every: Option<u64>,
+    /// Refuse the request as too long for the model's context window (400).
+    pub context_length: bool,
 }
 
 impl FaultPlan {
@@ -58,6 +60,7 @@ impl FaultPlan {
                 "times" => plan.times = Some(value.parse().map_err(|_| bad())?),
                 "when-key" if !value.is_empty() => plan.when_key = Some(value.to_string()),
                 "hang-body" => plan.hang_body = true,
+                "context-length" => plan.context_length = true,
                 "every" => {
                     plan.every = Some(
                         value
