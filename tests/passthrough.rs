@@ -39,6 +39,32 @@ fn non_stream_body_passes_byte_exact(driver: &str) {
         r#"{"messages":[{"role":"user","content":"hi"}],"model":"mock-fast","temperature":0.7}"#
     );
     assert_eq!(r.header("x-tollgate-model"), Some("mock-fast"));
+
+    // A repeated `model` is ambiguous (parsers disagree on which wins): the
+    // upstream gets one, the routed one, never the client's second choice.
+    let body = br#"{"model":"fast","messages":[{"role":"user","content":"hi"}],"model":"same"}"#;
+    let r = post(
+        gw.addr,
+        "/v1/chat/completions",
+        &[("x-mock-echo-body", "1")],
+        body,
+    );
+    assert_eq!(r.status, 200);
+    let sent = r.text();
+    assert_eq!(sent.matches("\"model\"").count(), 1, "{sent}");
+    assert!(sent.contains("\"model\":\"mock-fast\""), "{sent}");
+    // Also when the routed model needs no rewrite.
+    let body =
+        br#"{"model":"same","messages":[{"role":"user","content":"hi"}],"model":"gpt-expensive"}"#;
+    let sent = post(
+        gw.addr,
+        "/v1/chat/completions",
+        &[("x-mock-echo-body", "1")],
+        body,
+    )
+    .text();
+    assert_eq!(sent.matches("\"model\"").count(), 1, "{sent}");
+    assert!(sent.contains("\"model\":\"same\""), "{sent}");
 }
 
 fn non_stream_round_trip(driver: &str) {

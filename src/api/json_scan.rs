@@ -21,18 +21,27 @@ pub fn find_top_level_value(json: &[u8], key: &[u8]) -> Option<Range<usize>> {
     if repeated { None } else { found }
 }
 
-/// The value spans of several top-level keys in one pass (last wins).
+/// The value spans of several top-level keys in one pass; a key that
+/// appears more than once gets none.
 pub fn find_top_level_values<const N: usize>(
     json: &[u8],
     keys: [&[u8]; N],
 ) -> Option<[Option<Range<usize>>; N]> {
     let mut found: [Option<Range<usize>>; N] = std::array::from_fn(|_| None);
+    let mut repeated = [false; N];
     for_each_member(json, |k, v| {
         let name = &json[k.start + 1..k.end - 1];
         if let Some(i) = keys.iter().position(|key| *key == name) {
+            repeated[i] |= found[i].is_some();
             found[i] = Some(v);
         }
     })?;
+    // As in `find_top_level_value`: a repeated key gets no span.
+    for (slot, again) in found.iter_mut().zip(repeated) {
+        if again {
+            *slot = None;
+        }
+    }
     Some(found)
 }
 

@@ -282,7 +282,9 @@ fn request_body<'c>(ctx: &'c RequestCtx<'_>, d: &Deployment) -> Result<Cow<'c, [
     }
     let envelope = ctx.envelope().map_err(Failure::Invalid)?;
     let body: &'c [u8] = &ctx.req.body;
-    let model_changes = d.upstream_model != envelope.model;
+    // Without a span, `model` is escaped or repeated: write it out once, so
+    // the provider cannot read a different model than the one routed.
+    let model_changes = d.upstream_model != envelope.model || envelope.model_span.is_none();
     if !model_changes && provider.body_edits.is_empty() {
         return Ok(Cow::Borrowed(body));
     }
@@ -298,25 +300,37 @@ fn request_body<'c>(ctx: &'c RequestCtx<'_>, d: &Deployment) -> Result<Cow<'c, [
         .ok_or_else(|| Failure::Invalid(ApiError::internal("Could not rewrite the request.")))
 }
 
-/// The rare body with escaped top-level keys: parse, edit, write whole.
+/// The rare body with escaped or repeated top-level keys: parse, edit, write
+/// whole. simd-json keeps repeated keys in small objects, so every copy of an
+/// edited key is removed; the first one (the one routing read) is what stays.
 fn reserialize(body: &[u8], model: Option<&str>, edits: &BodyEdits) -> Option<Vec<u8>> {
     use simd_json::prelude::*;
     let mut copy = body.to_vec();
     let mut value = simd_json::to_owned_value(&mut copy).ok()?;
     let obj = value.as_object_mut()?;
+    let take_all = |obj: &mut simd_json::owned::Object, key: &str| {
+        let first = obj.remove(key);
+        while obj.remove(key).is_some() {}
+        first
+    };
     if let Some(m) = model {
+        take_all(obj, "model");
         obj.insert("model".into(), m.into());
+    } else if let Some(first) = take_all(obj, "model") {
+        obj.insert("model".into(), first);
     }
     for key in &edits.drop {
-        obj.remove(key.as_str());
+        take_all(obj, key);
     }
     for (from, to) in &edits.rename {
-        if let Some(v) = obj.remove(from.as_str()) {
+        if let Some(v) = take_all(obj, from) {
+            take_all(obj, to);
             obj.insert(to.clone(), v);
         }
     }
     for (key, json) in &edits.set {
         let mut bytes = json.clone();
+        take_all(obj, key);
         obj.insert(key.clone(), simd_json::to_owned_value(&mut bytes).ok()?);
     }
     simd_json::to_vec(&value).ok()

@@ -31,7 +31,7 @@ pub async fn handle(gw: &Gateway, req: Request, resp: &mut Responder<'_>) {
             return;
         }
     };
-    let ctx = RequestCtx {
+    let mut ctx = RequestCtx {
         req: &req,
         request_id: &request_id,
         stream: false,
@@ -42,7 +42,7 @@ pub async fn handle(gw: &Gateway, req: Request, resp: &mut Responder<'_>) {
     // One scan of the body's top level finds what routing needs before parsing.
     let [model_span, metadata_span] =
         find_top_level_values(&req.body, [b"model", b"metadata"]).unwrap_or_default();
-    let (ctx, requested) = match read_request(ctx, &snapshot, model_span) {
+    let requested = match read_request(&mut ctx, &snapshot, model_span) {
         Ok(r) => r,
         Err(e) => {
             let _ = resp.send_error(&e, &id_header).await;
@@ -208,11 +208,11 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 /// translating providers is parsed once, into the canonical model; anything
 /// else gets the passthrough inspection (the canonical parse follows lazily
 /// if a fallback needs it).
-fn read_request<'a>(
-    mut ctx: RequestCtx<'a>,
+fn read_request(
+    ctx: &mut RequestCtx<'_>,
     snapshot: &Snapshot,
     model_span: Option<Range<usize>>,
-) -> Result<(RequestCtx<'a>, String), ApiError> {
+) -> Result<String, ApiError> {
     let quick = model_span
         .clone()
         .and_then(|span| plain_string(&ctx.req.body, span));
@@ -233,15 +233,14 @@ fn read_request<'a>(
         };
         ctx.stream = stream;
         ctx.include_usage = include_usage;
-        let model = quick.unwrap_or_default().to_string();
-        return Ok((ctx, model));
+        return Ok(quick.unwrap_or_default().to_string());
     }
     let envelope = crate::api::chat::inspect_with_span(&ctx.req.body, model_span)?;
     ctx.stream = envelope.stream;
     ctx.include_usage = envelope.include_usage;
     let model = envelope.model.clone();
     let _ = ctx.envelope.set(Ok(envelope));
-    Ok((ctx, model))
+    Ok(model)
 }
 
 /// A JSON string value without escapes, as `&str` (e.g. the `model` for a
