@@ -243,7 +243,7 @@ pub async fn prepare(
 
 async fn error_answer(provider: &Provider, mut upstream: UpstreamResponse) -> Failure {
     let status = upstream.status;
-    let now = crate::mock_upstream::echo::now_secs();
+    let now = crate::resilience::unix_secs();
     let retry_after_ms = upstream
         .header("retry-after-ms")
         .and_then(crate::resilience::parse_retry_after_ms)

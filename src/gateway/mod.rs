@@ -32,7 +32,7 @@ impl Gateway {
         Self {
             worker,
             next_id: Cell::new(0),
-            id_salt: crate::mock_upstream::faults::random_u64() & 0xffff_ffff,
+            id_salt: crate::router::health::random_u64() & 0xffff_ffff,
         }
     }
 

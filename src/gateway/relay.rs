@@ -4,6 +4,7 @@
 
 use super::attempt::Prepared;
 use crate::api::ApiError;
+use crate::canonical::openai::write_openai_stream_error;
 use crate::server::Responder;
 
 /// Upstream headers worth passing on; everything else is the gateway's to set.
@@ -72,10 +73,8 @@ pub async fn relay(prepared: Prepared, ours: &[(&str, &[u8])], resp: &mut Respon
             Ok(None) => break,
             Err(e) => {
                 if is_sse && !sized {
-                    let err = e.to_api(provider);
-                    let mut event = b"data: ".to_vec();
-                    event.extend_from_slice(&stream_error_json(&err));
-                    event.extend_from_slice(b"\n\n");
+                    let mut event = Vec::with_capacity(256);
+                    write_openai_stream_error(&interrupted(&e.to_api(provider)), &mut event);
                     if resp.send_chunk(&event).await.is_ok() {
                         let _ = resp.end_stream().await;
                     }
@@ -97,11 +96,11 @@ pub async fn relay(prepared: Prepared, ours: &[(&str, &[u8])], resp: &mut Respon
     }
 }
 
-/// The mid-stream error event body: OpenAI's error shape, which the OpenAI SDKs
-/// raise as an `APIError` when it arrives as a `data:` event.
-fn stream_error_json(err: &ApiError) -> Vec<u8> {
+/// The mid-stream error: OpenAI's error shape, which the OpenAI SDKs raise
+/// as an `APIError` when it arrives as a `data:` event.
+fn interrupted(err: &ApiError) -> ApiError {
     let mut e = err.clone();
     e.code = Some("stream_interrupted".into());
     e.message = format!("The upstream stream was interrupted: {}", err.message);
-    e.to_json()
+    e
 }

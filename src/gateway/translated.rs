@@ -11,12 +11,12 @@ use crate::canonical::openai::{
 };
 use crate::canonical::{ChatChunk, ChatRequest, ChatResponse, OpenAiError};
 use crate::config::ProviderKind;
-use crate::mock_upstream::echo::now_secs;
 use crate::providers::anthropic::stream::AnthropicStreamTranslator;
 use crate::providers::anthropic::{self, AnthropicOptions};
 use crate::providers::gemini;
 use crate::providers::gemini::convert::GeminiOptions;
 use crate::providers::gemini::stream::GeminiStreamTranslator;
+use crate::resilience::unix_secs as now_secs;
 use crate::router::Deployment;
 use crate::server::Responder;
 use crate::sse::SseParser;

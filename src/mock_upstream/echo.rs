@@ -3,7 +3,6 @@
 //! with a usage block (tokens approximated as 4 bytes each).
 
 use std::fmt::Write as _;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use simd_json::prelude::*;
 
@@ -179,11 +178,7 @@ pub fn split_text(text: &str, n: Option<usize>) -> Vec<&str> {
     }
 }
 
-pub fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
-}
+pub use crate::resilience::unix_secs as now_secs;
 
 #[cfg(test)]
 mod tests {

@@ -5,8 +5,10 @@
 //! with that spec), `every=N` (every Nth of them) and `when-key=K` (only requests presenting key K), joined
 //! with `;` or `,`.
 
-use std::cell::Cell;
+use std::cell::RefCell;
 use std::time::Duration;
+
+use crate::resilience::FastRng;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct FaultPlan {
@@ -115,33 +117,11 @@ pub fn strip_fault_prefix(path: &str) -> Option<(&str, &str)> {
 }
 
 thread_local! {
-    static RNG: Cell<u64> = Cell::new(seed());
-}
-
-fn seed() -> u64 {
-    let t = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(1, |d| d.as_nanos() as u64);
-    let tid = std::thread::current().id();
-    let mut h = t ^ (format!("{tid:?}").len() as u64).rotate_left(17);
-    h |= 1;
-    h
-}
-
-/// xorshift64*: quality is irrelevant here, speed and no dependency are not.
-pub fn random_u64() -> u64 {
-    RNG.with(|s| {
-        let mut x = s.get();
-        x ^= x >> 12;
-        x ^= x << 25;
-        x ^= x >> 27;
-        s.set(x);
-        x.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    })
+    static RNG: RefCell<FastRng> = RefCell::new(FastRng::from_entropy());
 }
 
 fn random_unit() -> f64 {
-    (random_u64() >> 11) as f64 / (1u64 << 53) as f64
+    RNG.with(|r| r.borrow_mut().unit())
 }
 
 #[cfg(test)]
