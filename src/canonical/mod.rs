@@ -34,10 +34,11 @@
 pub mod error;
 pub mod json;
 pub mod openai;
+pub mod raw;
 pub mod scratch;
 
 pub use error::{CanonicalError, OpenAiError, StreamError};
-use simd_json::OwnedValue;
+pub use raw::RawJson;
 
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -161,7 +162,7 @@ pub struct ToolDefinition {
     pub name: String,
     pub description: Option<String>,
     /// JSON Schema of the arguments; `None` means "no parameters".
-    pub parameters: Option<OwnedValue>,
+    pub parameters: Option<RawJson>,
     pub strict: Option<bool>,
 }
 
@@ -186,7 +187,7 @@ pub enum ResponseFormat {
 pub struct JsonSchemaFormat {
     pub name: String,
     pub description: Option<String>,
-    pub schema: OwnedValue,
+    pub schema: RawJson,
     pub strict: Option<bool>,
 }
 

@@ -15,7 +15,6 @@
 
 mod parse;
 mod parse_message;
-mod schema;
 mod tape;
 mod write;
 

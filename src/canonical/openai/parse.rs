@@ -9,10 +9,9 @@ use simd_json::prelude::*;
 use simd_json::tape::Value;
 
 use super::parse_message::parse_message;
-use super::schema::{Subtree, owned_schema};
 use super::tape::{Obj, field, member, opt_bool, opt_f64, opt_i64, opt_u32, take_str, with_tape};
 use crate::canonical::{
-    CanonicalError, ChatRequest, JsonSchemaFormat, ReasoningConfig, ReasoningEffort,
+    CanonicalError, ChatRequest, JsonSchemaFormat, RawJson, ReasoningConfig, ReasoningEffort,
     ResponseFormat, SamplingParams, ToolChoice, ToolDefinition,
 };
 
@@ -25,13 +24,13 @@ pub fn parse_openai_request(body: &[u8]) -> Result<ChatRequest, CanonicalError> 
     with_tape(body, |parsed| {
         let tape =
             parsed.map_err(|e| CanonicalError::new("", format!("body is not valid JSON: {e}")))?;
-        parse_root(body, tape.as_value())
+        parse_root(tape.as_value())
     })
 }
 
 /// Each field is looked up once, in the order the errors have always been
 /// reported in, so the first complaint a client gets does not change.
-fn parse_root(body: &[u8], root: Value<'_, '_>) -> Result<ChatRequest, CanonicalError> {
+fn parse_root(root: Value<'_, '_>) -> Result<ChatRequest, CanonicalError> {
     let obj = root
         .as_object()
         .ok_or_else(|| CanonicalError::new("", "body must be a JSON object"))?;
@@ -57,10 +56,10 @@ fn parse_root(body: &[u8], root: Value<'_, '_>) -> Result<ChatRequest, Canonical
     Ok(ChatRequest {
         model,
         messages,
-        tools: parse_tools(body, obj)?,
+        tools: parse_tools(obj)?,
         tool_choice: parse_tool_choice(obj)?,
         parallel_tool_calls: opt_bool(obj, "parallel_tool_calls")?,
-        response_format: parse_response_format(body, obj)?,
+        response_format: parse_response_format(obj)?,
         sampling: parse_sampling(obj)?,
         reasoning: parse_reasoning(obj)?,
         stream,
@@ -173,7 +172,7 @@ fn parse_reasoning(obj: &Obj<'_, '_>) -> Result<Option<ReasoningConfig>, Canonic
     }))
 }
 
-fn parse_tools(body: &[u8], obj: &Obj<'_, '_>) -> Result<Vec<ToolDefinition>, CanonicalError> {
+fn parse_tools(obj: &Obj<'_, '_>) -> Result<Vec<ToolDefinition>, CanonicalError> {
     let items = match field(obj, "tools") {
         None => return Ok(Vec::new()),
         Some(v) if v.is_null() => return Ok(Vec::new()),
@@ -209,7 +208,7 @@ fn parse_tools(body: &[u8], obj: &Obj<'_, '_>) -> Result<Vec<ToolDefinition>, Ca
         let parameters = match field(f, "parameters") {
             None => None,
             Some(p) if p.is_null() => None,
-            Some(p) if p.is_object() => Some(owned_schema(body, p, Subtree::ToolParameters(i))),
+            Some(p) if p.is_object() => Some(RawJson::from_tape(p)),
             Some(_) => {
                 return Err(CanonicalError::new(
                     at(".function.parameters"),
@@ -259,10 +258,7 @@ fn parse_tool_choice(obj: &Obj<'_, '_>) -> Result<Option<ToolChoice>, CanonicalE
     }
 }
 
-fn parse_response_format(
-    body: &[u8],
-    obj: &Obj<'_, '_>,
-) -> Result<Option<ResponseFormat>, CanonicalError> {
+fn parse_response_format(obj: &Obj<'_, '_>) -> Result<Option<ResponseFormat>, CanonicalError> {
     let v = match field(obj, "response_format") {
         None => return Ok(None),
         Some(v) if v.is_null() => return Ok(None),
@@ -285,10 +281,10 @@ fn parse_response_format(
                 CanonicalError::new("response_format.json_schema.name", "is required")
             })?;
             let schema = match field(js, "schema") {
-                Some(s) if s.is_object() => owned_schema(body, s, Subtree::ResponseSchema),
+                Some(s) if s.is_object() => RawJson::from_tape(s),
                 // OpenAI allows omitting the schema; any JSON object then fits.
-                None => simd_json::OwnedValue::Object(Box::default()),
-                Some(s) if s.is_null() => simd_json::OwnedValue::Object(Box::default()),
+                None => RawJson::empty_object(),
+                Some(s) if s.is_null() => RawJson::empty_object(),
                 Some(_) => {
                     return Err(CanonicalError::new(
                         "response_format.json_schema.schema",

@@ -103,6 +103,7 @@ fn parses_a_full_request() {
             .parameters
             .as_ref()
             .unwrap()
+            .to_value()
             .get("type")
             .and_then(|t| t.as_str()),
         Some("object")

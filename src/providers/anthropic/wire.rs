@@ -7,6 +7,8 @@ use std::borrow::Cow;
 use serde::{Deserialize, Serialize};
 use simd_json::OwnedValue;
 
+use crate::canonical::RawJson;
+
 // ---- request -------------------------------------------------------------
 
 #[derive(Debug, Serialize)]
@@ -105,7 +107,7 @@ pub struct Tool<'a> {
     pub name: &'a str,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub description: Option<&'a str>,
-    pub input_schema: Cow<'a, OwnedValue>,
+    pub input_schema: Cow<'a, RawJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub strict: Option<bool>,
 }
@@ -145,7 +147,7 @@ pub struct OutputConfig<'a> {
 pub struct OutputFormat<'a> {
     #[serde(rename = "type")]
     pub kind: &'static str,
-    pub schema: &'a OwnedValue,
+    pub schema: &'a RawJson,
 }
 
 #[derive(Debug, Serialize)]

@@ -151,7 +151,7 @@ fn generation_config<'a>(req: &'a ChatRequest, opts: &GeminiOptions) -> Generati
             match opts.schema_mode {
                 SchemaMode::JsonSchema => config.response_json_schema = Some(&f.schema),
                 SchemaMode::OpenApiSubset => {
-                    config.response_schema = Some(schema::to_openapi(&f.schema))
+                    config.response_schema = Some(schema::to_openapi(&f.schema.to_value()))
                 }
             }
         }

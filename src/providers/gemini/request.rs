@@ -235,7 +235,7 @@ fn tools<'a>(req: &'a ChatRequest, opts: &GeminiOptions) -> Vec<Tool<'a>> {
                 (None, _) => {}
                 (Some(p), SchemaMode::JsonSchema) => decl.parameters_json_schema = Some(p),
                 (Some(p), SchemaMode::OpenApiSubset) => {
-                    let converted = schema::to_openapi(p);
+                    let converted = schema::to_openapi(&p.to_value());
                     if !schema::is_empty_object(&converted) {
                         decl.parameters = Some(converted);
                     }

@@ -5,6 +5,8 @@
 use serde::{Deserialize, Serialize};
 use simd_json::OwnedValue;
 
+use crate::canonical::RawJson;
+
 /// Roles Gemini accepts inside `contents`.
 pub const ROLE_USER: &str = "user";
 pub const ROLE_MODEL: &str = "model";
@@ -142,7 +144,7 @@ pub struct FunctionDeclaration<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub parameters: Option<OwnedValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub parameters_json_schema: Option<&'a OwnedValue>,
+    pub parameters_json_schema: Option<&'a RawJson>,
 }
 
 #[derive(Debug, Serialize)]
@@ -170,7 +172,7 @@ pub struct GenerationConfig<'a> {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub response_schema: Option<OwnedValue>,
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub response_json_schema: Option<&'a OwnedValue>,
+    pub response_json_schema: Option<&'a RawJson>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub candidate_count: Option<u32>,
     #[serde(skip_serializing_if = "Option::is_none")]

@@ -56,7 +56,7 @@ pub(super) fn write_request(req: &MessagesRequest<'_>, out: &mut Vec<u8>) {
         out.extend_from_slice(b",\"output_config\":{\"format\":{\"type\":");
         write_str(out, config.format.kind);
         out.extend_from_slice(b",\"schema\":");
-        write_value(out, config.format.schema);
+        out.extend_from_slice(config.format.schema.as_str().as_bytes());
         out.extend_from_slice(b"}}");
     }
     if let Some(t) = req.temperature {
@@ -173,7 +173,7 @@ fn write_tool(out: &mut Vec<u8>, tool: &Tool<'_>) {
         write_str(out, description);
     }
     out.extend_from_slice(b",\"input_schema\":");
-    write_value(out, &tool.input_schema);
+    out.extend_from_slice(tool.input_schema.as_str().as_bytes());
     if let Some(strict) = tool.strict {
         out.extend_from_slice(if strict {
             b",\"strict\":true"

@@ -4,10 +4,8 @@
 
 use std::borrow::Cow;
 
-use simd_json::OwnedValue;
-
 use super::ConvertError;
-use crate::canonical::{ChatRequest, ResponseFormat, ToolChoice};
+use crate::canonical::{ChatRequest, RawJson, ResponseFormat, ToolChoice};
 use crate::providers::anthropic::wire;
 use crate::providers::anthropic::{AnthropicOptions, JSON_ANSWER_TOOL};
 
@@ -15,10 +13,10 @@ use crate::providers::anthropic::{AnthropicOptions, JSON_ANSWER_TOOL};
 pub(super) enum JsonAnswer<'a> {
     None,
     /// `output_config.format`: the model's text *is* the JSON.
-    Native(&'a OwnedValue),
+    Native(&'a RawJson),
     /// A tool whose input is the answer, forced through `tool_choice`.
     ForcedTool {
-        schema: Cow<'a, OwnedValue>,
+        schema: Cow<'a, RawJson>,
         description: Option<&'a str>,
     },
 }
@@ -36,7 +34,7 @@ impl<'a> JsonAnswer<'a> {
             // Anthropic has no "any JSON object" mode; a tool whose schema is
             // any object gives the same guarantee on every model.
             Some(ResponseFormat::JsonObject) => JsonAnswer::ForcedTool {
-                schema: Cow::Owned(simd_json::json!({"type": "object"})),
+                schema: Cow::Owned(RawJson::literal(r#"{"type":"object"}"#)),
                 description: None,
             },
             Some(ResponseFormat::Text) | None => JsonAnswer::None,
@@ -62,7 +60,7 @@ pub(super) fn build_tools<'a>(
             description: tool.description.as_deref(),
             input_schema: match &tool.parameters {
                 Some(schema) => Cow::Borrowed(schema),
-                None => Cow::Owned(simd_json::json!({"type": "object", "properties": {}})),
+                None => Cow::Owned(RawJson::literal(r#"{"type":"object","properties":{}}"#)),
             },
             // Strict tool use rides on the same feature as structured output.
             strict: (opts.native_structured_output && tool.strict == Some(true)).then_some(true),

@@ -146,7 +146,7 @@ fn random_request(rng: &mut Rng) -> ChatRequest {
                 format!("tool_{i}")
             },
             description: rng.opt_text(),
-            parameters: rng.chance(70).then(|| schema(rng)),
+            parameters: rng.chance(70).then(|| RawJson::from_value(&schema(rng))),
             strict: rng.chance(30).then(|| rng.chance(50)),
         })
         .collect();
@@ -168,7 +168,7 @@ fn random_request(rng: &mut Rng) -> ChatRequest {
             2 => Some(ResponseFormat::JsonSchema(JsonSchemaFormat {
                 name: rng.text(),
                 description: rng.opt_text(),
-                schema: schema(rng),
+                schema: RawJson::from_value(&schema(rng)),
                 strict: Some(true),
             })),
             _ => None,

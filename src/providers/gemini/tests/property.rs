@@ -8,7 +8,7 @@ use simd_json::prelude::*;
 
 use super::json;
 use crate::canonical::{
-    ChatChunk, ChatRequest, ContentPart, Image, ImageSource, JsonSchemaFormat, Message,
+    ChatChunk, ChatRequest, ContentPart, Image, ImageSource, JsonSchemaFormat, Message, RawJson,
     ReasoningConfig, ReasoningEffort, ResponseFormat, Role, ToolCall, ToolChoice, ToolDefinition,
 };
 use crate::providers::gemini::convert::{GeminiOptions, SchemaMode, build_request};
@@ -125,7 +125,7 @@ fn random_request(rng: &mut Rng) -> ChatRequest {
         req.tools.push(ToolDefinition {
             name: format!("f{k}"),
             description: rng.chance(50).then(|| rng.text()),
-            parameters: rng.chance(80).then(|| schema(rng)),
+            parameters: rng.chance(80).then(|| RawJson::from_value(&schema(rng))),
             strict: None,
         });
     }
@@ -143,7 +143,7 @@ fn random_request(rng: &mut Rng) -> ChatRequest {
         _ => Some(ResponseFormat::JsonSchema(JsonSchemaFormat {
             name: "s".into(),
             description: None,
-            schema: schema(rng),
+            schema: RawJson::from_value(&schema(rng)),
             strict: Some(true),
         })),
     };

@@ -1,0 +1,173 @@
+//! [`RawJson`]: a JSON value the gateway forwards without looking inside
+//! (tool parameter schemas, structured-output schemas), kept as compact text.
+//!
+//! The text is written straight off the request's tape, so a schema costs one
+//! string instead of a tree of maps, and an adapter that forwards it as is
+//! (Anthropic's `input_schema`, Gemini's `parametersJsonSchema`) copies the
+//! bytes. Keys keep the client's order, repeated keys included. Adapters that
+//! must rewrite a schema (Gemini's OpenAPI subset) parse it with
+//! [`RawJson::to_value`].
+
+use std::fmt;
+
+use simd_json::OwnedValue;
+use simd_json::prelude::*;
+use simd_json::tape::Value;
+
+use super::json::{write_str, write_value};
+
+/// Compact JSON text, valid by construction.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RawJson(Box<str>);
+
+impl RawJson {
+    /// The value's compact text, written from simd-json's tape.
+    pub fn from_tape(value: Value<'_, '_>) -> Self {
+        let mut out = Vec::with_capacity(256);
+        write_tape(&mut out, value);
+        Self::from_bytes(out)
+    }
+
+    /// The compact text of a parsed value.
+    pub fn from_value(value: &OwnedValue) -> Self {
+        let mut out = Vec::with_capacity(64);
+        write_value(&mut out, value);
+        Self::from_bytes(out)
+    }
+
+    /// `{}`, the schema of "any object".
+    pub fn empty_object() -> Self {
+        Self::literal("{}")
+    }
+
+    /// A JSON literal from the source code (checked in debug builds).
+    pub fn literal(text: &'static str) -> Self {
+        debug_assert!(simd_json::to_owned_value(&mut text.as_bytes().to_vec()).is_ok());
+        RawJson(text.into())
+    }
+
+    fn from_bytes(bytes: Vec<u8>) -> Self {
+        // Every byte came from a `&str` or is ASCII punctuation.
+        RawJson(
+            String::from_utf8(bytes)
+                .unwrap_or_default()
+                .into_boxed_str(),
+        )
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The parsed value, for adapters that rewrite it.
+    pub fn to_value(&self) -> OwnedValue {
+        let mut copy = self.0.as_bytes().to_vec();
+        simd_json::to_owned_value(&mut copy).unwrap_or_default()
+    }
+}
+
+impl fmt::Debug for RawJson {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Serializes as the JSON value it holds (for serde-built wire bodies).
+impl serde::Serialize for RawJson {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.to_value().serialize(s)
+    }
+}
+
+/// Writes a tape value in the form simd-json's own writer gives the
+/// equivalent owned value: no whitespace, shortest round-trip floats.
+fn write_tape(out: &mut Vec<u8>, value: Value<'_, '_>) {
+    match value.value_type() {
+        ValueType::Array => {
+            out.push(b'[');
+            if let Some(items) = value.as_array() {
+                for (i, item) in items.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_tape(out, item);
+                }
+            }
+            out.push(b']');
+        }
+        ValueType::Object => {
+            out.push(b'{');
+            if let Some(members) = value.as_object() {
+                for (i, (key, item)) in members.iter().enumerate() {
+                    if i > 0 {
+                        out.push(b',');
+                    }
+                    write_str(out, key);
+                    out.push(b':');
+                    write_tape(out, item);
+                }
+            }
+            out.push(b'}');
+        }
+        ValueType::String => write_str(out, value.as_str().unwrap_or_default()),
+        ValueType::Null => out.extend_from_slice(b"null"),
+        ValueType::Bool if value.as_bool() == Some(true) => out.extend_from_slice(b"true"),
+        ValueType::Bool => out.extend_from_slice(b"false"),
+        ValueType::I64 => write_value(out, &OwnedValue::from(value.as_i64().unwrap_or_default())),
+        ValueType::U64 => write_value(out, &OwnedValue::from(value.as_u64().unwrap_or_default())),
+        ValueType::F64 => write_value(out, &OwnedValue::from(value.as_f64().unwrap_or_default())),
+        // 128-bit integers and custom types are not enabled in this build.
+        _ => out.extend_from_slice(b"null"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn via_tape(src: &str) -> String {
+        let mut bytes = src.as_bytes().to_vec();
+        let tape = simd_json::to_tape(&mut bytes).expect("valid JSON");
+        RawJson::from_tape(tape.as_value()).as_str().to_owned()
+    }
+
+    fn via_owned(src: &str) -> String {
+        let mut bytes = src.as_bytes().to_vec();
+        let value = simd_json::to_owned_value(&mut bytes).expect("valid JSON");
+        RawJson::from_value(&value).as_str().to_owned()
+    }
+
+    #[test]
+    fn tape_text_is_what_the_owned_writer_gives() {
+        for src in [
+            r#"{"type":"object","properties":{"a":{"type":"string","description":"x \"y\" \u00e9\n"}},"required":["a"]}"#,
+            r#" { "n" : [ 1 , -2 , 3.5 , 1e3 , 18446744073709551615 , -9223372036854775808 , 0.1 ] , "b" : [true,false,null] , "e" : {} , "l" : [] } "#,
+            r#"{"ctl":"\u0001\t","slash":"a\/b","uni":"\ud83d\ude00"}"#,
+            "[]",
+            "\"s\"",
+            "12",
+        ] {
+            assert_eq!(via_tape(src), via_owned(src), "{src}");
+        }
+    }
+
+    #[test]
+    fn keeps_key_order_and_repeated_keys_as_written() {
+        assert_eq!(via_tape(r#"{"b":1,"a":2,"b":3}"#), r#"{"b":1,"a":2,"b":3}"#);
+        let many: Vec<String> = (0..40).rev().map(|i| format!("\"k{i}\":{i}")).collect();
+        let src = format!("{{{}}}", many.join(","));
+        assert_eq!(via_tape(&src), src);
+    }
+
+    #[test]
+    fn parses_back_to_the_same_value() {
+        let src = r#"{"type":"object","properties":{"n":{"type":"integer","minimum":1}}}"#;
+        let mut bytes = src.as_bytes().to_vec();
+        let tape = simd_json::to_tape(&mut bytes).expect("valid JSON");
+        let raw = RawJson::from_tape(tape.as_value());
+        assert_eq!(
+            raw.to_value(),
+            simd_json::json!({"type": "object", "properties": {"n": {"type": "integer", "minimum": 1}}})
+        );
+    }
+}
