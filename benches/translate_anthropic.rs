@@ -7,6 +7,8 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
+use tollgate::api::chat::inspect_with_span;
+use tollgate::api::json_scan::find_top_level_values;
 use tollgate::canonical::openai::{
     ChunkContext, parse_openai_request, write_openai_chunk, write_openai_response,
 };
@@ -96,6 +98,54 @@ fn response_translation(c: &mut Criterion) {
             let upstream = build_request(&req, "claude-sonnet-4-5", &OPTS).unwrap();
             let resp = parse_response(black_box(RESPONSE)).unwrap();
             let mut out = Vec::with_capacity(RESPONSE.len() + 256);
+            write_openai_response(&resp, &mut out);
+            (upstream, out)
+        })
+    });
+}
+
+/// The perf harness's request (`perf/run.sh`) and the mock's Anthropic answer
+/// to it: the body work the gateway does per request on the passthrough path
+/// (locate `model`, validate) next to the translated one (parse, build the
+/// Anthropic body, parse the answer, write the OpenAI one). Their difference
+/// is what translation adds to a request in the load run.
+const HARNESS_BODY: &[u8] = include_bytes!("harness_body.json");
+const HARNESS_ANSWER: &[u8] = include_bytes!("harness_anthropic_answer.json");
+
+fn harness_body_work(c: &mut Criterion) {
+    c.bench_function("harness_passthrough_body_work", |b| {
+        b.iter(|| {
+            let span = find_top_level_values(black_box(HARNESS_BODY), [b"model", b"metadata"]);
+            let [model, _] = span.unwrap_or_default();
+            inspect_with_span(HARNESS_BODY, model).unwrap()
+        })
+    });
+    let req = parse_openai_request(HARNESS_BODY).unwrap();
+    let resp = parse_response(HARNESS_ANSWER).unwrap();
+    c.bench_function("harness_step_openai_parse", |b| {
+        b.iter(|| parse_openai_request(black_box(HARNESS_BODY)).unwrap())
+    });
+    c.bench_function("harness_step_anthropic_build", |b| {
+        b.iter(|| build_request(black_box(&req), "bench-model", &OPTS).unwrap())
+    });
+    c.bench_function("harness_step_anthropic_answer_parse", |b| {
+        b.iter(|| parse_response(black_box(HARNESS_ANSWER)).unwrap())
+    });
+    c.bench_function("harness_step_openai_answer_write", |b| {
+        b.iter(|| {
+            let mut out = Vec::with_capacity(HARNESS_ANSWER.len() + 256);
+            write_openai_response(black_box(&resp), &mut out);
+            out
+        })
+    });
+    c.bench_function("harness_anthropic_body_work", |b| {
+        b.iter(|| {
+            let span = find_top_level_values(black_box(HARNESS_BODY), [b"model", b"metadata"]);
+            black_box(span);
+            let req = parse_openai_request(HARNESS_BODY).unwrap();
+            let upstream = build_request(&req, "bench-model", &OPTS).unwrap();
+            let resp = parse_response(black_box(HARNESS_ANSWER)).unwrap();
+            let mut out = Vec::with_capacity(HARNESS_ANSWER.len() + 256);
             write_openai_response(&resp, &mut out);
             (upstream, out)
         })
@@ -203,6 +253,7 @@ criterion_group!(
     benches,
     request_translation,
     response_translation,
-    stream_translation
+    stream_translation,
+    harness_body_work
 );
 criterion_main!(benches);

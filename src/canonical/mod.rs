@@ -36,6 +36,7 @@ pub mod json;
 pub mod openai;
 pub mod raw;
 pub mod scratch;
+pub mod tape;
 
 pub use error::{CanonicalError, OpenAiError, StreamError};
 pub use raw::RawJson;

@@ -15,7 +15,7 @@
 
 mod parse;
 mod parse_message;
-mod tape;
+mod read;
 mod write;
 
 pub use parse::parse_openai_request;

@@ -9,7 +9,8 @@ use simd_json::prelude::*;
 use simd_json::tape::Value;
 
 use super::parse_message::parse_message;
-use super::tape::{Obj, field, member, opt_bool, opt_f64, opt_i64, opt_u32, take_str, with_tape};
+use super::read::{opt_bool, opt_f64, opt_i64, opt_u32, present, take_str};
+use crate::canonical::tape::{member, with_tape};
 use crate::canonical::{
     CanonicalError, ChatRequest, JsonSchemaFormat, RawJson, ReasoningConfig, ReasoningEffort,
     ResponseFormat, SamplingParams, ToolChoice, ToolDefinition,
@@ -28,16 +29,44 @@ pub fn parse_openai_request(body: &[u8]) -> Result<ChatRequest, CanonicalError> 
     })
 }
 
-/// Each field is looked up once, in the order the errors have always been
-/// reported in, so the first complaint a client gets does not change.
+crate::tape_fields! {
+    /// The top-level members a request may set.
+    struct Top {
+        model: "model",
+        messages: "messages",
+        tools: "tools",
+        tool_choice: "tool_choice",
+        parallel_tool_calls: "parallel_tool_calls",
+        response_format: "response_format",
+        max_completion_tokens: "max_completion_tokens",
+        max_tokens: "max_tokens",
+        stop: "stop",
+        temperature: "temperature",
+        top_p: "top_p",
+        seed: "seed",
+        presence_penalty: "presence_penalty",
+        frequency_penalty: "frequency_penalty",
+        n: "n",
+        reasoning_effort: "reasoning_effort",
+        thinking: "thinking",
+        stream: "stream",
+        stream_options: "stream_options",
+        user: "user",
+    }
+}
+
+/// The members are found in one pass, then checked in the order the errors
+/// have always been reported in, so the first complaint a client gets does
+/// not change.
 fn parse_root(root: Value<'_, '_>) -> Result<ChatRequest, CanonicalError> {
     let obj = root
         .as_object()
         .ok_or_else(|| CanonicalError::new("", "body must be a JSON object"))?;
+    let top = &Top::read(&obj);
 
-    let model = take_str(&obj, "model", &String::new)?
+    let model = take_str(top.model, "model", &String::new)?
         .ok_or_else(|| CanonicalError::new("model", "is required"))?;
-    let messages = match field(&obj, "messages") {
+    let messages = match top.messages {
         None => return Err(CanonicalError::new("messages", "is required")),
         Some(v) if v.is_null() => return Err(CanonicalError::new("messages", "is required")),
         Some(v) => match v.as_array() {
@@ -51,26 +80,25 @@ fn parse_root(root: Value<'_, '_>) -> Result<ChatRequest, CanonicalError> {
         },
     };
 
-    let obj = &obj;
-    let (stream, include_usage) = parse_stream(obj)?;
+    let (stream, include_usage) = parse_stream(top)?;
     Ok(ChatRequest {
         model,
         messages,
-        tools: parse_tools(obj)?,
-        tool_choice: parse_tool_choice(obj)?,
-        parallel_tool_calls: opt_bool(obj, "parallel_tool_calls")?,
-        response_format: parse_response_format(obj)?,
-        sampling: parse_sampling(obj)?,
-        reasoning: parse_reasoning(obj)?,
+        tools: parse_tools(top)?,
+        tool_choice: parse_tool_choice(top)?,
+        parallel_tool_calls: opt_bool(top.parallel_tool_calls, "parallel_tool_calls")?,
+        response_format: parse_response_format(top)?,
+        sampling: parse_sampling(top)?,
+        reasoning: parse_reasoning(top)?,
         stream,
         include_usage,
-        user: take_str(obj, "user", &String::new)?,
+        user: take_str(top.user, "user", &String::new)?,
     })
 }
 
-fn parse_stream(obj: &Obj<'_, '_>) -> Result<(bool, bool), CanonicalError> {
-    let stream = opt_bool(obj, "stream")?.unwrap_or(false);
-    let include_usage = match field(obj, "stream_options") {
+fn parse_stream(top: &Top<'_, '_>) -> Result<(bool, bool), CanonicalError> {
+    let stream = opt_bool(top.stream, "stream")?.unwrap_or(false);
+    let include_usage = match top.stream_options {
         None => false,
         Some(v) if v.is_null() => false,
         Some(v) => match member(v, "include_usage") {
@@ -84,10 +112,10 @@ fn parse_stream(obj: &Obj<'_, '_>) -> Result<(bool, bool), CanonicalError> {
     Ok((stream, include_usage))
 }
 
-fn parse_sampling(obj: &Obj<'_, '_>) -> Result<SamplingParams, CanonicalError> {
-    let max_completion = opt_u32(obj, "max_completion_tokens")?;
-    let max_tokens = opt_u32(obj, "max_tokens")?;
-    let stop = match field(obj, "stop") {
+fn parse_sampling(top: &Top<'_, '_>) -> Result<SamplingParams, CanonicalError> {
+    let max_completion = opt_u32(top.max_completion_tokens, "max_completion_tokens")?;
+    let max_tokens = opt_u32(top.max_tokens, "max_tokens")?;
+    let stop = match top.stop {
         None => Vec::new(),
         Some(v) if v.is_null() => Vec::new(),
         Some(v) => match (v.as_str(), v.as_array()) {
@@ -110,19 +138,19 @@ fn parse_sampling(obj: &Obj<'_, '_>) -> Result<SamplingParams, CanonicalError> {
         },
     };
     Ok(SamplingParams {
-        temperature: opt_f64(obj, "temperature")?,
-        top_p: opt_f64(obj, "top_p")?,
+        temperature: opt_f64(top.temperature, "temperature")?,
+        top_p: opt_f64(top.top_p, "top_p")?,
         max_output_tokens: max_completion.or(max_tokens),
         stop,
-        seed: opt_i64(obj, "seed")?,
-        presence_penalty: opt_f64(obj, "presence_penalty")?,
-        frequency_penalty: opt_f64(obj, "frequency_penalty")?,
-        n: opt_u32(obj, "n")?,
+        seed: opt_i64(top.seed, "seed")?,
+        presence_penalty: opt_f64(top.presence_penalty, "presence_penalty")?,
+        frequency_penalty: opt_f64(top.frequency_penalty, "frequency_penalty")?,
+        n: opt_u32(top.n, "n")?,
     })
 }
 
-fn parse_reasoning(obj: &Obj<'_, '_>) -> Result<Option<ReasoningConfig>, CanonicalError> {
-    let effort = match field(obj, "reasoning_effort") {
+fn parse_reasoning(top: &Top<'_, '_>) -> Result<Option<ReasoningConfig>, CanonicalError> {
+    let effort = match top.reasoning_effort {
         None => None,
         Some(v) if v.is_null() => None,
         Some(v) => Some(match v.as_str() {
@@ -142,7 +170,7 @@ fn parse_reasoning(obj: &Obj<'_, '_>) -> Result<Option<ReasoningConfig>, Canonic
     };
     // Anthropic-style `thinking: {type: "enabled", budget_tokens}`, which
     // several OpenAI-compatible gateways accept as an extension.
-    let budget_tokens = match field(obj, "thinking") {
+    let budget_tokens = match top.thinking {
         None => None,
         Some(v) if v.is_null() => None,
         Some(v) => match member(v, "type").and_then(|t| t.into_string()) {
@@ -172,8 +200,21 @@ fn parse_reasoning(obj: &Obj<'_, '_>) -> Result<Option<ReasoningConfig>, Canonic
     }))
 }
 
-fn parse_tools(obj: &Obj<'_, '_>) -> Result<Vec<ToolDefinition>, CanonicalError> {
-    let items = match field(obj, "tools") {
+crate::tape_fields! {
+    struct ToolFields { kind: "type", function: "function" }
+}
+
+crate::tape_fields! {
+    struct FunctionFields {
+        name: "name",
+        description: "description",
+        parameters: "parameters",
+        strict: "strict",
+    }
+}
+
+fn parse_tools(top: &Top<'_, '_>) -> Result<Vec<ToolDefinition>, CanonicalError> {
+    let items = match top.tools {
         None => return Ok(Vec::new()),
         Some(v) if v.is_null() => return Ok(Vec::new()),
         Some(v) => v
@@ -184,11 +225,12 @@ fn parse_tools(obj: &Obj<'_, '_>) -> Result<Vec<ToolDefinition>, CanonicalError>
     for (i, tool) in items.iter().enumerate() {
         let at = |field: &str| format!("tools[{i}]{field}");
         let function_path = || at(".function");
-        let obj = tool
-            .as_object()
-            .ok_or_else(|| CanonicalError::new(at(""), "must be an object"))?;
-        let obj = &obj;
-        match field(obj, "type").and_then(|t| t.into_string()) {
+        let tool = ToolFields::read(
+            &tool
+                .as_object()
+                .ok_or_else(|| CanonicalError::new(at(""), "must be an object"))?,
+        );
+        match tool.kind.and_then(|t| t.into_string()) {
             Some("function") | None => {}
             Some(_) => {
                 return Err(CanonicalError::new(
@@ -197,15 +239,18 @@ fn parse_tools(obj: &Obj<'_, '_>) -> Result<Vec<ToolDefinition>, CanonicalError>
                 ));
             }
         }
-        let function = field(obj, "function")
+        let function = tool
+            .function
             .ok_or_else(|| CanonicalError::new(at(".function"), "is required"))?;
-        let f = &function
-            .as_object()
-            .ok_or_else(|| CanonicalError::new(at(".function"), "must be an object"))?;
-        let name = take_str(f, "name", &function_path)?
+        let f = FunctionFields::read(
+            &function
+                .as_object()
+                .ok_or_else(|| CanonicalError::new(at(".function"), "must be an object"))?,
+        );
+        let name = take_str(f.name, "name", &function_path)?
             .filter(|n| !n.is_empty())
             .ok_or_else(|| CanonicalError::new(at(".function.name"), "is required"))?;
-        let parameters = match field(f, "parameters") {
+        let parameters = match f.parameters {
             None => None,
             Some(p) if p.is_null() => None,
             Some(p) if p.is_object() => Some(RawJson::from_tape(p)),
@@ -218,21 +263,18 @@ fn parse_tools(obj: &Obj<'_, '_>) -> Result<Vec<ToolDefinition>, CanonicalError>
         };
         tools.push(ToolDefinition {
             name,
-            description: take_str(f, "description", &function_path)?,
+            description: take_str(f.description, "description", &function_path)?,
             parameters,
-            strict: opt_bool(f, "strict").map_err(|e| e.under(&at(".function")))?,
+            strict: opt_bool(f.strict, "strict").map_err(|e| e.under(&at(".function")))?,
         });
     }
     Ok(tools)
 }
 
-fn parse_tool_choice(obj: &Obj<'_, '_>) -> Result<Option<ToolChoice>, CanonicalError> {
-    let Some(v) = field(obj, "tool_choice") else {
+fn parse_tool_choice(top: &Top<'_, '_>) -> Result<Option<ToolChoice>, CanonicalError> {
+    let Some(v) = present(top.tool_choice) else {
         return Ok(None);
     };
-    if v.is_null() {
-        return Ok(None);
-    }
     let bad = || {
         CanonicalError::new(
             "tool_choice",
@@ -258,29 +300,42 @@ fn parse_tool_choice(obj: &Obj<'_, '_>) -> Result<Option<ToolChoice>, CanonicalE
     }
 }
 
-fn parse_response_format(obj: &Obj<'_, '_>) -> Result<Option<ResponseFormat>, CanonicalError> {
-    let v = match field(obj, "response_format") {
-        None => return Ok(None),
-        Some(v) if v.is_null() => return Ok(None),
-        Some(v) => v,
+crate::tape_fields! {
+    struct FormatFields { kind: "type", json_schema: "json_schema" }
+}
+
+crate::tape_fields! {
+    struct SchemaFields {
+        name: "name",
+        description: "description",
+        schema: "schema",
+        strict: "strict",
+    }
+}
+
+fn parse_response_format(top: &Top<'_, '_>) -> Result<Option<ResponseFormat>, CanonicalError> {
+    let Some(v) = present(top.response_format) else {
+        return Ok(None);
     };
-    let rf = &v
-        .as_object()
-        .ok_or_else(|| CanonicalError::new("response_format", "must be an object"))?;
-    match field(rf, "type").and_then(|t| t.into_string()) {
+    let rf = FormatFields::read(
+        &v.as_object()
+            .ok_or_else(|| CanonicalError::new("response_format", "must be an object"))?,
+    );
+    match rf.kind.and_then(|t| t.into_string()) {
         Some("text") => Ok(Some(ResponseFormat::Text)),
         Some("json_object") => Ok(Some(ResponseFormat::JsonObject)),
         Some("json_schema") => {
-            let js = field(rf, "json_schema")
+            let js = rf
+                .json_schema
                 .ok_or_else(|| CanonicalError::new("response_format.json_schema", "is required"))?;
             let json_schema_path = || "response_format.json_schema".to_owned();
-            let js = &js.as_object().ok_or_else(|| {
+            let js = SchemaFields::read(&js.as_object().ok_or_else(|| {
                 CanonicalError::new("response_format.json_schema", "must be an object")
-            })?;
-            let name = take_str(js, "name", &json_schema_path)?.ok_or_else(|| {
+            })?);
+            let name = take_str(js.name, "name", &json_schema_path)?.ok_or_else(|| {
                 CanonicalError::new("response_format.json_schema.name", "is required")
             })?;
-            let schema = match field(js, "schema") {
+            let schema = match js.schema {
                 Some(s) if s.is_object() => RawJson::from_tape(s),
                 // OpenAI allows omitting the schema; any JSON object then fits.
                 None => RawJson::empty_object(),
@@ -294,9 +349,9 @@ fn parse_response_format(obj: &Obj<'_, '_>) -> Result<Option<ResponseFormat>, Ca
             };
             Ok(Some(ResponseFormat::JsonSchema(JsonSchemaFormat {
                 name,
-                description: take_str(js, "description", &json_schema_path)?,
+                description: take_str(js.description, "description", &json_schema_path)?,
                 schema,
-                strict: opt_bool(js, "strict")
+                strict: opt_bool(js.strict, "strict")
                     .map_err(|e| e.under("response_format.json_schema"))?,
             })))
         }

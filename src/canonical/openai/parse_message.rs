@@ -7,20 +7,34 @@
 use simd_json::prelude::*;
 use simd_json::tape::Value;
 
-use super::tape::{Obj, field, join, take_str};
+use super::read::{join, present, take_str};
 use crate::canonical::{
     CanonicalError, ContentPart, Image, ImageSource, Message, ReasoningBlock, Role, ToolCall,
 };
 
 type Path<'a> = &'a dyn Fn() -> String;
 
+crate::tape_fields! {
+    struct MessageFields {
+        role: "role",
+        content: "content",
+        name: "name",
+        tool_calls: "tool_calls",
+        tool_call_id: "tool_call_id",
+        thinking_blocks: "thinking_blocks",
+        reasoning_content: "reasoning_content",
+    }
+}
+
 pub(super) fn parse_message(i: usize, value: Value<'_, '_>) -> Result<Message, CanonicalError> {
     let path = || format!("messages[{i}]");
     let at = |field: &str| format!("messages[{i}].{field}");
-    let obj = &value
-        .as_object()
-        .ok_or_else(|| CanonicalError::new(path(), "must be an object"))?;
-    let role = match field(obj, "role").and_then(|r| r.into_string()) {
+    let m = MessageFields::read(
+        &value
+            .as_object()
+            .ok_or_else(|| CanonicalError::new(path(), "must be an object"))?,
+    );
+    let role = match m.role.and_then(|r| r.into_string()) {
         Some("system") => Role::System,
         Some("developer") => Role::Developer,
         Some("user") => Role::User,
@@ -34,13 +48,13 @@ pub(super) fn parse_message(i: usize, value: Value<'_, '_>) -> Result<Message, C
         }
         None => return Err(CanonicalError::new(at("role"), "is required")),
     };
-    let content = parse_content(field(obj, "content"), role, &|| at("content"))?;
+    let content = parse_content(m.content, role, &|| at("content"))?;
     let mut message = Message::new(role, content);
-    message.name = take_str(obj, "name", &path)?;
+    message.name = take_str(m.name, "name", &path)?;
     match role {
         Role::Assistant => {
-            message.tool_calls = parse_tool_calls(obj, &|| at("tool_calls"))?;
-            message.reasoning = parse_reasoning_blocks(obj, &path)?;
+            message.tool_calls = parse_tool_calls(m.tool_calls, &|| at("tool_calls"))?;
+            message.reasoning = parse_reasoning_blocks(&m, &path)?;
             if message.content.is_empty()
                 && message.tool_calls.is_empty()
                 && message.reasoning.is_empty()
@@ -53,7 +67,7 @@ pub(super) fn parse_message(i: usize, value: Value<'_, '_>) -> Result<Message, C
         }
         Role::Tool => {
             message.tool_call_id = Some(
-                take_str(obj, "tool_call_id", &path)?
+                take_str(m.tool_call_id, "tool_call_id", &path)?
                     .ok_or_else(|| CanonicalError::new(at("tool_call_id"), "is required"))?,
             );
         }
@@ -90,26 +104,28 @@ fn parse_content(
     for (j, part) in parts.iter().enumerate() {
         let part_path = || format!("{}[{j}]", path());
         let at = |field: &str| join(&part_path(), field);
-        let obj = &part
-            .as_object()
-            .ok_or_else(|| CanonicalError::new(part_path(), "must be an object"))?;
-        let kind = field(obj, "type")
-            .and_then(|t| t.into_string())
-            .unwrap_or("");
+        let p = PartFields::read(
+            &part
+                .as_object()
+                .ok_or_else(|| CanonicalError::new(part_path(), "must be an object"))?,
+        );
+        let kind = p.kind.and_then(|t| t.into_string()).unwrap_or("");
         match kind {
             "text" => {
-                let text = take_str(obj, "text", &part_path)?
+                let text = take_str(p.text, "text", &part_path)?
                     .ok_or_else(|| CanonicalError::new(at("text"), "is required"))?;
                 out.push(ContentPart::Text(text));
             }
             // A refusal replayed in history is just what the assistant said.
             "refusal" if role == Role::Assistant => {
-                if let Some(text) = take_str(obj, "refusal", &part_path)? {
+                if let Some(text) = take_str(p.refusal, "refusal", &part_path)? {
                     out.push(ContentPart::Text(text));
                 }
             }
             "image_url" if matches!(role, Role::User) => {
-                out.push(ContentPart::Image(parse_image(obj, &|| at("image_url"))?));
+                out.push(ContentPart::Image(parse_image(p.image_url, &|| {
+                    at("image_url")
+                })?));
             }
             "image_url" => {
                 return Err(CanonicalError::new(
@@ -128,16 +144,30 @@ fn parse_content(
     Ok(out)
 }
 
-fn parse_image(obj: &Obj<'_, '_>, path: Path) -> Result<Image, CanonicalError> {
+crate::tape_fields! {
+    struct PartFields {
+        kind: "type",
+        text: "text",
+        refusal: "refusal",
+        image_url: "image_url",
+    }
+}
+
+crate::tape_fields! {
+    struct ImageFields { url: "url", detail: "detail" }
+}
+
+fn parse_image(image: Option<Value<'_, '_>>, path: Path) -> Result<Image, CanonicalError> {
     let url_path = || join(&path(), "url");
-    let image =
-        field(obj, "image_url").ok_or_else(|| CanonicalError::new(path(), "is required"))?;
-    let image = &image
-        .as_object()
-        .ok_or_else(|| CanonicalError::new(path(), "must be an object"))?;
-    let url = take_str(image, "url", path)?
+    let image = image.ok_or_else(|| CanonicalError::new(path(), "is required"))?;
+    let image = ImageFields::read(
+        &image
+            .as_object()
+            .ok_or_else(|| CanonicalError::new(path(), "must be an object"))?,
+    );
+    let url = take_str(image.url, "url", path)?
         .ok_or_else(|| CanonicalError::new(url_path(), "is required"))?;
-    let detail = take_str(image, "detail", path)?;
+    let detail = take_str(image.detail, "detail", path)?;
     let source = match url.strip_prefix("data:") {
         Some(rest) => {
             let (meta, data) = rest
@@ -156,8 +186,19 @@ fn parse_image(obj: &Obj<'_, '_>, path: Path) -> Result<Image, CanonicalError> {
     Ok(Image { source, detail })
 }
 
-fn parse_tool_calls(obj: &Obj<'_, '_>, path: Path) -> Result<Vec<ToolCall>, CanonicalError> {
-    let items = match field(obj, "tool_calls") {
+crate::tape_fields! {
+    struct CallFields { id: "id", function: "function" }
+}
+
+crate::tape_fields! {
+    struct CalledFunction { name: "name", arguments: "arguments" }
+}
+
+fn parse_tool_calls(
+    tool_calls: Option<Value<'_, '_>>,
+    path: Path,
+) -> Result<Vec<ToolCall>, CanonicalError> {
+    let items = match tool_calls {
         None => return Ok(Vec::new()),
         Some(v) if v.is_null() => return Ok(Vec::new()),
         Some(v) => v
@@ -168,19 +209,24 @@ fn parse_tool_calls(obj: &Obj<'_, '_>, path: Path) -> Result<Vec<ToolCall>, Cano
     for (k, call) in items.iter().enumerate() {
         let call_path = || format!("{}[{k}]", path());
         let function_path = || join(&call_path(), "function");
-        let obj = &call
-            .as_object()
-            .ok_or_else(|| CanonicalError::new(call_path(), "must be an object"))?;
-        let id = take_str(obj, "id", &call_path)?
+        let call = CallFields::read(
+            &call
+                .as_object()
+                .ok_or_else(|| CanonicalError::new(call_path(), "must be an object"))?,
+        );
+        let id = take_str(call.id, "id", &call_path)?
             .ok_or_else(|| CanonicalError::new(join(&call_path(), "id"), "is required"))?;
-        let function = field(obj, "function")
+        let function = call
+            .function
             .ok_or_else(|| CanonicalError::new(function_path(), "is required"))?;
-        let f = &function
-            .as_object()
-            .ok_or_else(|| CanonicalError::new(function_path(), "must be an object"))?;
-        let name = take_str(f, "name", &function_path)?
+        let f = CalledFunction::read(
+            &function
+                .as_object()
+                .ok_or_else(|| CanonicalError::new(function_path(), "must be an object"))?,
+        );
+        let name = take_str(f.name, "name", &function_path)?
             .ok_or_else(|| CanonicalError::new(join(&function_path(), "name"), "is required"))?;
-        let arguments = take_str(f, "arguments", &function_path)?.unwrap_or_default();
+        let arguments = take_str(f.arguments, "arguments", &function_path)?.unwrap_or_default();
         calls.push(ToolCall {
             id,
             name,
@@ -190,14 +236,23 @@ fn parse_tool_calls(obj: &Obj<'_, '_>, path: Path) -> Result<Vec<ToolCall>, Cano
     Ok(calls)
 }
 
+crate::tape_fields! {
+    struct BlockFields {
+        kind: "type",
+        thinking: "thinking",
+        signature: "signature",
+        data: "data",
+    }
+}
+
 /// Reasoning a client replays: `thinking_blocks` (with signatures) wins over
 /// the plain `reasoning_content` text, which carries no signature.
 fn parse_reasoning_blocks(
-    obj: &Obj<'_, '_>,
+    m: &MessageFields<'_, '_>,
     path: Path,
 ) -> Result<Vec<ReasoningBlock>, CanonicalError> {
     let blocks_path = || join(&path(), "thinking_blocks");
-    match field(obj, "thinking_blocks").filter(|v| !v.is_null()) {
+    match present(m.thinking_blocks) {
         None => {}
         Some(v) => {
             let items = v
@@ -206,16 +261,18 @@ fn parse_reasoning_blocks(
             let mut out = Vec::with_capacity(items.len());
             for (k, block) in items.iter().enumerate() {
                 let at = || format!("{}[{k}]", blocks_path());
-                let b = &block
-                    .as_object()
-                    .ok_or_else(|| CanonicalError::new(at(), "must be an object"))?;
-                match field(b, "type").and_then(|t| t.into_string()) {
+                let b = BlockFields::read(
+                    &block
+                        .as_object()
+                        .ok_or_else(|| CanonicalError::new(at(), "must be an object"))?,
+                );
+                match b.kind.and_then(|t| t.into_string()) {
                     Some("thinking") => out.push(ReasoningBlock::Thought {
-                        text: take_str(b, "thinking", &at)?.unwrap_or_default(),
-                        signature: take_str(b, "signature", &at)?,
+                        text: take_str(b.thinking, "thinking", &at)?.unwrap_or_default(),
+                        signature: take_str(b.signature, "signature", &at)?,
                     }),
                     Some("redacted_thinking") => out.push(ReasoningBlock::Redacted {
-                        data: take_str(b, "data", &at)?.ok_or_else(|| {
+                        data: take_str(b.data, "data", &at)?.ok_or_else(|| {
                             CanonicalError::new(join(&at(), "data"), "is required")
                         })?,
                     }),
@@ -230,7 +287,7 @@ fn parse_reasoning_blocks(
             return Ok(out);
         }
     }
-    Ok(take_str(obj, "reasoning_content", path)?
+    Ok(take_str(m.reasoning_content, "reasoning_content", path)?
         .filter(|t| !t.is_empty())
         .map(|text| {
             vec![ReasoningBlock::Thought {
