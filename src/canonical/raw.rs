@@ -18,7 +18,7 @@ use super::json::{write_str, write_value};
 
 /// Compact JSON text, valid by construction.
 #[derive(Clone, PartialEq, Eq)]
-pub struct RawJson(Box<str>);
+pub struct RawJson(String);
 
 impl RawJson {
     /// The value's compact text, written from simd-json's tape.
@@ -48,15 +48,15 @@ impl RawJson {
 
     fn from_bytes(bytes: Vec<u8>) -> Self {
         // Every byte came from a `&str` or is ASCII punctuation.
-        RawJson(
-            String::from_utf8(bytes)
-                .unwrap_or_default()
-                .into_boxed_str(),
-        )
+        RawJson(String::from_utf8(bytes).unwrap_or_default())
     }
 
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
     }
 
     /// The parsed value, for adapters that rewrite it.

@@ -157,41 +157,8 @@ pub struct Metadata<'a> {
 
 // ---- response ------------------------------------------------------------
 
-#[derive(Debug, Deserialize)]
-pub struct MessagesResponse {
-    pub id: String,
-    pub model: String,
-    #[serde(default)]
-    pub content: Vec<ResponseBlock>,
-    pub stop_reason: Option<String>,
-    #[serde(default)]
-    pub usage: WireUsage,
-}
-
-#[derive(Debug, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ResponseBlock {
-    Text {
-        text: String,
-    },
-    Thinking {
-        thinking: String,
-        #[serde(default)]
-        signature: Option<String>,
-    },
-    RedactedThinking {
-        data: String,
-    },
-    ToolUse {
-        id: String,
-        name: String,
-        input: OwnedValue,
-    },
-    /// Server tools, citations-only blocks and whatever comes next: not
-    /// expressible in Chat Completions, so skipped.
-    #[serde(other)]
-    Unsupported,
-}
+// The whole answer is read off the tape (`convert/response.rs`); its
+// `usage` has the shape of the stream's.
 
 /// Anthropic counts `input_tokens` *excluding* cache reads and writes.
 #[derive(Debug, Default, Clone, Copy, Deserialize)]

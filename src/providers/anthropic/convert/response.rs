@@ -1,71 +1,199 @@
 //! Anthropic Messages response → canonical response: content blocks, stop
 //! reasons, usage, and the forced JSON-answer tool turned back into text.
+//!
+//! The body is read off simd-json's tape over the worker's scratch buffers
+//! (like the client's request), so only the strings the answer keeps are
+//! copied. Block types this API cannot express (server tools, citations)
+//! are skipped; a known block missing a required field is an unreadable answer.
 
-use simd_json::prelude::Writable;
+use simd_json::prelude::*;
+use simd_json::tape::Value;
 
 use super::ConvertError;
-use crate::canonical::scratch::with_scratch;
+use crate::canonical::tape::with_tape;
 use crate::canonical::{
-    AssistantMessage, ChatResponse, Choice, FinishReason, ReasoningBlock, ToolCall, Usage,
+    AssistantMessage, ChatResponse, Choice, FinishReason, RawJson, ReasoningBlock, ToolCall, Usage,
 };
 use crate::providers::anthropic::JSON_ANSWER_TOOL;
-use crate::providers::anthropic::wire::{MessagesResponse, ResponseBlock, WireUsage};
+use crate::providers::anthropic::wire::{OutputTokensDetails, WireUsage};
+
+crate::tape_fields! {
+    struct AnswerFields {
+        id: "id",
+        model: "model",
+        content: "content",
+        stop_reason: "stop_reason",
+        usage: "usage",
+    }
+}
+
+crate::tape_fields! {
+    struct BlockFields {
+        kind: "type",
+        text: "text",
+        thinking: "thinking",
+        signature: "signature",
+        data: "data",
+        id: "id",
+        name: "name",
+        input: "input",
+    }
+}
+
+crate::tape_fields! {
+    struct UsageFields {
+        input_tokens: "input_tokens",
+        output_tokens: "output_tokens",
+        cache_creation_input_tokens: "cache_creation_input_tokens",
+        cache_read_input_tokens: "cache_read_input_tokens",
+        output_tokens_details: "output_tokens_details",
+    }
+}
+
+crate::tape_fields! {
+    struct DetailFields { thinking_tokens: "thinking_tokens" }
+}
 
 /// Parses a successful (2xx) `/v1/messages` body. `created` is left 0 for
 /// the caller to stamp; Anthropic does not send one.
 pub fn parse_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
-    let resp: MessagesResponse = with_scratch(body, |input, buffers| {
-        simd_json::serde::from_slice_with_buffers(input, buffers)
+    with_tape(body, |tape| {
+        let tape = tape.map_err(|e| unreadable(e.to_string()))?;
+        read_answer(tape.as_value())
     })
-    .map_err(|e| ConvertError::UpstreamBody(e.to_string()))?;
+}
+
+fn unreadable(why: impl Into<String>) -> ConvertError {
+    ConvertError::UpstreamBody(why.into())
+}
+
+fn read_answer(root: Value<'_, '_>) -> Result<ChatResponse, ConvertError> {
+    let answer = AnswerFields::read(
+        &root
+            .as_object()
+            .ok_or_else(|| unreadable("the answer is not a JSON object"))?,
+    );
+    let id = required_str(answer.id, "id")?.to_owned();
+    let model = required_str(answer.model, "model")?.to_owned();
+    let stop_reason = optional_str(answer.stop_reason, "stop_reason")?;
+    let usage = match answer.usage.filter(|u| !u.is_null()) {
+        None => WireUsage::default(),
+        Some(u) => read_usage(u).map_err(|field| unreadable(format!("`{field}` is malformed")))?,
+    };
 
     let mut message = AssistantMessage::default();
     let mut text = String::new();
     let mut answered_with_json_tool = false;
-    for block in resp.content {
-        match block {
-            ResponseBlock::Text { text: t } => text.push_str(&t),
-            ResponseBlock::Thinking {
-                thinking,
-                signature,
-            } => message.reasoning.push(ReasoningBlock::Thought {
-                text: thinking,
-                signature,
+    let blocks = match answer.content.filter(|c| !c.is_null()) {
+        None => None,
+        Some(c) => Some(
+            c.as_array()
+                .ok_or_else(|| unreadable("`content` is not an array"))?,
+        ),
+    };
+    for block in blocks.iter().flat_map(|b| b.iter()) {
+        let b = BlockFields::read(
+            &block
+                .as_object()
+                .ok_or_else(|| unreadable("a content block is not an object"))?,
+        );
+        match required_str(b.kind, "type")? {
+            "text" => text.push_str(required_str(b.text, "text")?),
+            "thinking" => message.reasoning.push(ReasoningBlock::Thought {
+                text: required_str(b.thinking, "thinking")?.to_owned(),
+                signature: optional_str(b.signature, "signature")?.map(str::to_owned),
             }),
-            ResponseBlock::RedactedThinking { data } => {
-                message.reasoning.push(ReasoningBlock::Redacted { data })
-            }
-            ResponseBlock::ToolUse { name, input, .. } if name == JSON_ANSWER_TOOL => {
-                // The forced tool's input is the answer the client asked for;
-                // any preamble text the model wrote before it is dropped so
-                // the content stays parseable JSON.
-                text.clear();
-                text.push_str(&input.encode());
-                answered_with_json_tool = true;
-            }
-            ResponseBlock::ToolUse { id, name, input } => message.tool_calls.push(ToolCall {
-                id,
-                name,
-                arguments: input.encode(),
+            "redacted_thinking" => message.reasoning.push(ReasoningBlock::Redacted {
+                data: required_str(b.data, "data")?.to_owned(),
             }),
-            ResponseBlock::Unsupported => {}
+            "tool_use" => {
+                let id = required_str(b.id, "id")?;
+                let name = required_str(b.name, "name")?;
+                let input = b.input.ok_or_else(|| unreadable("missing field `input`"))?;
+                let input = RawJson::from_tape(input).into_string();
+                if name == JSON_ANSWER_TOOL {
+                    // The forced tool's input is the answer the client asked
+                    // for; any preamble text the model wrote before it is
+                    // dropped so the content stays parseable JSON.
+                    text = input;
+                    answered_with_json_tool = true;
+                } else {
+                    message.tool_calls.push(ToolCall {
+                        id: id.to_owned(),
+                        name: name.to_owned(),
+                        arguments: input,
+                    });
+                }
+            }
+            // Server tools, citations-only blocks and whatever comes next:
+            // not expressible in Chat Completions.
+            _ => {}
         }
     }
     if answered_with_json_tool || !text.is_empty() || message.tool_calls.is_empty() {
         message.content = Some(text);
     }
-    let finish_reason =
-        map_stop_reason(resp.stop_reason.as_deref(), !message.tool_calls.is_empty());
+    let finish_reason = map_stop_reason(stop_reason, !message.tool_calls.is_empty());
     Ok(ChatResponse {
-        id: resp.id,
-        model: resp.model,
+        id,
+        model,
         created: 0,
         choices: vec![Choice {
             index: 0,
             message,
             finish_reason: Some(finish_reason),
         }],
-        usage: Some(map_usage(&resp.usage)),
+        usage: Some(map_usage(&usage)),
+    })
+}
+
+fn required_str<'i>(value: Option<Value<'_, 'i>>, key: &str) -> Result<&'i str, ConvertError> {
+    optional_str(value, key)?.ok_or_else(|| unreadable(format!("missing field `{key}`")))
+}
+
+/// A string, or `None` when absent or `null`.
+fn optional_str<'i>(
+    value: Option<Value<'_, 'i>>,
+    key: &str,
+) -> Result<Option<&'i str>, ConvertError> {
+    match value.filter(|v| !v.is_null()) {
+        None => Ok(None),
+        Some(v) => v
+            .into_string()
+            .map(Some)
+            .ok_or_else(|| unreadable(format!("`{key}` is not a string"))),
+    }
+}
+
+/// `usage` (the stream's events carry the same shape); `Err` names the
+/// malformed field.
+fn read_usage(value: Value<'_, '_>) -> Result<WireUsage, &'static str> {
+    let u = UsageFields::read(&value.as_object().ok_or("usage")?);
+    let count = |v: Option<Value<'_, '_>>, key: &'static str| match v.filter(|v| !v.is_null()) {
+        None => Ok(None),
+        Some(n) => n.as_u64().map(Some).ok_or(key),
+    };
+    let details = match u.output_tokens_details.filter(|v| !v.is_null()) {
+        None => None,
+        Some(d) => {
+            let d = DetailFields::read(&d.as_object().ok_or("usage.output_tokens_details")?);
+            Some(OutputTokensDetails {
+                thinking_tokens: count(
+                    d.thinking_tokens,
+                    "usage.output_tokens_details.thinking_tokens",
+                )?,
+            })
+        }
+    };
+    Ok(WireUsage {
+        input_tokens: count(u.input_tokens, "usage.input_tokens")?,
+        output_tokens: count(u.output_tokens, "usage.output_tokens")?,
+        cache_creation_input_tokens: count(
+            u.cache_creation_input_tokens,
+            "usage.cache_creation_input_tokens",
+        )?,
+        cache_read_input_tokens: count(u.cache_read_input_tokens, "usage.cache_read_input_tokens")?,
+        output_tokens_details: details,
     })
 }
 
