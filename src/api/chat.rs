@@ -34,8 +34,8 @@ pub fn inspect_with_span(
             "The request body is empty; expected a JSON object.",
         ));
     }
-    crate::canonical::scratch::with_scratch(body, |input, buffers| {
-        let tape = simd_json::to_tape_with_buffers(input, buffers).map_err(|e| {
+    crate::canonical::scratch::with_tape(body, |tape| {
+        let tape = tape.map_err(|e| {
             ApiError::invalid_request(
                 "invalid_json",
                 format!("We could not parse the JSON body of your request: {e}."),

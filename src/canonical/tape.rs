@@ -2,10 +2,9 @@
 //! worker's scratch buffers): the parse entry point and one-pass lookup of
 //! the members a parser wants from an object.
 
-use simd_json::Tape;
 use simd_json::tape::Value;
 
-use super::scratch::with_scratch;
+pub use super::scratch::with_tape;
 
 pub type Obj<'t, 'i> = simd_json::tape::Object<'t, 'i>;
 
@@ -13,14 +12,6 @@ pub type Obj<'t, 'i> = simd_json::tape::Object<'t, 'i>;
 /// keeps its last value; below it the first one is found. Lookups on the
 /// tape keep that rule so a request means what it always meant.
 pub const VECTOR_MAP_LIMIT: usize = 32;
-
-/// Parses `body` into a tape over the worker's scratch buffers and hands it
-/// (or the parse error) to `f`; the tape cannot outlive the call.
-pub fn with_tape<R>(body: &[u8], f: impl FnOnce(simd_json::Result<Tape<'_>>) -> R) -> R {
-    with_scratch(body, |input, buffers| {
-        f(simd_json::to_tape_with_buffers(input, buffers))
-    })
-}
 
 /// The value of `key` in `obj`, resolving repeated keys the way the DOM
 /// parsers do (see [`VECTOR_MAP_LIMIT`]). For several keys of one object,

@@ -48,18 +48,15 @@ pub fn plan_for(format: Format, body: &[u8], path: &str) -> Option<EchoPlan> {
         Format::Anthropic => {
             let mut copy = body.to_vec();
             let v = simd_json::to_borrowed_value(&mut copy).ok()?;
-            let messages = v.get("messages")?.as_array()?;
-            let last = messages
-                .iter()
-                .filter(|m| m.get("role").and_then(|r| r.as_str()) == Some("user"))
-                .last();
-            let text = last
-                .map(|m| blocks_text(m.get("content"), "text"))
-                .unwrap_or_default();
-            let prompt: usize = messages
-                .iter()
-                .map(|m| blocks_text(m.get("content"), "text").len())
-                .sum();
+            let mut prompt = 0;
+            let mut text = String::new();
+            for m in v.get("messages")?.as_array()? {
+                let content = blocks_text(m.get("content"), "text");
+                prompt += content.len();
+                if m.get("role").and_then(|r| r.as_str()) == Some("user") {
+                    text = content;
+                }
+            }
             Some(EchoPlan {
                 model: v
                     .get("model")
