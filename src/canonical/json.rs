@@ -27,14 +27,11 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
         {
             i += 8;
         }
-        let tail = bytes.len() - i;
-        if tail < 8 {
-            // Pad the tail with clean bytes and test it as one word.
-            let mut word = [b' '; 8];
-            word[..tail].copy_from_slice(&bytes[i..]);
-            if !needs_escape(u64::from_le_bytes(word)) {
-                break;
-            }
+        if i == bytes.len() {
+            break;
+        }
+        if bytes.len() - i < 8 && !needs_escape(last_word(bytes)) {
+            break;
         }
         // A special byte is within the next eight (or this is the tail).
         let stop = (i + 8).min(bytes.len());
@@ -67,6 +64,25 @@ pub fn write_str(out: &mut Vec<u8>, s: &str) {
 }
 
 const BLOCK: usize = 32;
+
+/// The last eight bytes of `bytes` as a word, or all of a shorter string
+/// padded with spaces. Built from loads of the string itself: copying into a
+/// padded stack buffer and reading that back stalls on store forwarding,
+/// which made short strings (keys, roles) cost twice as much. A clean word
+/// means the tail is clean; bytes before the tail may be in it too.
+fn last_word(b: &[u8]) -> u64 {
+    const SPACES: u64 = 0x2020_2020_2020_2020;
+    let n = b.len();
+    let u32_at = |i: usize| u64::from(u32::from_le_bytes([b[i], b[i + 1], b[i + 2], b[i + 3]]));
+    let u16_at = |i: usize| u64::from(u16::from_le_bytes([b[i], b[i + 1]]));
+    match n {
+        0 => SPACES,
+        1 => (SPACES << 8) | u64::from(b[0]),
+        2 | 3 => (SPACES << 32) | (u16_at(n - 2) << 16) | u16_at(0),
+        4..=7 => (u32_at(n - 4) << 32) | u32_at(0),
+        _ => u64::from_le_bytes(b[n - 8..].try_into().unwrap_or_default()),
+    }
+}
 
 /// No byte of the block needs escaping. Branch-free over a fixed length, so
 /// it compiles to a few vector compares.
