@@ -9,7 +9,7 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use simd_json::prelude::*;
 use tollgate::api::chat::{inspect, rewrite_model};
-use tollgate::api::json_scan::find_top_level_value;
+use tollgate::canonical::json_scan::find_top_level_value;
 use tollgate::providers::render_request;
 use tollgate::router::Snapshot;
 

@@ -8,7 +8,7 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use tollgate::api::chat::inspect_with_span;
-use tollgate::api::json_scan::find_top_level_values;
+use tollgate::canonical::json_scan::find_top_level_values;
 use tollgate::canonical::openai::{
     ChunkContext, parse_openai_request, write_openai_chunk, write_openai_response,
 };

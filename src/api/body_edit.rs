@@ -2,7 +2,7 @@
 //! quirks of the OpenAI-compatible family (renamed, dropped or pinned
 //! fields) — spliced from the original bytes, never re-serialized whole.
 
-use super::json_scan::top_level_members;
+use crate::canonical::json_scan::top_level_members;
 
 /// What to change at the top level of a request body.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -20,7 +20,10 @@ pub struct ChatEnvelope {
 /// Validates a chat completion body. It is read as simd-json's tape over the
 /// worker's scratch buffers: nothing is allocated for the fields it skips.
 pub fn inspect(body: &[u8]) -> Result<ChatEnvelope, ApiError> {
-    inspect_with_span(body, super::json_scan::find_top_level_value(body, b"model"))
+    inspect_with_span(
+        body,
+        crate::canonical::json_scan::find_top_level_value(body, b"model"),
+    )
 }
 
 /// As `inspect`, with the span of `model` already found by the caller's scan.
@@ -34,7 +37,7 @@ pub fn inspect_with_span(
             "The request body is empty; expected a JSON object.",
         ));
     }
-    crate::canonical::scratch::with_tape(body, |tape| {
+    crate::canonical::scratch::with_tape(body, |tape, _| {
         let tape = tape.map_err(|e| {
             ApiError::invalid_request(
                 "invalid_json",

@@ -3,6 +3,5 @@
 pub mod body_edit;
 pub mod chat;
 pub mod error;
-pub mod json_scan;
 
 pub use error::ApiError;

@@ -33,6 +33,7 @@
 
 pub mod error;
 pub mod json;
+pub mod json_scan;
 pub mod openai;
 pub mod raw;
 pub mod scratch;

@@ -1,12 +1,13 @@
 //! [`RawJson`]: a JSON value the gateway forwards without looking inside
-//! (tool parameter schemas, structured-output schemas), kept as compact text.
+//! (tool parameter schemas, structured-output schemas), kept as text.
 //!
-//! The text is written straight off the request's tape, so a schema costs one
-//! string instead of a tree of maps, and an adapter that forwards it as is
-//! (Anthropic's `input_schema`, Gemini's `parametersJsonSchema`) copies the
-//! bytes. Keys keep the client's order, repeated keys included. Adapters that
-//! must rewrite a schema (Gemini's OpenAPI subset) parse it with
-//! [`RawJson::to_value`].
+//! A schema is copied from the request body as the client wrote it, minus
+//! the whitespace between tokens, or, where it cannot be located, written
+//! off the tape; either way it costs one string instead of a tree of maps, and
+//! an adapter that forwards it as is (Anthropic's `input_schema`, Gemini's
+//! `parametersJsonSchema`) copies the bytes. Keys keep the client's order,
+//! repeated keys included. Adapters that must rewrite a schema (Gemini's
+//! OpenAPI subset) parse it with [`RawJson::to_value`].
 
 use std::fmt;
 
@@ -15,6 +16,8 @@ use simd_json::prelude::*;
 use simd_json::tape::Value;
 
 use super::json::{write_str, write_value};
+use super::json_scan::copy_compact;
+use super::tape::BodyMap;
 
 /// Compact JSON text, valid by construction.
 #[derive(Clone, PartialEq, Eq)]
@@ -26,6 +29,21 @@ impl RawJson {
         let mut out = Vec::with_capacity(256);
         write_tape(&mut out, value);
         Self::from_bytes(out)
+    }
+
+    /// The object's text as the client sent it (minus whitespace between
+    /// tokens), copied from the body the tape was parsed from; written off
+    /// the tape when it cannot be located (an empty object, an escaped
+    /// first key).
+    pub fn from_body(map: BodyMap<'_>, value: Value<'_, '_>) -> Self {
+        let Some(open) = locate(map, value) else {
+            return Self::from_tape(value);
+        };
+        let mut out = Vec::with_capacity(256);
+        match copy_compact(map.body, open, &mut out) {
+            Some(_) => Self::from_bytes(out),
+            None => Self::from_tape(value),
+        }
     }
 
     /// The compact text of a parsed value.
@@ -77,6 +95,26 @@ impl serde::Serialize for RawJson {
     fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
         self.to_value().serialize(s)
     }
+}
+
+/// Where an object read off the tape opens in the body: found from its
+/// first key (the tape keeps where strings start), checked to be that very
+/// key, quoted and preceded by the object's `{`.
+fn locate(map: BodyMap<'_>, value: Value<'_, '_>) -> Option<usize> {
+    let (key, _) = value.as_object()?.iter().next()?;
+    let body = map.body;
+    let at = map.offset_of(key)?;
+    let quoted = at > 0
+        && body[at - 1] == b'"'
+        && body.get(at + key.len()) == Some(&b'"')
+        && &body[at..at + key.len()] == key.as_bytes();
+    if !quoted {
+        return None;
+    }
+    let open = body[..at - 1]
+        .iter()
+        .rposition(|b| !b.is_ascii_whitespace())?;
+    (body[open] == b'{').then_some(open)
 }
 
 /// Writes a tape value in the form simd-json's own writer gives the
@@ -169,5 +207,39 @@ mod tests {
             raw.to_value(),
             simd_json::json!({"type": "object", "properties": {"n": {"type": "integer", "minimum": 1}}})
         );
+    }
+
+    /// `schema` as the value of a member of a larger body.
+    fn via_body(schema: &str) -> String {
+        let body = format!("{{\"before\": [1, {{\"x\": 2}}],\n  \"s\" :  {schema}\n}}");
+        crate::canonical::tape::with_tape(body.as_bytes(), |tape, map| {
+            let root = tape.expect("valid JSON").as_value();
+            let value = root.as_object().and_then(|o| o.get("s")).expect("member s");
+            RawJson::from_body(map, value).into_string()
+        })
+    }
+
+    #[test]
+    fn copied_from_the_body_without_whitespace_between_tokens() {
+        for (schema, expected) in [
+            (
+                "{\n  \"type\": \"object\",\n  \"properties\": {\"q\": {\"type\": [\"string\", \"null\"]}}\n}",
+                r#"{"type":"object","properties":{"q":{"type":["string","null"]}}}"#,
+            ),
+            // Strings go over whole: spaces, braces, quotes and escapes in them stay.
+            (
+                r#"{ "d" : "a } b { \" [ ]" , "n" : [ 1 , -2.5e3 , true , null , { } ] }"#,
+                r#"{"d":"a } b { \" [ ]","n":[1,-2.5e3,true,null,{}]}"#,
+            ),
+            // Not locatable (no key, or an escaped first key): written off the tape.
+            ("{ }", "{}"),
+            (r#"{"\u0061": 1, "b": " x "}"#, r#"{"a":1,"b":" x "}"#),
+        ] {
+            let copied = via_body(schema);
+            assert_eq!(copied, expected, "{schema}");
+            let reparsed = RawJson(copied).to_value();
+            let mut original = schema.as_bytes().to_vec();
+            assert_eq!(reparsed, simd_json::to_owned_value(&mut original).expect("valid"));
+        }
     }
 }

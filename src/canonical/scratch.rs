@@ -55,9 +55,31 @@ fn with_fresh<R>(body: &[u8], f: impl FnOnce(&mut [u8], &mut Buffers) -> R) -> R
     f(&mut input, &mut Buffers::new(body.len()))
 }
 
+/// Where the strings of a tape sit in the body it was parsed from: the
+/// parse runs over a copy of the body, at the same offsets, and a string
+/// without escapes is read where it lies (an escaped one is unescaped in
+/// place, from the same start).
+#[derive(Clone, Copy)]
+pub struct BodyMap<'b> {
+    pub body: &'b [u8],
+    copy_at: usize,
+}
+
+impl BodyMap<'_> {
+    /// The offset in the body where `s`, a string read off the tape, starts.
+    pub fn offset_of(&self, s: &str) -> Option<usize> {
+        let at = (s.as_ptr() as usize).checked_sub(self.copy_at)?;
+        (at + s.len() <= self.body.len()).then_some(at)
+    }
+}
+
 /// Parses `body` into a tape over the worker's scratch and hands it (or the
-/// parse error) to `f`; the tape cannot outlive the call.
-pub fn with_tape<R>(body: &[u8], f: impl FnOnce(simd_json::Result<&Tape<'_>>) -> R) -> R {
+/// parse error) to `f`, with the map back to the body; the tape cannot
+/// outlive the call.
+pub fn with_tape<R>(
+    body: &[u8],
+    f: impl FnOnce(simd_json::Result<&Tape<'_>>, BodyMap<'_>) -> R,
+) -> R {
     if body.len() > REUSE_LIMIT {
         return tape_fresh(body, f);
     }
@@ -71,11 +93,15 @@ pub fn with_tape<R>(body: &[u8], f: impl FnOnce(simd_json::Result<&Tape<'_>>) ->
             input.clear();
             input.extend_from_slice(body);
             input.resize(body.len() + INPUT_PADDING, b' ');
+            let map = BodyMap {
+                body,
+                copy_at: input.as_ptr() as usize,
+            };
             let mut parsed = tape.take().map_or_else(Tape::null, Tape::reset);
             let result = match simd_json::fill_tape_padded(input, body.len(), buffers, &mut parsed)
             {
-                Ok(()) => f(Ok(&parsed)),
-                Err(e) => f(Err(e)),
+                Ok(()) => f(Ok(&parsed), map),
+                Err(e) => f(Err(e), map),
             };
             *tape = Some(parsed.reset());
             result
@@ -84,11 +110,15 @@ pub fn with_tape<R>(body: &[u8], f: impl FnOnce(simd_json::Result<&Tape<'_>>) ->
     })
 }
 
-fn tape_fresh<R>(body: &[u8], f: impl FnOnce(simd_json::Result<&Tape<'_>>) -> R) -> R {
+fn tape_fresh<R>(body: &[u8], f: impl FnOnce(simd_json::Result<&Tape<'_>>, BodyMap<'_>) -> R) -> R {
     let mut input = body.to_vec();
+    let map = BodyMap {
+        body,
+        copy_at: input.as_ptr() as usize,
+    };
     match simd_json::to_tape(&mut input) {
-        Ok(tape) => f(Ok(&tape)),
-        Err(e) => f(Err(e)),
+        Ok(tape) => f(Ok(&tape), map),
+        Err(e) => f(Err(e), map),
     }
 }
 
@@ -99,7 +129,7 @@ mod tests {
     use super::*;
 
     fn model_of(body: &[u8]) -> Result<String, String> {
-        with_tape(body, |tape| {
+        with_tape(body, |tape, _| {
             let tape = tape.map_err(|e| e.to_string())?;
             let v = tape.as_value();
             Ok(v.as_object()
@@ -121,7 +151,7 @@ mod tests {
         assert!(model_of(b"").is_err());
         assert_eq!(model_of(b"  {\"model\":\"d\"}  ").unwrap(), "d");
         // A root scalar ends at the padding, not at a stale byte.
-        assert!(with_tape(b"12", |t| t.is_ok()));
+        assert!(with_tape(b"12", |t, _| t.is_ok()));
         let big = format!(
             "{{\"model\":\"e\",\"pad\":\"{}\"}}",
             "x".repeat(REUSE_LIMIT)

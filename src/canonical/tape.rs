@@ -4,7 +4,7 @@
 
 use simd_json::tape::Value;
 
-pub use super::scratch::with_tape;
+pub use super::scratch::{BodyMap, with_tape};
 
 pub type Obj<'t, 'i> = simd_json::tape::Object<'t, 'i>;
 
@@ -74,7 +74,7 @@ mod tests {
     tape_fields! { struct Pair { a: "a", b: "b" } }
 
     fn read_pair(src: &str) -> (Option<i64>, Option<i64>) {
-        with_tape(src.as_bytes(), |tape| {
+        with_tape(src.as_bytes(), |tape, _| {
             let tape = tape.expect("valid JSON");
             let obj = tape.as_value().as_object().expect("an object");
             let pair = Pair::read(&obj);

@@ -10,7 +10,7 @@ use super::Gateway;
 use super::attempt::{RequestCtx, is_translated};
 use super::engine::{self, Outcome, Trail};
 use crate::api::ApiError;
-use crate::api::json_scan::{find_top_level_values, top_level_members};
+use crate::canonical::json_scan::{find_top_level_values, top_level_members};
 use crate::config::ProviderKind;
 use crate::resilience::{ComplexitySignals, ComplexityWeights, complexity_score, count_keywords};
 use crate::router::decide::{Decision, RequestFacts, decide, model_chain};

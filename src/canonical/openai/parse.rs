@@ -10,7 +10,7 @@ use simd_json::tape::Value;
 
 use super::parse_message::parse_message;
 use super::read::{opt_bool, opt_f64, opt_i64, opt_u32, present, take_str};
-use crate::canonical::tape::{member, with_tape};
+use crate::canonical::tape::{BodyMap, member, with_tape};
 use crate::canonical::{
     CanonicalError, ChatRequest, JsonSchemaFormat, RawJson, ReasoningConfig, ReasoningEffort,
     ResponseFormat, SamplingParams, ToolChoice, ToolDefinition,
@@ -22,10 +22,10 @@ use crate::canonical::{
 /// have no meaning for other providers); known fields with the wrong type
 /// are errors.
 pub fn parse_openai_request(body: &[u8]) -> Result<ChatRequest, CanonicalError> {
-    with_tape(body, |parsed| {
+    with_tape(body, |parsed, map| {
         let tape =
             parsed.map_err(|e| CanonicalError::new("", format!("body is not valid JSON: {e}")))?;
-        parse_root(tape.as_value())
+        parse_root(tape.as_value(), map)
     })
 }
 
@@ -58,7 +58,7 @@ crate::tape_fields! {
 /// The members are found in one pass, then checked in the order the errors
 /// have always been reported in, so the first complaint a client gets does
 /// not change.
-fn parse_root(root: Value<'_, '_>) -> Result<ChatRequest, CanonicalError> {
+fn parse_root(root: Value<'_, '_>, map: BodyMap<'_>) -> Result<ChatRequest, CanonicalError> {
     let obj = root
         .as_object()
         .ok_or_else(|| CanonicalError::new("", "body must be a JSON object"))?;
@@ -84,10 +84,10 @@ fn parse_root(root: Value<'_, '_>) -> Result<ChatRequest, CanonicalError> {
     Ok(ChatRequest {
         model,
         messages,
-        tools: parse_tools(top)?,
+        tools: parse_tools(top, map)?,
         tool_choice: parse_tool_choice(top)?,
         parallel_tool_calls: opt_bool(top.parallel_tool_calls, "parallel_tool_calls")?,
-        response_format: parse_response_format(top)?,
+        response_format: parse_response_format(top, map)?,
         sampling: parse_sampling(top)?,
         reasoning: parse_reasoning(top)?,
         stream,
@@ -213,7 +213,7 @@ crate::tape_fields! {
     }
 }
 
-fn parse_tools(top: &Top<'_, '_>) -> Result<Vec<ToolDefinition>, CanonicalError> {
+fn parse_tools(top: &Top<'_, '_>, map: BodyMap<'_>) -> Result<Vec<ToolDefinition>, CanonicalError> {
     let items = match top.tools {
         None => return Ok(Vec::new()),
         Some(v) if v.is_null() => return Ok(Vec::new()),
@@ -253,7 +253,7 @@ fn parse_tools(top: &Top<'_, '_>) -> Result<Vec<ToolDefinition>, CanonicalError>
         let parameters = match f.parameters {
             None => None,
             Some(p) if p.is_null() => None,
-            Some(p) if p.is_object() => Some(RawJson::from_tape(p)),
+            Some(p) if p.is_object() => Some(RawJson::from_body(map, p)),
             Some(_) => {
                 return Err(CanonicalError::new(
                     at(".function.parameters"),
@@ -313,7 +313,10 @@ crate::tape_fields! {
     }
 }
 
-fn parse_response_format(top: &Top<'_, '_>) -> Result<Option<ResponseFormat>, CanonicalError> {
+fn parse_response_format(
+    top: &Top<'_, '_>,
+    map: BodyMap<'_>,
+) -> Result<Option<ResponseFormat>, CanonicalError> {
     let Some(v) = present(top.response_format) else {
         return Ok(None);
     };
@@ -336,7 +339,7 @@ fn parse_response_format(top: &Top<'_, '_>) -> Result<Option<ResponseFormat>, Ca
                 CanonicalError::new("response_format.json_schema.name", "is required")
             })?;
             let schema = match js.schema {
-                Some(s) if s.is_object() => RawJson::from_tape(s),
+                Some(s) if s.is_object() => RawJson::from_body(map, s),
                 // OpenAI allows omitting the schema; any JSON object then fits.
                 None => RawJson::empty_object(),
                 Some(s) if s.is_null() => RawJson::empty_object(),

@@ -57,7 +57,7 @@ crate::tape_fields! {
 /// Parses a successful (2xx) `/v1/messages` body. `created` is left 0 for
 /// the caller to stamp; Anthropic does not send one.
 pub fn parse_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
-    with_tape(body, |tape| {
+    with_tape(body, |tape, _| {
         let tape = tape.map_err(|e| unreadable(e.to_string()))?;
         read_answer(tape.as_value())
     })

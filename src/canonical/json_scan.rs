@@ -107,7 +107,38 @@ fn skip_string(json: &[u8], mut i: usize) -> Option<usize> {
     }
 }
 
-fn skip_value(json: &[u8], mut i: usize) -> Option<usize> {
+/// Copies the object or array starting at `i` into `out` without the
+/// whitespace between its tokens (strings go over whole, as written);
+/// returns the index just past its end.
+pub fn copy_compact(json: &[u8], mut i: usize, out: &mut Vec<u8>) -> Option<usize> {
+    let mut depth = 0usize;
+    while let Some(&b) = json.get(i) {
+        match b {
+            b'"' => {
+                let end = skip_string(json, i)?;
+                out.extend_from_slice(&json[i..end]);
+                i = end;
+                continue;
+            }
+            b' ' | b'\t' | b'\n' | b'\r' => {
+                i += 1;
+                continue;
+            }
+            b'{' | b'[' => depth += 1,
+            b'}' | b']' => depth = depth.checked_sub(1)?,
+            _ => {}
+        }
+        out.push(b);
+        i += 1;
+        if depth == 0 {
+            return Some(i);
+        }
+    }
+    None
+}
+
+/// `i` is at the start of a value; returns the index just past its end.
+pub fn skip_value(json: &[u8], mut i: usize) -> Option<usize> {
     match *json.get(i)? {
         b'"' => skip_string(json, i),
         b'{' | b'[' => {
