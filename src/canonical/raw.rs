@@ -39,6 +39,9 @@ impl RawJson {
         let Some(open) = locate(map, value) else {
             return Self::from_tape(value);
         };
+        if let Some(text) = map.compact_span(open) {
+            return Self::from_bytes(text.to_vec());
+        }
         let mut out = Vec::with_capacity(256);
         match copy_compact(map.body, open, &mut out) {
             Some(_) => Self::from_bytes(out),
@@ -231,6 +234,14 @@ mod tests {
                 r#"{ "d" : "a } b { \" [ ]" , "n" : [ 1 , -2.5e3 , true , null , { } ] }"#,
                 r#"{"d":"a } b { \" [ ]","n":[1,-2.5e3,true,null,{}]}"#,
             ),
+            // Already compact: taken whole (strings ending in spaces, nested
+            // empties, escapes and brackets inside strings included).
+            (
+                r#"{"d":"a } b { \" [ ] ","n":[1,-2.5e3,true,null,{},[]],"e":{"f":"\u00e9 "}}"#,
+                r#"{"d":"a } b { \" [ ] ","n":[1,-2.5e3,true,null,{},[]],"e":{"f":"\u00e9 "}}"#,
+            ),
+            // Whitespace only after the last token inside.
+            (r#"{"a":[1,2] }"#, r#"{"a":[1,2]}"#),
             // Not locatable (no key, or an escaped first key): written off the tape.
             ("{ }", "{}"),
             (r#"{"\u0061": 1, "b": " x "}"#, r#"{"a":1,"b":" x "}"#),
@@ -239,7 +250,10 @@ mod tests {
             assert_eq!(copied, expected, "{schema}");
             let reparsed = RawJson(copied).to_value();
             let mut original = schema.as_bytes().to_vec();
-            assert_eq!(reparsed, simd_json::to_owned_value(&mut original).expect("valid"));
+            assert_eq!(
+                reparsed,
+                simd_json::to_owned_value(&mut original).expect("valid")
+            );
         }
     }
 }

@@ -63,13 +63,48 @@ fn with_fresh<R>(body: &[u8], f: impl FnOnce(&mut [u8], &mut Buffers) -> R) -> R
 pub struct BodyMap<'b> {
     pub body: &'b [u8],
     copy_at: usize,
+    /// Where every structural character and value starts, in order (the
+    /// parser's stage-1 index).
+    structurals: &'b [u32],
 }
 
-impl BodyMap<'_> {
+impl<'b> BodyMap<'b> {
     /// The offset in the body where `s`, a string read off the tape, starts.
     pub fn offset_of(&self, s: &str) -> Option<usize> {
         let at = (s.as_ptr() as usize).checked_sub(self.copy_at)?;
         (at + s.len() <= self.body.len()).then_some(at)
+    }
+
+    /// The text of the object or array opening at `open`, when nothing but
+    /// tokens sits between its tokens (as serializers write JSON), walked
+    /// over the structural index rather than byte by byte. `None` when there
+    /// is whitespace to drop, or `open` is not a container.
+    pub fn compact_span(&self, open: usize) -> Option<&'b [u8]> {
+        let at = self
+            .structurals
+            .binary_search(&u32::try_from(open).ok()?)
+            .ok()?;
+        let mut depth = 0usize;
+        for (k, &p) in self.structurals[at..].iter().enumerate() {
+            let p = p as usize;
+            // A token's last byte (a closing quote, a digit, a bracket)
+            // comes right before the next one, unless whitespace does.
+            if k > 0 && matches!(self.body.get(p - 1)?, b' ' | b'\t' | b'\n' | b'\r') {
+                return None;
+            }
+            match *self.body.get(p)? {
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' => {
+                    depth = depth.checked_sub(1)?;
+                    if depth == 0 {
+                        return self.body.get(open..=p);
+                    }
+                }
+                _ if depth == 0 => return None,
+                _ => {}
+            }
+        }
+        None
     }
 }
 
@@ -93,13 +128,15 @@ pub fn with_tape<R>(
             input.clear();
             input.extend_from_slice(body);
             input.resize(body.len() + INPUT_PADDING, b' ');
+            let copy_at = input.as_ptr() as usize;
+            let mut parsed = tape.take().map_or_else(Tape::null, Tape::reset);
+            let parse = simd_json::fill_tape_padded(input, body.len(), buffers, &mut parsed);
             let map = BodyMap {
                 body,
-                copy_at: input.as_ptr() as usize,
+                copy_at,
+                structurals: buffers.structural_indexes(),
             };
-            let mut parsed = tape.take().map_or_else(Tape::null, Tape::reset);
-            let result = match simd_json::fill_tape_padded(input, body.len(), buffers, &mut parsed)
-            {
+            let result = match parse {
                 Ok(()) => f(Ok(&parsed), map),
                 Err(e) => f(Err(e), map),
             };
@@ -112,11 +149,15 @@ pub fn with_tape<R>(
 
 fn tape_fresh<R>(body: &[u8], f: impl FnOnce(simd_json::Result<&Tape<'_>>, BodyMap<'_>) -> R) -> R {
     let mut input = body.to_vec();
+    let copy_at = input.as_ptr() as usize;
+    let mut buffers = Buffers::new(body.len());
+    let parse = simd_json::to_tape_with_buffers(&mut input, &mut buffers);
     let map = BodyMap {
         body,
-        copy_at: input.as_ptr() as usize,
+        copy_at,
+        structurals: buffers.structural_indexes(),
     };
-    match simd_json::to_tape(&mut input) {
+    match parse {
         Ok(tape) => f(Ok(&tape), map),
         Err(e) => f(Err(e), map),
     }
@@ -157,5 +198,33 @@ mod tests {
             "x".repeat(REUSE_LIMIT)
         );
         assert_eq!(model_of(big.as_bytes()).unwrap(), "e");
+    }
+
+    #[test]
+    fn compact_span_takes_compact_containers_whole_and_only_them() {
+        let body =
+            br#"{"a":{"b":[1,"x } ",{}],"c":null},"d" :{"e":1},"f":{ "g":2},"h":[3 ],"i":"s"}"#;
+        let span = |needle: &str| -> Option<String> {
+            let open = body
+                .windows(needle.len())
+                .position(|w| w == needle.as_bytes())?
+                + needle.len();
+            with_tape(body, |tape, map| {
+                assert!(tape.is_ok());
+                map.compact_span(open)
+                    .map(|s| String::from_utf8(s.to_vec()).unwrap())
+            })
+        };
+        assert_eq!(
+            span(r#""a":"#).as_deref(),
+            Some(r#"{"b":[1,"x } ",{}],"c":null}"#)
+        );
+        assert_eq!(span(r#""b":"#).as_deref(), Some(r#"[1,"x } ",{}]"#));
+        assert_eq!(span(r#""d" :"#).as_deref(), Some(r#"{"e":1}"#));
+        assert_eq!(span(r#""f":"#), None);
+        assert_eq!(span(r#""h":"#), None);
+        // Not a container, or not a token start.
+        assert_eq!(span(r#""i":"#), None);
+        assert_eq!(span(r#""a":{"#), None);
     }
 }
