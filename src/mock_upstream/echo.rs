@@ -7,6 +7,9 @@ use std::fmt::Write as _;
 use simd_json::prelude::*;
 
 use crate::api::error::push_json_str;
+use crate::canonical::tape::with_tape;
+
+pub(super) type TapeValue<'t, 'i> = simd_json::tape::Value<'t, 'i>;
 
 pub struct EchoPlan {
     pub model: String,
@@ -18,18 +21,23 @@ pub struct EchoPlan {
 
 impl EchoPlan {
     /// Reads an OpenAI chat request. The caller has validated its shape.
+    /// Read off the tape, like every request the gateway reads: the mock
+    /// shares the proxy's CPU in load runs, and a DOM's allocations would
+    /// make its cost depend on the request's format.
     pub fn from_request(body: &[u8]) -> Option<EchoPlan> {
-        let mut copy = body.to_vec();
-        let value = simd_json::to_borrowed_value(&mut copy).ok()?;
+        with_tape(body, |tape, _| Self::from_value(tape.ok()?.as_value()))
+    }
+
+    fn from_value(value: TapeValue<'_, '_>) -> Option<EchoPlan> {
         let obj = value.as_object()?;
         let messages = obj.get("messages")?.as_array()?;
         let mut prompt_bytes = 0usize;
         let mut last_user = String::new();
-        for m in messages {
+        for m in messages.iter() {
             let Some(m) = m.as_object() else { continue };
             let text = content_text(m.get("content"));
             prompt_bytes += text.len();
-            if m.get("role").and_then(|r| r.as_str()) == Some("user") {
+            if m.get("role").and_then(|r| r.into_string()) == Some("user") {
                 last_user = text;
             }
         }
@@ -37,7 +45,7 @@ impl EchoPlan {
         Some(EchoPlan {
             model: obj
                 .get("model")
-                .and_then(|m| m.as_str())
+                .and_then(|m| m.into_string())
                 .unwrap_or("mock")
                 .to_string(),
             text: last_user,
@@ -126,7 +134,7 @@ impl EchoPlan {
     }
 }
 
-fn content_text(content: Option<&simd_json::BorrowedValue<'_>>) -> String {
+fn content_text(content: Option<TapeValue<'_, '_>>) -> String {
     let Some(content) = content else {
         return String::new();
     };
@@ -135,11 +143,11 @@ fn content_text(content: Option<&simd_json::BorrowedValue<'_>>) -> String {
     }
     let mut text = String::new();
     if let Some(parts) = content.as_array() {
-        for p in parts {
+        for p in parts.iter() {
             if let Some(t) = p
                 .as_object()
                 .and_then(|o| o.get("text"))
-                .and_then(|t| t.as_str())
+                .and_then(|t| t.into_string())
             {
                 text.push_str(t);
             }

@@ -6,8 +6,9 @@ use std::fmt::Write as _;
 
 use simd_json::prelude::*;
 
-use super::echo::{EchoPlan, split_text};
+use super::echo::{EchoPlan, TapeValue, split_text};
 use crate::api::error::push_json_str;
+use crate::canonical::tape::with_tape;
 
 /// Which wire format a request asked for, from its path.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,22 +46,21 @@ impl Format {
 pub fn plan_for(format: Format, body: &[u8], path: &str) -> Option<EchoPlan> {
     match format {
         Format::OpenAi => EchoPlan::from_request(body),
-        Format::Anthropic => {
-            let mut copy = body.to_vec();
-            let v = simd_json::to_borrowed_value(&mut copy).ok()?;
+        Format::Anthropic => with_tape(body, |tape, _| {
+            let v = tape.ok()?.as_value();
             let mut prompt = 0;
             let mut text = String::new();
-            for m in v.get("messages")?.as_array()? {
+            for m in v.get("messages")?.as_array()?.iter() {
                 let content = blocks_text(m.get("content"), "text");
                 prompt += content.len();
-                if m.get("role").and_then(|r| r.as_str()) == Some("user") {
+                if m.get("role").and_then(|r| r.into_string()) == Some("user") {
                     text = content;
                 }
             }
             Some(EchoPlan {
                 model: v
                     .get("model")
-                    .and_then(|m| m.as_str())
+                    .and_then(|m| m.into_string())
                     .unwrap_or("claude")
                     .to_string(),
                 text,
@@ -68,25 +68,29 @@ pub fn plan_for(format: Format, body: &[u8], path: &str) -> Option<EchoPlan> {
                 include_usage: true,
                 prompt_tokens: (prompt as u64).div_ceil(4).max(1),
             })
-        }
-        Format::Gemini { stream } => {
-            let mut copy = body.to_vec();
-            let v = simd_json::to_borrowed_value(&mut copy).ok()?;
+        }),
+        Format::Gemini { stream } => with_tape(body, |tape, _| {
+            let v = tape.ok()?.as_value();
             let contents = v.get("contents")?.as_array()?;
-            let part_text = |c: &simd_json::BorrowedValue<'_>| -> String {
+            let part_text = |c: TapeValue<'_, '_>| -> String {
                 c.get("parts")
                     .and_then(|p| p.as_array())
                     .map(|parts| {
                         parts
                             .iter()
-                            .filter_map(|p| p.get("text").and_then(|t| t.as_str()))
+                            .filter_map(|p| p.get("text").and_then(|t| t.into_string()))
                             .collect()
                     })
                     .unwrap_or_default()
             };
             let last = contents
                 .iter()
-                .filter(|c| c.get("role").and_then(|r| r.as_str()).unwrap_or("user") == "user")
+                .filter(|c| {
+                    c.get("role")
+                        .and_then(|r| r.into_string())
+                        .unwrap_or("user")
+                        == "user"
+                })
                 .last();
             let prompt: usize = contents.iter().map(|c| part_text(c).len()).sum();
             let model = path
@@ -101,11 +105,11 @@ pub fn plan_for(format: Format, body: &[u8], path: &str) -> Option<EchoPlan> {
                 include_usage: true,
                 prompt_tokens: (prompt as u64).div_ceil(4).max(1),
             })
-        }
+        }),
     }
 }
 
-fn blocks_text(content: Option<&simd_json::BorrowedValue<'_>>, kind: &str) -> String {
+fn blocks_text(content: Option<TapeValue<'_, '_>>, kind: &str) -> String {
     let Some(content) = content else {
         return String::new();
     };
@@ -117,8 +121,8 @@ fn blocks_text(content: Option<&simd_json::BorrowedValue<'_>>, kind: &str) -> St
         .map(|blocks| {
             blocks
                 .iter()
-                .filter(|b| b.get("type").and_then(|t| t.as_str()) == Some(kind))
-                .filter_map(|b| b.get("text").and_then(|t| t.as_str()))
+                .filter(|b| b.get("type").and_then(|t| t.into_string()) == Some(kind))
+                .filter_map(|b| b.get("text").and_then(|t| t.into_string()))
                 .collect()
         })
         .unwrap_or_default()
