@@ -97,9 +97,17 @@ fn skip_ws(json: &[u8], mut i: usize) -> usize {
 /// Jumps between quotes and backslashes with `memchr`: message text is most
 /// of a chat body, and this is what keeps the scan at memory speed.
 fn skip_string(json: &[u8], mut i: usize) -> Option<usize> {
+    const SHORT: usize = 16;
     i += 1;
     loop {
-        i += memchr::memchr2(b'"', b'\\', json.get(i..)?)?;
+        // Keys, ids and short values end within a few bytes, where a plain
+        // loop beats memchr's setup; longer text takes memchr.
+        let rest = json.get(i..)?;
+        let head = &rest[..rest.len().min(SHORT)];
+        i += match head.iter().position(|&b| b == b'"' || b == b'\\') {
+            Some(k) => k,
+            None => head.len() + memchr::memchr2(b'"', b'\\', &rest[head.len()..])?,
+        };
         if json[i] == b'"' {
             return Some(i + 1);
         }
