@@ -39,51 +39,47 @@ pub(super) fn present<'t, 'i>(value: Option<Value<'t, 'i>>) -> Option<Value<'t, 
     value.filter(|v| !v.is_null())
 }
 
+/// A present value read by `read`, or the error `key` "must be …".
+fn typed<'t, 'i, T>(
+    value: Option<Value<'t, 'i>>,
+    key: &str,
+    read: impl FnOnce(Value<'t, 'i>) -> Option<T>,
+    must_be: &str,
+) -> Result<Option<T>, CanonicalError> {
+    present(value)
+        .map(|v| read(v).ok_or_else(|| CanonicalError::new(key, must_be)))
+        .transpose()
+}
+
 pub(super) fn opt_bool(
     value: Option<Value<'_, '_>>,
     key: &str,
 ) -> Result<Option<bool>, CanonicalError> {
-    present(value)
-        .map(|v| {
-            v.as_bool()
-                .ok_or_else(|| CanonicalError::new(key, "must be a boolean"))
-        })
-        .transpose()
+    typed(value, key, |v| v.as_bool(), "must be a boolean")
 }
 
 pub(super) fn opt_f64(
     value: Option<Value<'_, '_>>,
     key: &str,
 ) -> Result<Option<f64>, CanonicalError> {
-    present(value)
-        .map(|v| {
-            v.cast_f64()
-                .ok_or_else(|| CanonicalError::new(key, "must be a number"))
-        })
-        .transpose()
+    typed(value, key, |v| v.cast_f64(), "must be a number")
 }
 
 pub(super) fn opt_i64(
     value: Option<Value<'_, '_>>,
     key: &str,
 ) -> Result<Option<i64>, CanonicalError> {
-    present(value)
-        .map(|v| {
-            v.as_i64()
-                .ok_or_else(|| CanonicalError::new(key, "must be an integer"))
-        })
-        .transpose()
+    typed(value, key, |v| v.as_i64(), "must be an integer")
 }
 
 pub(super) fn opt_u32(
     value: Option<Value<'_, '_>>,
     key: &str,
 ) -> Result<Option<u32>, CanonicalError> {
-    present(value)
-        .map(|v| {
-            v.as_u64()
-                .and_then(|n| u32::try_from(n).ok())
-                .ok_or_else(|| CanonicalError::new(key, "must be a non-negative integer"))
-        })
-        .transpose()
+    typed(
+        value,
+        key,
+        |v| v.as_u64().and_then(|n| u32::try_from(n).ok()),
+        "must be a non-negative integer",
+    )
 }
