@@ -181,18 +181,7 @@ async fn read_request(
                 ));
             }
         }
-        match read_more(stream, buf, deadline).await {
-            Ok(0) => return Err(ReadFail::Gone),
-            Ok(_) => {}
-            Err(ReadMoreFail::Io) => return Err(ReadFail::Gone),
-            Err(ReadMoreFail::Timeout) => {
-                return Err(reject(
-                    408,
-                    "request_timeout",
-                    "Timed out reading the request headers.",
-                ));
-            }
-        }
+        read_request_bytes(stream, buf, deadline, READ_SPARE, "headers").await?;
     };
     buf.drain(..head_len);
 
@@ -279,17 +268,7 @@ async fn read_sized_body(
 ) -> Result<Vec<u8>, ReadFail> {
     while buf.len() < len {
         let want = (len - buf.len()).clamp(READ_SPARE, 1 << 20);
-        match read_more_sized(stream, buf, deadline, want).await {
-            Ok(0) | Err(ReadMoreFail::Io) => return Err(ReadFail::Gone),
-            Ok(_) => {}
-            Err(ReadMoreFail::Timeout) => {
-                return Err(reject(
-                    408,
-                    "request_timeout",
-                    "Timed out reading the request body.",
-                ));
-            }
-        }
+        read_request_bytes(stream, buf, deadline, want, "body").await?;
     }
     let rest = buf.split_off(len);
     Ok(std::mem::replace(buf, rest))
@@ -333,23 +312,33 @@ async fn read_chunked_body(
         }
         buf.drain(..pos);
         pos = 0;
-        match read_more(stream, buf, deadline).await {
-            Ok(0) | Err(ReadMoreFail::Io) => return Err(ReadFail::Gone),
-            Ok(_) => {}
-            Err(ReadMoreFail::Timeout) => {
-                return Err(reject(
-                    408,
-                    "request_timeout",
-                    "Timed out reading the request body.",
-                ));
-            }
-        }
+        read_request_bytes(stream, buf, deadline, READ_SPARE, "body").await?;
     }
 }
 
 enum ReadMoreFail {
     Io,
     Timeout,
+}
+
+/// Reads more of a request (`part`: "headers" or "body"): a closed or failed
+/// socket means the client is gone, a missed deadline is a 408.
+async fn read_request_bytes(
+    stream: &mut ClientIo,
+    buf: &mut Vec<u8>,
+    deadline: Instant,
+    want: usize,
+    part: &str,
+) -> Result<(), ReadFail> {
+    match read_more_sized(stream, buf, deadline, want).await {
+        Ok(0) | Err(ReadMoreFail::Io) => Err(ReadFail::Gone),
+        Ok(_) => Ok(()),
+        Err(ReadMoreFail::Timeout) => Err(reject(
+            408,
+            "request_timeout",
+            &format!("Timed out reading the request {part}."),
+        )),
+    }
 }
 
 async fn read_more(
