@@ -168,7 +168,20 @@ struct Launch<'a> {
 }
 
 /// Binds the listeners, loads the TLS config and starts the workers.
-fn launch<S, F>(l: Launch<'_>, make_service: F) -> Result<(Startup, runtime::WorkerSet), String>
+/// Binds and starts the workers; a failure is reported on stderr and
+/// becomes the exit code.
+fn launch<S, F>(l: Launch<'_>, make_service: F) -> Result<(Startup, runtime::WorkerSet), ExitCode>
+where
+    S: crate::server::Service,
+    F: Fn(usize) -> S + Send + Sync + 'static,
+{
+    try_launch(l, make_service).map_err(|e| {
+        eprintln!("tollgate: {e}");
+        ExitCode::FAILURE
+    })
+}
+
+fn try_launch<S, F>(l: Launch<'_>, make_service: F) -> Result<(Startup, runtime::WorkerSet), String>
 where
     S: crate::server::Service,
     F: Fn(usize) -> S + Send + Sync + 'static,
@@ -238,10 +251,7 @@ fn serve(flags: &Flags) -> ExitCode {
     );
     let (start, workers) = match launched {
         Ok(l) => l,
-        Err(e) => {
-            eprintln!("tollgate: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     eprintln!(
         "tollgate: listening on {} with {} workers (driver {}), config {source}, {} models",
@@ -337,10 +347,7 @@ fn mock_upstream(flags: &Flags) -> ExitCode {
     );
     let (start, workers) = match launched {
         Ok(l) => l,
-        Err(e) => {
-            eprintln!("tollgate: {e}");
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
     eprintln!(
         "tollgate mock-upstream: listening on {} with {} workers (driver {})",
