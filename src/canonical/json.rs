@@ -145,13 +145,23 @@ pub fn write_i64(out: &mut Vec<u8>, n: i64) {
     write_u64(out, n.unsigned_abs());
 }
 
-/// Writes a float; non-finite values (which JSON cannot carry) become `null`.
+/// Writes a float in simd-json's format (shortest round-trip), so a number
+/// reads the same as when a parsed value is written back; non-finite values
+/// (which JSON cannot carry) become `null`.
 pub fn write_f64(out: &mut Vec<u8>, f: f64) {
-    if f.is_finite() {
-        out.extend_from_slice(f.to_string().as_bytes());
-    } else {
-        out.extend_from_slice(b"null");
+    write_value(out, &OwnedValue::from(f));
+}
+
+/// Writes `[a,b,…]`, each item by `write`.
+pub fn write_list<T>(out: &mut Vec<u8>, items: &[T], write: impl Fn(&mut Vec<u8>, &T)) {
+    out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        write(out, item);
     }
+    out.push(b']');
 }
 
 /// Writes a parsed JSON value back out (tool schemas pass through this way).

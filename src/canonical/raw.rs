@@ -15,7 +15,7 @@ use simd_json::OwnedValue;
 use simd_json::prelude::*;
 use simd_json::tape::Value;
 
-use super::json::{write_str, write_value};
+use super::json::{write_f64, write_i64, write_str, write_u64, write_value};
 use super::json_scan::copy_compact;
 use super::tape::BodyMap;
 
@@ -154,9 +154,9 @@ fn write_tape(out: &mut Vec<u8>, value: Value<'_, '_>) {
         ValueType::Null => out.extend_from_slice(b"null"),
         ValueType::Bool if value.as_bool() == Some(true) => out.extend_from_slice(b"true"),
         ValueType::Bool => out.extend_from_slice(b"false"),
-        ValueType::I64 => write_value(out, &OwnedValue::from(value.as_i64().unwrap_or_default())),
-        ValueType::U64 => write_value(out, &OwnedValue::from(value.as_u64().unwrap_or_default())),
-        ValueType::F64 => write_value(out, &OwnedValue::from(value.as_f64().unwrap_or_default())),
+        ValueType::I64 => write_i64(out, value.as_i64().unwrap_or_default()),
+        ValueType::U64 => write_u64(out, value.as_u64().unwrap_or_default()),
+        ValueType::F64 => write_f64(out, value.as_f64().unwrap_or_default()),
         // 128-bit integers and custom types are not enabled in this build.
         _ => out.extend_from_slice(b"null"),
     }

@@ -207,16 +207,7 @@ fn write_node(node: &Node, out: &mut Vec<u8>) {
             }
             out.push(b'}');
         }
-        Node::Array(items) => {
-            out.push(b'[');
-            for (i, v) in items.iter().enumerate() {
-                if i > 0 {
-                    out.push(b',');
-                }
-                write_node(v, out);
-            }
-            out.push(b']');
-        }
+        Node::Array(items) => json::write_list(out, items, |out, v| write_node(v, out)),
         Node::Str(s) => json::write_str(out, s),
         Node::Scalar(v) => json::write_value(out, v),
     }

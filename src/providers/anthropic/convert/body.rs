@@ -5,9 +5,7 @@
 //! The wire types keep their `Serialize` derive as the reference: the test
 //! below holds this writer to it byte for byte.
 
-use simd_json::OwnedValue;
-
-use crate::canonical::json::{write_str, write_u64, write_value};
+use crate::canonical::json::{write_f64, write_list, write_str, write_u64, write_value};
 use crate::providers::anthropic::wire::{
     Block, ImageSource, MessagesRequest, SystemPrompt, Tool, ToolChoice, Turn,
 };
@@ -61,11 +59,11 @@ pub(super) fn write_request(req: &MessagesRequest<'_>, out: &mut Vec<u8>) {
     }
     if let Some(t) = req.temperature {
         out.extend_from_slice(b",\"temperature\":");
-        write_float(out, t);
+        write_f64(out, t);
     }
     if let Some(p) = req.top_p {
         out.extend_from_slice(b",\"top_p\":");
-        write_float(out, p);
+        write_f64(out, p);
     }
     if !req.stop_sequences.is_empty() {
         out.extend_from_slice(b",\"stop_sequences\":");
@@ -80,23 +78,6 @@ pub(super) fn write_request(req: &MessagesRequest<'_>, out: &mut Vec<u8>) {
         out.extend_from_slice(b",\"stream\":true");
     }
     out.push(b'}');
-}
-
-/// simd-json's float format (shortest round-trip), so numbers read the same
-/// as when serde wrote them.
-fn write_float(out: &mut Vec<u8>, f: f64) {
-    write_value(out, &OwnedValue::from(f));
-}
-
-fn write_list<T>(out: &mut Vec<u8>, items: &[T], write: impl Fn(&mut Vec<u8>, &T)) {
-    out.push(b'[');
-    for (i, item) in items.iter().enumerate() {
-        if i > 0 {
-            out.push(b',');
-        }
-        write(out, item);
-    }
-    out.push(b']');
 }
 
 fn write_turn(out: &mut Vec<u8>, turn: &Turn<'_>) {
