@@ -68,12 +68,7 @@ fn start(driver: &str) -> (Proc, Gateway) {
 }
 
 fn echoed(gw: &Gateway, body: &[u8]) -> (Response, simd_json::OwnedValue) {
-    let r = post(
-        gw.addr,
-        "/v1/chat/completions",
-        &[("x-mock-echo-request", "1")],
-        body,
-    );
+    let r = post_chat(gw.addr, &[("x-mock-echo-request", "1")], body);
     assert_eq!(r.status, 200, "{}", r.text());
     let v = r.json();
     (r, v)
@@ -121,9 +116,8 @@ fn keyless_local_provider_sends_no_auth(driver: &str) {
 
 fn client_credentials_never_travel_upstream(driver: &str) {
     let (_mock, gw) = start(driver);
-    let r = post(
+    let r = post_chat(
         gw.addr,
-        "/v1/chat/completions",
         &[
             ("x-mock-echo-request", "1"),
             ("authorization", "Bearer client-key"),
@@ -133,9 +127,8 @@ fn client_credentials_never_travel_upstream(driver: &str) {
     );
     assert!(!r.text().contains("client-key"), "{}", r.text());
     // And the gateway's provider keys never reach a client in an error.
-    let r = post(
+    let r = post_chat(
         gw.addr,
-        "/v1/chat/completions",
         &[("x-mock-fault", "status=401")],
         &chat_body("gpt-4o-azure", "hi", false),
     );

@@ -29,12 +29,7 @@ fn post_raw(body: &[u8]) -> Vec<u8> {
 }
 
 fn still_serving(gw: &Gateway) {
-    let r = post(
-        gw.addr,
-        "/v1/chat/completions",
-        &[],
-        &chat_body("mock/echo", "alive", false),
-    );
+    let r = post_chat(gw.addr, &[], &chat_body("mock/echo", "alive", false));
     assert_eq!(r.status, 200);
     assert!(r.text().contains("alive"));
 }

@@ -13,14 +13,7 @@ fn sighup_reload_changes_routing_and_rejects_a_broken_file(driver: &str) {
     let mock = start_mock(driver);
     let config = mock_config(mock.addr, "", "");
     let gw = start_gateway(&config, driver);
-    let model_of = || {
-        post(
-            gw.addr,
-            "/v1/chat/completions",
-            &[],
-            &chat_body("fast", "x", false),
-        )
-    };
+    let model_of = || post_chat(gw.addr, &[], &chat_body("fast", "x", false));
     assert_eq!(model_of().header("x-tollgate-model"), Some("mock-fast"));
 
     gw.rewrite_config(&config.replace(
@@ -136,13 +129,7 @@ fn client_disconnect_mid_stream_frees_the_upstream(driver: &str) {
     });
     assert_eq!(stat(mock.addr, "streams_completed"), 0);
     assert_eq!(
-        post(
-            gw.addr,
-            "/v1/chat/completions",
-            &[],
-            &chat_body("fast", "x", false)
-        )
-        .status,
+        post_chat(gw.addr, &[], &chat_body("fast", "x", false)).status,
         200
     );
 }
@@ -165,13 +152,7 @@ fn client_disconnect_while_upstream_thinks_cancels_it(driver: &str) {
         stat(mock.addr, "connections_open") == 1
     });
     assert_eq!(
-        post(
-            gw.addr,
-            "/v1/chat/completions",
-            &[],
-            &chat_body("fast", "x", false)
-        )
-        .status,
+        post_chat(gw.addr, &[], &chat_body("fast", "x", false)).status,
         200
     );
 }
@@ -272,28 +253,17 @@ fn embedded_default_serves_mock_echo_with_no_file_and_no_keys() {
         Some(&dir.path),
     );
     assert!(gw.log()[0].contains("<embedded default>"), "{:?}", gw.log());
-    let r = post(
+    let r = post_chat(
         gw.addr,
-        "/v1/chat/completions",
         &[],
         br#"{"model":"mock/echo","messages":[{"role":"user","content":"hi"}]}"#,
     );
     assert_eq!(r.status, 200);
     assert!(r.text().contains("\"content\":\"hi\""));
-    let r = post(
-        gw.addr,
-        "/v1/chat/completions",
-        &[],
-        &chat_body("mock/echo", "streamed hi", true),
-    );
+    let r = post_chat(gw.addr, &[], &chat_body("mock/echo", "streamed hi", true));
     assert!(sse_data(&r.body).concat().contains("streamed "));
     // Real providers stay off without their keys, and say so.
-    let r = post(
-        gw.addr,
-        "/v1/chat/completions",
-        &[],
-        &chat_body("gpt-4o", "x", false),
-    );
+    let r = post_chat(gw.addr, &[], &chat_body("gpt-4o", "x", false));
     assert_eq!(r.status, 503);
     assert!(r.text().contains("OPENAI_API_KEY"));
     let models = get(gw.addr, "/v1/models").text();

@@ -11,12 +11,7 @@ fn non_stream_body_passes_byte_exact(driver: &str) {
     let gw = start_gateway(&mock_config(mock.addr, "", ""), driver);
     // Odd spacing, unicode escapes and unknown fields must survive untouched.
     let body = br#"{ "model" : "same", "messages":[{"role":"user","content":"h\u00e9llo \"q\""}],"x_vendor":{"a":[1,2.50,null]} }"#;
-    let r = post(
-        gw.addr,
-        "/v1/chat/completions",
-        &[("x-mock-echo-body", "1")],
-        body,
-    );
+    let r = post_chat(gw.addr, &[("x-mock-echo-body", "1")], body);
     assert_eq!(r.status, 200);
     assert_eq!(
         r.body,
@@ -28,12 +23,7 @@ fn non_stream_body_passes_byte_exact(driver: &str) {
 
     // With an alias, only the model value changes.
     let body = br#"{"messages":[{"role":"user","content":"hi"}],"model":"fast","temperature":0.7}"#;
-    let r = post(
-        gw.addr,
-        "/v1/chat/completions",
-        &[("x-mock-echo-body", "1")],
-        body,
-    );
+    let r = post_chat(gw.addr, &[("x-mock-echo-body", "1")], body);
     assert_eq!(
         r.text(),
         r#"{"messages":[{"role":"user","content":"hi"}],"model":"mock-fast","temperature":0.7}"#
@@ -43,12 +33,7 @@ fn non_stream_body_passes_byte_exact(driver: &str) {
     // A repeated `model` is ambiguous (parsers disagree on which wins): the
     // upstream gets one, the routed one, never the client's second choice.
     let body = br#"{"model":"fast","messages":[{"role":"user","content":"hi"}],"model":"same"}"#;
-    let r = post(
-        gw.addr,
-        "/v1/chat/completions",
-        &[("x-mock-echo-body", "1")],
-        body,
-    );
+    let r = post_chat(gw.addr, &[("x-mock-echo-body", "1")], body);
     assert_eq!(r.status, 200);
     let sent = r.text();
     assert_eq!(sent.matches("\"model\"").count(), 1, "{sent}");
@@ -56,13 +41,7 @@ fn non_stream_body_passes_byte_exact(driver: &str) {
     // Also when the routed model needs no rewrite.
     let body =
         br#"{"model":"same","messages":[{"role":"user","content":"hi"}],"model":"gpt-expensive"}"#;
-    let sent = post(
-        gw.addr,
-        "/v1/chat/completions",
-        &[("x-mock-echo-body", "1")],
-        body,
-    )
-    .text();
+    let sent = post_chat(gw.addr, &[("x-mock-echo-body", "1")], body).text();
     assert_eq!(sent.matches("\"model\"").count(), 1, "{sent}");
     assert!(sent.contains("\"model\":\"same\""), "{sent}");
 }
@@ -70,9 +49,8 @@ fn non_stream_body_passes_byte_exact(driver: &str) {
 fn non_stream_round_trip(driver: &str) {
     let mock = start_mock(driver);
     let gw = start_gateway(&mock_config(mock.addr, "", ""), driver);
-    let r = post(
+    let r = post_chat(
         gw.addr,
-        "/v1/chat/completions",
         &[("x-request-id", "abc-123")],
         &chat_body("fast", "hello world", false),
     );
@@ -88,12 +66,7 @@ fn non_stream_round_trip(driver: &str) {
     assert_eq!(v["model"].as_str(), Some("mock-fast"));
     assert!(v["usage"]["total_tokens"].as_u64().unwrap() > 0);
     // Without a client id, the gateway makes one.
-    let r = post(
-        gw.addr,
-        "/v1/chat/completions",
-        &[],
-        &chat_body("fast", "x", false),
-    );
+    let r = post_chat(gw.addr, &[], &chat_body("fast", "x", false));
     assert!(
         r.header("x-request-id")
             .is_some_and(|id| id.starts_with("req_"))
@@ -104,7 +77,7 @@ fn stream_round_trip_with_usage(driver: &str) {
     let mock = start_mock(driver);
     let gw = start_gateway(&mock_config(mock.addr, "", ""), driver);
     let body = br#"{"model":"fast","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"one two three"}]}"#;
-    let r = post(gw.addr, "/v1/chat/completions", &[], body);
+    let r = post_chat(gw.addr, &[], body);
     assert_eq!(r.status, 200);
     assert_eq!(r.header("content-type"), Some("text/event-stream"));
     let data = sse_data(&r.body);
@@ -233,9 +206,8 @@ fn chunked_request_body(driver: &str) {
 fn upstream_errors_relay_with_their_status(driver: &str) {
     let mock = start_mock(driver);
     let gw = start_gateway(&mock_config(mock.addr, "", ""), driver);
-    let r = post(
+    let r = post_chat(
         gw.addr,
-        "/v1/chat/completions",
         &[("x-mock-fault", "status=429;retry-after=30")],
         &chat_body("fast", "x", false),
     );
@@ -243,17 +215,15 @@ fn upstream_errors_relay_with_their_status(driver: &str) {
     assert_eq!(r.header("retry-after"), Some("30"));
     assert_eq!(r.error_code(), "mock_fault");
     // The provider's own error goes out as it came: body byte for byte, rate-limit headers kept.
-    let direct = post(
+    let direct = post_chat(
         mock.addr,
-        "/v1/chat/completions",
         &[("x-mock-fault", "status=429;retry-after=30")],
         &chat_body("fast", "x", false),
     );
     assert_eq!(r.body, direct.body);
     assert_eq!(r.header("x-ratelimit-remaining-requests"), Some("0"));
-    let r = post(
+    let r = post_chat(
         gw.addr,
-        "/v1/chat/completions",
         &[("x-mock-fault", "status=503")],
         &chat_body("fast", "x", false),
     );
@@ -272,17 +242,11 @@ fn unreachable_and_hanging_upstreams_fail_cleanly(driver: &str) {
         &format!("[[providers]]\nname = \"dead\"\nkind = \"openai_compatible\"\nbase_url = \"http://{dead}/v1\"\n\n[[models]]\nname = \"gone\"\nprovider = \"dead\"\n\n[[providers]]\nname = \"local\""),
     );
     let gw = start_gateway(&config, driver);
-    let r = post(
-        gw.addr,
-        "/v1/chat/completions",
-        &[],
-        &chat_body("gone", "x", false),
-    );
+    let r = post_chat(gw.addr, &[], &chat_body("gone", "x", false));
     assert_eq!(r.status, 502);
     assert_eq!(r.error_code(), "upstream_connect_error");
-    let r = post(
+    let r = post_chat(
         gw.addr,
-        "/v1/chat/completions",
         &[("x-mock-fault", "hang")],
         &chat_body("fast", "x", false),
     );
@@ -290,13 +254,7 @@ fn unreachable_and_hanging_upstreams_fail_cleanly(driver: &str) {
     assert_eq!(r.error_code(), "upstream_timeout");
     // The gateway still serves.
     assert_eq!(
-        post(
-            gw.addr,
-            "/v1/chat/completions",
-            &[],
-            &chat_body("fast", "x", false)
-        )
-        .status,
+        post_chat(gw.addr, &[], &chat_body("fast", "x", false)).status,
         200
     );
 }
@@ -304,9 +262,8 @@ fn unreachable_and_hanging_upstreams_fail_cleanly(driver: &str) {
 fn stream_cut_becomes_an_error_event(driver: &str) {
     let mock = start_mock(driver);
     let gw = start_gateway(&mock_config(mock.addr, "", ""), driver);
-    let r = post(
+    let r = post_chat(
         gw.addr,
-        "/v1/chat/completions",
         &[("x-mock-fault", "cut-after=2")],
         &chat_body("fast", "a b c d e", true),
     );

@@ -14,12 +14,7 @@ fn route(r: &Response) -> String {
 }
 
 fn ok_chat(gw: &Gateway, model: &str, headers: &[(&str, &str)]) -> Response {
-    let r = post(
-        gw.addr,
-        "/v1/chat/completions",
-        headers,
-        &chat_body(model, "hello", false),
-    );
+    let r = post_chat(gw.addr, headers, &chat_body(model, "hello", false));
     assert_eq!(r.status, 200, "{} / {}", r.text(), route(&r));
     r
 }
@@ -134,12 +129,7 @@ provider = "b"
         route(&r)
     );
     for stream in [false, true] {
-        let r = post(
-            gw.addr,
-            "/v1/chat/completions",
-            &[],
-            &chat_body("quiet", "hello", stream),
-        );
+        let r = post_chat(gw.addr, &[], &chat_body("quiet", "hello", stream));
         assert_eq!(r.status, 200);
         assert_eq!(r.header("x-tollgate-provider"), Some("b"));
         assert!(route(&r).contains("first-token-timeout"), "{}", route(&r));
@@ -163,12 +153,7 @@ fn retry_after_is_honoured_or_passed_on(driver: &str) {
     assert!(route(&r).contains("waited=1000ms"), "{}", route(&r));
     assert!(route(&r).contains("attempts=2"), "{}", route(&r));
     // Longer than max_retry_after_ms: no waiting, the client gets the 429 and its Retry-After.
-    let r = post(
-        gw.addr,
-        "/v1/chat/completions",
-        &[],
-        &chat_body("later", "x", false),
-    );
+    let r = post_chat(gw.addr, &[], &chat_body("later", "x", false));
     assert_eq!(r.status, 429);
     assert_eq!(r.header("retry-after"), Some("60"));
     assert!(!route(&r).contains("waited"), "{}", route(&r));
@@ -222,12 +207,7 @@ provider = "fast"
     );
     let gw = start_gateway(&config, driver);
     for stream in [false, true] {
-        let r = post(
-            gw.addr,
-            "/v1/chat/completions",
-            &[],
-            &chat_body("m", "race", stream),
-        );
+        let r = post_chat(gw.addr, &[], &chat_body("m", "race", stream));
         assert_eq!(r.status, 200);
         assert_eq!(r.header("x-tollgate-provider"), Some("fast"));
         assert!(route(&r).contains("hedged"), "{}", route(&r));
@@ -248,12 +228,7 @@ fn a_stream_cut_after_the_first_byte_is_an_error_not_a_fallback(driver: &str) {
         provider("b", b.addr, "", "")
     );
     let gw = start_gateway(&config, driver);
-    let r = post(
-        gw.addr,
-        "/v1/chat/completions",
-        &[],
-        &chat_body("m", "one two three", true),
-    );
+    let r = post_chat(gw.addr, &[], &chat_body("m", "one two three", true));
     assert_eq!(r.status, 200);
     let data = sse_data(&r.body);
     assert!(
@@ -307,18 +282,12 @@ region = "us"
     let eu_key = [("authorization", "Bearer team-eu-secret")];
     // The only eu deployment fails: the request fails rather than leave the region.
     for _ in 0..5 {
-        let r = post(
-            gw.addr,
-            "/v1/chat/completions",
-            &eu_key,
-            &chat_body("m", "x", false),
-        );
+        let r = post_chat(gw.addr, &eu_key, &chat_body("m", "x", false));
         assert!(r.status >= 500, "{}", r.text());
         assert!(route(&r).contains("region=eu"), "{}", route(&r));
     }
-    let r = post(
+    let r = post_chat(
         gw.addr,
-        "/v1/chat/completions",
         &[
             ("authorization", "Bearer team-us-secret"),
             ("x-tollgate-region", "eu"),
@@ -329,17 +298,15 @@ region = "us"
     assert_eq!(stat(us.addr, "requests"), 0);
     assert_eq!(stat(other.addr, "requests"), 0);
     // Conflicting residency is refused; unknown keys are refused.
-    let r = post(
+    let r = post_chat(
         gw.addr,
-        "/v1/chat/completions",
         &[eu_key[0], ("x-tollgate-region", "us")],
         &chat_body("m", "x", false),
     );
     assert_eq!(r.status, 403);
     assert_eq!(r.error_code(), "region_conflict");
-    let r = post(
+    let r = post_chat(
         gw.addr,
-        "/v1/chat/completions",
         &[("authorization", "Bearer nope")],
         &chat_body("m", "x", false),
     );
@@ -398,7 +365,7 @@ route_to = "flagship"
     );
     assert!(route(&r).contains("rule=simple"), "{}", route(&r));
     let hard = br#"{"model":"auto","reasoning_effort":"high","tools":[{"type":"function","function":{"name":"f","parameters":{}}}],"messages":[{"role":"user","content":"Prove the theorem step by step and analyze the architecture."}]}"#;
-    let r = post(gw.addr, "/v1/chat/completions", &[], hard);
+    let r = post_chat(gw.addr, &[], hard);
     assert_eq!(
         r.header("x-tollgate-model"),
         Some("gpt-4o"),
@@ -413,7 +380,7 @@ route_to = "flagship"
     );
     assert_eq!(r.header("x-tollgate-model"), Some("mistral-small"));
     let tagged = br#"{"model":"flagship","metadata":{"tags":"batch"},"messages":[{"role":"user","content":"x"}]}"#;
-    let r = post(gw.addr, "/v1/chat/completions", &[], tagged);
+    let r = post_chat(gw.addr, &[], tagged);
     assert_eq!(
         r.header("x-tollgate-model"),
         Some("mistral-small"),

@@ -94,12 +94,7 @@ fn https_upstream_with_private_ca(driver: &str) {
 
     // Without the CA the certificate is not trusted: a clean 502, nothing sent.
     let untrusting = start_gateway(&tls_config(mock.addr.port(), None), driver);
-    let r = post(
-        untrusting.addr,
-        "/v1/chat/completions",
-        &[],
-        &chat_body("secure-model", "x", false),
-    );
+    let r = post_chat(untrusting.addr, &[], &chat_body("secure-model", "x", false));
     assert_eq!(r.status, 502);
     assert_eq!(r.error_code(), "upstream_connect_error");
 }

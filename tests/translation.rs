@@ -128,9 +128,8 @@ fn whole_answers_match_the_goldens(driver: &str) {
             }
             let expected =
                 parse(&std::fs::read(fixture(provider, &format!("{name}.openai.json"))).unwrap());
-            let r = post(
+            let r = post_chat(
                 gw.addr,
-                "/v1/chat/completions",
                 &[("x-mock-fixture", &name)],
                 &chat_body(model_for(provider), "hi", false),
             );
@@ -174,12 +173,7 @@ fn streams_match_the_goldens_event_by_event(driver: &str) {
                 r#"{{"model":"{}","stream":true,"stream_options":{{"include_usage":{include_usage}}},"messages":[{{"role":"user","content":"hi"}}]}}"#,
                 model_for(provider)
             );
-            let r = post(
-                gw.addr,
-                "/v1/chat/completions",
-                &[("x-mock-fixture", &name)],
-                body.as_bytes(),
-            );
+            let r = post_chat(gw.addr, &[("x-mock-fixture", &name)], body.as_bytes());
             assert_eq!(r.status, 200, "{provider}/{name}");
             let got = sse_data(&r.body);
             assert_eq!(got.len(), expected.len(), "{provider}/{name}: {got:#?}");
@@ -238,12 +232,7 @@ fn requests_reach_the_provider_translated(driver: &str) {
                 o.remove("stream_options");
             }
             let body = simd_json::to_vec(&openai).unwrap();
-            let r = post(
-                gw.addr,
-                "/v1/chat/completions",
-                &[("x-mock-record", "1")],
-                &body,
-            );
+            let r = post_chat(gw.addr, &[("x-mock-record", "1")], &body);
             assert!(
                 r.status == 200 || r.status == 502,
                 "{provider}/{case}: {} {}",
@@ -270,9 +259,8 @@ fn cut_and_errors_mid_stream_are_explicit(driver: &str) {
     let mock = start_mock(driver);
     let gw = start_gateway(&config(mock.addr), driver);
     for model in ["claude", "gemini"] {
-        let r = post(
+        let r = post_chat(
             gw.addr,
-            "/v1/chat/completions",
             &[("x-mock-fault", "cut-after=3")],
             &chat_body(model, "one two three four five", true),
         );
@@ -292,9 +280,8 @@ fn cut_and_errors_mid_stream_are_explicit(driver: &str) {
             (529, 503),
             (503, 503),
         ] {
-            let r = post(
+            let r = post_chat(
                 gw.addr,
-                "/v1/chat/completions",
                 &[("x-mock-fault", &format!("status={status}"))],
                 &chat_body(model, "x", false),
             );
@@ -311,9 +298,8 @@ fn echo_round_trip_in_both_formats(driver: &str) {
     let mock = start_mock(driver);
     let gw = start_gateway(&config(mock.addr), driver);
     for model in ["claude", "gemini"] {
-        let r = post(
+        let r = post_chat(
             gw.addr,
-            "/v1/chat/completions",
             &[],
             &chat_body(model, "hello translated world", false),
         );
@@ -381,7 +367,7 @@ fn bad_requests_for_translated_models_get_a_400_with_param(driver: &str) {
         ),
     ];
     for (body, param) in cases {
-        let r = post(gw.addr, "/v1/chat/completions", &[], body);
+        let r = post_chat(gw.addr, &[], body);
         assert_eq!(
             r.status,
             400,

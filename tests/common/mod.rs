@@ -480,6 +480,11 @@ pub fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: &[u8])
     c.read_response().expect("a response")
 }
 
+/// `POST /v1/chat/completions` on a fresh connection.
+pub fn post_chat(addr: SocketAddr, headers: &[(&str, &str)], body: &[u8]) -> Response {
+    post(addr, "/v1/chat/completions", headers, body)
+}
+
 pub fn get(addr: SocketAddr, path: &str) -> Response {
     let mut c = Client::connect(addr);
     c.get(path);
