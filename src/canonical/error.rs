@@ -102,6 +102,29 @@ pub enum StreamError {
     Malformed(String),
 }
 
+/// The first error a stream translator met: every later call reports it
+/// again, so a failed stream never resumes or ends cleanly.
+#[derive(Debug, Clone, Default)]
+pub struct FirstFailure(Option<StreamError>);
+
+impl FirstFailure {
+    /// `Err` with the failure met so far, if any.
+    pub fn check(&self) -> Result<(), StreamError> {
+        match &self.0 {
+            Some(e) => Err(e.clone()),
+            None => Ok(()),
+        }
+    }
+
+    /// Keeps the failure in `result` (the first one only) and passes it on.
+    pub fn record<T>(&mut self, result: Result<T, StreamError>) -> Result<T, StreamError> {
+        if let Err(e) = &result {
+            self.0.get_or_insert_with(|| e.clone());
+        }
+        result
+    }
+}
+
 impl StreamError {
     pub fn to_openai(&self) -> OpenAiError {
         match self {

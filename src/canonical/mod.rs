@@ -39,7 +39,7 @@ pub mod raw;
 pub mod scratch;
 pub mod tape;
 
-pub use error::{CanonicalError, OpenAiError, StreamError};
+pub use error::{CanonicalError, FirstFailure, OpenAiError, StreamError};
 pub use raw::RawJson;
 
 /// Who wrote a message.

@@ -2,6 +2,7 @@
 //! The translator keeps just enough state to renumber tool calls the OpenAI
 //! way and to tell a clean end (`message_stop`) from a cut stream.
 
+use crate::canonical::FirstFailure;
 use simd_json::Buffers;
 
 use super::JSON_ANSWER_TOOL;
@@ -44,7 +45,7 @@ pub struct AnthropicStreamTranslator {
     started: bool,
     finish_sent: bool,
     stopped: bool,
-    failure: Option<StreamError>,
+    failure: FirstFailure,
     usage: WireUsage,
     message_id: String,
     model: String,
@@ -63,7 +64,7 @@ impl AnthropicStreamTranslator {
             started: false,
             finish_sent: false,
             stopped: false,
-            failure: None,
+            failure: FirstFailure::default(),
             usage: WireUsage::default(),
             message_id: String::new(),
             model: String::new(),
@@ -87,9 +88,7 @@ impl AnthropicStreamTranslator {
 
     /// Translates one upstream event, appending zero or more chunks to `out`.
     pub fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<ChatChunk>) -> Result<(), StreamError> {
-        if let Some(failure) = &self.failure {
-            return Err(failure.clone());
-        }
+        self.failure.check()?;
         if self.stopped || ev.event == "ping" {
             return Ok(());
         }
@@ -104,24 +103,18 @@ impl AnthropicStreamTranslator {
             Err(e) => Err(StreamError::Malformed(format!("{}: {e}", ev.event_type()))),
         };
         self.scratch = scratch;
-        if let Err(e) = &result {
-            self.failure = Some(e.clone());
-        }
-        result
+        self.failure.record(result)
     }
 
     /// Call when the upstream body ends. `Ok` (with any last chunks) only if
     /// the stream reached `message_stop`; otherwise the answer was cut and
     /// the client must get an explicit error, not a clean-looking end.
     pub fn finish(&mut self) -> Result<Vec<ChatChunk>, StreamError> {
-        if let Some(failure) = &self.failure {
-            return Err(failure.clone());
-        }
+        self.failure.check()?;
         if self.stopped {
             Ok(Vec::new())
         } else {
-            self.failure = Some(StreamError::Truncated);
-            Err(StreamError::Truncated)
+            self.failure.record(Err(StreamError::Truncated))
         }
     }
 

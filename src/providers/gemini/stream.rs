@@ -14,6 +14,7 @@ use super::args::{ArgsAssembler, BadPath};
 use super::convert::{error_type, json_text};
 use super::response::{self, TextKind};
 use super::wire::{FunctionCall, GenerateContentResponse, Part, UsageMetadata};
+use crate::canonical::FirstFailure;
 use crate::canonical::{
     ChatChunk, ChunkDelta, FinishReason, OpenAiError, Role, ToolCallDelta, Usage,
 };
@@ -45,8 +46,7 @@ pub struct GeminiStreamTranslator {
     usage: Option<UsageMetadata>,
     response_id: String,
     model: String,
-    /// The first failure; every later call reports it again.
-    failure: Option<StreamError>,
+    failure: FirstFailure,
     /// Reused parse buffer (simd-json parses in place).
     buf: Vec<u8>,
 }
@@ -62,7 +62,7 @@ impl GeminiStreamTranslator {
             usage: None,
             response_id: String::new(),
             model: String::new(),
-            failure: None,
+            failure: FirstFailure::default(),
             buf: Vec::with_capacity(1024),
         }
     }
@@ -84,9 +84,7 @@ impl GeminiStreamTranslator {
 
     /// Translates one SSE event, appending the chunks it yields to `out`.
     pub fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<ChatChunk>) -> Result<(), StreamError> {
-        if let Some(failure) = &self.failure {
-            return Err(failure.clone());
-        }
+        self.failure.check()?;
         let data = ev.data.trim();
         if data.is_empty() || data == "[DONE]" {
             return Ok(());
@@ -97,22 +95,16 @@ impl GeminiStreamTranslator {
             Ok(chunk) => self.on_chunk(chunk, out),
             Err(e) => Err(StreamError::Malformed(e.to_string())),
         };
-        if let Err(e) = &result {
-            self.failure = Some(e.clone());
-        }
-        result
+        self.failure.record(result)
     }
 
     /// Call when the upstream body ends: the usage chunk when asked for, or
     /// an error when no chunk ever carried a finish reason (the upstream was
     /// cut), so the client never mistakes a cut stream for a finished one.
     pub fn finish(&mut self) -> Result<Vec<ChatChunk>, StreamError> {
-        if let Some(failure) = &self.failure {
-            return Err(failure.clone());
-        }
+        self.failure.check()?;
         if !self.finished {
-            self.failure = Some(StreamError::Truncated);
-            return Err(StreamError::Truncated);
+            return self.failure.record(Err(StreamError::Truncated));
         }
         let mut out = Vec::new();
         if self.include_usage {
