@@ -2,14 +2,13 @@
 //! The translator keeps just enough state to renumber tool calls the OpenAI
 //! way and to tell a clean end (`message_stop`) from a cut stream.
 
-use crate::canonical::FirstFailure;
 use simd_json::Buffers;
 
 use super::JSON_ANSWER_TOOL;
 use super::convert::error_classify;
 use super::convert::{map_stop_reason, map_usage};
 use super::wire::{StreamEvent, WireUsage};
-use crate::canonical::{ChatChunk, ChunkDelta, OpenAiError, Role, ToolCallDelta};
+use crate::canonical::{ChatChunk, ChunkDelta, FirstFailure, OpenAiError, Role, ToolCallDelta};
 use crate::sse::SseEvent;
 
 mod error;

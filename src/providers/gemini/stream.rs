@@ -14,9 +14,8 @@ use super::args::{ArgsAssembler, BadPath};
 use super::convert::{error_type, json_text};
 use super::response::{self, TextKind};
 use super::wire::{FunctionCall, GenerateContentResponse, Part, UsageMetadata};
-use crate::canonical::FirstFailure;
 use crate::canonical::{
-    ChatChunk, ChunkDelta, FinishReason, OpenAiError, Role, ToolCallDelta, Usage,
+    ChatChunk, ChunkDelta, FinishReason, FirstFailure, OpenAiError, Role, ToolCallDelta, Usage,
 };
 use crate::sse::SseEvent;
 
