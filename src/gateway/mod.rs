@@ -58,22 +58,10 @@ impl Service for Gateway {
             "/v1/chat/completions" if method == "POST" => chat::handle(self, req, resp).await,
             "/v1/models" if method == "GET" => {
                 let snapshot = crate::router::current();
-                let _ = resp
-                    .send(
-                        200,
-                        &[("content-type", b"application/json")],
-                        &snapshot.models_json,
-                    )
-                    .await;
+                let _ = resp.send_json(200, &[], &snapshot.models_json).await;
             }
             "/healthz" if method == "GET" => {
-                let _ = resp
-                    .send(
-                        200,
-                        &[("content-type", b"application/json")],
-                        b"{\"status\":\"ok\"}",
-                    )
-                    .await;
+                let _ = resp.send_json(200, &[], b"{\"status\":\"ok\"}").await;
             }
             "/readyz" if method == "GET" => {
                 let (status, body): (u16, &[u8]) = if crate::runtime::lifecycle().is_ready() {
@@ -81,9 +69,7 @@ impl Service for Gateway {
                 } else {
                     (503, b"{\"status\":\"not ready\"}")
                 };
-                let _ = resp
-                    .send(status, &[("content-type", b"application/json")], body)
-                    .await;
+                let _ = resp.send_json(status, &[], body).await;
             }
             "/metrics" if method == "GET" => {
                 let body = metrics_text(self.worker);

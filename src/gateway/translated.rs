@@ -150,9 +150,7 @@ async fn whole(
     }
     let mut out = Vec::with_capacity(body.len() + 256);
     write_openai_response(&answer, &mut out);
-    let mut all: Vec<(&str, &[u8])> = vec![("content-type", b"application/json")];
-    all.extend_from_slice(headers);
-    let _ = resp.send(200, &all, &out).await;
+    let _ = resp.send_json(200, headers, &out).await;
 }
 
 /// Translates the upstream's SSE stream event by event as it arrives.

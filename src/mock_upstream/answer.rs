@@ -56,13 +56,13 @@ pub async fn answer(
     }
     if let Some(status) = plan.failing_status() {
         let retry = plan.retry_after.map(|s| s.to_string());
-        let mut headers = vec![JSON];
+        let mut headers: Vec<(&str, &[u8])> = Vec::with_capacity(2);
         headers.extend(retry.iter().map(|r| ("retry-after", r.as_bytes())));
         if status == 429 {
             headers.push(("x-ratelimit-remaining-requests", b"0"));
         }
         let body = fault_body(format, status);
-        let _ = resp.send(status, &headers, &body).await;
+        let _ = resp.send_json(status, &headers, &body).await;
         return;
     }
     if plan.hang_body {
@@ -77,12 +77,12 @@ pub async fn answer(
         return;
     }
     if req.header("x-mock-echo-request").is_some() {
-        let _ = resp.send(200, &[JSON], &echo_request(req)).await;
+        let _ = resp.send_json(200, &[], &echo_request(req)).await;
         return;
     }
     if req.header("x-mock-echo-body").is_some() {
         // The raw request body back, byte for byte: lets tests see exactly what arrived.
-        let _ = resp.send(200, &[JSON], &req.body).await;
+        let _ = resp.send_json(200, &[], &req.body).await;
         return;
     }
     let Some(echo) = formats::plan_for(format, &req.body, path) else {
@@ -180,7 +180,7 @@ async fn send_body(status: u16, body: &[u8], pacing: &Pacing, resp: &mut Respond
         resp.abort();
         return;
     }
-    let _ = resp.send(status, &[JSON], body).await;
+    let _ = resp.send_json(status, &[], body).await;
 }
 
 /// Streams events; `frame` adds the blank line generated events lack.

@@ -113,9 +113,7 @@ impl Service for MockUpstream {
         };
         if req.method() == "GET" && path == "/mock/last-request" {
             let last = last_request().lock().map(|l| l.clone()).unwrap_or_default();
-            let _ = resp
-                .send(200, &[("content-type", b"application/json")], &last)
-                .await;
+            let _ = resp.send_json(200, &[], &last).await;
             return;
         }
         if req.header("x-mock-record").is_some()
@@ -124,13 +122,7 @@ impl Service for MockUpstream {
             *last = req.body.clone();
         }
         if req.method() == "GET" && path == "/mock/stats" {
-            let _ = resp
-                .send(
-                    200,
-                    &[("content-type", b"application/json")],
-                    &stats().to_json(),
-                )
-                .await;
+            let _ = resp.send_json(200, &[], &stats().to_json()).await;
             return;
         }
         stats().requests.fetch_add(1, Ordering::SeqCst);

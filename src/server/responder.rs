@@ -101,16 +101,25 @@ impl<'a> Responder<'a> {
         self.flush().await
     }
 
+    /// [`send`](Self::send) with `content-type: application/json` ahead of `extra`.
+    pub async fn send_json(
+        &mut self,
+        status: u16,
+        extra: &[(&str, &[u8])],
+        body: &[u8],
+    ) -> std::io::Result<()> {
+        let mut headers: Vec<(&str, &[u8])> = Vec::with_capacity(extra.len() + 1);
+        headers.push(("content-type", b"application/json"));
+        headers.extend_from_slice(extra);
+        self.send(status, &headers, body).await
+    }
+
     pub async fn send_error(
         &mut self,
         err: &ApiError,
         extra: &[(&str, &[u8])],
     ) -> std::io::Result<()> {
-        let body = err.to_json();
-        let mut headers: Vec<(&str, &[u8])> = Vec::with_capacity(extra.len() + 1);
-        headers.push(("content-type", b"application/json"));
-        headers.extend_from_slice(extra);
-        self.send(err.status, &headers, &body).await
+        self.send_json(err.status, extra, &err.to_json()).await
     }
 
     /// Starts a chunked response; the head is written with the first chunk
