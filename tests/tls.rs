@@ -47,21 +47,14 @@ provider = "secure"
 
 fn https_upstream_with_private_ca(driver: &str) {
     let certs = Certs::new();
-    let mock = spawn(
+    let mock = start_mock_with(
+        driver,
         &[
-            "mock-upstream",
-            "--listen",
-            "127.0.0.1:0",
-            "--workers",
-            "1",
-            "--driver",
-            driver,
             "--tls-cert",
             &certs.path("cert.pem"),
             "--tls-key",
             &certs.path("key.pem"),
         ],
-        None,
     );
     let gw = start_gateway(
         &tls_config(mock.addr.port(), Some(&certs.path("cert.pem"))),

@@ -157,18 +157,22 @@ pub fn spawn(args: &[&str], cwd: Option<&std::path::Path>) -> Proc {
 }
 
 pub fn start_mock(driver: &str) -> Proc {
-    spawn(
-        &[
-            "mock-upstream",
-            "--listen",
-            "127.0.0.1:0",
-            "--workers",
-            "1",
-            "--driver",
-            driver,
-        ],
-        None,
-    )
+    start_mock_with(driver, &[])
+}
+
+/// A one-worker mock upstream on a free port, with `extra` flags.
+pub fn start_mock_with(driver: &str, extra: &[&str]) -> Proc {
+    let mut args = vec![
+        "mock-upstream",
+        "--listen",
+        "127.0.0.1:0",
+        "--workers",
+        "1",
+        "--driver",
+        driver,
+    ];
+    args.extend_from_slice(extra);
+    spawn(&args, None)
 }
 
 pub struct Gateway {
