@@ -31,30 +31,6 @@ thread_local! {
     });
 }
 
-/// Calls `f` with a mutable copy of `body` and parse buffers to use on it.
-/// Parsing with `Buffers::new(body.len())` is what simd-json's plain entry
-/// points do, so results and errors are the same either way.
-pub fn with_scratch<R>(body: &[u8], f: impl FnOnce(&mut [u8], &mut Buffers) -> R) -> R {
-    if body.len() > REUSE_LIMIT {
-        return with_fresh(body, f);
-    }
-    SCRATCH.with(|cell| match cell.try_borrow_mut() {
-        Ok(mut scratch) => {
-            let Scratch { input, buffers, .. } = &mut *scratch;
-            input.clear();
-            input.extend_from_slice(body);
-            f(input, buffers)
-        }
-        // Only reachable if `f` itself parses another body.
-        Err(_) => with_fresh(body, f),
-    })
-}
-
-fn with_fresh<R>(body: &[u8], f: impl FnOnce(&mut [u8], &mut Buffers) -> R) -> R {
-    let mut input = body.to_vec();
-    f(&mut input, &mut Buffers::new(body.len()))
-}
-
 /// Where the strings of a tape sit in the body it was parsed from: the
 /// parse runs over a copy of the body, at the same offsets, and a string
 /// without escapes is read where it lies (an escaped one is unescaped in

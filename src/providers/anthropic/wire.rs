@@ -5,7 +5,6 @@
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
-use simd_json::OwnedValue;
 
 use crate::canonical::RawJson;
 
@@ -78,7 +77,7 @@ pub enum Block<'a> {
     ToolUse {
         id: &'a str,
         name: &'a str,
-        input: OwnedValue,
+        input: RawJson,
     },
     ToolResult {
         tool_use_id: &'a str,

@@ -5,7 +5,7 @@
 //! The wire types keep their `Serialize` derive as the reference: the test
 //! below holds this writer to it byte for byte.
 
-use crate::canonical::json::{write_f64, write_list, write_str, write_u64, write_value};
+use crate::canonical::json::{write_f64, write_list, write_str, write_u64};
 use crate::providers::anthropic::wire::{
     Block, ImageSource, MessagesRequest, SystemPrompt, Tool, ToolChoice, Turn,
 };
@@ -116,7 +116,7 @@ fn write_block(out: &mut Vec<u8>, block: &Block<'_>) {
             out.extend_from_slice(b",\"name\":");
             write_str(out, name);
             out.extend_from_slice(b",\"input\":");
-            write_value(out, input);
+            out.extend_from_slice(input.as_str().as_bytes());
         }
         Block::ToolResult {
             tool_use_id,

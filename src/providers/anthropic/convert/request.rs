@@ -2,15 +2,14 @@
 //! strictly alternating turns, thinking budget and structured output; tools
 //! and tool choice are in `tools`, the byte layout in `body`.
 
-use simd_json::OwnedValue;
 use simd_json::prelude::*;
 
 use super::ConvertError;
 use super::body::write_request;
 use super::tools::{JsonAnswer, build_tool_choice, build_tools};
-use crate::canonical::scratch::with_scratch;
+use crate::canonical::tape::with_tape;
 use crate::canonical::{
-    ChatRequest, ContentPart, ImageSource, Message, ReasoningBlock, ReasoningEffort, Role,
+    ChatRequest, ContentPart, ImageSource, Message, RawJson, ReasoningBlock, ReasoningEffort, Role,
 };
 use crate::providers::anthropic::AnthropicOptions;
 use crate::providers::anthropic::wire::{self, Block, SystemPrompt, TextBlock, Turn};
@@ -234,16 +233,16 @@ fn assistant_blocks(i: usize, m: &Message) -> Result<Vec<Block<'_>>, ConvertErro
     Ok(blocks)
 }
 
-/// OpenAI carries arguments as JSON text; Anthropic wants the object.
-fn parse_arguments(arguments: &str) -> Option<OwnedValue> {
+/// OpenAI carries arguments as JSON text; Anthropic wants the object,
+/// written compactly.
+fn parse_arguments(arguments: &str) -> Option<RawJson> {
     if arguments.trim().is_empty() {
-        return Some(OwnedValue::object());
+        return Some(RawJson::empty_object());
     }
-    let value = with_scratch(arguments.as_bytes(), |input, buffers| {
-        simd_json::to_owned_value_with_buffers(input, buffers)
+    with_tape(arguments.as_bytes(), |tape, _| {
+        let value = tape.ok()?.as_value();
+        value.is_object().then(|| RawJson::from_tape(value))
     })
-    .ok()?;
-    value.is_object().then_some(value)
 }
 
 /// `(max_tokens, thinking budget)`. Without a client limit the answer keeps
