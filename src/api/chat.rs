@@ -4,7 +4,7 @@
 
 use std::ops::Range;
 
-use simd_json::prelude::*;
+use crate::canonical::tape::prelude::*;
 
 use super::ApiError;
 

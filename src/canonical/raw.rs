@@ -11,8 +11,8 @@
 
 use std::fmt;
 
+use crate::canonical::tape::prelude::*;
 use simd_json::OwnedValue;
-use simd_json::prelude::*;
 use simd_json::tape::Value;
 
 use super::json::{write_f64, write_i64, write_str, write_u64, write_value};

@@ -141,7 +141,7 @@ fn tape_fresh<R>(body: &[u8], f: impl FnOnce(simd_json::Result<&Tape<'_>>, BodyM
 
 #[cfg(test)]
 mod tests {
-    use simd_json::prelude::*;
+    use crate::canonical::tape::prelude::*;
 
     use super::*;
 

@@ -6,6 +6,18 @@ use simd_json::tape::Value;
 
 pub use super::scratch::{BodyMap, with_tape};
 
+/// simd-json's value-reading traits, without the container traits of its
+/// own prelude: those are implemented for `Vec`, and with them in scope
+/// `vec.iter()` resolves to their boxed `dyn Iterator` (an allocation and a
+/// virtual call per item) instead of the slice's iterator.
+pub mod prelude {
+    pub use simd_json::prelude::{
+        TypedArrayValue, TypedObjectValue, TypedScalarValue, TypedValue, ValueAsArray,
+        ValueAsMutObject, ValueAsObject, ValueAsScalar, ValueIntoString, ValueObjectAccess,
+        ValueObjectAccessAsScalar, ValueType, Writable,
+    };
+}
+
 pub type Obj<'t, 'i> = simd_json::tape::Object<'t, 'i>;
 
 /// Above this many keys simd-json's DOMs hash an object and a repeated key
@@ -67,7 +79,7 @@ macro_rules! tape_fields {
 
 #[cfg(test)]
 mod tests {
-    use simd_json::prelude::*;
+    use crate::canonical::tape::prelude::*;
 
     use super::*;
 

@@ -155,7 +155,7 @@ impl Failure {
 fn passthrough_error(status: u16, body: &[u8], provider: &str) -> ApiError {
     let mut copy = body.to_vec();
     if let Ok(v) = simd_json::to_owned_value(&mut copy) {
-        use simd_json::prelude::*;
+        use crate::canonical::tape::prelude::*;
         if let Some(e) = v.get("error").and_then(|e| e.as_object()) {
             let text = |k: &str| e.get(k).and_then(|x| x.as_str()).map(str::to_string);
             let mut err = ApiError::new(
@@ -304,7 +304,7 @@ fn request_body<'c>(ctx: &'c RequestCtx<'_>, d: &Deployment) -> Result<Cow<'c, [
 /// whole. simd-json keeps repeated keys in small objects, so every copy of an
 /// edited key is removed; the first one (the one routing read) is what stays.
 fn reserialize(body: &[u8], model: Option<&str>, edits: &BodyEdits) -> Option<Vec<u8>> {
-    use simd_json::prelude::*;
+    use crate::canonical::tape::prelude::*;
     let mut copy = body.to_vec();
     let mut value = simd_json::to_owned_value(&mut copy).ok()?;
     let obj = value.as_object_mut()?;

@@ -267,7 +267,7 @@ fn tags(req: &Request, metadata: Option<Range<usize>>) -> Vec<String> {
     if let Some(span) = metadata {
         let mut copy = req.body[span].to_vec();
         if let Ok(v) = simd_json::to_owned_value(&mut copy) {
-            use simd_json::prelude::*;
+            use crate::canonical::tape::prelude::*;
             if let Some(t) = v.get("tags").and_then(|t| t.as_str()) {
                 tags.extend(
                     t.split(',')

@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use simd_json::prelude::*;
+use crate::canonical::tape::prelude::*;
 
 use crate::api::error::push_json_str;
 use crate::canonical::tape::with_tape;

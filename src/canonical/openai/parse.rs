@@ -5,7 +5,7 @@
 //! strings point into a per-thread scratch copy) and only what the canonical
 //! model keeps is copied out, so keys and fields we ignore never allocate.
 
-use simd_json::prelude::*;
+use crate::canonical::tape::prelude::*;
 use simd_json::tape::Value;
 
 use super::parse_message::parse_message;

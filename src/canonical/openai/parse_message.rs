@@ -4,7 +4,7 @@
 //! Field paths for errors are passed as closures (`&dyn Fn() -> String`) and
 //! rendered only when a field is actually wrong.
 
-use simd_json::prelude::*;
+use crate::canonical::tape::prelude::*;
 use simd_json::tape::Value;
 
 use super::read::{join, present, take_str};

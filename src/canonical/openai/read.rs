@@ -1,7 +1,7 @@
 //! Typed reads of the values a parser found on the tape, with the error a
 //! client gets when one has the wrong type. `null` counts as absent.
 
-use simd_json::prelude::*;
+use crate::canonical::tape::prelude::*;
 use simd_json::tape::Value;
 
 use crate::canonical::CanonicalError;

@@ -1,11 +1,11 @@
 //! Canonical ⇄ Anthropic Messages conversion: the request body we send,
 //! the response we get back, and upstream errors mapped to OpenAI's shape.
 
-mod body;
 mod error;
 mod request;
 mod response;
 mod tools;
+mod turns;
 
 pub(crate) use error::classify as error_classify;
 pub use error::map_error;

@@ -1,115 +1,14 @@
-//! Anthropic Messages API wire types: the request we send (borrowing from the
-//! canonical request), the response and stream events we read, and the error
-//! body. Shapes follow the API reference "Messages" / "Streaming Messages".
+//! Anthropic Messages API wire types: the tool choice we send, the response
+//! and stream events we read, and the error body. Shapes follow the API reference "Messages" / "Streaming Messages".
 
 use std::borrow::Cow;
 
 use serde::{Deserialize, Serialize};
 
-use crate::canonical::RawJson;
-
 // ---- request -------------------------------------------------------------
 
-#[derive(Debug, Serialize)]
-pub struct MessagesRequest<'a> {
-    pub model: &'a str,
-    pub max_tokens: u32,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub system: Option<SystemPrompt<'a>>,
-    pub messages: Vec<Turn<'a>>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tools: Vec<Tool<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tool_choice: Option<ToolChoice<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub thinking: Option<Thinking>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub output_config: Option<OutputConfig<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub temperature: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub top_p: Option<f64>,
-    #[serde(skip_serializing_if = "<[_]>::is_empty")]
-    pub stop_sequences: &'a [String],
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub metadata: Option<Metadata<'a>>,
-    #[serde(skip_serializing_if = "std::ops::Not::not")]
-    pub stream: bool,
-}
-
-/// One prompt is sent as a plain string; several keep their boundaries as
-/// separate text blocks.
-#[derive(Debug, Serialize)]
-#[serde(untagged)]
-pub enum SystemPrompt<'a> {
-    Text(&'a str),
-    Blocks(Vec<TextBlock<'a>>),
-}
-
-#[derive(Debug, Serialize)]
-pub struct TextBlock<'a> {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub text: &'a str,
-}
-
-impl<'a> TextBlock<'a> {
-    pub fn new(text: &'a str) -> Self {
-        TextBlock { kind: "text", text }
-    }
-}
-
-#[derive(Debug, Serialize)]
-pub struct Turn<'a> {
-    pub role: &'static str,
-    pub content: Vec<Block<'a>>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum Block<'a> {
-    Text {
-        text: &'a str,
-    },
-    Image {
-        source: ImageSource<'a>,
-    },
-    ToolUse {
-        id: &'a str,
-        name: &'a str,
-        input: RawJson,
-    },
-    ToolResult {
-        tool_use_id: &'a str,
-        /// Omitted when the tool returned nothing (empty text is rejected).
-        #[serde(skip_serializing_if = "Vec::is_empty")]
-        content: Vec<Block<'a>>,
-    },
-    Thinking {
-        thinking: &'a str,
-        signature: &'a str,
-    },
-    RedactedThinking {
-        data: &'a str,
-    },
-}
-
-#[derive(Debug, Serialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
-pub enum ImageSource<'a> {
-    Base64 { media_type: &'a str, data: &'a str },
-    Url { url: &'a str },
-}
-
-#[derive(Debug, Serialize)]
-pub struct Tool<'a> {
-    pub name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<&'a str>,
-    pub input_schema: Cow<'a, RawJson>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub strict: Option<bool>,
-}
+// The body is written straight from the canonical request
+// (`convert/request.rs`); only the tool choice is decided apart from writing.
 
 #[derive(Debug, Serialize, PartialEq)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -128,30 +27,6 @@ pub enum ToolChoice<'a> {
         disable_parallel_tool_use: bool,
     },
     None,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Thinking {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub budget_tokens: u32,
-}
-
-#[derive(Debug, Serialize)]
-pub struct OutputConfig<'a> {
-    pub format: OutputFormat<'a>,
-}
-
-#[derive(Debug, Serialize)]
-pub struct OutputFormat<'a> {
-    #[serde(rename = "type")]
-    pub kind: &'static str,
-    pub schema: &'a RawJson,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Metadata<'a> {
-    pub user_id: &'a str,
 }
 
 // ---- response ------------------------------------------------------------

@@ -1,8 +1,8 @@
 //! The Gemini adapter's entry points for the core: request body and path,
 //! whole-response translation, and upstream error mapping.
 
+use crate::canonical::tape::prelude::*;
 use simd_json::OwnedValue;
-use simd_json::prelude::*;
 
 use super::wire::{
     ErrorEnvelope, GenerateContentRequest, GenerateContentResponse, GenerationConfig,

@@ -4,8 +4,8 @@
 
 use std::collections::HashMap;
 
+use crate::canonical::tape::prelude::*;
 use simd_json::OwnedValue;
-use simd_json::prelude::*;
 
 use super::convert::{ConvertError, GeminiOptions, SchemaMode};
 use super::ids;

@@ -2,8 +2,8 @@
 //! `responseSchema` accept, for models too old for `parametersJsonSchema` /
 //! `responseJsonSchema` (see `SchemaMode`). Newer models get the schema as-is.
 
+use crate::canonical::tape::prelude::*;
 use simd_json::OwnedValue;
-use simd_json::prelude::*;
 
 type Obj = simd_json::owned::Object;
 

@@ -1,18 +1,15 @@
 //! Canonical request → Anthropic Messages request body: system hoisting,
-//! strictly alternating turns, thinking budget and structured output; tools
-//! and tool choice are in `tools`, the byte layout in `body`.
-
-use simd_json::prelude::*;
+//! thinking budget, sampling and structured output; the turns are written
+//! in `turns`, tools and tool choice in `tools`.
 
 use super::ConvertError;
-use super::body::write_request;
-use super::tools::{JsonAnswer, build_tool_choice, build_tools};
-use crate::canonical::tape::with_tape;
-use crate::canonical::{
-    ChatRequest, ContentPart, ImageSource, Message, RawJson, ReasoningBlock, ReasoningEffort, Role,
+use super::tools::{
+    JsonAnswer, build_tool_choice, check_tool_names, write_tool_choice, write_tools,
 };
+use super::turns::{text_parts, write_text_block, write_turns};
+use crate::canonical::json::{write_f64, write_list, write_str, write_u64};
+use crate::canonical::{ChatRequest, ContentPart, Message, ReasoningEffort, Role};
 use crate::providers::anthropic::AnthropicOptions;
-use crate::providers::anthropic::wire::{self, Block, SystemPrompt, TextBlock, Turn};
 
 /// Anthropic refuses thinking budgets below this.
 const MIN_THINKING_BUDGET: u32 = 1024;
@@ -31,218 +28,135 @@ fn effort_budget(effort: ReasoningEffort) -> Option<u32> {
     }
 }
 
-/// Builds the JSON body for `POST /v1/messages`.
+/// Builds the JSON body for `POST /v1/messages`, written straight from the
+/// canonical request (no intermediate tree): fields in the order Anthropic
+/// documents them, empty ones left out.
 pub fn build_request(
     req: &ChatRequest,
     upstream_model: &str,
     opts: &AnthropicOptions,
 ) -> Result<Vec<u8>, ConvertError> {
-    let mut out = Vec::with_capacity(1024);
-    write_request(&build_wire(req, upstream_model, opts)?, &mut out);
-    Ok(out)
-}
-
-/// The request as wire types, before it is written out.
-pub(super) fn build_wire<'a>(
-    req: &'a ChatRequest,
-    upstream_model: &'a str,
-    opts: &AnthropicOptions,
-) -> Result<wire::MessagesRequest<'a>, ConvertError> {
     if req.sampling.n.is_some_and(|n| n > 1) {
         return Err(ConvertError::invalid(
             "n",
             "Anthropic models return one choice; n must be 1",
         ));
     }
-    let (system, messages) = build_turns(&req.messages)?;
     let (max_tokens, budget) = plan_tokens(req, opts)?;
+    check_tool_names(req)?;
     let json_answer = JsonAnswer::of(req, opts);
-    let tools = build_tools(req, &json_answer, opts)?;
-    let tool_choice = build_tool_choice(req, &json_answer, !tools.is_empty(), budget.is_some());
-    let thinking = budget.map(|budget_tokens| wire::Thinking {
-        kind: "enabled",
-        budget_tokens,
-    });
-    // With thinking on, Anthropic only accepts the default temperature and a
-    // top_p of at least 0.95; Anthropic's temperature range ends at 1.0.
-    // Non-finite values (possible from other inbound APIs) are dropped
-    // rather than sent as `null`.
-    let top_p = req.sampling.top_p.filter(|p| p.is_finite());
-    let (temperature, top_p) = match budget {
-        Some(_) => (None, top_p.filter(|p| *p >= 0.95)),
-        None => (
-            req.sampling
-                .temperature
-                .filter(|t| t.is_finite())
-                .map(|t| t.clamp(0.0, 1.0)),
-            top_p,
-        ),
-    };
-    let output_config = match json_answer {
-        JsonAnswer::Native(schema) => Some(wire::OutputConfig {
-            format: wire::OutputFormat {
-                kind: "json_schema",
-                schema,
-            },
-        }),
-        _ => None,
-    };
-    // Dropped on purpose, Anthropic has no equivalent: seed,
-    // presence_penalty, frequency_penalty.
-    Ok(wire::MessagesRequest {
-        model: upstream_model,
-        max_tokens,
-        system,
-        messages,
-        tools,
-        tool_choice,
-        thinking,
-        output_config,
-        temperature,
-        top_p,
-        stop_sequences: &req.sampling.stop,
-        metadata: req
-            .user
-            .as_deref()
-            .map(|user_id| wire::Metadata { user_id }),
-        stream: req.stream,
-    })
+
+    let mut out = Vec::with_capacity(size_hint(req));
+    out.extend_from_slice(b"{\"model\":");
+    write_str(&mut out, upstream_model);
+    out.extend_from_slice(b",\"max_tokens\":");
+    write_u64(&mut out, u64::from(max_tokens));
+    write_system(&mut out, &req.messages);
+    out.extend_from_slice(b",\"messages\":");
+    write_turns(&mut out, &req.messages)?;
+    let have_tools = write_tools(&mut out, req, &json_answer, opts);
+    if let Some(choice) = build_tool_choice(req, &json_answer, have_tools, budget.is_some()) {
+        out.extend_from_slice(b",\"tool_choice\":");
+        write_tool_choice(&mut out, &choice);
+    }
+    if let Some(budget_tokens) = budget {
+        out.extend_from_slice(b",\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":");
+        write_u64(&mut out, u64::from(budget_tokens));
+        out.push(b'}');
+    }
+    if let JsonAnswer::Native(schema) = json_answer {
+        out.extend_from_slice(
+            b",\"output_config\":{\"format\":{\"type\":\"json_schema\",\"schema\":",
+        );
+        out.extend_from_slice(schema.as_str().as_bytes());
+        out.extend_from_slice(b"}}");
+    }
+    write_sampling(&mut out, req, budget.is_some());
+    if let Some(user_id) = &req.user {
+        out.extend_from_slice(b",\"metadata\":{\"user_id\":");
+        write_str(&mut out, user_id);
+        out.push(b'}');
+    }
+    if req.stream {
+        out.extend_from_slice(b",\"stream\":true");
+    }
+    out.push(b'}');
+    Ok(out)
 }
 
-/// Hoists system/developer prompts into `system` and folds the rest into
-/// user/assistant turns that strictly alternate, as Anthropic requires:
-/// consecutive same-role messages merge, and tool results become
-/// `tool_result` blocks in a user turn.
-fn build_turns(
-    messages: &[Message],
-) -> Result<(Option<SystemPrompt<'_>>, Vec<Turn<'_>>), ConvertError> {
-    let mut system: Vec<&str> = Vec::new();
-    let mut turns: Vec<Turn> = Vec::with_capacity(messages.len());
-    for (i, m) in messages.iter().enumerate() {
-        match m.role {
-            Role::System | Role::Developer => {
-                system.extend(text_parts(m));
-            }
-            Role::User => push_turn(&mut turns, "user", user_blocks(m)),
-            Role::Tool => {
-                let tool_use_id = m.tool_call_id.as_deref().ok_or_else(|| {
-                    ConvertError::invalid(format!("messages[{i}].tool_call_id"), "is required")
-                })?;
-                let content = text_parts(m).map(|text| Block::Text { text }).collect();
-                push_turn(
-                    &mut turns,
-                    "user",
-                    vec![Block::ToolResult {
-                        tool_use_id,
-                        content,
-                    }],
-                );
-            }
-            Role::Assistant => push_turn(&mut turns, "assistant", assistant_blocks(i, m)?),
-        }
-    }
-    if turns.is_empty() {
-        return Err(ConvertError::invalid(
-            "messages",
-            "needs at least one user or assistant message besides system prompts",
-        ));
-    }
-    let system = match system.len() {
-        0 => None,
-        1 => Some(SystemPrompt::Text(system[0])),
-        _ => Some(SystemPrompt::Blocks(
-            system.into_iter().map(TextBlock::new).collect(),
-        )),
-    };
-    Ok((system, turns))
-}
-
-/// Non-empty text parts: Anthropic rejects empty text blocks.
-fn text_parts(m: &Message) -> impl Iterator<Item = &str> {
-    m.content.iter().filter_map(|p| match p {
-        ContentPart::Text(t) if !t.is_empty() => Some(t.as_str()),
-        _ => None,
-    })
-}
-
-fn push_turn<'a>(turns: &mut Vec<Turn<'a>>, role: &'static str, blocks: Vec<Block<'a>>) {
-    if blocks.is_empty() {
-        return;
-    }
-    match turns.last_mut() {
-        Some(last) if last.role == role => last.content.extend(blocks),
-        _ => turns.push(Turn {
-            role,
-            content: blocks,
-        }),
-    }
-}
-
-fn user_blocks(m: &Message) -> Vec<Block<'_>> {
-    m.content
+/// Room for the body in one allocation: its text and schemas plus the keys
+/// around them.
+fn size_hint(req: &ChatRequest) -> usize {
+    let text: usize = req
+        .messages
         .iter()
-        .filter_map(|part| match part {
-            ContentPart::Text(t) if t.is_empty() => None,
-            ContentPart::Text(text) => Some(Block::Text { text }),
-            ContentPart::Image(image) => Some(Block::Image {
-                source: match &image.source {
-                    ImageSource::Url(url) => wire::ImageSource::Url { url },
-                    ImageSource::Base64 { media_type, data } => {
-                        wire::ImageSource::Base64 { media_type, data }
-                    }
-                },
-            }),
+        .flat_map(|m| &m.content)
+        .map(|p| match p {
+            ContentPart::Text(t) => t.len() + 32,
+            ContentPart::Image(_) => 256,
         })
-        .collect()
+        .sum();
+    let tools: usize = req
+        .tools
+        .iter()
+        .map(|t| {
+            let description = t.description.as_ref().map_or(0, String::len);
+            let schema = t.parameters.as_ref().map_or(0, |p| p.as_str().len());
+            t.name.len() + description + schema + 64
+        })
+        .sum();
+    512 + text + tools + req.messages.len() * 48
 }
 
-/// Reasoning first (Anthropic wants thinking before text and tool use), then
-/// text, then tool calls.
-fn assistant_blocks(i: usize, m: &Message) -> Result<Vec<Block<'_>>, ConvertError> {
-    let mut blocks = Vec::with_capacity(m.reasoning.len() + m.content.len() + m.tool_calls.len());
-    for block in &m.reasoning {
-        match block {
-            // Unsigned reasoning (e.g. replayed from plain `reasoning_content`)
-            // would be rejected; without the signature it cannot go back.
-            ReasoningBlock::Thought {
-                signature: None, ..
-            } => {}
-            ReasoningBlock::Thought {
-                text,
-                signature: Some(signature),
-            } => blocks.push(Block::Thinking {
-                thinking: text,
-                signature,
-            }),
-            ReasoningBlock::Redacted { data } => blocks.push(Block::RedactedThinking { data }),
-        }
+/// System and developer prompts hoisted into `system`: one is sent as a
+/// plain string; several keep their boundaries as separate text blocks.
+fn write_system(out: &mut Vec<u8>, messages: &[Message]) {
+    let mut prompts = messages
+        .iter()
+        .filter(|m| matches!(m.role, Role::System | Role::Developer))
+        .flat_map(text_parts);
+    let Some(first) = prompts.next() else {
+        return;
+    };
+    out.extend_from_slice(b",\"system\":");
+    let Some(second) = prompts.next() else {
+        write_str(out, first);
+        return;
+    };
+    out.push(b'[');
+    write_text_block(out, first);
+    for text in std::iter::once(second).chain(prompts) {
+        out.push(b',');
+        write_text_block(out, text);
     }
-    blocks.extend(text_parts(m).map(|text| Block::Text { text }));
-    for (j, call) in m.tool_calls.iter().enumerate() {
-        blocks.push(Block::ToolUse {
-            id: &call.id,
-            name: &call.name,
-            input: parse_arguments(&call.arguments).ok_or_else(|| {
-                ConvertError::invalid(
-                    format!("messages[{i}].tool_calls[{j}].function.arguments"),
-                    "must be a JSON object",
-                )
-            })?,
-        });
-    }
-    Ok(blocks)
+    out.push(b']');
 }
 
-/// OpenAI carries arguments as JSON text; Anthropic wants the object,
-/// written compactly.
-fn parse_arguments(arguments: &str) -> Option<RawJson> {
-    if arguments.trim().is_empty() {
-        return Some(RawJson::empty_object());
+/// With thinking on, Anthropic only accepts the default temperature and a
+/// top_p of at least 0.95; Anthropic's temperature range ends at 1.0.
+/// Non-finite values (possible from other inbound APIs) are dropped rather
+/// than sent as `null`. Dropped on purpose, Anthropic has no equivalent:
+/// seed, presence_penalty, frequency_penalty.
+fn write_sampling(out: &mut Vec<u8>, req: &ChatRequest, thinking: bool) {
+    let top_p = req.sampling.top_p.filter(|p| p.is_finite());
+    let (temperature, top_p) = if thinking {
+        (None, top_p.filter(|p| *p >= 0.95))
+    } else {
+        let temperature = req.sampling.temperature.filter(|t| t.is_finite());
+        (temperature.map(|t| t.clamp(0.0, 1.0)), top_p)
+    };
+    if let Some(t) = temperature {
+        out.extend_from_slice(b",\"temperature\":");
+        write_f64(out, t);
     }
-    with_tape(arguments.as_bytes(), |tape, _| {
-        let value = tape.ok()?.as_value();
-        value.is_object().then(|| RawJson::from_tape(value))
-    })
+    if let Some(p) = top_p {
+        out.extend_from_slice(b",\"top_p\":");
+        write_f64(out, p);
+    }
+    if !req.sampling.stop.is_empty() {
+        out.extend_from_slice(b",\"stop_sequences\":");
+        write_list(out, &req.sampling.stop, |out, s| write_str(out, s));
+    }
 }
 
 /// `(max_tokens, thinking budget)`. Without a client limit the answer keeps

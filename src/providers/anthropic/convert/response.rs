@@ -6,7 +6,7 @@
 //! copied. Block types this API cannot express (server tools, citations)
 //! are skipped; a known block missing a required field is an unreadable answer.
 
-use simd_json::prelude::*;
+use crate::canonical::tape::prelude::*;
 use simd_json::tape::Value;
 
 use super::ConvertError;
