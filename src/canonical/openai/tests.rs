@@ -1,8 +1,8 @@
 //! Tests for the OpenAI parse and write paths: field paths in errors, every
 //! request feature, and the exact bytes of responses and SSE chunks.
 
-use simd_json::prelude::*;
 use simd_json::OwnedValue;
+use simd_json::prelude::*;
 
 use super::*;
 use crate::canonical::*;

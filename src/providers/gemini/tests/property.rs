@@ -3,8 +3,8 @@
 //! valid JSON), and random Gemini streams through the translator (never a
 //! panic; every finished stream gives each tool call complete JSON arguments).
 
-use simd_json::prelude::*;
 use simd_json::OwnedValue;
+use simd_json::prelude::*;
 
 use super::json;
 use crate::canonical::{
