@@ -35,11 +35,13 @@ pub mod error;
 pub mod json;
 pub mod json_scan;
 pub mod openai;
+pub mod parts;
 pub mod raw;
 pub mod scratch;
 pub mod tape;
 
 pub use error::{CanonicalError, FirstFailure, OpenAiError, StreamError};
+pub use parts::Parts;
 pub use raw::RawJson;
 
 /// Who wrote a message.
@@ -88,7 +90,7 @@ pub struct ChatRequest {
 #[derive(Debug, Clone, PartialEq)]
 pub struct Message {
     pub role: Role,
-    pub content: Vec<ContentPart>,
+    pub content: Parts,
     /// Optional participant name (OpenAI `name`); most providers drop it.
     pub name: Option<String>,
     /// Assistant only: the tools the model called in this turn, in order.
@@ -100,10 +102,10 @@ pub struct Message {
 }
 
 impl Message {
-    pub fn new(role: Role, content: Vec<ContentPart>) -> Self {
+    pub fn new(role: Role, content: impl Into<Parts>) -> Self {
         Message {
             role,
-            content,
+            content: content.into(),
             name: None,
             tool_calls: Vec::new(),
             tool_call_id: None,
@@ -112,7 +114,7 @@ impl Message {
     }
 
     pub fn text(role: Role, text: impl Into<String>) -> Self {
-        Message::new(role, vec![ContentPart::Text(text.into())])
+        Message::new(role, Parts::one(ContentPart::Text(text.into())))
     }
 
     /// All text parts joined, for APIs that only take a string.

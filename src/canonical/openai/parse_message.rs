@@ -9,7 +9,7 @@ use simd_json::tape::Value;
 
 use super::read::{join, present, take_str};
 use crate::canonical::{
-    CanonicalError, ContentPart, Image, ImageSource, Message, ReasoningBlock, Role, ToolCall,
+    CanonicalError, ContentPart, Image, ImageSource, Message, Parts, ReasoningBlock, Role, ToolCall,
 };
 
 type Path<'a> = &'a dyn Fn() -> String;
@@ -84,14 +84,14 @@ fn parse_content(
     value: Option<Value<'_, '_>>,
     role: Role,
     path: Path,
-) -> Result<Vec<ContentPart>, CanonicalError> {
+) -> Result<Parts, CanonicalError> {
     let Some(value) = value.filter(|v| !v.is_null()) else {
-        return Ok(Vec::new());
+        return Ok(Parts::default());
     };
     let parts = match (value.as_str(), value.as_array()) {
         // An empty assistant string next to tool calls means "no text".
-        (Some(""), _) if role == Role::Assistant => return Ok(Vec::new()),
-        (Some(s), _) => return Ok(vec![ContentPart::Text(s.to_owned())]),
+        (Some(""), _) if role == Role::Assistant => return Ok(Parts::default()),
+        (Some(s), _) => return Ok(Parts::one(ContentPart::Text(s.to_owned()))),
         (None, Some(parts)) => parts,
         (None, None) => {
             return Err(CanonicalError::new(
@@ -141,7 +141,7 @@ fn parse_content(
             }
         }
     }
-    Ok(out)
+    Ok(out.into())
 }
 
 crate::tape_fields! {

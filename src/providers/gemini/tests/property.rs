@@ -8,8 +8,9 @@ use simd_json::prelude::*;
 
 use super::json;
 use crate::canonical::{
-    ChatChunk, ChatRequest, ContentPart, Image, ImageSource, JsonSchemaFormat, Message, RawJson,
-    ReasoningConfig, ReasoningEffort, ResponseFormat, Role, ToolCall, ToolChoice, ToolDefinition,
+    ChatChunk, ChatRequest, ContentPart, Image, ImageSource, JsonSchemaFormat, Message, Parts,
+    RawJson, ReasoningConfig, ReasoningEffort, ResponseFormat, Role, ToolCall, ToolChoice,
+    ToolDefinition,
 };
 use crate::providers::gemini::convert::{GeminiOptions, SchemaMode, build_request};
 use crate::providers::gemini::ids;
@@ -116,7 +117,7 @@ fn random_request(rng: &mut Rng) -> ChatRequest {
                 false => rng.pick(&ids_so_far).clone(),
             });
             if rng.chance(40) {
-                msg.content = vec![ContentPart::Text(r#"{"ok":true,"n":[1,2]}"#.into())];
+                msg.content = Parts::one(ContentPart::Text(r#"{"ok":true,"n":[1,2]}"#.into()));
             }
         }
         req.messages.push(msg);
