@@ -73,7 +73,7 @@ pub async fn deliver(
         );
         stream(prepared, translator, &context, headers, resp).await;
     } else {
-        whole(prepared, &completion_id, headers, resp).await;
+        whole(prepared, completion_id, headers, resp).await;
     }
 }
 
@@ -101,7 +101,7 @@ pub fn build_body(
 
 async fn whole(
     prepared: Prepared,
-    completion_id: &str,
+    completion_id: String,
     headers: &[(&str, &[u8])],
     resp: &mut Responder<'_>,
 ) {
@@ -141,7 +141,7 @@ async fn whole(
             return;
         }
     };
-    answer.id = completion_id.to_string();
+    answer.id = completion_id;
     if answer.created == 0 {
         answer.created = now_secs();
     }

@@ -55,13 +55,23 @@ impl<'a> Responder<'a> {
     }
 
     fn write_head(&mut self, status: u16, headers: &[(&str, &[u8])]) {
+        self.write_head_after(status, &[], headers);
+    }
+
+    /// The head with `first` ahead of `headers`.
+    fn write_head_after(
+        &mut self,
+        status: u16,
+        first: &[(&str, &[u8])],
+        headers: &[(&str, &[u8])],
+    ) {
         self.wbuf.clear();
         self.wbuf.extend_from_slice(b"HTTP/1.1 ");
         write_u64(&mut self.wbuf, u64::from(status));
         self.wbuf.push(b' ');
         self.wbuf.extend_from_slice(reason(status).as_bytes());
         self.wbuf.extend_from_slice(b"\r\n");
-        for (name, value) in headers {
+        for (name, value) in first.iter().chain(headers) {
             self.wbuf.extend_from_slice(name.as_bytes());
             self.wbuf.extend_from_slice(b": ");
             self.wbuf.extend_from_slice(value);
@@ -91,8 +101,18 @@ impl<'a> Responder<'a> {
         headers: &[(&str, &[u8])],
         body: &[u8],
     ) -> std::io::Result<()> {
+        self.send_after(status, &[], headers, body).await
+    }
+
+    async fn send_after(
+        &mut self,
+        status: u16,
+        first: &[(&str, &[u8])],
+        headers: &[(&str, &[u8])],
+        body: &[u8],
+    ) -> std::io::Result<()> {
         debug_assert_eq!(self.state, State::Fresh);
-        self.write_head(status, headers);
+        self.write_head_after(status, first, headers);
         self.wbuf.extend_from_slice(b"content-length: ");
         write_u64(&mut self.wbuf, body.len() as u64);
         self.wbuf.extend_from_slice(b"\r\n\r\n");
@@ -108,10 +128,8 @@ impl<'a> Responder<'a> {
         extra: &[(&str, &[u8])],
         body: &[u8],
     ) -> std::io::Result<()> {
-        let mut headers: Vec<(&str, &[u8])> = Vec::with_capacity(extra.len() + 1);
-        headers.push(("content-type", b"application/json"));
-        headers.extend_from_slice(extra);
-        self.send(status, &headers, body).await
+        const JSON: [(&str, &[u8]); 1] = [("content-type", b"application/json")];
+        self.send_after(status, &JSON, extra, body).await
     }
 
     pub async fn send_error(
