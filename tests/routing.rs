@@ -8,6 +8,7 @@ mod common;
 use std::net::SocketAddr;
 
 use common::*;
+use simd_json::prelude::*;
 
 fn route(r: &Response) -> String {
     r.header("x-tollgate-route").unwrap_or_default().to_string()
@@ -484,6 +485,66 @@ selection = "latency"
     assert!(n_slow <= 3, "slow {n_slow}, fast {n_fast}");
 }
 
+/// A model served only by a translating provider is routed off the one
+/// canonical parse: `metadata.tags` still picks the rule (other metadata
+/// shapes are no obstacle), a repeated `model` still routes, and a body that
+/// is not JSON gets the same error as on any other route.
+fn tag_rules_read_the_metadata_of_translated_requests(driver: &str) {
+    let a = start_mock(driver);
+    let config = format!(
+        r#"{HEAD}
+[[providers]]
+name = "claude"
+kind = "anthropic"
+base_url = "http://{}/v1"
+
+[[models]]
+name = "sonnet"
+provider = "claude"
+upstream_model = "claude-sonnet"
+
+[[models]]
+name = "haiku"
+provider = "claude"
+upstream_model = "claude-haiku"
+
+[[rules]]
+name = "batch-is-cheap"
+match = {{ tags = ["batch"] }}
+route_to = "haiku"
+"#,
+        a.addr
+    );
+    let gw = start_gateway(&config, driver);
+    let tagged = br#"{"model":"sonnet","metadata":{"trace":{"id":1},"tags":"eu, batch"},"messages":[{"role":"user","content":"x"}]}"#;
+    let r = post_chat(gw.addr, &[], tagged);
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("x-tollgate-model"),
+        Some("claude-haiku"),
+        "{}",
+        route(&r)
+    );
+    assert!(route(&r).contains("rule=batch-is-cheap"), "{}", route(&r));
+    let untagged = br#"{"model":"sonnet","model":"sonnet","metadata":{"tags":["batch"]},"messages":[{"role":"user","content":"x"}]}"#;
+    let r = post_chat(gw.addr, &[], untagged);
+    assert_eq!(r.status, 200);
+    assert_eq!(
+        r.header("x-tollgate-model"),
+        Some("claude-sonnet"),
+        "{}",
+        route(&r)
+    );
+    for broken in [
+        &br#"{"model":"sonnet","messages":[}"#[..],
+        br#"{"model":"sonnet""#,
+    ] {
+        let r = post_chat(gw.addr, &[], broken);
+        assert_eq!(r.status, 400);
+        assert_eq!(r.json()["error"]["code"].as_str(), Some("invalid_json"));
+    }
+}
+
 on_both_drivers!(
     context_length_rejection_falls_back_and_latency_selection_prefers_the_fast,
     breaker_opens_on_half_errors_and_recovers,
@@ -494,5 +555,6 @@ on_both_drivers!(
     a_stream_cut_after_the_first_byte_is_an_error_not_a_fallback,
     residency_never_leaks_to_another_region,
     complexity_and_tag_rules_pick_the_tier,
+    tag_rules_read_the_metadata_of_translated_requests,
     weighted_selection_and_pinned_versions,
 );

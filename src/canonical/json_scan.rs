@@ -15,10 +15,25 @@ pub fn find_top_level_value(json: &[u8], key: &[u8]) -> Option<Range<usize>> {
             repeated |= found.is_some();
             found = Some(v);
         }
+        true
     })?;
     // A repeated key is ambiguous (parsers disagree on which wins): no span,
     // so the caller takes the path that re-serializes the parsed value.
     if repeated { None } else { found }
+}
+
+/// The span of the first top-level `key`, found without walking the members
+/// after it. For a quick look (routing by `model`, which clients send
+/// first) whose caller meets a repeated key later, in a full parse.
+pub fn first_top_level_value(json: &[u8], key: &[u8]) -> Option<Range<usize>> {
+    let mut found = None;
+    for_each_member(json, |k, v| {
+        if &json[k.start + 1..k.end - 1] == key {
+            found = Some(v);
+        }
+        found.is_none()
+    })?;
+    found
 }
 
 /// The value spans of several top-level keys in one pass; a key that
@@ -35,6 +50,7 @@ pub fn find_top_level_values<const N: usize>(
             repeated[i] |= found[i].is_some();
             found[i] = Some(v);
         }
+        true
     })?;
     // As in `find_top_level_value`: a repeated key gets no span.
     for (slot, again) in found.iter_mut().zip(repeated) {
@@ -48,12 +64,19 @@ pub fn find_top_level_values<const N: usize>(
 /// Every top-level member as (key span with quotes, value span), in order.
 pub fn top_level_members(json: &[u8]) -> Option<Vec<(Range<usize>, Range<usize>)>> {
     let mut members = Vec::with_capacity(16);
-    for_each_member(json, |k, v| members.push((k, v)))?;
+    for_each_member(json, |k, v| {
+        members.push((k, v));
+        true
+    })?;
     Some(members)
 }
 
-/// Walks a top-level object; `None` if it is not one or a key is escaped.
-fn for_each_member(json: &[u8], mut f: impl FnMut(Range<usize>, Range<usize>)) -> Option<()> {
+/// Walks a top-level object until `f` says stop (returns `false`); `None` if
+/// it is not one or a key is escaped.
+fn for_each_member(
+    json: &[u8],
+    mut f: impl FnMut(Range<usize>, Range<usize>) -> bool,
+) -> Option<()> {
     let mut i = skip_ws(json, 0);
     if json.get(i) != Some(&b'{') {
         return None;
@@ -81,7 +104,9 @@ fn for_each_member(json: &[u8], mut f: impl FnMut(Range<usize>, Range<usize>)) -
         }
         i = skip_ws(json, i + 1);
         let value_end = skip_value(json, i)?;
-        f(key, i..value_end);
+        if !f(key, i..value_end) {
+            return Some(());
+        }
         i = value_end;
     }
 }

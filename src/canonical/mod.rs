@@ -84,6 +84,9 @@ pub struct ChatRequest {
     pub include_usage: bool,
     /// End-user id for abuse tracking; providers call it differently.
     pub user: Option<String>,
+    /// OpenAI `metadata`: string pairs the client attached, in order. The
+    /// gateway reads routing `tags` from it; providers do not get it.
+    pub metadata: Vec<(String, String)>,
 }
 
 /// One turn of the conversation. Fields that do not apply to a role are empty.

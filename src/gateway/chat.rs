@@ -10,7 +10,9 @@ use super::Gateway;
 use super::attempt::{RequestCtx, is_translated};
 use super::engine::{self, Outcome, Trail};
 use crate::api::ApiError;
-use crate::canonical::json_scan::{find_top_level_values, top_level_members};
+use crate::canonical::json_scan::{
+    find_top_level_values, first_top_level_value, top_level_members,
+};
 use crate::config::ProviderKind;
 use crate::resilience::{ComplexitySignals, ComplexityWeights, complexity_score, count_keywords};
 use crate::router::decide::{Decision, RequestFacts, decide, model_chain};
@@ -39,10 +41,9 @@ pub async fn handle(gw: &Gateway, req: Request, resp: &mut Responder<'_>) {
         envelope: OnceCell::new(),
         canonical: OnceCell::new(),
     };
-    // One scan of the body's top level finds what routing needs before parsing.
-    let [model_span, metadata_span] =
-        find_top_level_values(&req.body, [b"model", b"metadata"]).unwrap_or_default();
-    let requested = match read_request(&mut ctx, &snapshot, model_span) {
+    // Clients send `model` first: this look stops there.
+    let first_model = first_top_level_value(&req.body, b"model");
+    let (requested, metadata_tags) = match read_request(&mut ctx, &snapshot, first_model) {
         Ok(r) => r,
         Err(e) => {
             let _ = resp.send_error(&e, &id_header).await;
@@ -51,7 +52,7 @@ pub async fn handle(gw: &Gateway, req: Request, resp: &mut Responder<'_>) {
     };
     let facts = RequestFacts {
         model: &requested,
-        tags: tags(&req, metadata_span),
+        tags: tags(&req, metadata_tags),
         key,
         region: req
             .header_str("x-tollgate-region")
@@ -205,17 +206,17 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 }
 
 /// Validates the body in the form its route needs: a chain served only by
-/// translating providers is parsed once, into the canonical model; anything
-/// else gets the passthrough inspection (the canonical parse follows lazily
-/// if a fallback needs it).
+/// translating providers is parsed once, into the canonical model, which
+/// also holds `metadata`; anything else gets the passthrough inspection,
+/// after one scan that finds `model` (unless repeated) and `metadata` (the
+/// canonical parse follows lazily if a fallback needs it). Answers the
+/// requested model and the routing tags in `metadata`.
 fn read_request(
     ctx: &mut RequestCtx<'_>,
     snapshot: &Snapshot,
-    model_span: Option<Range<usize>>,
-) -> Result<String, ApiError> {
-    let quick = model_span
-        .clone()
-        .and_then(|span| plain_string(&ctx.req.body, span));
+    first_model: Option<Range<usize>>,
+) -> Result<(String, Option<String>), ApiError> {
+    let quick = first_model.and_then(|span| plain_string(&ctx.req.body, span));
     let translated_only = |m: &crate::router::ModelRoute| {
         m.deployments.iter().all(|d| is_translated(d.provider.kind))
     };
@@ -226,21 +227,60 @@ fn read_request(
                     .iter()
                     .all(|m| translated_only(m)))
     });
+    let scan = |body: &[u8]| find_top_level_values(body, [b"model", b"metadata"]);
+    let mut scanned = None;
     if all_translated {
-        let (stream, include_usage) = {
-            let canonical = ctx.canonical()?;
-            (canonical.stream, canonical.include_usage)
-        };
-        ctx.stream = stream;
-        ctx.include_usage = include_usage;
-        return Ok(quick.unwrap_or_default().to_string());
+        match ctx.canonical() {
+            Ok(canonical) if Some(canonical.model.as_str()) == quick => {
+                let tags = metadata_value(&canonical.metadata, "tags").map(str::to_owned);
+                let (model, stream, include_usage) = (
+                    canonical.model.clone(),
+                    canonical.stream,
+                    canonical.include_usage,
+                );
+                ctx.stream = stream;
+                ctx.include_usage = include_usage;
+                return Ok((model, tags));
+            }
+            // A repeated `model` may parse to another value than the first
+            // one seen: that body takes the general path, which routes by
+            // the parse.
+            Ok(_) => {}
+            // What is not JSON at all gets the general path's error.
+            Err(e) => {
+                let found = scan(&ctx.req.body);
+                if found.as_ref().is_some_and(|[model, _]| model.is_some()) {
+                    return Err(e);
+                }
+                scanned = found;
+            }
+        }
     }
+    let [model_span, metadata_span] = scanned.or_else(|| scan(&ctx.req.body)).unwrap_or_default();
     let envelope = crate::api::chat::inspect_with_span(&ctx.req.body, model_span)?;
     ctx.stream = envelope.stream;
     ctx.include_usage = envelope.include_usage;
     let model = envelope.model.clone();
     let _ = ctx.envelope.set(Ok(envelope));
-    Ok(model)
+    Ok((
+        model,
+        metadata_span.and_then(|span| tags_in(&ctx.req.body[span])),
+    ))
+}
+
+fn metadata_value<'m>(metadata: &'m [(String, String)], key: &str) -> Option<&'m str> {
+    metadata
+        .iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.as_str())
+}
+
+/// `tags` in a `metadata` object's JSON text.
+fn tags_in(metadata: &[u8]) -> Option<String> {
+    use crate::canonical::tape::prelude::*;
+    let mut copy = metadata.to_vec();
+    let v = simd_json::to_owned_value(&mut copy).ok()?;
+    v.get("tags").and_then(|t| t.as_str()).map(str::to_owned)
 }
 
 /// A JSON string value without escapes, as `&str` (e.g. the `model` for a
@@ -253,31 +293,16 @@ fn plain_string(body: &[u8], span: Range<usize>) -> Option<&str> {
     std::str::from_utf8(raw).ok()
 }
 
-/// Tags from `x-tollgate-tags` (comma-separated) and `metadata.tags`.
-fn tags(req: &Request, metadata: Option<Range<usize>>) -> Vec<String> {
-    let mut tags: Vec<String> = req
-        .header_str("x-tollgate-tags")
-        .map(|v| {
-            v.split(',')
-                .map(|t| t.trim().to_string())
-                .filter(|t| !t.is_empty())
-                .collect()
-        })
-        .unwrap_or_default();
-    if let Some(span) = metadata {
-        let mut copy = req.body[span].to_vec();
-        if let Ok(v) = simd_json::to_owned_value(&mut copy) {
-            use crate::canonical::tape::prelude::*;
-            if let Some(t) = v.get("tags").and_then(|t| t.as_str()) {
-                tags.extend(
-                    t.split(',')
-                        .map(|t| t.trim().to_string())
-                        .filter(|t| !t.is_empty()),
-                );
-            }
-        }
-    }
-    tags
+/// Tags from `x-tollgate-tags` and `metadata.tags` (both comma-separated).
+fn tags(req: &Request, metadata_tags: Option<String>) -> Vec<String> {
+    let header = req.header_str("x-tollgate-tags").unwrap_or_default();
+    header
+        .split(',')
+        .chain(metadata_tags.as_deref().unwrap_or_default().split(','))
+        .map(str::trim)
+        .filter(|t| !t.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// The complexity score, computed only when a rule looks at it. Signals are

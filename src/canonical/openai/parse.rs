@@ -52,6 +52,7 @@ crate::tape_fields! {
         stream: "stream",
         stream_options: "stream_options",
         user: "user",
+        metadata: "metadata",
     }
 }
 
@@ -93,7 +94,20 @@ fn parse_root(root: Value<'_, '_>, map: BodyMap<'_>) -> Result<ChatRequest, Cano
         stream,
         include_usage,
         user: take_str(top.user, "user", &String::new)?,
+        metadata: parse_metadata(top),
     })
+}
+
+/// The string members of `metadata`. OpenAI allows only strings there, but
+/// clients coming from other gateways send any JSON (LiteLLM's tag lists,
+/// trace objects): what is not a string is left out, not refused.
+fn parse_metadata(top: &Top<'_, '_>) -> Vec<(String, String)> {
+    let Some(obj) = present(top.metadata).and_then(|v| v.as_object()) else {
+        return Vec::new();
+    };
+    obj.iter()
+        .filter_map(|(key, value)| Some((key.to_owned(), value.as_str()?.to_owned())))
+        .collect()
 }
 
 fn parse_stream(top: &Top<'_, '_>) -> Result<(bool, bool), CanonicalError> {

@@ -45,10 +45,12 @@ fn parses_a_full_request() {
       "stop": ["END"], "seed": -3, "presence_penalty": 0.5, "frequency_penalty": -0.5, "n": 1,
       "reasoning_effort": "high",
       "stream": true, "stream_options": {"include_usage": true},
-      "user": "u-1", "metadata": {"ignored": true}
+      "user": "u-1", "metadata": {"ignored": true, "tags": "batch,eu"}
     }"#;
     let req = parse_openai_request(body).unwrap();
     assert_eq!(req.model, "claude-x");
+    // Only string members of `metadata` are kept.
+    assert_eq!(req.metadata, vec![("tags".into(), "batch,eu".into())]);
     assert_eq!(req.messages.len(), 5);
     assert_eq!(req.messages[0], Message::text(Role::System, "Be brief."));
     assert_eq!(

@@ -199,6 +199,7 @@ fn random_request(rng: &mut Rng) -> ChatRequest {
         stream: rng.chance(50),
         include_usage: rng.chance(50),
         user: rng.opt_text(),
+        metadata: Vec::new(),
     }
 }
 
