@@ -136,7 +136,8 @@ impl Message {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ContentPart {
     Text(String),
-    Image(Image),
+    /// Boxed: images are rare, and a text part stays the size of its string.
+    Image(Box<Image>),
 }
 
 #[derive(Debug, Clone, PartialEq)]

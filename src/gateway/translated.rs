@@ -71,7 +71,9 @@ pub async fn deliver(
             now_secs(),
             &prepared.deployment.upstream_model,
         );
-        stream(prepared, translator, &context, headers, resp).await;
+        // Boxed: the stream's state is several times the whole answer's,
+        // and every request would otherwise move that much on each call.
+        Box::pin(stream(prepared, translator, &context, headers, resp)).await;
     } else {
         whole(prepared, completion_id, headers, resp).await;
     }

@@ -71,11 +71,13 @@ fn parse_root(root: Value<'_, '_>, map: BodyMap<'_>) -> Result<ChatRequest, Cano
         None => return Err(CanonicalError::new("messages", "is required")),
         Some(v) if v.is_null() => return Err(CanonicalError::new("messages", "is required")),
         Some(v) => match v.as_array() {
-            Some(items) if !items.is_empty() => items
-                .iter()
-                .enumerate()
-                .map(|(i, m)| parse_message(i, m))
-                .collect::<Result<Vec<_>, _>>()?,
+            Some(items) if !items.is_empty() => {
+                let mut messages = Vec::with_capacity(items.len());
+                for (i, m) in items.iter().enumerate() {
+                    messages.push(parse_message(i, m)?);
+                }
+                messages
+            }
             Some(_) => return Err(CanonicalError::new("messages", "must not be empty")),
             None => return Err(CanonicalError::new("messages", "must be an array")),
         },

@@ -123,9 +123,10 @@ fn parse_content(
                 }
             }
             "image_url" if matches!(role, Role::User) => {
-                out.push(ContentPart::Image(parse_image(p.image_url, &|| {
-                    at("image_url")
-                })?));
+                out.push(ContentPart::Image(Box::new(parse_image(
+                    p.image_url,
+                    &|| at("image_url"),
+                )?)));
             }
             "image_url" => {
                 return Err(CanonicalError::new(

@@ -59,20 +59,20 @@ fn parses_a_full_request() {
     );
     assert_eq!(
         req.messages[2].content[1],
-        ContentPart::Image(Image {
+        ContentPart::Image(Box::new(Image {
             source: ImageSource::Base64 {
                 media_type: "image/png".into(),
                 data: "iVBORw0KGgo=".into()
             },
             detail: Some("high".into())
-        })
+        }))
     );
     assert_eq!(
         req.messages[2].content[2],
-        ContentPart::Image(Image {
+        ContentPart::Image(Box::new(Image {
             source: ImageSource::Url("https://example.com/cat.jpg".into()),
             detail: None
-        })
+        }))
     );
     let assistant = &req.messages[3];
     assert!(assistant.content.is_empty());

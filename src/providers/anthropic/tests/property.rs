@@ -100,10 +100,10 @@ fn random_message(rng: &mut Rng) -> Message {
                     data: "iVBORw0KGgo=".into(),
                 }
             };
-            content.push(ContentPart::Image(Image {
+            content.push(ContentPart::Image(Box::new(Image {
                 source,
                 detail: None,
-            }));
+            })));
         } else {
             content.push(ContentPart::Text(rng.text()));
         }

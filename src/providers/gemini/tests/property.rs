@@ -85,10 +85,10 @@ fn random_request(rng: &mut Rng) -> ChatRequest {
                     data: rng.text(),
                 }
             };
-            msg.content.push(ContentPart::Image(Image {
+            msg.content.push(ContentPart::Image(Box::new(Image {
                 source,
                 detail: None,
-            }));
+            })));
         }
         if role == Role::Assistant {
             for k in 0..rng.below(3) {
