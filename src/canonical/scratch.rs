@@ -29,6 +29,24 @@ thread_local! {
         buffers: Buffers::new(4096),
         tape: None,
     });
+    static OUT: RefCell<Vec<u8>> = RefCell::new(Vec::with_capacity(4096));
+}
+
+/// Hands `f` the worker's output buffer, empty: for bytes copied elsewhere
+/// as soon as they are written (a provider's body into its request, an
+/// answer into the response), so writing them allocates nothing.
+pub fn with_buffer<R>(f: impl FnOnce(&mut Vec<u8>) -> R) -> R {
+    OUT.with(|cell| match cell.try_borrow_mut() {
+        Ok(mut buf) => {
+            buf.clear();
+            let result = f(&mut buf);
+            if buf.capacity() > REUSE_LIMIT {
+                *buf = Vec::with_capacity(4096);
+            }
+            result
+        }
+        Err(_) => f(&mut Vec::new()),
+    })
 }
 
 /// Where the strings of a tape sit in the body it was parsed from: the
@@ -174,6 +192,22 @@ mod tests {
             "x".repeat(REUSE_LIMIT)
         );
         assert_eq!(model_of(big.as_bytes()).unwrap(), "e");
+    }
+
+    #[test]
+    fn the_output_buffer_starts_empty_and_a_nested_use_gets_its_own() {
+        with_buffer(|out| out.extend_from_slice(b"left over"));
+        let (outer, inner) = with_buffer(|out| {
+            let was_empty = out.is_empty();
+            out.extend_from_slice(b"outer");
+            let inner = with_buffer(|nested| {
+                nested.extend_from_slice(b"inner");
+                nested.clone()
+            });
+            assert!(was_empty);
+            (out.clone(), inner)
+        });
+        assert_eq!((&outer[..], &inner[..]), (&b"outer"[..], &b"inner"[..]));
     }
 
     #[test]

@@ -13,6 +13,7 @@ use crate::api::ApiError;
 use crate::api::body_edit::BodyEdits;
 use crate::api::chat::{self, ChatEnvelope};
 use crate::canonical::ChatRequest;
+use crate::canonical::scratch::with_buffer;
 use crate::config::ProviderKind;
 use crate::router::{Deployment, Provider};
 use crate::server::Request;
@@ -197,21 +198,32 @@ pub async fn prepare(
     key_index: usize,
 ) -> Result<Prepared, Failure> {
     let provider = &deployment.provider;
-    let body = request_body(ctx, &deployment)?;
     let key = if provider.api_keys.is_empty() {
         None
     } else {
         Some(&provider.api_keys[key_index % provider.api_keys.len()])
     };
-    let bytes = crate::providers::render_request(
-        provider,
-        key,
-        deployment.chat_target(ctx.stream),
-        &body,
-        ctx.stream,
-        ctx.request_id,
-        ctx.req.headers(),
-    );
+    let render = |body: &[u8]| {
+        crate::providers::render_request(
+            provider,
+            key,
+            deployment.chat_target(ctx.stream),
+            body,
+            ctx.stream,
+            ctx.request_id,
+            ctx.req.headers(),
+        )
+    };
+    let bytes = if is_translated(provider.kind) {
+        let canonical = ctx.canonical().map_err(Failure::Invalid)?;
+        with_buffer(|body| {
+            super::translated::build_body(provider.kind, canonical, &deployment, body)
+                .map_err(Failure::Invalid)?;
+            Ok(render(body))
+        })?
+    } else {
+        render(&passthrough_body(ctx, &deployment)?)
+    };
     let started = Instant::now();
     let mut upstream = call_upstream_raw(provider, bytes)
         .await
@@ -271,15 +283,10 @@ async fn error_answer(provider: &Provider, mut upstream: UpstreamResponse) -> Fa
     }
 }
 
-/// The body this deployment's provider gets.
-fn request_body<'c>(ctx: &'c RequestCtx<'_>, d: &Deployment) -> Result<Cow<'c, [u8]>, Failure> {
+/// The body an OpenAI-compatible deployment gets: the client's, with the
+/// model and the provider's edits spliced in when they change it.
+fn passthrough_body<'c>(ctx: &'c RequestCtx<'_>, d: &Deployment) -> Result<Cow<'c, [u8]>, Failure> {
     let provider = &d.provider;
-    if is_translated(provider.kind) {
-        let canonical = ctx.canonical().map_err(Failure::Invalid)?;
-        return super::translated::build_body(provider.kind, canonical, d)
-            .map(Cow::Owned)
-            .map_err(Failure::Invalid);
-    }
     let envelope = ctx.envelope().map_err(Failure::Invalid)?;
     let body: &'c [u8] = &ctx.req.body;
     // Without a span, `model` is escaped or repeated: write it out once, so

@@ -79,24 +79,27 @@ pub async fn deliver(
     }
 }
 
-/// The provider's request body for a canonical request.
+/// Appends the provider's request body for a canonical request to `out`.
 pub fn build_body(
     kind: ProviderKind,
     req: &ChatRequest,
     d: &Deployment,
-) -> Result<Vec<u8>, OpenAiError> {
+    out: &mut Vec<u8>,
+) -> Result<(), OpenAiError> {
     match kind {
         ProviderKind::Anthropic => {
             let opts = AnthropicOptions {
                 default_max_tokens: d.default_max_tokens,
                 native_structured_output: d.native_structured_output,
             };
-            anthropic::convert::build_request(req, &d.upstream_model, &opts)
+            anthropic::convert::write_request(req, &d.upstream_model, &opts, out)
                 .map_err(|e| e.to_openai())
         }
         _ => {
             let opts = GeminiOptions::for_model(&d.upstream_model);
-            gemini::convert::build_request(req, &opts).map_err(|e| e.to_openai())
+            let body = gemini::convert::build_request(req, &opts).map_err(|e| e.to_openai())?;
+            out.extend_from_slice(&body);
+            Ok(())
         }
     }
 }
@@ -150,9 +153,9 @@ async fn whole(
     if answer.model.is_empty() {
         answer.model = deployment.upstream_model.clone();
     }
-    let mut out = Vec::with_capacity(body.len() + 256);
-    write_openai_response(&answer, &mut out);
-    let _ = resp.send_json(200, headers, &out).await;
+    let _ = resp
+        .send_json_written(200, headers, |out| write_openai_response(&answer, out))
+        .await;
 }
 
 /// Translates the upstream's SSE stream event by event as it arrives.

@@ -6,6 +6,9 @@ use monoio::io::AsyncWriteRentExt;
 use super::ClientIo;
 use crate::api::ApiError;
 use crate::canonical::json::write_u64;
+use crate::canonical::scratch::with_buffer;
+
+const JSON: [(&str, &[u8]); 1] = [("content-type", b"application/json")];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum State {
@@ -111,6 +114,18 @@ impl<'a> Responder<'a> {
         headers: &[(&str, &[u8])],
         body: &[u8],
     ) -> std::io::Result<()> {
+        self.stage(status, first, headers, body);
+        self.flush().await
+    }
+
+    /// The whole response, head and body, in the write buffer.
+    fn stage(
+        &mut self,
+        status: u16,
+        first: &[(&str, &[u8])],
+        headers: &[(&str, &[u8])],
+        body: &[u8],
+    ) {
         debug_assert_eq!(self.state, State::Fresh);
         self.write_head_after(status, first, headers);
         self.wbuf.extend_from_slice(b"content-length: ");
@@ -118,7 +133,6 @@ impl<'a> Responder<'a> {
         self.wbuf.extend_from_slice(b"\r\n\r\n");
         self.wbuf.extend_from_slice(body);
         self.state = State::Done;
-        self.flush().await
     }
 
     /// [`send`](Self::send) with `content-type: application/json` ahead of `extra`.
@@ -128,8 +142,22 @@ impl<'a> Responder<'a> {
         extra: &[(&str, &[u8])],
         body: &[u8],
     ) -> std::io::Result<()> {
-        const JSON: [(&str, &[u8]); 1] = [("content-type", b"application/json")];
         self.send_after(status, &JSON, extra, body).await
+    }
+
+    /// [`send_json`](Self::send_json) of the body `write` produces, written
+    /// in the worker's scratch buffer rather than a fresh one.
+    pub async fn send_json_written(
+        &mut self,
+        status: u16,
+        extra: &[(&str, &[u8])],
+        write: impl FnOnce(&mut Vec<u8>),
+    ) -> std::io::Result<()> {
+        with_buffer(|body| {
+            write(body);
+            self.stage(status, &JSON, extra, body);
+        });
+        self.flush().await
     }
 
     pub async fn send_error(

@@ -9,7 +9,7 @@ mod turns;
 
 pub(crate) use error::classify as error_classify;
 pub use error::map_error;
-pub use request::build_request;
+pub use request::{build_request, write_request};
 pub use response::{map_stop_reason, map_usage, parse_response};
 
 use crate::canonical::OpenAiError;

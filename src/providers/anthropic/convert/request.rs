@@ -36,6 +36,18 @@ pub fn build_request(
     upstream_model: &str,
     opts: &AnthropicOptions,
 ) -> Result<Vec<u8>, ConvertError> {
+    let mut out = Vec::with_capacity(size_hint(req));
+    write_request(req, upstream_model, opts, &mut out)?;
+    Ok(out)
+}
+
+/// [`build_request`] appended to `out`.
+pub fn write_request(
+    req: &ChatRequest,
+    upstream_model: &str,
+    opts: &AnthropicOptions,
+    out: &mut Vec<u8>,
+) -> Result<(), ConvertError> {
     if req.sampling.n.is_some_and(|n| n > 1) {
         return Err(ConvertError::invalid(
             "n",
@@ -46,22 +58,22 @@ pub fn build_request(
     check_tool_names(req)?;
     let json_answer = JsonAnswer::of(req, opts);
 
-    let mut out = Vec::with_capacity(size_hint(req));
+    out.reserve(size_hint(req));
     out.extend_from_slice(b"{\"model\":");
-    write_str(&mut out, upstream_model);
+    write_str(out, upstream_model);
     out.extend_from_slice(b",\"max_tokens\":");
-    write_u64(&mut out, u64::from(max_tokens));
-    write_system(&mut out, &req.messages);
+    write_u64(out, u64::from(max_tokens));
+    write_system(out, &req.messages);
     out.extend_from_slice(b",\"messages\":");
-    write_turns(&mut out, &req.messages)?;
-    let have_tools = write_tools(&mut out, req, &json_answer, opts);
+    write_turns(out, &req.messages)?;
+    let have_tools = write_tools(out, req, &json_answer, opts);
     if let Some(choice) = build_tool_choice(req, &json_answer, have_tools, budget.is_some()) {
         out.extend_from_slice(b",\"tool_choice\":");
-        write_tool_choice(&mut out, &choice);
+        write_tool_choice(out, &choice);
     }
     if let Some(budget_tokens) = budget {
         out.extend_from_slice(b",\"thinking\":{\"type\":\"enabled\",\"budget_tokens\":");
-        write_u64(&mut out, u64::from(budget_tokens));
+        write_u64(out, u64::from(budget_tokens));
         out.push(b'}');
     }
     if let JsonAnswer::Native(schema) = json_answer {
@@ -71,17 +83,17 @@ pub fn build_request(
         out.extend_from_slice(schema.as_str().as_bytes());
         out.extend_from_slice(b"}}");
     }
-    write_sampling(&mut out, req, budget.is_some());
+    write_sampling(out, req, budget.is_some());
     if let Some(user_id) = &req.user {
         out.extend_from_slice(b",\"metadata\":{\"user_id\":");
-        write_str(&mut out, user_id);
+        write_str(out, user_id);
         out.push(b'}');
     }
     if req.stream {
         out.extend_from_slice(b",\"stream\":true");
     }
     out.push(b'}');
-    Ok(out)
+    Ok(())
 }
 
 /// Room for the body in one allocation: its text and schemas plus the keys
