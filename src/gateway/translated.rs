@@ -119,7 +119,10 @@ async fn whole(
     let provider = &deployment.provider.name;
     let mut body = first;
     if !upstream.body.is_done() {
-        match upstream.body.collect(MAX_ANSWER_BYTES).await {
+        // Boxed: reading on is rare here (the answer usually arrives with
+        // its head) and its state, inline, would make every answer's
+        // future — and each move of it — kilobytes larger.
+        match Box::pin(upstream.body.collect(MAX_ANSWER_BYTES)).await {
             Ok(rest) => body.extend_from_slice(&rest),
             Err(e) => {
                 let _ = resp.send_error(&e.to_api(provider), headers).await;

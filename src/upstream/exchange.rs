@@ -136,10 +136,13 @@ pub async fn send(
             Err((e, _)) => return Err(e),
         }
     }
-    let conn = timeout_at(
+    // Boxed: connecting is the rare case (pooled connections serve the
+    // rest), and its state, kilobytes with TLS, would otherwise sit inline
+    // in every request's future and be copied with it.
+    let conn = Box::pin(timeout_at(
         deadline.into(),
         Transport::connect(req.origin, req.addrs, req.connect_timeout, req.tls),
-    )
+    ))
     .await
     .map_err(|_| UpstreamError::TotalTimeout)?
     .map_err(UpstreamError::Connect)?;
