@@ -122,7 +122,7 @@ fn locate(map: BodyMap<'_>, value: Value<'_, '_>) -> Option<usize> {
 
 /// Writes a tape value in the form simd-json's own writer gives the
 /// equivalent owned value: no whitespace, shortest round-trip floats.
-fn write_tape(out: &mut Vec<u8>, value: Value<'_, '_>) {
+pub fn write_tape(out: &mut Vec<u8>, value: Value<'_, '_>) {
     match value.value_type() {
         ValueType::Array => {
             out.push(b'[');

@@ -97,9 +97,7 @@ pub fn build_body(
         }
         _ => {
             let opts = GeminiOptions::for_model(&d.upstream_model);
-            let body = gemini::convert::build_request(req, &opts).map_err(|e| e.to_openai())?;
-            out.extend_from_slice(&body);
-            Ok(())
+            gemini::convert::write_request(req, &opts, out).map_err(|e| e.to_openai())
         }
     }
 }

@@ -4,11 +4,9 @@
 use crate::canonical::tape::prelude::*;
 use simd_json::OwnedValue;
 
-use super::wire::{
-    ErrorEnvelope, GenerateContentRequest, GenerateContentResponse, GenerationConfig,
-    ThinkingConfig,
-};
+use super::wire::{ErrorEnvelope, GenerateContentResponse, GenerationConfig, ThinkingConfig};
 use super::{request, response, schema};
+use crate::canonical::json::{write_f64, write_i64, write_list, write_str, write_u64, write_value};
 use crate::canonical::{
     ChatRequest, ChatResponse, OpenAiError, ReasoningConfig, ReasoningEffort, ResponseFormat,
 };
@@ -66,9 +64,6 @@ pub enum ConvertError {
     /// Gemini's `args` must be an object; the replayed arguments are not.
     #[error("messages[{index}].tool_calls[{call}].function.arguments: must be a JSON object")]
     BadArguments { index: usize, call: usize },
-    /// Serializing the body failed (a bug, not the client's fault).
-    #[error("could not serialize the Gemini request: {0}")]
-    Serialize(String),
     /// The upstream body is not a usable GenerateContentResponse.
     #[error("unreadable Gemini response: {0}")]
     BadResponse(String),
@@ -88,7 +83,6 @@ impl ConvertError {
             _ => None,
         };
         let mut err = match self {
-            ConvertError::Serialize(_) => OpenAiError::new(500, "server_error", msg),
             ConvertError::BadResponse(_) => {
                 OpenAiError::new(502, "server_error", msg).with_code("bad_upstream_response")
             }
@@ -111,19 +105,112 @@ pub fn request_path(upstream_model: &str, stream: bool) -> String {
 
 /// The JSON body for `generateContent` / `streamGenerateContent`.
 pub fn build_request(req: &ChatRequest, opts: &GeminiOptions) -> Result<Vec<u8>, ConvertError> {
-    let body = build_request_value(req, opts)?;
-    simd_json::to_vec(&body).map_err(|e| ConvertError::Serialize(e.to_string()))
+    let mut out = Vec::with_capacity(1024);
+    write_request(req, opts, &mut out)?;
+    Ok(out)
 }
 
-/// [`build_request`] before serialization (tests compare it field by field).
-pub fn build_request_value<'a>(
-    req: &'a ChatRequest,
+/// Appends the body to `out` (the worker's output buffer on the gateway's
+/// path); on `Err`, what was appended is partial and to be discarded.
+pub fn write_request(
+    req: &ChatRequest,
     opts: &GeminiOptions,
-) -> Result<GenerateContentRequest<'a>, ConvertError> {
-    let mut body = request::build(req, opts)?;
+    out: &mut Vec<u8>,
+) -> Result<(), ConvertError> {
+    request::write_open(req, opts, out)?;
     let config = generation_config(req, opts);
-    body.generation_config = (!config.is_empty()).then_some(config);
-    Ok(body)
+    if !config.is_empty() {
+        out.extend_from_slice(b",\"generationConfig\":");
+        write_generation_config(&config, out);
+    }
+    out.push(b'}');
+    Ok(())
+}
+
+/// Writes `"name":` into an object being written, after a comma unless it
+/// is the first member.
+struct Members {
+    first: bool,
+}
+
+impl Members {
+    fn key(&mut self, out: &mut Vec<u8>, name: &str) {
+        if !std::mem::take(&mut self.first) {
+            out.push(b',');
+        }
+        write_str(out, name);
+        out.push(b':');
+    }
+}
+
+fn write_generation_config(c: &GenerationConfig<'_>, out: &mut Vec<u8>) {
+    let mut m = Members { first: true };
+    out.push(b'{');
+    if !c.stop_sequences.is_empty() {
+        m.key(out, "stopSequences");
+        write_list(out, c.stop_sequences, |out, s| write_str(out, s));
+    }
+    if let Some(mime) = c.response_mime_type {
+        m.key(out, "responseMimeType");
+        write_str(out, mime);
+    }
+    if let Some(schema) = &c.response_schema {
+        m.key(out, "responseSchema");
+        write_value(out, schema);
+    }
+    if let Some(schema) = c.response_json_schema {
+        m.key(out, "responseJsonSchema");
+        out.extend_from_slice(schema.as_str().as_bytes());
+    }
+    let counts = [
+        ("candidateCount", c.candidate_count),
+        ("maxOutputTokens", c.max_output_tokens),
+    ];
+    for (name, n) in counts {
+        if let Some(n) = n {
+            m.key(out, name);
+            write_u64(out, u64::from(n));
+        }
+    }
+    for (name, f) in [("temperature", c.temperature), ("topP", c.top_p)] {
+        if let Some(f) = f {
+            m.key(out, name);
+            write_f64(out, f);
+        }
+    }
+    if let Some(seed) = c.seed {
+        m.key(out, "seed");
+        write_i64(out, seed);
+    }
+    let penalties = [
+        ("presencePenalty", c.presence_penalty),
+        ("frequencyPenalty", c.frequency_penalty),
+    ];
+    for (name, f) in penalties {
+        if let Some(f) = f {
+            m.key(out, name);
+            write_f64(out, f);
+        }
+    }
+    if let Some(t) = &c.thinking_config {
+        m.key(out, "thinkingConfig");
+        let mut inner = Members { first: true };
+        out.push(b'{');
+        if let Some(include) = t.include_thoughts {
+            inner.key(out, "includeThoughts");
+            out.extend_from_slice(if include { b"true" } else { b"false" });
+        }
+        if let Some(budget) = t.thinking_budget {
+            inner.key(out, "thinkingBudget");
+            write_i64(out, budget);
+        }
+        if let Some(level) = t.thinking_level {
+            inner.key(out, "thinkingLevel");
+            write_str(out, level);
+        }
+        out.push(b'}');
+    }
+    out.push(b'}');
 }
 
 fn generation_config<'a>(req: &'a ChatRequest, opts: &GeminiOptions) -> GenerationConfig<'a> {

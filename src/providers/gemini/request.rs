@@ -1,124 +1,144 @@
-//! Canonical request → Gemini `GenerateContentRequest`: system prompts
-//! hoisted, turns merged by role, tool calls and results paired up by id,
-//! thought signatures restored from the tool-call ids (see `ids`).
-
-use std::collections::HashMap;
-
-use crate::canonical::tape::prelude::*;
-use simd_json::OwnedValue;
+//! Canonical request → Gemini `GenerateContentRequest` body, written
+//! straight into the output buffer: system prompts hoisted, turns merged by
+//! role, tool calls and results paired up by id, thought signatures restored
+//! from the tool-call ids (see `ids`). Tool arguments and results that are
+//! JSON objects go out compact, read off simd-json's tape, never as a DOM.
 
 use super::convert::{ConvertError, GeminiOptions, SchemaMode};
 use super::ids;
 use super::schema;
-use super::wire::{
-    Blob, Content, FileData, FunctionCall, FunctionCallingConfig, FunctionDeclaration,
-    FunctionResponse, GenerateContentRequest, Part, ROLE_MODEL, ROLE_USER, Tool, ToolConfig,
-};
+use super::wire::{ROLE_MODEL, ROLE_USER};
+use crate::canonical::json::{write_list, write_str, write_value};
+use crate::canonical::raw::write_tape;
+use crate::canonical::tape::with_tape;
 use crate::canonical::{ChatRequest, ContentPart, ImageSource, Message, Role, ToolChoice};
 
 /// Gemini's documented stand-in for a function call replayed without its
 /// signature (history from another model, or a client that rewrote ids).
 pub const SIGNATURE_SENTINEL: &str = "skip_thought_signature_validator";
 
-/// Builds the body; `convert` adds the generation config.
-pub fn build<'a>(
-    req: &'a ChatRequest,
+/// Writes `{"contents":[…],"systemInstruction":…,"tools":…,"toolConfig":…`
+/// into `out`, leaving the object open for `convert` to add the generation
+/// config and close it. On `Err`, `out` holds a partial body to discard.
+pub fn write_open(
+    req: &ChatRequest,
     opts: &GeminiOptions,
-) -> Result<GenerateContentRequest<'a>, ConvertError> {
-    let mut out = GenerateContentRequest {
-        tools: tools(req, opts),
-        tool_config: tool_config(req),
-        ..GenerateContentRequest::default()
-    };
-    let mut system = Vec::new();
-    // Tool-call id → function name, filled as assistant turns go by.
-    let mut calls: HashMap<&str, &str> = HashMap::new();
+    out: &mut Vec<u8>,
+) -> Result<(), ConvertError> {
+    out.extend_from_slice(b"{\"contents\":[");
+    let mut turns = Turns::default();
+    let mut system: Vec<&str> = Vec::new();
+    // Tool-call id → function name, in the order the assistant turns made
+    // them; a repeated id means its latest call.
+    let mut calls: Vec<(&str, &str)> = Vec::new();
     for (index, msg) in req.messages.iter().enumerate() {
         match msg.role {
-            Role::System | Role::Developer => system.extend(text_parts(msg)),
-            Role::User => push_turn(&mut out.contents, ROLE_USER, user_parts(msg)),
-            Role::Assistant => {
-                for call in &msg.tool_calls {
-                    calls.insert(call.id.as_str(), call.name.as_str());
+            Role::System | Role::Developer => system.extend(texts(msg)),
+            Role::User => {
+                for part in &msg.content {
+                    if matches!(part, ContentPart::Text(t) if t.is_empty()) {
+                        continue;
+                    }
+                    write_user_part(turns.part(out, ROLE_USER), part);
                 }
-                push_turn(
-                    &mut out.contents,
-                    ROLE_MODEL,
-                    model_parts(msg, index, opts)?,
+            }
+            Role::Assistant => {
+                calls.extend(
+                    msg.tool_calls
+                        .iter()
+                        .map(|c| (c.id.as_str(), c.name.as_str())),
                 );
+                write_model_parts(&mut turns, out, msg, index, opts)?;
             }
-            Role::Tool => {
-                let part = tool_result(msg, index, &calls)?;
-                push_turn(&mut out.contents, ROLE_USER, vec![part]);
-            }
+            Role::Tool => write_tool_result(&mut turns, out, msg, index, &calls)?,
         }
     }
-    if !system.is_empty() {
-        out.system_instruction = Some(Content {
-            role: None,
-            parts: system,
-        });
-    }
-    if out.contents.is_empty() {
+    if !turns.close(out) {
         return Err(ConvertError::NoContents);
     }
-    Ok(out)
+    out.push(b']');
+    if !system.is_empty() {
+        out.extend_from_slice(b",\"systemInstruction\":{\"parts\":");
+        write_list(out, &system, |out, text| write_text_part(out, text));
+        out.push(b'}');
+    }
+    write_tools(req, opts, out);
+    write_tool_config(req, out);
+    Ok(())
 }
 
-/// Appends `parts` to the last turn when it has the same role (Gemini wants
-/// turns to alternate, and all results of a parallel call in one turn).
-fn push_turn(contents: &mut Vec<Content>, role: &str, parts: Vec<Part>) {
-    if parts.is_empty() {
-        return;
+/// The turns of `contents` as they are written: a part whose role is the
+/// open turn's joins it (Gemini wants turns to alternate, and all results
+/// of a parallel call in one turn); another role closes it and opens one.
+#[derive(Default)]
+struct Turns {
+    open: Option<&'static str>,
+}
+
+impl Turns {
+    /// Places a part of `role` and hands back `out` to write it.
+    fn part<'o>(&mut self, out: &'o mut Vec<u8>, role: &'static str) -> &'o mut Vec<u8> {
+        match self.open {
+            Some(open) if open == role => out.push(b','),
+            Some(_) => {
+                out.extend_from_slice(b"]},");
+                self.start(out, role);
+            }
+            None => self.start(out, role),
+        }
+        out
     }
-    match contents.last_mut() {
-        Some(last) if last.role.as_deref() == Some(role) => last.parts.extend(parts),
-        _ => contents.push(Content {
-            role: Some(role.to_owned()),
-            parts,
-        }),
+
+    fn start(&mut self, out: &mut Vec<u8>, role: &'static str) {
+        out.extend_from_slice(b"{\"role\":");
+        write_str(out, role);
+        out.extend_from_slice(b",\"parts\":[");
+        self.open = Some(role);
+    }
+
+    /// Ends the last turn; `false` when there was none.
+    fn close(&self, out: &mut Vec<u8>) -> bool {
+        if self.open.is_some() {
+            out.extend_from_slice(b"]}");
+        }
+        self.open.is_some()
     }
 }
 
-fn text_part(text: &str) -> Part {
-    Part {
-        text: Some(text.to_owned()),
-        ..Part::default()
-    }
-}
-
-/// Empty text parts are skipped: Gemini rejects an empty `text`.
-fn text_parts(msg: &Message) -> impl Iterator<Item = Part> + '_ {
+/// The message's non-empty text parts (Gemini rejects an empty `text`).
+fn texts(msg: &Message) -> impl Iterator<Item = &str> + '_ {
     msg.content.iter().filter_map(|p| match p {
-        ContentPart::Text(t) if !t.is_empty() => Some(text_part(t)),
+        ContentPart::Text(t) if !t.is_empty() => Some(t.as_str()),
         _ => None,
     })
 }
 
-fn user_parts(msg: &Message) -> Vec<Part> {
-    msg.content
-        .iter()
-        .filter(|p| !matches!(p, ContentPart::Text(t) if t.is_empty()))
-        .map(|p| match p {
-            ContentPart::Text(t) => text_part(t),
-            ContentPart::Image(img) => match &img.source {
-                ImageSource::Base64 { media_type, data } => Part {
-                    inline_data: Some(Blob {
-                        mime_type: media_type.clone(),
-                        data: data.clone(),
-                    }),
-                    ..Part::default()
-                },
-                ImageSource::Url(url) => Part {
-                    file_data: Some(FileData {
-                        mime_type: Some(guess_mime(url).to_owned()),
-                        file_uri: url.clone(),
-                    }),
-                    ..Part::default()
-                },
-            },
-        })
-        .collect()
+fn write_text_part(out: &mut Vec<u8>, text: &str) {
+    out.extend_from_slice(b"{\"text\":");
+    write_str(out, text);
+    out.push(b'}');
+}
+
+fn write_user_part(out: &mut Vec<u8>, part: &ContentPart) {
+    match part {
+        ContentPart::Text(t) => write_text_part(out, t),
+        ContentPart::Image(img) => match &img.source {
+            ImageSource::Base64 { media_type, data } => {
+                out.extend_from_slice(b"{\"inlineData\":{\"mimeType\":");
+                write_str(out, media_type);
+                out.extend_from_slice(b",\"data\":");
+                write_str(out, data);
+                out.extend_from_slice(b"}}");
+            }
+            ImageSource::Url(url) => {
+                out.extend_from_slice(b"{\"fileData\":{\"mimeType\":");
+                write_str(out, guess_mime(url));
+                out.extend_from_slice(b",\"fileUri\":");
+                write_str(out, url);
+                out.extend_from_slice(b"}}");
+            }
+        },
+    }
 }
 
 /// Gemini wants a MIME type with `fileData`; OpenAI image URLs carry none.
@@ -141,46 +161,62 @@ pub fn guess_mime(url: &str) -> &'static str {
 /// Text, then one `functionCall` part per tool call. Replayed reasoning text
 /// is dropped: Gemini reads nothing from thought text it is sent back, and
 /// the signature that matters rides in the tool-call id.
-fn model_parts(
+fn write_model_parts(
+    turns: &mut Turns,
+    out: &mut Vec<u8>,
     msg: &Message,
     index: usize,
     opts: &GeminiOptions,
-) -> Result<Vec<Part>, ConvertError> {
-    let mut parts: Vec<Part> = text_parts(msg)
-        .filter(|p| p.text.as_deref() != Some(""))
-        .collect();
+) -> Result<(), ConvertError> {
+    for text in texts(msg) {
+        write_text_part(turns.part(out, ROLE_MODEL), text);
+    }
     for (k, call) in msg.tool_calls.iter().enumerate() {
         let decoded = ids::decode(&call.id);
-        let args = parse_arguments(&call.arguments)
-            .ok_or(ConvertError::BadArguments { index, call: k })?;
         // Gemini signs the first call of a step; later parallel calls carry
         // none, so only the first unsigned call gets the stand-in.
         let signature = decoded
             .signature
-            .or_else(|| (k == 0 && opts.signature_fallback).then(|| SIGNATURE_SENTINEL.to_owned()));
-        parts.push(Part {
-            thought_signature: signature,
-            function_call: Some(FunctionCall {
-                id: decoded.gemini_id.map(str::to_owned),
-                name: Some(call.name.clone()),
-                args: Some(args),
-                ..FunctionCall::default()
-            }),
-            ..Part::default()
-        });
+            .as_deref()
+            .or_else(|| (k == 0 && opts.signature_fallback).then_some(SIGNATURE_SENTINEL));
+        let out = turns.part(out, ROLE_MODEL);
+        out.push(b'{');
+        if let Some(signature) = signature {
+            out.extend_from_slice(b"\"thoughtSignature\":");
+            write_str(out, signature);
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"functionCall\":{");
+        if let Some(id) = decoded.gemini_id {
+            out.extend_from_slice(b"\"id\":");
+            write_str(out, id);
+            out.push(b',');
+        }
+        out.extend_from_slice(b"\"name\":");
+        write_str(out, &call.name);
+        out.extend_from_slice(b",\"args\":");
+        if !write_object(out, &call.arguments, true) {
+            return Err(ConvertError::BadArguments { index, call: k });
+        }
+        out.extend_from_slice(b"}}");
     }
-    Ok(parts)
+    Ok(())
 }
 
-/// OpenAI arguments are JSON text; Gemini's `args` must be an object.
-fn parse_arguments(text: &str) -> Option<OwnedValue> {
-    if text.trim().is_empty() {
-        return Some(OwnedValue::from(simd_json::owned::Object::new()));
+/// Writes `text` compact when it is a JSON object (blank text is `{}` when
+/// `blank_is_empty`); `false`, with nothing written, otherwise.
+fn write_object(out: &mut Vec<u8>, text: &str, blank_is_empty: bool) -> bool {
+    if blank_is_empty && text.trim().is_empty() {
+        out.extend_from_slice(b"{}");
+        return true;
     }
-    let mut buf = text.as_bytes().to_vec();
-    simd_json::to_owned_value(&mut buf)
-        .ok()
-        .filter(|v| v.is_object())
+    with_tape(text.as_bytes(), |tape, _| match tape {
+        Ok(tape) if tape.as_value().is_object() => {
+            write_tape(out, tape.as_value());
+            true
+        }
+        _ => false,
+    })
 }
 
 /// A `tool` message becomes a `functionResponse` part. Gemini matches
@@ -188,81 +224,93 @@ fn parse_arguments(text: &str) -> Option<OwnedValue> {
 /// made the call with this id. `response` must be an object: a tool output
 /// that is a JSON object goes as-is; anything else (plain text, arrays,
 /// numbers) is wrapped as `{"result": "<the output text>"}`.
-fn tool_result(
+fn write_tool_result(
+    turns: &mut Turns,
+    out: &mut Vec<u8>,
     msg: &Message,
     index: usize,
-    calls: &HashMap<&str, &str>,
-) -> Result<Part, ConvertError> {
+    calls: &[(&str, &str)],
+) -> Result<(), ConvertError> {
     let id = msg.tool_call_id.as_deref().unwrap_or_default();
-    let name = calls.get(id).ok_or_else(|| ConvertError::UnknownToolCall {
-        index,
-        id: id.to_owned(),
-    })?;
-    let text = msg.joined_text();
-    let mut buf = text.as_bytes().to_vec();
-    let response = match simd_json::to_owned_value(&mut buf) {
-        Ok(v) if v.is_object() => v,
-        _ => {
-            let mut wrapped = simd_json::owned::Object::new();
-            wrapped.insert("result".into(), OwnedValue::from(text));
-            OwnedValue::from(wrapped)
-        }
+    let Some(&(_, name)) = calls.iter().rev().find(|(call, _)| *call == id) else {
+        return Err(ConvertError::UnknownToolCall {
+            index,
+            id: id.to_owned(),
+        });
     };
-    Ok(Part {
-        function_response: Some(FunctionResponse {
-            id: ids::decode(id).gemini_id.map(str::to_owned),
-            name: (*name).to_owned(),
-            response,
-        }),
-        ..Part::default()
-    })
+    let out = turns.part(out, ROLE_USER);
+    out.extend_from_slice(b"{\"functionResponse\":{");
+    if let Some(gemini_id) = ids::decode(id).gemini_id {
+        out.extend_from_slice(b"\"id\":");
+        write_str(out, gemini_id);
+        out.push(b',');
+    }
+    out.extend_from_slice(b"\"name\":");
+    write_str(out, name);
+    out.extend_from_slice(b",\"response\":");
+    let text = msg.joined_text();
+    if !write_object(out, &text, false) {
+        out.extend_from_slice(b"{\"result\":");
+        write_str(out, &text);
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"}}");
+    Ok(())
 }
 
-fn tools<'a>(req: &'a ChatRequest, opts: &GeminiOptions) -> Vec<Tool<'a>> {
+fn write_tools(req: &ChatRequest, opts: &GeminiOptions, out: &mut Vec<u8>) {
     if req.tools.is_empty() {
-        return Vec::new();
+        return;
     }
-    let function_declarations = req
-        .tools
-        .iter()
-        .map(|t| {
-            let mut decl = FunctionDeclaration {
-                name: &t.name,
-                description: t.description.as_deref(),
-                ..FunctionDeclaration::default()
-            };
-            match (&t.parameters, opts.schema_mode) {
-                (None, _) => {}
-                (Some(p), SchemaMode::JsonSchema) => decl.parameters_json_schema = Some(p),
-                (Some(p), SchemaMode::OpenApiSubset) => {
-                    let converted = schema::to_openapi(&p.to_value());
-                    if !schema::is_empty_object(&converted) {
-                        decl.parameters = Some(converted);
-                    }
+    out.extend_from_slice(b",\"tools\":[{\"functionDeclarations\":[");
+    for (i, t) in req.tools.iter().enumerate() {
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(b"{\"name\":");
+        write_str(out, &t.name);
+        if let Some(description) = &t.description {
+            out.extend_from_slice(b",\"description\":");
+            write_str(out, description);
+        }
+        match (&t.parameters, opts.schema_mode) {
+            (None, _) => {}
+            (Some(p), SchemaMode::JsonSchema) => {
+                out.extend_from_slice(b",\"parametersJsonSchema\":");
+                out.extend_from_slice(p.as_str().as_bytes());
+            }
+            (Some(p), SchemaMode::OpenApiSubset) => {
+                let converted = schema::to_openapi(&p.to_value());
+                if !schema::is_empty_object(&converted) {
+                    out.extend_from_slice(b",\"parameters\":");
+                    write_value(out, &converted);
                 }
             }
-            decl
-        })
-        .collect();
-    vec![Tool {
-        function_declarations,
-    }]
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(b"]}]");
 }
 
-fn tool_config(req: &ChatRequest) -> Option<ToolConfig> {
+fn write_tool_config(req: &ChatRequest, out: &mut Vec<u8>) {
     if req.tools.is_empty() {
-        return None;
+        return;
     }
-    let (mode, allowed) = match req.tool_choice.as_ref()? {
-        ToolChoice::Auto => ("AUTO", Vec::new()),
-        ToolChoice::None => ("NONE", Vec::new()),
-        ToolChoice::Required => ("ANY", Vec::new()),
-        ToolChoice::Function(name) => ("ANY", vec![name.clone()]),
+    let Some(choice) = &req.tool_choice else {
+        return;
     };
-    Some(ToolConfig {
-        function_calling_config: FunctionCallingConfig {
-            mode,
-            allowed_function_names: allowed,
-        },
-    })
+    let (mode, allowed) = match choice {
+        ToolChoice::Auto => ("AUTO", None),
+        ToolChoice::None => ("NONE", None),
+        ToolChoice::Required => ("ANY", None),
+        ToolChoice::Function(name) => ("ANY", Some(name)),
+    };
+    out.extend_from_slice(b",\"toolConfig\":{\"functionCallingConfig\":{\"mode\":");
+    write_str(out, mode);
+    if let Some(name) = allowed {
+        out.extend_from_slice(b",\"allowedFunctionNames\":[");
+        write_str(out, name);
+        out.push(b']');
+    }
+    out.extend_from_slice(b"}}");
 }

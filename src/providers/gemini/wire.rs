@@ -11,22 +11,6 @@ use crate::canonical::RawJson;
 pub const ROLE_USER: &str = "user";
 pub const ROLE_MODEL: &str = "model";
 
-/// Body of `POST /v1beta/models/{model}:generateContent` (and the streaming
-/// twin). Schemas borrow from the canonical request when sent unchanged.
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GenerateContentRequest<'a> {
-    pub contents: Vec<Content>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub system_instruction: Option<Content>,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub tools: Vec<Tool<'a>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub tool_config: Option<ToolConfig>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub generation_config: Option<GenerationConfig<'a>>,
-}
-
 /// One turn: a role and its parts. `role` is absent on `systemInstruction`.
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Content {
@@ -127,67 +111,21 @@ pub struct FunctionResponse {
     pub response: OwnedValue,
 }
 
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Tool<'a> {
-    pub function_declarations: Vec<FunctionDeclaration<'a>>,
-}
-
-/// `parametersJsonSchema` takes full JSON Schema (Gemini 2.5+);
-/// `parameters` takes the restricted OpenAPI 3.0 subset. Exactly one is set.
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FunctionDeclaration<'a> {
-    pub name: &'a str,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub description: Option<&'a str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parameters: Option<OwnedValue>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub parameters_json_schema: Option<&'a RawJson>,
-}
-
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct ToolConfig {
-    pub function_calling_config: FunctionCallingConfig,
-}
-
-/// `mode` is `AUTO`, `ANY` or `NONE`.
-#[derive(Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct FunctionCallingConfig {
-    pub mode: &'static str,
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub allowed_function_names: Vec<String>,
-}
-
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// `generationConfig`, written field by field in this order by `convert`
+/// (camelCase names, absent fields left out).
+#[derive(Debug, Default)]
 pub struct GenerationConfig<'a> {
-    #[serde(skip_serializing_if = "<[String]>::is_empty")]
     pub stop_sequences: &'a [String],
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub response_mime_type: Option<&'static str>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub response_schema: Option<OwnedValue>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub response_json_schema: Option<&'a RawJson>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub candidate_count: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub max_output_tokens: Option<u32>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub temperature: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub top_p: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub seed: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub presence_penalty: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub frequency_penalty: Option<f64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub thinking_config: Option<ThinkingConfig>,
 }
 
@@ -208,14 +146,10 @@ impl GenerationConfig<'_> {
 
 /// `thinkingBudget`: 0 disables thinking, -1 lets the model decide.
 /// `thinkingLevel` (Gemini 3: `low`, `high`, …) excludes a budget.
-#[derive(Debug, Default, Serialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct ThinkingConfig {
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub include_thoughts: Option<bool>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub thinking_budget: Option<i64>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub thinking_level: Option<&'static str>,
 }
 
