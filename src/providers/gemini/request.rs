@@ -4,6 +4,8 @@
 //! from the tool-call ids (see `ids`). Tool arguments and results that are
 //! JSON objects go out compact, read off simd-json's tape, never as a DOM.
 
+use std::collections::HashMap;
+
 use super::convert::{ConvertError, GeminiOptions, SchemaMode};
 use super::ids;
 use super::schema;
@@ -28,9 +30,10 @@ pub fn write_open(
     out.extend_from_slice(b"{\"contents\":[");
     let mut turns = Turns::default();
     let mut system: Vec<&str> = Vec::new();
-    // Tool-call id → function name, in the order the assistant turns made
-    // them; a repeated id means its latest call.
-    let mut calls: Vec<(&str, &str)> = Vec::new();
+    // Tool-call id → function name, filled as assistant turns go by (a
+    // repeated id means its latest call). A map, not a list: a hostile body
+    // with many calls and results must not cost their product.
+    let mut calls: HashMap<&str, &str> = HashMap::new();
     for (index, msg) in req.messages.iter().enumerate() {
         match msg.role {
             Role::System | Role::Developer => system.extend(texts(msg)),
@@ -229,10 +232,10 @@ fn write_tool_result(
     out: &mut Vec<u8>,
     msg: &Message,
     index: usize,
-    calls: &[(&str, &str)],
+    calls: &HashMap<&str, &str>,
 ) -> Result<(), ConvertError> {
     let id = msg.tool_call_id.as_deref().unwrap_or_default();
-    let Some(&(_, name)) = calls.iter().rev().find(|(call, _)| *call == id) else {
+    let Some(&name) = calls.get(id) else {
         return Err(ConvertError::UnknownToolCall {
             index,
             id: id.to_owned(),
