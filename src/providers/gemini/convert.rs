@@ -4,8 +4,8 @@
 use crate::canonical::tape::prelude::*;
 use simd_json::OwnedValue;
 
-use super::wire::{ErrorEnvelope, GenerateContentResponse, GenerationConfig, ThinkingConfig};
-use super::{request, response, schema};
+use super::wire::{GenerationConfig, ThinkingConfig};
+use super::{read, request, response, schema};
 use crate::canonical::json::{write_f64, write_i64, write_list, write_str, write_u64, write_value};
 use crate::canonical::{
     ChatRequest, ChatResponse, OpenAiError, ReasoningConfig, ReasoningEffort, ResponseFormat,
@@ -290,9 +290,7 @@ fn thinking_config(r: &ReasoningConfig, levels: bool) -> Option<ThinkingConfig> 
 
 /// Translates a whole (non-streamed) `generateContent` answer.
 pub fn parse_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
-    let mut buf = body.to_vec();
-    let resp: GenerateContentResponse = simd_json::serde::from_slice(&mut buf)
-        .map_err(|e| ConvertError::BadResponse(e.to_string()))?;
+    let resp = read::read_response(body).map_err(ConvertError::BadResponse)?;
     response::to_chat_response(resp)
 }
 
@@ -301,10 +299,7 @@ pub fn parse_response(body: &[u8]) -> Result<ChatResponse, ConvertError> {
 /// `RESOURCE_EXHAUSTED`) becomes the `code`. Non-error statuses and
 /// unreadable bodies become a 502.
 pub fn map_error(status: u16, body: &[u8]) -> OpenAiError {
-    let mut buf = body.to_vec();
-    let parsed = simd_json::serde::from_slice::<ErrorEnvelope>(&mut buf)
-        .ok()
-        .and_then(|e| e.error);
+    let parsed = read::read_error(body);
     let status = if (400..=599).contains(&status) {
         status
     } else {

@@ -5,6 +5,7 @@
 pub mod args;
 pub mod convert;
 pub mod ids;
+pub mod read;
 mod request;
 mod response;
 pub mod schema;

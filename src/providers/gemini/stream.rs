@@ -12,6 +12,7 @@
 
 use super::args::{ArgsAssembler, BadPath};
 use super::convert::{error_type, json_text};
+use super::read::read_response;
 use super::response::{self, TextKind};
 use super::wire::{FunctionCall, GenerateContentResponse, Part, UsageMetadata};
 use crate::canonical::{
@@ -46,8 +47,6 @@ pub struct GeminiStreamTranslator {
     response_id: String,
     model: String,
     failure: FirstFailure,
-    /// Reused parse buffer (simd-json parses in place).
-    buf: Vec<u8>,
 }
 
 impl GeminiStreamTranslator {
@@ -62,7 +61,6 @@ impl GeminiStreamTranslator {
             response_id: String::new(),
             model: String::new(),
             failure: FirstFailure::default(),
-            buf: Vec::with_capacity(1024),
         }
     }
 
@@ -88,11 +86,9 @@ impl GeminiStreamTranslator {
         if data.is_empty() || data == "[DONE]" {
             return Ok(());
         }
-        self.buf.clear();
-        self.buf.extend_from_slice(data.as_bytes());
-        let result = match simd_json::serde::from_slice::<GenerateContentResponse>(&mut self.buf) {
+        let result = match read_response(data.as_bytes()) {
             Ok(chunk) => self.on_chunk(chunk, out),
-            Err(e) => Err(StreamError::Malformed(e.to_string())),
+            Err(e) => Err(StreamError::Malformed(e)),
         };
         self.failure.record(result)
     }

@@ -1,8 +1,9 @@
-//! Gemini `generateContent` / `streamGenerateContent` wire types: the request
-//! body we send, the `GenerateContentResponse` we receive (whole or per SSE
-//! chunk), and the `{"error":{…}}` body. Field names follow the v1beta REST API.
+//! Gemini `generateContent` / `streamGenerateContent` wire types: the
+//! `GenerateContentResponse` we receive (whole or per SSE chunk), its parts,
+//! the generation config we send, and the `{"error":{…}}` body. The v1beta
+//! REST API's camelCase member names live where the JSON is read (`read`)
+//! and written (`request`, `convert`); these are plain Rust types.
 
-use serde::{Deserialize, Serialize};
 use simd_json::OwnedValue;
 
 use crate::canonical::RawJson;
@@ -12,51 +13,38 @@ pub const ROLE_USER: &str = "user";
 pub const ROLE_MODEL: &str = "model";
 
 /// One turn: a role and its parts. `role` is absent on `systemInstruction`.
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Content {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub role: Option<String>,
-    #[serde(default)]
     pub parts: Vec<Part>,
 }
 
 /// A part is a union in the API; every member is optional here so one type
 /// serves requests, responses and stream chunks. Unknown members
 /// (`executableCode`, `videoMetadata`, …) are ignored when reading.
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Part {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub text: Option<String>,
     /// `true` on thought-summary parts (only sent when `includeThoughts`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thought: Option<bool>,
     /// Opaque base64 blob that must be echoed back on the same part next turn.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thought_signature: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub inline_data: Option<Blob>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_data: Option<FileData>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function_call: Option<FunctionCall>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub function_response: Option<FunctionResponse>,
 }
 
 /// Inline bytes, base64 in `data`.
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Blob {
     pub mime_type: String,
     pub data: String,
 }
 
 /// A file by URI (`gs://`, Files API, or http(s) on models that fetch URLs).
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct FileData {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mime_type: Option<String>,
     pub file_uri: String,
 }
@@ -64,48 +52,34 @@ pub struct FileData {
 /// A predicted call. Whole calls carry `name` + `args`; streamed calls
 /// (`streamFunctionCallArguments`) open with `name` + `willContinue: true`,
 /// then send `partialArgs`, and end with a part whose `willContinue` is unset.
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct FunctionCall {
     /// Only newer models send an id; older ones never do.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub args: Option<OwnedValue>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub partial_args: Option<Vec<PartialArg>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub will_continue: Option<bool>,
 }
 
 /// One streamed leaf of a call's arguments, addressed by an RFC 9535 JSON path
 /// (`$.recipe.ingredients[0].name`). A string leaf may arrive in several
 /// pieces: each piece but the last has `willContinue: true`.
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct PartialArg {
-    #[serde(default)]
     pub json_path: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub string_value: Option<String>,
     /// Kept as a JSON value so integers stay integers (`50`, not `50.0`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub number_value: Option<OwnedValue>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bool_value: Option<bool>,
     /// `"NULL_VALUE"` when present.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub null_value: Option<OwnedValue>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub will_continue: Option<bool>,
 }
 
 /// The result of a call, sent back in a `user` turn. `response` must be an object.
-#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct FunctionResponse {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub id: Option<String>,
     pub name: String,
     pub response: OwnedValue,
@@ -154,81 +128,50 @@ pub struct ThinkingConfig {
 }
 
 /// A whole response, and also each `data:` chunk of a stream.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct GenerateContentResponse {
-    #[serde(default)]
     pub candidates: Vec<Candidate>,
-    #[serde(default)]
     pub prompt_feedback: Option<PromptFeedback>,
-    #[serde(default)]
     pub usage_metadata: Option<UsageMetadata>,
-    #[serde(default)]
     pub model_version: Option<String>,
-    #[serde(default)]
     pub response_id: Option<String>,
     /// Set only when a stream carries an error object instead of a chunk.
-    #[serde(default)]
     pub error: Option<ErrorBody>,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct Candidate {
-    #[serde(default)]
     pub content: Option<Content>,
     /// `STOP`, `MAX_TOKENS`, `SAFETY`, `RECITATION`, `BLOCKLIST`, … (absent
     /// on all but the last chunk of a stream).
-    #[serde(default)]
     pub finish_reason: Option<String>,
-    #[serde(default)]
     pub finish_message: Option<String>,
-    #[serde(default)]
     pub index: Option<u32>,
 }
 
 /// Set when the prompt itself was blocked; then there are no candidates.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default)]
 pub struct PromptFeedback {
-    #[serde(default)]
     pub block_reason: Option<String>,
-    #[serde(default)]
     pub block_reason_message: Option<String>,
 }
 
 /// Token counts. `candidatesTokenCount` excludes thoughts; `totalTokenCount`
 /// includes prompt, candidates, thoughts and tool-use prompt tokens.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Deserialize)]
-#[serde(rename_all = "camelCase")]
+#[derive(Debug, Default, Clone, Copy, PartialEq)]
 pub struct UsageMetadata {
-    #[serde(default)]
     pub prompt_token_count: u64,
-    #[serde(default)]
     pub candidates_token_count: u64,
-    #[serde(default)]
     pub total_token_count: u64,
-    #[serde(default)]
     pub cached_content_token_count: u64,
-    #[serde(default)]
     pub thoughts_token_count: u64,
-    #[serde(default)]
     pub tool_use_prompt_token_count: u64,
 }
 
-/// `{"error": {"code": 429, "message": "…", "status": "RESOURCE_EXHAUSTED"}}`.
-#[derive(Debug, Default, Deserialize)]
-pub struct ErrorEnvelope {
-    #[serde(default)]
-    pub error: Option<ErrorBody>,
-}
-
-#[derive(Debug, Default, Deserialize)]
+/// The `error` of `{"error": {"code": 429, "message": "…", "status": "RESOURCE_EXHAUSTED"}}`.
+#[derive(Debug, Default)]
 pub struct ErrorBody {
-    #[serde(default)]
     pub code: Option<u16>,
-    #[serde(default)]
     pub message: Option<String>,
-    #[serde(default)]
     pub status: Option<String>,
 }
