@@ -90,6 +90,32 @@ fn unreadable_bodies_are_502() {
 }
 
 #[test]
+fn null_members_read_as_absent_and_wrong_types_are_unreadable() {
+    let resp = parse_response(
+        br#"{"candidates":[{"content":{"role":null,"parts":null},"finishReason":"STOP","index":null}],"usageMetadata":{"promptTokenCount":null,"candidatesTokenCount":3},"responseId":null}"#,
+    )
+    .unwrap();
+    assert_eq!(resp.choices[0].message.content.as_deref(), Some(""));
+    assert_eq!(resp.choices[0].finish_reason, Some(FinishReason::Stop));
+    assert_eq!(resp.usage.unwrap().completion_tokens, 3);
+    for bad in [
+        &br#"[]"#[..],
+        br#"{"candidates":{}}"#,
+        br#"{"candidates":[{"content":{"parts":[{"text":7}]}}]}"#,
+        br#"{"candidates":[{"index":-1}]}"#,
+        br#"{"usageMetadata":{"promptTokenCount":1.5}}"#,
+    ] {
+        let err = parse_response(bad).unwrap_err();
+        assert!(
+            matches!(err, ConvertError::BadResponse(_)),
+            "{}",
+            String::from_utf8_lossy(bad)
+        );
+        assert_eq!(err.to_openai().status, 502);
+    }
+}
+
+#[test]
 fn error_bodies_keep_their_status_class() {
     for status in [400u16, 401, 403, 404, 429, 500, 503, 504] {
         let err = map_error(status, &read_fixture(&format!("error_{status}.json")));
