@@ -17,7 +17,7 @@ use simd_json::tape::Value;
 
 use super::json::{write_f64, write_i64, write_str, write_u64, write_value};
 use super::json_scan::copy_compact;
-use super::tape::BodyMap;
+use super::tape::{BodyMap, with_tape};
 
 /// Compact JSON text, valid by construction.
 #[derive(Clone, PartialEq, Eq)]
@@ -120,9 +120,31 @@ fn locate(map: BodyMap<'_>, value: Value<'_, '_>) -> Option<usize> {
     (body[open] == b'{').then_some(open)
 }
 
+/// Writes `text` compact, read off the tape, when it is a JSON object;
+/// `false`, with nothing written, when it is not.
+pub fn write_object_text(out: &mut Vec<u8>, text: &str) -> bool {
+    with_tape(text.as_bytes(), |tape, _| match tape {
+        Ok(tape) if tape.as_value().is_object() => {
+            write_tape(out, tape.as_value());
+            true
+        }
+        _ => false,
+    })
+}
+
+/// A tool call's `arguments` (JSON text) as the object providers take:
+/// compact, `{}` when blank; `false` when they are not an object.
+pub fn write_arguments(out: &mut Vec<u8>, arguments: &str) -> bool {
+    if arguments.trim().is_empty() {
+        out.extend_from_slice(b"{}");
+        return true;
+    }
+    write_object_text(out, arguments)
+}
+
 /// Writes a tape value in the form simd-json's own writer gives the
 /// equivalent owned value: no whitespace, shortest round-trip floats.
-pub fn write_tape(out: &mut Vec<u8>, value: Value<'_, '_>) {
+fn write_tape(out: &mut Vec<u8>, value: Value<'_, '_>) {
     match value.value_type() {
         ValueType::Array => {
             out.push(b'[');

@@ -6,6 +6,7 @@ pub mod anthropic;
 pub mod gemini;
 pub mod mock;
 pub mod openai;
+pub mod turns;
 
 use crate::config::Secret;
 use crate::router::Provider;

@@ -11,9 +11,9 @@ use super::ids;
 use super::schema;
 use super::wire::{ROLE_MODEL, ROLE_USER};
 use crate::canonical::json::{write_list, write_str, write_value};
-use crate::canonical::raw::write_tape;
-use crate::canonical::tape::with_tape;
+use crate::canonical::raw::{write_arguments, write_object_text};
 use crate::canonical::{ChatRequest, ContentPart, ImageSource, Message, Role, ToolChoice};
+use crate::providers::turns::Turns;
 
 /// Gemini's documented stand-in for a function call replayed without its
 /// signature (history from another model, or a client that rewrote ids).
@@ -28,7 +28,7 @@ pub fn write_open(
     out: &mut Vec<u8>,
 ) -> Result<(), ConvertError> {
     out.extend_from_slice(b"{\"contents\":[");
-    let mut turns = Turns::default();
+    let mut turns = Turns::new(out, "parts");
     let mut system: Vec<&str> = Vec::new();
     // Tool-call id → function name, filled as assistant turns go by (a
     // repeated id means its latest call). A map, not a list: a hostile body
@@ -42,7 +42,7 @@ pub fn write_open(
                     if matches!(part, ContentPart::Text(t) if t.is_empty()) {
                         continue;
                     }
-                    write_user_part(turns.part(out, ROLE_USER), part);
+                    write_user_part(turns.item(ROLE_USER), part);
                 }
             }
             Role::Assistant => {
@@ -51,12 +51,12 @@ pub fn write_open(
                         .iter()
                         .map(|c| (c.id.as_str(), c.name.as_str())),
                 );
-                write_model_parts(&mut turns, out, msg, index, opts)?;
+                write_model_parts(&mut turns, msg, index, opts)?;
             }
-            Role::Tool => write_tool_result(&mut turns, out, msg, index, &calls)?,
+            Role::Tool => write_tool_result(&mut turns, msg, index, &calls)?,
         }
     }
-    if !turns.close(out) {
+    if !turns.finish() {
         return Err(ConvertError::NoContents);
     }
     out.push(b']');
@@ -68,44 +68,6 @@ pub fn write_open(
     write_tools(req, opts, out);
     write_tool_config(req, out);
     Ok(())
-}
-
-/// The turns of `contents` as they are written: a part whose role is the
-/// open turn's joins it (Gemini wants turns to alternate, and all results
-/// of a parallel call in one turn); another role closes it and opens one.
-#[derive(Default)]
-struct Turns {
-    open: Option<&'static str>,
-}
-
-impl Turns {
-    /// Places a part of `role` and hands back `out` to write it.
-    fn part<'o>(&mut self, out: &'o mut Vec<u8>, role: &'static str) -> &'o mut Vec<u8> {
-        match self.open {
-            Some(open) if open == role => out.push(b','),
-            Some(_) => {
-                out.extend_from_slice(b"]},");
-                self.start(out, role);
-            }
-            None => self.start(out, role),
-        }
-        out
-    }
-
-    fn start(&mut self, out: &mut Vec<u8>, role: &'static str) {
-        out.extend_from_slice(b"{\"role\":");
-        write_str(out, role);
-        out.extend_from_slice(b",\"parts\":[");
-        self.open = Some(role);
-    }
-
-    /// Ends the last turn; `false` when there was none.
-    fn close(&self, out: &mut Vec<u8>) -> bool {
-        if self.open.is_some() {
-            out.extend_from_slice(b"]}");
-        }
-        self.open.is_some()
-    }
 }
 
 /// The message's non-empty text parts (Gemini rejects an empty `text`).
@@ -165,14 +127,13 @@ pub fn guess_mime(url: &str) -> &'static str {
 /// is dropped: Gemini reads nothing from thought text it is sent back, and
 /// the signature that matters rides in the tool-call id.
 fn write_model_parts(
-    turns: &mut Turns,
-    out: &mut Vec<u8>,
+    turns: &mut Turns<'_>,
     msg: &Message,
     index: usize,
     opts: &GeminiOptions,
 ) -> Result<(), ConvertError> {
     for text in texts(msg) {
-        write_text_part(turns.part(out, ROLE_MODEL), text);
+        write_text_part(turns.item(ROLE_MODEL), text);
     }
     for (k, call) in msg.tool_calls.iter().enumerate() {
         let decoded = ids::decode(&call.id);
@@ -182,7 +143,7 @@ fn write_model_parts(
             .signature
             .as_deref()
             .or_else(|| (k == 0 && opts.signature_fallback).then_some(SIGNATURE_SENTINEL));
-        let out = turns.part(out, ROLE_MODEL);
+        let out = turns.item(ROLE_MODEL);
         out.push(b'{');
         if let Some(signature) = signature {
             out.extend_from_slice(b"\"thoughtSignature\":");
@@ -198,28 +159,12 @@ fn write_model_parts(
         out.extend_from_slice(b"\"name\":");
         write_str(out, &call.name);
         out.extend_from_slice(b",\"args\":");
-        if !write_object(out, &call.arguments, true) {
+        if !write_arguments(out, &call.arguments) {
             return Err(ConvertError::BadArguments { index, call: k });
         }
         out.extend_from_slice(b"}}");
     }
     Ok(())
-}
-
-/// Writes `text` compact when it is a JSON object (blank text is `{}` when
-/// `blank_is_empty`); `false`, with nothing written, otherwise.
-fn write_object(out: &mut Vec<u8>, text: &str, blank_is_empty: bool) -> bool {
-    if blank_is_empty && text.trim().is_empty() {
-        out.extend_from_slice(b"{}");
-        return true;
-    }
-    with_tape(text.as_bytes(), |tape, _| match tape {
-        Ok(tape) if tape.as_value().is_object() => {
-            write_tape(out, tape.as_value());
-            true
-        }
-        _ => false,
-    })
 }
 
 /// A `tool` message becomes a `functionResponse` part. Gemini matches
@@ -228,8 +173,7 @@ fn write_object(out: &mut Vec<u8>, text: &str, blank_is_empty: bool) -> bool {
 /// that is a JSON object goes as-is; anything else (plain text, arrays,
 /// numbers) is wrapped as `{"result": "<the output text>"}`.
 fn write_tool_result(
-    turns: &mut Turns,
-    out: &mut Vec<u8>,
+    turns: &mut Turns<'_>,
     msg: &Message,
     index: usize,
     calls: &HashMap<&str, &str>,
@@ -241,7 +185,7 @@ fn write_tool_result(
             id: id.to_owned(),
         });
     };
-    let out = turns.part(out, ROLE_USER);
+    let out = turns.item(ROLE_USER);
     out.extend_from_slice(b"{\"functionResponse\":{");
     if let Some(gemini_id) = ids::decode(id).gemini_id {
         out.extend_from_slice(b"\"id\":");
@@ -252,7 +196,7 @@ fn write_tool_result(
     write_str(out, name);
     out.extend_from_slice(b",\"response\":");
     let text = msg.joined_text();
-    if !write_object(out, &text, false) {
+    if !write_object_text(out, &text) {
         out.extend_from_slice(b"{\"result\":");
         write_str(out, &text);
         out.push(b'}');

@@ -5,14 +5,15 @@
 
 use super::ConvertError;
 use crate::canonical::json::write_str;
-use crate::canonical::tape::with_tape;
-use crate::canonical::{ContentPart, Image, ImageSource, Message, RawJson, ReasoningBlock, Role};
+use crate::canonical::raw::write_arguments;
+use crate::canonical::{ContentPart, Image, ImageSource, Message, ReasoningBlock, Role};
+use crate::providers::turns::Turns;
 
 /// Writes `[{"role":…,"content":[…]},…]`. A message with nothing Anthropic
 /// accepts (only empty text) adds no block, so it cannot open a turn.
 pub(super) fn write_turns(out: &mut Vec<u8>, messages: &[Message]) -> Result<(), ConvertError> {
     out.push(b'[');
-    let mut turns = Turns { out, open: None };
+    let mut turns = Turns::new(out, "content");
     for (i, m) in messages.iter().enumerate() {
         match m.role {
             Role::System | Role::Developer => {}
@@ -20,8 +21,8 @@ pub(super) fn write_turns(out: &mut Vec<u8>, messages: &[Message]) -> Result<(),
                 for part in &m.content {
                     match part {
                         ContentPart::Text(t) if t.is_empty() => {}
-                        ContentPart::Text(text) => write_text_block(turns.block("user"), text),
-                        ContentPart::Image(image) => write_image_block(turns.block("user"), image),
+                        ContentPart::Text(text) => write_text_block(turns.item("user"), text),
+                        ContentPart::Image(image) => write_image_block(turns.item("user"), image),
                     }
                 }
             }
@@ -29,19 +30,18 @@ pub(super) fn write_turns(out: &mut Vec<u8>, messages: &[Message]) -> Result<(),
                 let tool_use_id = m.tool_call_id.as_deref().ok_or_else(|| {
                     ConvertError::invalid(format!("messages[{i}].tool_call_id"), "is required")
                 })?;
-                write_tool_result(turns.block("user"), tool_use_id, m);
+                write_tool_result(turns.item("user"), tool_use_id, m);
             }
             Role::Assistant => write_assistant(&mut turns, i, m)?,
         }
     }
-    let Turns { out, open } = turns;
-    if open.is_none() {
+    if !turns.finish() {
         return Err(ConvertError::invalid(
             "messages",
             "needs at least one user or assistant message besides system prompts",
         ));
     }
-    out.extend_from_slice(b"]}]");
+    out.push(b']');
     Ok(())
 }
 
@@ -58,31 +58,6 @@ pub(super) fn write_text_block(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(b"{\"type\":\"text\",\"text\":");
     write_str(out, text);
     out.push(b'}');
-}
-
-/// The turn being written, left open while messages of its role follow.
-struct Turns<'o> {
-    out: &'o mut Vec<u8>,
-    open: Option<&'static str>,
-}
-
-impl Turns<'_> {
-    /// Where the next block of a `role` turn goes: after a comma in the open
-    /// turn of that role, or at the start of a new turn.
-    fn block(&mut self, role: &'static str) -> &mut Vec<u8> {
-        if self.open == Some(role) {
-            self.out.push(b',');
-        } else {
-            if self.open.is_some() {
-                self.out.extend_from_slice(b"]},");
-            }
-            self.out.extend_from_slice(b"{\"role\":\"");
-            self.out.extend_from_slice(role.as_bytes());
-            self.out.extend_from_slice(b"\",\"content\":[");
-            self.open = Some(role);
-        }
-        self.out
-    }
 }
 
 fn write_image_block(out: &mut Vec<u8>, image: &Image) {
@@ -133,7 +108,7 @@ fn write_assistant(turns: &mut Turns<'_>, i: usize, m: &Message) -> Result<(), C
                 text,
                 signature: Some(signature),
             } => {
-                let out = turns.block("assistant");
+                let out = turns.item("assistant");
                 out.extend_from_slice(b"{\"type\":\"thinking\",\"thinking\":");
                 write_str(out, text);
                 out.extend_from_slice(b",\"signature\":");
@@ -141,7 +116,7 @@ fn write_assistant(turns: &mut Turns<'_>, i: usize, m: &Message) -> Result<(), C
                 out.push(b'}');
             }
             ReasoningBlock::Redacted { data } => {
-                let out = turns.block("assistant");
+                let out = turns.item("assistant");
                 out.extend_from_slice(b"{\"type\":\"redacted_thinking\",\"data\":");
                 write_str(out, data);
                 out.push(b'}');
@@ -149,35 +124,23 @@ fn write_assistant(turns: &mut Turns<'_>, i: usize, m: &Message) -> Result<(), C
         }
     }
     for text in text_parts(m) {
-        write_text_block(turns.block("assistant"), text);
+        write_text_block(turns.item("assistant"), text);
     }
     for (j, call) in m.tool_calls.iter().enumerate() {
-        let input = parse_arguments(&call.arguments).ok_or_else(|| {
-            ConvertError::invalid(
-                format!("messages[{i}].tool_calls[{j}].function.arguments"),
-                "must be a JSON object",
-            )
-        })?;
-        let out = turns.block("assistant");
+        let out = turns.item("assistant");
         out.extend_from_slice(b"{\"type\":\"tool_use\",\"id\":");
         write_str(out, &call.id);
         out.extend_from_slice(b",\"name\":");
         write_str(out, &call.name);
+        // OpenAI carries arguments as JSON text; Anthropic wants the object.
         out.extend_from_slice(b",\"input\":");
-        out.extend_from_slice(input.as_str().as_bytes());
+        if !write_arguments(out, &call.arguments) {
+            return Err(ConvertError::invalid(
+                format!("messages[{i}].tool_calls[{j}].function.arguments"),
+                "must be a JSON object",
+            ));
+        }
         out.push(b'}');
     }
     Ok(())
-}
-
-/// OpenAI carries arguments as JSON text; Anthropic wants the object,
-/// written compactly.
-fn parse_arguments(arguments: &str) -> Option<RawJson> {
-    if arguments.trim().is_empty() {
-        return Some(RawJson::empty_object());
-    }
-    with_tape(arguments.as_bytes(), |tape, _| {
-        let value = tape.ok()?.as_value();
-        value.is_object().then(|| RawJson::from_tape(value))
-    })
 }
