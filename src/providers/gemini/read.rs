@@ -231,8 +231,10 @@ fn call(v: Value<'_, '_>) -> Read<FunctionCall> {
         id: string(c.id, "functionCall.id")?,
         name: string(c.name, "functionCall.name")?,
         args: present(c.args).map(owned),
+        // Absent and empty differ here: only a streamed call has the list.
         partial_args: present(c.partial_args)
-            .map(|a| list(Some(a), "functionCall.partialArgs", partial_arg))
+            .is_some()
+            .then(|| list(c.partial_args, "functionCall.partialArgs", partial_arg))
             .transpose()?,
         will_continue: boolean(c.will_continue, "functionCall.willContinue")?,
     })
@@ -260,46 +262,41 @@ fn object<'t, 'i>(v: Value<'t, 'i>, what: &str) -> Read<Obj<'t, 'i>> {
         .ok_or_else(|| format!("{what} is not a JSON object"))
 }
 
-fn string(v: Option<Value<'_, '_>>, what: &str) -> Read<Option<String>> {
+/// A present value read by `get`, which answers `None` when it is not
+/// `kind`.
+fn typed<'t, 'i, T>(
+    v: Option<Value<'t, 'i>>,
+    what: &str,
+    kind: &str,
+    get: impl FnOnce(Value<'t, 'i>) -> Option<T>,
+) -> Read<Option<T>> {
     present(v)
-        .map(|s| {
-            s.as_str()
-                .map(str::to_owned)
-                .ok_or_else(|| format!("`{what}` is not a string"))
-        })
+        .map(|v| get(v).ok_or_else(|| format!("`{what}` is not {kind}")))
         .transpose()
+}
+
+fn string(v: Option<Value<'_, '_>>, what: &str) -> Read<Option<String>> {
+    typed(v, what, "a string", |s| s.as_str().map(str::to_owned))
 }
 
 fn boolean(v: Option<Value<'_, '_>>, what: &str) -> Read<Option<bool>> {
-    present(v)
-        .map(|b| {
-            b.as_bool()
-                .ok_or_else(|| format!("`{what}` is not a boolean"))
-        })
-        .transpose()
+    typed(v, what, "a boolean", |b| b.as_bool())
 }
 
 fn number(v: Option<Value<'_, '_>>, what: &str) -> Read<Option<u64>> {
-    present(v)
-        .map(|n| {
-            n.as_u64()
-                .ok_or_else(|| format!("`{what}` is not a non-negative integer"))
-        })
-        .transpose()
+    typed(v, what, "a non-negative integer", |n| n.as_u64())
 }
 
+/// An array's items read by `item`; absent or `null` is no items.
 fn list<T>(
     v: Option<Value<'_, '_>>,
     what: &str,
     item: impl FnMut(Value<'_, '_>) -> Read<T>,
 ) -> Read<Vec<T>> {
-    let Some(v) = present(v) else {
-        return Ok(Vec::new());
-    };
-    let items = v
-        .as_array()
-        .ok_or_else(|| format!("`{what}` is not an array"))?;
-    items.iter().map(item).collect()
+    Ok(typed(v, what, "an array", |v| v.as_array())?
+        .map(|items| items.iter().map(item).collect::<Read<Vec<T>>>())
+        .transpose()?
+        .unwrap_or_default())
 }
 
 /// A tape value as an owned one, as simd-json's own parser would build it
