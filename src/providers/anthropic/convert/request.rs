@@ -36,7 +36,8 @@ pub fn build_request(
     upstream_model: &str,
     opts: &AnthropicOptions,
 ) -> Result<Vec<u8>, ConvertError> {
-    let mut out = Vec::with_capacity(size_hint(req));
+    // `write_request` reserves room for the whole body.
+    let mut out = Vec::new();
     write_request(req, upstream_model, opts, &mut out)?;
     Ok(out)
 }
