@@ -447,7 +447,7 @@ SHA=$(git -C "$ROOT" rev-parse --short HEAD)
 git -C "$ROOT" diff --quiet HEAD -- src Cargo.toml Cargo.lock || SHA="$SHA-dirty"
 STAMP=$(date -u +%Y-%m-%d)
 mkdir -p "$RESULTS_DIR"
-REPORT=$RESULTS_DIR/core-$STAMP-$SHA.md
+REPORT=$RESULTS_DIR/load.md # the latest run; earlier ones are in git history
 
 table() {
     echo "| target | conns | requests/s | rps range | p50 (µs) | p99 (µs) | proxy CPU (µs/req) | mock CPU (µs/req) | requests | errors |"

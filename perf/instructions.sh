@@ -1,0 +1,214 @@
+#!/usr/bin/env bash
+# Deterministic cost: user-space instructions per request, counted by
+# callgrind over a fixed number of requests on one keep-alive connection.
+# Stable to ~1 % between runs where throughput moves ±10 %. See perf/README.md.
+#
+#   perf/instructions.sh                  # every row, 2000 requests each
+#   REQUESTS=5000 ROWS="passthrough nginx" perf/instructions.sh
+set -euo pipefail
+
+REQUESTS=${REQUESTS:-2000}    # measured requests per row
+WARMUP=${WARMUP:-200}         # unmeasured requests first (pools, lazy init)
+ROWS=${ROWS:-"passthrough anthropic routed nginx"}
+MOCK_PORT=${MOCK_PORT:-19190}
+GW_PORT=${GW_PORT:-18180}
+NGINX_PORT=${NGINX_PORT:-18181}
+HOST=127.0.0.1
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+BIN=$ROOT/target/release/tollgate
+
+log() { printf '[instr] %s\n' "$*" >&2; }
+die() {
+    printf '[instr] error: %s\n' "$*" >&2
+    exit 1
+}
+
+command -v valgrind >/dev/null || {
+    log "installing valgrind"
+    apt-get update -qq >/dev/null && apt-get install -y -qq valgrind >/dev/null
+}
+command -v python3 >/dev/null || die "python3 is needed for the client"
+if [ ! -x "$BIN" ] || [ -n "$(find "$ROOT/src" "$ROOT/Cargo.toml" -newer "$BIN" -print -quit)" ]; then
+    log "building release"
+    (cd "$ROOT" && cargo build --release --quiet)
+fi
+
+TMP=$(mktemp -d /tmp/tollgate-instr.XXXXXX)
+chmod 755 "$TMP"
+PIDS=()
+cleanup() {
+    local pid
+    for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+    sleep 0.3
+    for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+    rm -rf "$TMP"
+}
+trap cleanup EXIT
+
+wait_port() {
+    for _ in $(seq 1 300); do
+        (echo >"/dev/tcp/$HOST/$1") 2>/dev/null && return 0
+        sleep 0.1
+    done
+    die "nothing listens on port $1"
+}
+
+# The same ~1 KB request as perf/run.sh.
+BODY='{"model":"MODEL","messages":[{"role":"system","content":"You are a concise assistant for a travel agency. Answer in plain English, cite the booking reference when you have one, and call a tool when live data is needed."},{"role":"user","content":"Hi, I need to get from Lyon to Milan next Tuesday morning."},{"role":"assistant","content":"Sure. Do you prefer the train or a flight, and is there a time you must arrive by?"},{"role":"user","content":"Train, and I must be in Milan by 2pm. Two adults, one bike."}],"tools":[{"type":"function","function":{"name":"search_trains","description":"Search scheduled trains between two stations on a date.","parameters":{"type":"object","properties":{"from":{"type":"string","description":"Departure station"},"to":{"type":"string","description":"Arrival station"},"date":{"type":"string","description":"ISO 8601 date"},"arrive_by":{"type":"string","description":"Latest arrival, HH:MM"},"passengers":{"type":"integer","minimum":1},"bikes":{"type":"integer","minimum":0}},"required":["from","to","date"]}}}],"tool_choice":"auto","temperature":0.2,"max_tokens":512,"stream":false}'
+
+# client.py PORT MODEL N: N requests on one keep-alive connection; exits 1 on
+# any non-200 answer.
+cat >"$TMP/client.py" <<'EOF'
+import http.client, sys
+port, model, n, body = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+payload = body.replace("MODEL", model).encode()
+c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+for i in range(n):
+    c.request("POST", "/v1/chat/completions", payload, {"content-type": "application/json"})
+    r = c.getresponse()
+    data = r.read()
+    if r.status != 200:
+        sys.exit(f"request {i}: HTTP {r.status}: {data[:200]!r}")
+EOF
+
+cat >"$TMP/tollgate.toml" <<EOF
+[server]
+listen = "$HOST:$GW_PORT"
+workers = 1
+driver = "epoll"
+
+[[providers]]
+name = "mock"
+kind = "openai_compatible"
+base_url = "http://$HOST:$MOCK_PORT/v1"
+
+[[providers]]
+name = "mock-anthropic"
+kind = "anthropic"
+base_url = "http://$HOST:$MOCK_PORT/v1"
+
+[[models]]
+name = "bench-model"
+provider = "mock"
+
+[[models]]
+name = "bench-anthropic"
+provider = "mock-anthropic"
+
+EOF
+# The routed row runs on a second gateway whose config adds perf/run.sh's
+# routing: two weighted deployments, a fallback, twenty rules that do not
+# match (one needs the complexity score).
+sed "s/$GW_PORT/$((GW_PORT + 2))/" "$TMP/tollgate.toml" >"$TMP/routed.toml"
+cat >>"$TMP/routed.toml" <<EOF
+
+[[models]]
+name = "bench-routed"
+fallbacks = ["bench-model"]
+deployments = [
+  { provider = "mock", upstream_model = "bench-model", weight = 3, region = "eu" },
+  { provider = "mock", upstream_model = "bench-model-b", weight = 1, region = "eu" },
+]
+EOF
+for r in $(seq 1 19); do
+    printf '[[rules]]\nname = "tag-%s"\nmatch = { tags = ["batch-%s"] }\nroute_to = "bench-model"\n' "$r" "$r" >>"$TMP/routed.toml"
+done
+printf '[[rules]]\nname = "very-hard"\nmatch = { min_complexity = 0.99 }\nroute_to = "bench-model"\n' >>"$TMP/routed.toml"
+
+"$BIN" mock-upstream --listen "$HOST:$MOCK_PORT" --workers 1 --driver epoll >"$TMP/mock.log" 2>&1 &
+PIDS+=($!)
+wait_port "$MOCK_PORT"
+
+# measure NAME PORT MODEL: zero the counters after the warm-up, dump after N.
+measure() {
+    local name=$1 port=$2 model=$3 pid=$4 out=$5
+    python3 "$TMP/client.py" "$port" "$model" "$WARMUP" "$BODY" || die "$name: warm-up failed"
+    callgrind_control -z "$pid" >/dev/null 2>&1
+    python3 "$TMP/client.py" "$port" "$model" "$REQUESTS" "$BODY" || die "$name: run failed"
+    callgrind_control -d "$pid" >/dev/null 2>&1
+    sleep 0.5
+    local ir
+    ir=$(ls -t "$out".* 2>/dev/null | head -1 | xargs grep -h '^summary:' | awk '{print $2}')
+    [ -n "$ir" ] || die "$name: no callgrind dump"
+    awk -v ir="$ir" -v n="$REQUESTS" -v name="$name" 'BEGIN { printf "%-12s %10.0f instructions/request\n", name, ir / n }'
+}
+
+declare -A GW_PID=()
+# start_gateway NAME PORT: the gateway with config NAME.toml under callgrind, once.
+start_gateway() {
+    local name=$1 port=$2
+    [ -n "${GW_PID[$name]:-}" ] && return 0
+    valgrind --tool=callgrind --callgrind-out-file="$TMP/$name.out" \
+        "$BIN" --config "$TMP/$name.toml" >"$TMP/$name.log" 2>&1 &
+    GW_PID[$name]=$!
+    PIDS+=("$!")
+    wait_port "$port"
+}
+RESULTS=()
+for row in $ROWS; do
+    case $row in
+    passthrough | anthropic)
+        start_gateway tollgate "$GW_PORT"
+        model=bench-model
+        [ "$row" = anthropic ] && model=bench-anthropic
+        RESULTS+=("$(measure "$row" "$GW_PORT" "$model" "${GW_PID[tollgate]}" "$TMP/tollgate.out")")
+        ;;
+    routed)
+        start_gateway routed $((GW_PORT + 2))
+        RESULTS+=("$(measure routed $((GW_PORT + 2)) bench-routed "${GW_PID[routed]}" "$TMP/routed.out")")
+        ;;
+    nginx)
+        NGINX=$(command -v nginx || echo /usr/sbin/nginx)
+        if [ ! -x "$NGINX" ]; then
+            log "nginx not installed: row skipped (perf/run.sh installs it)"
+            continue
+        fi
+        mkdir -p "$TMP/nginx"
+        cat >"$TMP/nginx/nginx.conf" <<EOF
+daemon off;
+master_process off;
+worker_processes 1;
+pid $TMP/nginx/nginx.pid;
+error_log $TMP/nginx/error.log warn;
+events { worker_connections 1024; }
+http {
+    access_log off;
+    client_body_temp_path $TMP/nginx/client_body;
+    proxy_temp_path $TMP/nginx/proxy;
+    fastcgi_temp_path $TMP/nginx/fastcgi;
+    uwsgi_temp_path $TMP/nginx/uwsgi;
+    scgi_temp_path $TMP/nginx/scgi;
+    client_body_buffer_size 128k;
+    keepalive_requests 1000000;
+    upstream mock { server $HOST:$MOCK_PORT; keepalive 64; keepalive_requests 1000000; }
+    server {
+        listen $HOST:$NGINX_PORT;
+        location / { proxy_pass http://mock; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    }
+}
+EOF
+        valgrind --tool=callgrind --callgrind-out-file="$TMP/nginx.out" \
+            "$NGINX" -p "$TMP/nginx" -c "$TMP/nginx/nginx.conf" -e "$TMP/nginx/error.log" >/dev/null 2>&1 &
+        NGINX_PID=$!
+        PIDS+=("$NGINX_PID")
+        wait_port "$NGINX_PORT"
+        RESULTS+=("$(measure nginx "$NGINX_PORT" bench-model "$NGINX_PID" "$TMP/nginx.out")")
+        ;;
+    *) die "unknown row $row" ;;
+    esac
+done
+
+SHA=$(git -C "$ROOT" rev-parse --short HEAD)
+git -C "$ROOT" diff --quiet HEAD -- src Cargo.toml Cargo.lock || SHA="$SHA-dirty"
+mkdir -p "$ROOT/perf/results"
+{
+    echo "# Instructions per request"
+    echo
+    echo "callgrind, epoll, 1 worker, $REQUESTS requests after $WARMUP warm-up on one keep-alive connection;"
+    echo "commit \`$SHA\`, $(date -u +%Y-%m-%dT%H:%M:%SZ); \`REQUESTS=$REQUESTS ROWS=\"$ROWS\" perf/instructions.sh\`"
+    echo
+    echo '```'
+    printf '%s\n' "${RESULTS[@]}"
+    echo '```'
+} | tee "$ROOT/perf/results/instructions.md"
