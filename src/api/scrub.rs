@@ -219,15 +219,18 @@ impl StreamScrubber {
     }
 
     /// How many trailing bytes of `bytes` are a proper prefix of some secret.
+    /// Only positions holding the secret's first byte are compared, so a
+    /// piece costs a `memchr` per key, not a comparison per offset.
     fn partial_tail(&self, bytes: &[u8]) -> usize {
         let mut keep = 0;
         for s in &self.secrets {
-            let most = (s.len() - 1).min(bytes.len());
-            for n in (keep + 1..=most).rev() {
-                if bytes[bytes.len() - n..] == s[..n] {
-                    keep = n;
-                    break;
-                }
+            let window = (s.len() - 1).min(bytes.len());
+            let from = bytes.len() - window;
+            let longest = memchr::memchr_iter(s[0], &bytes[from..])
+                .map(|i| from + i)
+                .find(|&p| s.starts_with(&bytes[p..]));
+            if let Some(p) = longest {
+                keep = keep.max(bytes.len() - p);
             }
         }
         keep

@@ -362,4 +362,31 @@ provider = "nope"
         assert_eq!(errs[0].path, "providers[0].bogus");
         assert!(errs[0].message.contains("bogus"), "{}", errs[0].message);
     }
+
+    #[test]
+    fn a_config_with_no_model_needs_the_flag() {
+        let errs = load_str("").unwrap_err().0;
+        assert_eq!(errs[0].path, "models");
+        assert!(errs[0].message.contains("allow_no_models"));
+        load_str("[server]\nallow_no_models = true\n").unwrap();
+    }
+
+    #[test]
+    fn parse_errors_give_the_place_and_hide_secret_values() {
+        assert_eq!(line_column("a\nbc\nd", 4), (2, 3));
+        assert_eq!(
+            hide_quoted("invalid type: string \"sk-x\", expected `a` or"),
+            "invalid type: string \"[redacted]\", expected `[redacted]` or"
+        );
+        let errs = load_str("[[keys]]\nid = \"k\"\nkey = [\"hunter2-password\"]\n")
+            .unwrap_err()
+            .0;
+        assert_eq!(errs[0].path, "keys[0].key");
+        assert!(
+            errs[0].message.starts_with("line 3, column 7: "),
+            "{}",
+            errs[0].message
+        );
+        assert!(!errs[0].message.contains("hunter2"), "{}", errs[0].message);
+    }
 }
