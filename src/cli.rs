@@ -223,10 +223,9 @@ fn serve(flags: &Flags) -> ExitCode {
         config.server.driver = d;
     }
     let mut generation = 1;
-    crate::router::publish(crate::router::Snapshot::build(
-        std::sync::Arc::new(config.clone()),
-        generation,
-    ));
+    let first = crate::router::Snapshot::build(std::sync::Arc::new(config.clone()), generation);
+    let startup_notes = snapshot_notes(&first);
+    crate::router::publish(first);
     spawn_dns_refresher();
 
     let signals = match Signals::new([SIGHUP, SIGTERM, SIGINT]) {
@@ -260,6 +259,9 @@ fn serve(flags: &Flags) -> ExitCode {
         start.driver.name(),
         config.models.len()
     );
+    for note in startup_notes {
+        eprintln!("tollgate: {note}");
+    }
     wait_for_signals(signals, |reload| {
         if reload {
             generation += 1;
@@ -304,7 +306,7 @@ fn reload_config(source: &ConfigSource, running: &Config, generation: u64) {
             if format!("{:?}", new.server) != format!("{:?}", running.server) {
                 eprintln!("tollgate: reload: [server] changes take effect on restart only");
             }
-            crate::router::publish(crate::router::Snapshot::build(
+            publish_logged(crate::router::Snapshot::build(
                 std::sync::Arc::new(new.clone()),
                 generation,
             ));
@@ -317,6 +319,29 @@ fn reload_config(source: &ConfigSource, running: &Config, generation: u64) {
             eprintln!("tollgate: reload rejected, keeping the running config: {errors}");
         }
     }
+}
+
+/// What the operator (never a client) should know about a snapshot: which
+/// providers cannot serve and why — the variable or file, never a value —
+/// and whether the config can serve at all.
+fn snapshot_notes(snapshot: &crate::router::Snapshot) -> Vec<String> {
+    let mut notes: Vec<String> = snapshot
+        .disabled
+        .iter()
+        .map(|(name, why)| format!("provider `{name}` is disabled: {why}"))
+        .collect();
+    if let Some(why) = snapshot.unready {
+        notes.push(format!("not ready: {why}"));
+    }
+    notes
+}
+
+/// Publishes a reloaded snapshot, logging its notes first.
+fn publish_logged(snapshot: crate::router::Snapshot) {
+    for note in snapshot_notes(&snapshot) {
+        eprintln!("tollgate: reload: {note}");
+    }
+    crate::router::publish(snapshot);
 }
 
 fn mock_upstream(flags: &Flags) -> ExitCode {

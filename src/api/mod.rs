@@ -3,5 +3,6 @@
 pub mod body_edit;
 pub mod chat;
 pub mod error;
+pub mod scrub;
 
 pub use error::ApiError;

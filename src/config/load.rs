@@ -7,6 +7,7 @@ use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 
 use super::schema::{Config, ProviderKind};
+use crate::api::scrub::{REDACTED, scrub_text};
 
 /// Collects one error per problem: (path, message).
 pub(super) type Report<'a> = dyn FnMut(String, String) + 'a;
@@ -97,22 +98,84 @@ pub fn load_file(source: &ConfigSource) -> Result<Config, ConfigErrors> {
 }
 
 pub fn load_str(text: &str) -> Result<Config, ConfigErrors> {
-    let de = toml::Deserializer::parse(text).map_err(|e| one_error(String::new(), e))?;
-    let config: Config =
-        serde_path_to_error::deserialize(de).map_err(|e| one_error(e.path().to_string(), e))?;
-    let errors = validate(&config);
+    let de =
+        toml::Deserializer::parse(text).map_err(|e| one_error(String::new(), text, &e, false))?;
+    let config: Config = serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let secret = is_secret_path(&path);
+        one_error(path, text, e.inner(), secret)
+    })?;
+    let mut errors = validate(&config);
     if errors.is_empty() {
-        Ok(config)
-    } else {
-        Err(ConfigErrors(errors))
+        return Ok(config);
     }
+    for e in &mut errors {
+        // A value echoed back (`server.listen`, a header) may be a pasted key.
+        e.message = scrub_text(&e.message, &[]).into_owned();
+    }
+    Err(ConfigErrors(errors))
 }
 
-fn one_error(path: String, e: impl fmt::Display) -> ConfigErrors {
+/// Fields that hold secrets (or references to them): their values are never
+/// quoted in an error, whatever they look like.
+fn is_secret_path(path: &str) -> bool {
+    path.split('.').any(|part| {
+        let name = part.split('[').next().unwrap_or(part);
+        matches!(name, "api_key" | "api_keys" | "key")
+    })
+}
+
+/// One parse or type error as `line L, column C: reason`. toml's own text
+/// carries an excerpt of the source line, which may hold a key: it is
+/// dropped, and quoted values are hidden when the field is a secret.
+fn one_error(path: String, text: &str, e: &toml::de::Error, secret: bool) -> ConfigErrors {
     let path = if path == "." { String::new() } else { path };
-    // toml's messages span several lines with a source excerpt; keep them whole.
-    let message = e.to_string().trim().to_string();
+    let reason = e.message().trim();
+    let reason = if secret {
+        hide_quoted(reason)
+    } else {
+        reason.to_string()
+    };
+    let reason = scrub_text(&reason, &[]).into_owned();
+    let message = match e.span() {
+        Some(span) => {
+            let (line, column) = line_column(text, span.start);
+            format!("line {line}, column {column}: {reason}")
+        }
+        None => reason,
+    };
     ConfigErrors(vec![ConfigError { path, message }])
+}
+
+/// 1-based line and column (in characters) of a byte offset.
+fn line_column(text: &str, offset: usize) -> (usize, usize) {
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    let line = before.iter().filter(|&&b| b == b'\n').count() + 1;
+    let start = before
+        .iter()
+        .rposition(|&b| b == b'\n')
+        .map_or(0, |i| i + 1);
+    let column = String::from_utf8_lossy(&before[start..]).chars().count() + 1;
+    (line, column)
+}
+
+/// serde quotes the offending value (`invalid type: string "sk-…"`): on a
+/// secret field, every quoted piece becomes `[redacted]`.
+fn hide_quoted(message: &str) -> String {
+    let mut out = String::with_capacity(message.len());
+    let mut rest = message;
+    while let Some(open) = rest.find(['"', '`']) {
+        let quote = rest.as_bytes()[open] as char;
+        let Some(len) = rest[open + 1..].find(quote) else {
+            break;
+        };
+        out.push_str(&rest[..=open]);
+        out.push_str(REDACTED);
+        out.push(quote);
+        rest = &rest[open + len + 2..];
+    }
+    out.push_str(rest);
+    out
 }
 
 fn validate(config: &Config) -> Vec<ConfigError> {
@@ -175,14 +238,8 @@ fn validate(config: &Config) -> Vec<ConfigError> {
             .enumerate()
             .map(|(j, k)| (format!("api_keys[{j}]"), k));
         for (field, key) in key_refs.chain(more) {
-            if !(key.starts_with("env:") && key.len() > 4
-                || key.starts_with("file:") && key.len() > 5)
-            {
-                // Say nothing of the value: it may be a pasted key.
-                err(
-                    at(&field),
-                    "must be a reference like `env:OPENAI_API_KEY` or `file:/path`, never a literal key".into(),
-                );
+            if let Err(why) = super::secret::check_reference(key) {
+                err(at(&field), why.into());
             }
         }
         for (field, v) in [
@@ -247,6 +304,12 @@ fn validate(config: &Config) -> Vec<ConfigError> {
         }
     }
 
+    if config.models.is_empty() && !s.allow_no_models {
+        err(
+            "models".into(),
+            "the config serves no model (no [[models]] entry): add one, or set `[server] allow_no_models = true` if that is intended".into(),
+        );
+    }
     super::routing_checks::validate(config, &provider_names, &mut err);
     errors
 }
@@ -298,5 +361,32 @@ provider = "nope"
             .0;
         assert_eq!(errs[0].path, "providers[0].bogus");
         assert!(errs[0].message.contains("bogus"), "{}", errs[0].message);
+    }
+
+    #[test]
+    fn a_config_with_no_model_needs_the_flag() {
+        let errs = load_str("").unwrap_err().0;
+        assert_eq!(errs[0].path, "models");
+        assert!(errs[0].message.contains("allow_no_models"));
+        load_str("[server]\nallow_no_models = true\n").unwrap();
+    }
+
+    #[test]
+    fn parse_errors_give_the_place_and_hide_secret_values() {
+        assert_eq!(line_column("a\nbc\nd", 4), (2, 3));
+        assert_eq!(
+            hide_quoted("invalid type: string \"sk-x\", expected `a` or"),
+            "invalid type: string \"[redacted]\", expected `[redacted]` or"
+        );
+        let errs = load_str("[[keys]]\nid = \"k\"\nkey = [\"hunter2-password\"]\n")
+            .unwrap_err()
+            .0;
+        assert_eq!(errs[0].path, "keys[0].key");
+        assert!(
+            errs[0].message.starts_with("line 3, column 7: "),
+            "{}",
+            errs[0].message
+        );
+        assert!(!errs[0].message.contains("hunter2"), "{}", errs[0].message);
     }
 }

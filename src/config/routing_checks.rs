@@ -168,13 +168,8 @@ pub(super) fn validate(config: &Config, providers: &HashSet<&str>, err: &mut Rep
         if k.id.is_empty() || !ids.insert(k.id.as_str()) {
             err(format!("keys[{i}].id"), "must be present and unique".into());
         }
-        if !(k.key.starts_with("env:") && k.key.len() > 4
-            || k.key.starts_with("file:") && k.key.len() > 5)
-        {
-            err(
-                format!("keys[{i}].key"),
-                "must be a reference like `env:TEAM_KEY`, never a literal key".into(),
-            );
+        if let Err(why) = super::secret::check_reference(&k.key) {
+            err(format!("keys[{i}].key"), why.into());
         }
     }
 }

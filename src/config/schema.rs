@@ -57,6 +57,9 @@ pub struct ServerConfig {
     /// Serve HTTPS with this certificate chain and key (PEM); both or neither.
     pub tls_cert: Option<String>,
     pub tls_key: Option<String>,
+    /// Accept a config with no `[[models]]` (every request then gets 404 and
+    /// `/readyz` 503); off by default, since an empty file is usually a mistake.
+    pub allow_no_models: bool,
 }
 
 impl Default for ServerConfig {
@@ -74,6 +77,7 @@ impl Default for ServerConfig {
             drain_timeout_ms: 30_000,
             tls_cert: None,
             tls_key: None,
+            allow_no_models: false,
         }
     }
 }

@@ -274,6 +274,9 @@ async fn error_answer(provider: &Provider, mut upstream: UpstreamResponse) -> Fa
         .collect(MAX_ERROR_BODY)
         .await
         .unwrap_or_default();
+    // Providers echo the key they were sent ("Incorrect API key provided:
+    // sk-…"); this body is relayed, translated or logged from here on.
+    let body = crate::api::scrub::scrub_provider_error(body, &provider.api_keys);
     Failure::Status {
         status,
         retry_after_ms,

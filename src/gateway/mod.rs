@@ -64,12 +64,8 @@ impl Service for Gateway {
                 let _ = resp.send_json(200, &[], b"{\"status\":\"ok\"}").await;
             }
             "/readyz" if method == "GET" => {
-                let (status, body): (u16, &[u8]) = if crate::runtime::lifecycle().is_ready() {
-                    (200, b"{\"status\":\"ready\"}")
-                } else {
-                    (503, b"{\"status\":\"not ready\"}")
-                };
-                let _ = resp.send_json(status, &[], body).await;
+                let (status, body) = readiness();
+                let _ = resp.send_json(status, &[], &body).await;
             }
             "/metrics" if method == "GET" => {
                 let body = metrics_text(self.worker);
@@ -87,6 +83,22 @@ impl Service for Gateway {
             path => {
                 let _ = resp.send_error(&ApiError::not_found(path), &[]).await;
             }
+        }
+    }
+}
+
+/// Ready when the process is up and its config can serve some model.
+fn readiness() -> (u16, Vec<u8>) {
+    if !crate::runtime::lifecycle().is_ready() {
+        return (503, b"{\"status\":\"not ready\"}".to_vec());
+    }
+    match crate::router::current().unready {
+        None => (200, b"{\"status\":\"ready\"}".to_vec()),
+        Some(reason) => {
+            let mut body = String::from("{\"status\":\"not ready\",\"reason\":");
+            crate::api::error::push_json_str(&mut body, reason);
+            body.push('}');
+            (503, body.into_bytes())
         }
     }
 }

@@ -4,6 +4,7 @@
 
 use super::attempt::Prepared;
 use crate::api::ApiError;
+use crate::api::scrub::StreamScrubber;
 use crate::canonical::openai::write_openai_stream_error;
 use crate::server::Responder;
 
@@ -46,11 +47,15 @@ pub async fn relay(prepared: Prepared, ours: &[(&str, &[u8])], resp: &mut Respon
         return;
     }
     let sized = length.is_some();
+    // An error event can quote the key the provider was sent; an answer never
+    // legitimately holds it.
+    let keys = &deployment.provider.api_keys;
+    let mut scrubber = StreamScrubber::new(keys.iter().filter(|_| is_sse).map(|k| k.expose()));
     if !first.is_empty() {
         let written = if sized {
             resp.send_raw(&first).await
         } else {
-            resp.send_chunk(&first).await
+            resp.send_chunk(&scrubber.feed(&first)).await
         };
         if written.is_err() {
             return;
@@ -62,7 +67,7 @@ pub async fn relay(prepared: Prepared, ours: &[(&str, &[u8])], resp: &mut Respon
                 let written = if sized {
                     resp.send_raw(piece).await
                 } else {
-                    resp.send_chunk(piece).await
+                    resp.send_chunk(&scrubber.feed(piece)).await
                 };
                 if written.is_err() {
                     // The client left: dropping the body closes the upstream
@@ -92,6 +97,10 @@ pub async fn relay(prepared: Prepared, ours: &[(&str, &[u8])], resp: &mut Respon
             let _ = resp.send_raw(&[]).await;
         }
     } else {
+        let held = scrubber.finish();
+        if !held.is_empty() && resp.send_chunk(&held).await.is_err() {
+            return;
+        }
         let _ = resp.end_stream().await;
     }
 }

@@ -233,7 +233,9 @@ async fn stream(
         }
         Err(e) => Some(e),
     });
-    if let Some(err) = failure {
+    if let Some(mut err) = failure {
+        // The upstream's own words may quote the key it was sent.
+        crate::api::scrub::scrub_message(&mut err.message, &deployment.provider.api_keys);
         write_openai_stream_error(&err, &mut out);
     }
     if resp.send_chunk(&out).await.is_ok() {

@@ -61,7 +61,12 @@ pub async fn answer(
         if status == 429 {
             headers.push(("x-ratelimit-remaining-requests", b"0"));
         }
-        let body = fault_body(format, status);
+        let body = match super::presented_key(req) {
+            Some(key) if plan.echo_key => {
+                fault_body(format, status, &super::faults::echoed_key_message(key))
+            }
+            _ => fault_body(format, status, &format!("Injected fault: status {status}.")),
+        };
         let _ = resp.send_json(status, &headers, &body).await;
         return;
     }
@@ -111,11 +116,16 @@ pub async fn answer(
         return;
     }
     if echo.stream {
-        let events = match format {
+        let mut events = match format {
             Format::OpenAi => echo.stream_events(id, pieces),
             Format::Anthropic => formats::anthropic_events(&echo, id, pieces),
             Format::Gemini { .. } => formats::gemini_events(&echo, id, pieces),
         };
+        if plan.echo_key_stream {
+            let key = super::presented_key(req).unwrap_or_default();
+            events.truncate(1);
+            events.push(super::faults::echoed_key_event(format, key));
+        }
         stream_events(&events, true, &pacing, resp).await;
     } else {
         let body = match format {
@@ -133,8 +143,7 @@ struct Pacing {
 }
 
 /// An error body in the provider's own shape.
-fn fault_body(format: Format, status: u16) -> Vec<u8> {
-    let message = format!("Injected fault: status {status}.");
+fn fault_body(format: Format, status: u16, message: &str) -> Vec<u8> {
     match format {
         Format::OpenAi => ApiError::coded(status, "server_error", "mock_fault", message).to_json(),
         Format::Anthropic => {
@@ -149,7 +158,7 @@ fn fault_body(format: Format, status: u16) -> Vec<u8> {
             };
             let mut out =
                 format!("{{\"type\":\"error\",\"error\":{{\"type\":\"{kind}\",\"message\":");
-            push_json_str(&mut out, &message);
+            push_json_str(&mut out, message);
             out.push_str("}}");
             out.into_bytes()
         }
@@ -165,7 +174,7 @@ fn fault_body(format: Format, status: u16) -> Vec<u8> {
                 _ => "INTERNAL",
             };
             let mut out = format!("{{\"error\":{{\"code\":{status},\"message\":");
-            push_json_str(&mut out, &message);
+            push_json_str(&mut out, message);
             out.push_str(&format!(",\"status\":\"{grpc}\"}}}}"));
             out.into_bytes()
         }

@@ -1,13 +1,17 @@
 //! Fault injection for the mock upstream, chosen per request by the
 //! `x-mock-fault` header or a `/fault/<spec>/` path prefix, e.g.
 //! `status=503`, `error-rate=0.5`, `latency-ms=200`, `hang`, `cut-after=3`,
-//! `retry-after=2`, `hang-body`, `context-length`, limited by `times=N` (the first N requests
+//! `retry-after=2`, `hang-body`, `context-length`, `echo-key` (an error that
+//! quotes the key it was sent, as some providers do), `echo-key-stream` (a
+//! stream whose error event quotes it), limited by `times=N` (the first N requests
 //! with that spec), `every=N` (every Nth of them) and `when-key=K` (only requests presenting key K), joined
 //! with `;` or `,`.
 
 use std::cell::RefCell;
 use std::time::Duration;
 
+use super::formats::Format;
+use crate::api::error::push_json_str;
 use crate::resilience::FastRng;
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -32,6 +36,10 @@ pub struct FaultPlan {
     pub every: Option<u64>,
     /// Refuse the request as too long for the model's context window (400).
     pub context_length: bool,
+    /// Answer with an error (`status`, or 401) whose message quotes the key presented.
+    pub echo_key: bool,
+    /// Start the stream, then send an error event quoting the key presented.
+    pub echo_key_stream: bool,
 }
 
 impl FaultPlan {
@@ -63,6 +71,8 @@ impl FaultPlan {
                 "when-key" if !value.is_empty() => plan.when_key = Some(value.to_string()),
                 "hang-body" => plan.hang_body = true,
                 "context-length" => plan.context_length = true,
+                "echo-key" => plan.echo_key = true,
+                "echo-key-stream" => plan.echo_key_stream = true,
                 "every" => {
                     plan.every = Some(
                         value
@@ -82,9 +92,32 @@ impl FaultPlan {
     pub fn failing_status(&self) -> Option<u16> {
         match self.error_rate {
             Some(rate) => (random_unit() < rate).then(|| self.status.unwrap_or(500)),
-            None => self.status,
+            None => self.status.or(self.echo_key.then_some(401)),
         }
     }
+}
+
+/// The wording OpenAI uses when it refuses a key, quoting it back.
+pub fn echoed_key_message(key: &str) -> String {
+    format!("Incorrect API key provided: {key}. You can find your API key in your account.")
+}
+
+/// A mid-stream error event in the provider's own shape, quoting the key.
+pub fn echoed_key_event(format: Format, key: &str) -> Vec<u8> {
+    let mut message = String::new();
+    push_json_str(&mut message, &echoed_key_message(key));
+    match format {
+        Format::OpenAi => format!(
+            "data: {{\"error\":{{\"message\":{message},\"type\":\"invalid_request_error\",\"param\":null,\"code\":\"invalid_api_key\"}}}}\n\n"
+        ),
+        Format::Anthropic => format!(
+            "event: error\ndata: {{\"type\":\"error\",\"error\":{{\"type\":\"authentication_error\",\"message\":{message}}}}}\n\n"
+        ),
+        Format::Gemini { .. } => format!(
+            "data: {{\"error\":{{\"code\":401,\"message\":{message},\"status\":\"UNAUTHENTICATED\"}}}}\n\n"
+        ),
+    }
+    .into_bytes()
 }
 
 /// Whether this request is one the plan applies to; counts it if so.
@@ -137,6 +170,9 @@ mod tests {
         assert!(FaultPlan::parse("hang").unwrap().hang);
         assert!(FaultPlan::parse("error-rate=2").is_err());
         assert!(FaultPlan::parse("bogus").is_err());
+        let echo = FaultPlan::parse("echo-key").unwrap();
+        assert_eq!(echo.failing_status(), Some(401));
+        assert!(FaultPlan::parse("echo-key-stream").unwrap().echo_key_stream);
         assert_eq!(
             strip_fault_prefix("/fault/status=500/v1/x"),
             Some(("status=500", "/v1/x"))

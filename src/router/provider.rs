@@ -10,8 +10,9 @@ use crate::api::error::push_json_str;
 use crate::config::{ProviderConfig, ProviderKind, Secret};
 use crate::upstream::{BaseUrl, Origin};
 
-/// Whether a provider can serve, and if not, why (said to clients as is:
-/// it names the variable, never a value).
+/// Whether a provider can serve, and if not, why. The reason is for the
+/// operator's log (it names the variable or key file, never a value);
+/// clients are only told that the provider is misconfigured.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ProviderState {
     Enabled,

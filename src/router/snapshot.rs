@@ -61,20 +61,22 @@ pub struct ModelRoute {
 }
 
 impl ModelRoute {
-    /// Why a route cannot serve at all, if every deployment is disabled.
+    /// Why a route cannot serve at all, if every deployment is disabled, in
+    /// words fit for a client: which providers are misconfigured, never which
+    /// variable or file (that is in the operator's log).
     pub fn disabled_reason(&self) -> Option<String> {
         if self.deployments.iter().any(|d| d.is_enabled()) {
             return None;
         }
-        let why: Vec<String> = self
+        let mut names: Vec<&str> = self
             .deployments
             .iter()
-            .filter_map(|d| match &d.provider.state {
-                ProviderState::Disabled(why) => {
-                    Some(format!("provider `{}` is disabled: {why}", d.provider.name))
-                }
-                ProviderState::Enabled => None,
-            })
+            .map(|d| d.provider.name.as_str())
+            .collect();
+        names.dedup();
+        let why: Vec<String> = names
+            .iter()
+            .map(|n| format!("provider `{n}` is misconfigured"))
             .collect();
         Some(why.join("; "))
     }
@@ -104,17 +106,30 @@ pub struct Snapshot {
     /// Whether any rule looks at the complexity score (else it is not computed).
     pub uses_complexity: bool,
     pub generation: u64,
+    /// Why this config cannot serve any request, for `/readyz`.
+    pub unready: Option<&'static str>,
+    /// Providers that cannot serve, with the operator's reason, in config order.
+    pub disabled: Vec<(String, String)>,
 }
 
 impl Snapshot {
     /// Builds from a validated config. Secrets are read and host names resolved
     /// here, on the control thread, never on the request path.
     pub fn build(config: Arc<Config>, generation: u64) -> Snapshot {
-        let providers: HashMap<&str, Arc<Provider>> = config
+        let built: Vec<Arc<Provider>> = config
             .providers
             .iter()
-            .map(|p| (p.name.as_str(), Arc::new(build_provider(p))))
+            .map(|p| Arc::new(build_provider(p)))
             .collect();
+        let disabled = built
+            .iter()
+            .filter_map(|p| match &p.state {
+                ProviderState::Disabled(why) => Some((p.name.clone(), why.clone())),
+                ProviderState::Enabled => None,
+            })
+            .collect();
+        let providers: HashMap<&str, Arc<Provider>> =
+            built.iter().map(|p| (p.name.as_str(), p.clone())).collect();
         let mut deployments: Vec<Arc<Deployment>> = Vec::new();
         let mut models = HashMap::new();
         let mut listed = Vec::new();
@@ -194,6 +209,13 @@ impl Snapshot {
                 tags: k.tags.clone(),
             })
             .collect();
+        let unready = if config.models.is_empty() {
+            Some("no model is configured")
+        } else if listed.is_empty() {
+            Some("no configured model has an enabled provider (see the gateway's log)")
+        } else {
+            None
+        };
         let listed: Vec<(&str, &str)> = listed
             .iter()
             .map(|(a, b)| (a.as_str(), b.as_str()))
@@ -215,6 +237,8 @@ impl Snapshot {
             deployments,
             keys,
             generation,
+            unready,
+            disabled,
             config,
         }
     }

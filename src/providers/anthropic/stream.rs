@@ -186,7 +186,10 @@ impl AnthropicStreamTranslator {
             }
             "error" => {
                 let (kind, message) = match &event.error {
-                    Some(e) => (e.kind.as_ref(), e.message.to_string()),
+                    Some(e) => (
+                        e.kind.as_ref(),
+                        crate::api::scrub::scrub_text(&e.message, &[]).into_owned(),
+                    ),
                     None => ("api_error", "upstream stream error".to_owned()),
                 };
                 let (status, r#type, code) = error_classify(0, kind);

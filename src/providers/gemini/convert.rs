@@ -316,6 +316,8 @@ pub fn map_error(status: u16, body: &[u8]) -> OpenAiError {
             None,
         ),
     };
+    // The caller hides the keys it sent; anything else key-shaped goes here.
+    let message = crate::api::scrub::scrub_text(&message, &[]).into_owned();
     let mut err = OpenAiError::new(status, error_type(status), message);
     err.code = code;
     err

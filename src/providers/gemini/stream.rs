@@ -115,7 +115,10 @@ impl GeminiStreamTranslator {
     ) -> Result<(), StreamError> {
         if let Some(err) = chunk.error {
             let status = err.code.filter(|c| (400..=599).contains(c)).unwrap_or(502);
-            let message = err.message.unwrap_or_else(|| "Gemini stream error".into());
+            let message = err.message.map_or_else(
+                || "Gemini stream error".into(),
+                |m| crate::api::scrub::scrub_text(&m, &[]).into_owned(),
+            );
             let mut e = OpenAiError::new(status, error_type(status), message);
             e.code = err.status;
             return Err(StreamError::Upstream(e));

@@ -1,5 +1,6 @@
 //! Anthropic error responses → the OpenAI-shaped error clients see.
 
+use crate::api::scrub::scrub_text;
 use crate::canonical::OpenAiError;
 use crate::providers::anthropic::wire::ErrorBody;
 
@@ -14,6 +15,8 @@ pub fn map_error(status: u16, body: &[u8]) -> OpenAiError {
         None => ("", fallback_message(status, body)),
     };
     let (status, r#type, code) = classify(status, kind);
+    // The caller hides the keys it sent; anything else key-shaped goes here.
+    let message = scrub_text(&message, &[]).into_owned();
     let mut err = OpenAiError::new(status, r#type, message);
     err.code = code.map(str::to_owned);
     err
