@@ -3,6 +3,7 @@
 //! failure after the first byte is never dressed up as a clean end.
 
 use super::attempt::Prepared;
+use super::engine::Delivered;
 use crate::api::ApiError;
 use crate::canonical::openai::write_openai_stream_error;
 use crate::server::Responder;
@@ -18,7 +19,11 @@ pub(super) fn relayed_header(name: &str) -> bool {
 
 /// Relays a committed passthrough answer: its head, the first bytes already
 /// read at the commit point, then the rest as it arrives.
-pub async fn relay(prepared: Prepared, ours: &[(&str, &[u8])], resp: &mut Responder<'_>) {
+pub async fn relay(
+    prepared: Prepared,
+    ours: &[(&str, &[u8])],
+    resp: &mut Responder<'_>,
+) -> Delivered {
     let Prepared {
         mut upstream,
         first,
@@ -43,7 +48,7 @@ pub async fn relay(prepared: Prepared, ours: &[(&str, &[u8])], resp: &mut Respon
         }
     };
     if head_result.is_err() {
-        return;
+        return Delivered::ClientGone;
     }
     let sized = length.is_some();
     if !first.is_empty() {
@@ -53,7 +58,7 @@ pub async fn relay(prepared: Prepared, ours: &[(&str, &[u8])], resp: &mut Respon
             resp.send_chunk(&first).await
         };
         if written.is_err() {
-            return;
+            return Delivered::ClientGone;
         }
     }
     loop {
@@ -67,7 +72,7 @@ pub async fn relay(prepared: Prepared, ours: &[(&str, &[u8])], resp: &mut Respon
                 if written.is_err() {
                     // The client left: dropping the body closes the upstream
                     // connection instead of returning it to the pool half-read.
-                    return;
+                    return Delivered::ClientGone;
                 }
             }
             Ok(None) => break,
@@ -81,7 +86,7 @@ pub async fn relay(prepared: Prepared, ours: &[(&str, &[u8])], resp: &mut Respon
                 } else {
                     resp.abort();
                 }
-                return;
+                return Delivered::UpstreamFailed;
             }
         }
     }
@@ -94,6 +99,7 @@ pub async fn relay(prepared: Prepared, ours: &[(&str, &[u8])], resp: &mut Respon
     } else {
         let _ = resp.end_stream().await;
     }
+    Delivered::Complete
 }
 
 /// The mid-stream error: OpenAI's error shape, which the OpenAI SDKs raise

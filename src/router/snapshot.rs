@@ -24,6 +24,8 @@ pub struct Deployment {
     pub tags: Vec<String>,
     pub default_max_tokens: u32,
     pub native_structured_output: bool,
+    /// The provider's timeouts with this model's settings over them.
+    pub timeouts: crate::resilience::Timeouts,
     /// Request targets (path and query), rendered once: whole and streamed.
     pub target_whole: String,
     pub target_stream: String,
@@ -87,6 +89,8 @@ pub struct ClientKey {
     pub secret: Option<crate::config::Secret>,
     pub region: Option<String>,
     pub tags: Vec<String>,
+    /// May lower its deadlines with `x-tollgate-timeout-ms`.
+    pub allow_timeout_header: bool,
 }
 
 #[derive(Debug)]
@@ -137,6 +141,7 @@ impl Snapshot {
                 let upstream_model = spec.upstream_model.unwrap_or_else(|| m.name.clone());
                 let deployment = Arc::new(Deployment {
                     index: deployments.len(),
+                    timeouts: provider.timeouts.overridden(&m.timeout_settings()),
                     target_whole: provider.chat_target(&upstream_model, false),
                     target_stream: provider.chat_target(&upstream_model, true),
                     provider,
@@ -192,6 +197,7 @@ impl Snapshot {
                 secret: super::provider::read_secret(&k.key).ok(),
                 region: k.region.clone(),
                 tags: k.tags.clone(),
+                allow_timeout_header: k.allow_timeout_header,
             })
             .collect();
         let listed: Vec<(&str, &str)> = listed
