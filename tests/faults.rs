@@ -93,6 +93,16 @@ fn a_cut_whole_answer_without_fallback_is_a_clean_502(driver: &str) {
         assert_eq!(r.error_code(), "upstream_connection_error", "{}", r.text());
         assert!(route(&r).contains("attempts=3"), "{}", route(&r));
     }
+    // Past the hold bound an answer is relayed as it comes: a cut is then
+    // the client's to see (the promised length never arrives).
+    let small = config.replace(
+        HEAD,
+        &format!("{HEAD}\n[routing.retry]\nhold_answer_bytes = 16\n"),
+    );
+    let gw = start_gateway(&small, driver);
+    let r = post_chat(gw.addr, &[], &chat_body("m", "hello", false));
+    assert_eq!(r.status, 200);
+    assert!(r.closed, "a cut past the bound cannot be hidden");
 }
 
 fn a_primary_that_cuts_every_stream_loses_its_traffic(driver: &str) {
@@ -164,11 +174,12 @@ fn hung_primaries_give_way_within_the_model_timeouts(driver: &str) {
         start_mock(driver),
     );
     let config = format!(
-        "{HEAD}\n{}\n{}\n{}\n{}\n{}",
+        "{HEAD}\n{}\n{}\n{}\n{}\n{}\n{}",
         provider("hang", "openai_compatible", hang.addr, "hang", ""),
         provider("silent", "openai_compatible", silent.addr, "hang-body", ""),
         provider("slow", "openai_compatible", slow.addr, "", ""),
         provider("b", "openai_compatible", b.addr, "", ""),
+        provider("lag", "openai_compatible", slow.addr, "latency-ms=1500", ""),
         r#"
 [[models]]
 name = "main"
@@ -189,6 +200,11 @@ name = "stalling"
 provider = "slow"
 fallbacks = ["backup"]
 stall_timeout_ms = 300
+
+[[models]]
+name = "lagging"
+provider = "lag"
+fallbacks = ["backup"]
 
 [[models]]
 name = "backup"
@@ -220,6 +236,14 @@ provider = "b"
             .is_some_and(|d| d.contains("stream_interrupted")),
         "{data:?}"
     );
+    // With no keys configured, every client may lower its own deadline.
+    let r = post_chat(
+        gw.addr,
+        &[("x-tollgate-timeout-ms", "200")],
+        &chat_body("lagging", "hello", false),
+    );
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-tollgate-provider"), Some("b"), "{}", route(&r));
 }
 
 fn the_timeout_header_lowers_the_deadline_only_for_keys_allowed_to_use_it(driver: &str) {

@@ -296,6 +296,7 @@ fn short(f: &Failure) -> String {
             crate::upstream::UpstreamError::FirstByteTimeout => "first-byte-timeout".into(),
             crate::upstream::UpstreamError::FirstTokenTimeout => "first-token-timeout".into(),
             crate::upstream::UpstreamError::TotalTimeout => "timeout".into(),
+            crate::upstream::UpstreamError::Stalled => "stalled".into(),
             _ => "connection".into(),
         },
         Failure::Invalid(_) => "unsupported".into(),
