@@ -242,14 +242,11 @@ fn validate(config: &Config) -> Vec<ConfigError> {
                 err(at(&field), why.into());
             }
         }
-        for (field, v) in [
-            ("connect_timeout_ms", p.connect_timeout_ms),
-            ("first_byte_timeout_ms", p.first_byte_timeout_ms),
-            ("total_timeout_ms", p.total_timeout_ms),
-        ] {
-            if v == 0 {
-                err(at(field), "must be greater than 0".into());
-            }
+        if p.connect_timeout_ms == 0 {
+            err(at("connect_timeout_ms"), "must be greater than 0".into());
+        }
+        for field in super::schema::zero_timeouts(&p.timeout_settings()) {
+            err(at(field), "must be greater than 0".into());
         }
         if p.kind == ProviderKind::Azure && p.api_version.is_none() {
             err(

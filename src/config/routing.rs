@@ -74,6 +74,10 @@ pub struct RetryConfig {
     pub max_backoff_ms: u64,
     /// A `Retry-After` longer than this is not waited for: the next target is tried.
     pub max_retry_after_ms: u64,
+    /// A whole (non-stream) answer is read up to this size before anything
+    /// reaches the client, so a cut one can still be retried or fall back;
+    /// a larger one is relayed as it comes once this much has arrived.
+    pub hold_answer_bytes: usize,
 }
 
 impl Default for RetryConfig {
@@ -83,6 +87,7 @@ impl Default for RetryConfig {
             base_backoff_ms: 50,
             max_backoff_ms: 2_000,
             max_retry_after_ms: 10_000,
+            hold_answer_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -202,4 +207,8 @@ pub struct KeyConfig {
     pub region: Option<String>,
     #[serde(default)]
     pub tags: Vec<String>,
+    /// May lower its requests' deadlines with `x-tollgate-timeout-ms`
+    /// (otherwise the header is ignored).
+    #[serde(default)]
+    pub allow_timeout_header: bool,
 }

@@ -30,6 +30,9 @@ pub(super) fn validate(config: &Config, providers: &HashSet<&str>, err: &mut Rep
         if m.upstream_model.as_deref() == Some("") {
             err(at("upstream_model"), "must not be empty".into());
         }
+        for field in super::schema::zero_timeouts(&m.timeout_settings()) {
+            err(at(field), "must be greater than 0".into());
+        }
         for (j, d) in m.deployments.iter().enumerate() {
             let at = |field: &str| format!("models[{i}].deployments[{j}].{field}");
             if !providers.contains(d.provider.as_str()) {

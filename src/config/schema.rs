@@ -4,6 +4,8 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
+use crate::resilience::TimeoutSettings;
+
 use super::routing::{DeploymentConfig, HedgeConfig, KeyConfig, RoutingConfig, RuleConfig};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -120,21 +122,31 @@ pub struct ProviderConfig {
     /// Several keys, rotated when one is rate-limited or refused (429/401/403).
     #[serde(default)]
     pub api_keys: Vec<String>,
-    /// Until the first body byte after the response head (first token of a
-    /// stream); before it, a slow deployment can still be abandoned for another.
+    /// Streams: from sending the request to the first body byte (the first
+    /// token), default 30 s. Whole answers: from the response head to the
+    /// first body byte. A miss tries the next deployment.
     #[serde(default)]
     pub ttft_timeout_ms: Option<u64>,
-    /// Longest silence between two pieces of a body once relaying has begun.
+    /// Longest silence between two body pieces once output has begun
+    /// (default 30 s); mid-stream, a miss ends the stream with an error event.
     #[serde(default)]
     pub stall_timeout_ms: Option<u64>,
     #[serde(default = "default_connect_timeout_ms")]
     pub connect_timeout_ms: u64,
-    /// Until the upstream's response head arrives.
-    #[serde(default = "default_first_byte_timeout_ms")]
-    pub first_byte_timeout_ms: u64,
-    /// The whole exchange, body included.
-    #[serde(default = "default_total_timeout_ms")]
-    pub total_timeout_ms: u64,
+    /// A fixed cap on the wait for the response head; by default the head
+    /// is bounded by the first-token or whole-answer deadline instead.
+    #[serde(default)]
+    pub first_byte_timeout_ms: Option<u64>,
+    /// A whole (non-stream) answer's deadline is this base (default 20 s)…
+    #[serde(default)]
+    pub answer_timeout_ms: Option<u64>,
+    /// …plus this per token the request allows (`max_tokens`, else the
+    /// model's `default_max_tokens`; default 30 ms), capped by the total.
+    #[serde(default)]
+    pub answer_ms_per_token: Option<u64>,
+    /// The whole exchange, body included (default 600 s).
+    #[serde(default)]
+    pub total_timeout_ms: Option<u64>,
     /// Idle upstream connections kept per core for this provider's origin.
     #[serde(default = "default_pool_max_idle")]
     pub pool_max_idle: usize,
@@ -174,12 +186,6 @@ pub struct ProviderConfig {
 
 fn default_connect_timeout_ms() -> u64 {
     5_000
-}
-fn default_first_byte_timeout_ms() -> u64 {
-    120_000
-}
-fn default_total_timeout_ms() -> u64 {
-    600_000
 }
 fn default_pool_max_idle() -> usize {
     256
@@ -221,4 +227,51 @@ pub struct ModelConfig {
     /// Race a second deployment when the first is slow to produce output.
     #[serde(default)]
     pub hedge: Option<HedgeConfig>,
+    /// The provider's timeouts, overridden for this model's deployments.
+    #[serde(default)]
+    pub ttft_timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub stall_timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub first_byte_timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub answer_timeout_ms: Option<u64>,
+    #[serde(default)]
+    pub answer_ms_per_token: Option<u64>,
+    #[serde(default)]
+    pub total_timeout_ms: Option<u64>,
+}
+
+/// The timeout fields that providers and models share, as one value.
+macro_rules! timeout_settings {
+    ($t:ty) => {
+        impl $t {
+            pub fn timeout_settings(&self) -> TimeoutSettings {
+                TimeoutSettings {
+                    first_byte_ms: self.first_byte_timeout_ms,
+                    ttft_ms: self.ttft_timeout_ms,
+                    stall_ms: self.stall_timeout_ms,
+                    answer_ms: self.answer_timeout_ms,
+                    answer_ms_per_token: self.answer_ms_per_token,
+                    total_ms: self.total_timeout_ms,
+                }
+            }
+        }
+    };
+}
+timeout_settings!(ProviderConfig);
+timeout_settings!(ModelConfig);
+
+/// Every timeout setting but the per-token allowance must be above zero.
+pub fn zero_timeouts(s: &TimeoutSettings) -> impl Iterator<Item = &'static str> {
+    [
+        ("first_byte_timeout_ms", s.first_byte_ms),
+        ("ttft_timeout_ms", s.ttft_ms),
+        ("stall_timeout_ms", s.stall_ms),
+        ("answer_timeout_ms", s.answer_ms),
+        ("total_timeout_ms", s.total_ms),
+    ]
+    .into_iter()
+    .filter(|(_, v)| *v == Some(0))
+    .map(|(name, _)| name)
 }

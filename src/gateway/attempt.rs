@@ -1,23 +1,21 @@
 //! One attempt at one deployment, up to the commit point: render the request
-//! for the deployment's provider, send it, and wait for the response head and
-//! the first body bytes. Nothing reaches the client here, so a failure can
-//! still be retried elsewhere, and a hedge that loses is simply dropped.
+//! for the deployment's provider, send it, and wait for its output — a
+//! stream's first body bytes, or a whole answer read to its end (up to a
+//! bound). Nothing reaches the client here, so a failure (a cut answer
+//! included) can still be retried elsewhere, and a losing hedge is dropped.
 
-use std::borrow::Cow;
 use std::cell::OnceCell;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use super::chat::call_upstream_raw;
 use crate::api::ApiError;
-use crate::api::body_edit::BodyEdits;
 use crate::api::chat::{self, ChatEnvelope};
 use crate::canonical::ChatRequest;
 use crate::canonical::scratch::with_buffer;
 use crate::config::ProviderKind;
 use crate::router::{Deployment, Provider};
 use crate::server::Request;
-use crate::upstream::{UpstreamError, UpstreamResponse};
+use crate::upstream::{UpstreamBody, UpstreamError, UpstreamRequest, UpstreamResponse};
 
 /// Error bodies larger than this are cut when kept for the client.
 const MAX_ERROR_BODY: usize = 1024 * 1024;
@@ -30,9 +28,28 @@ pub struct RequestCtx<'a> {
     pub include_usage: bool,
     pub envelope: OnceCell<Result<ChatEnvelope, ApiError>>,
     pub canonical: OnceCell<Result<ChatRequest, ApiError>>,
+    /// The client's own lower deadline (`x-tollgate-timeout-ms`), when allowed.
+    pub timeout_cap: Option<Duration>,
+    /// Whole answers are held up to this size before they are committed.
+    pub hold_bytes: usize,
+    pub max_tokens: OnceCell<Option<u32>>,
 }
 
 impl RequestCtx<'_> {
+    /// The output tokens the request allows, when it says (read only for
+    /// whole answers, whose deadline depends on it).
+    pub fn max_tokens(&self) -> Option<u32> {
+        *self.max_tokens.get_or_init(|| {
+            let body = &self.req.body;
+            let [completion, max] = crate::canonical::json_scan::find_top_level_values(
+                body,
+                [b"max_completion_tokens", b"max_tokens"],
+            )?;
+            let span = completion.or(max)?;
+            std::str::from_utf8(&body[span]).ok()?.parse().ok()
+        })
+    }
+
     pub fn envelope(&self) -> Result<&ChatEnvelope, ApiError> {
         self.envelope
             .get_or_init(|| chat::inspect(&self.req.body))
@@ -59,10 +76,13 @@ pub fn is_translated(kind: ProviderKind) -> bool {
 pub struct Prepared {
     pub deployment: Arc<Deployment>,
     pub upstream: UpstreamResponse,
-    /// The first body bytes, already read (the sign of real output).
+    /// The body bytes already read: a stream's first, or a whole answer
+    /// (all of it, unless larger than the hold bound).
     pub first: Vec<u8>,
     pub ttfb_ms: u64,
     pub ttft_ms: u64,
+    /// Admitted as a breaker probe: its delivery's outcome decides.
+    pub probe: bool,
 }
 
 /// An owned header: lower-cased name, raw value.
@@ -222,35 +242,107 @@ pub async fn prepare(
             Ok(render(body))
         })?
     } else {
-        render(&passthrough_body(ctx, &deployment)?)
+        render(&super::splice::passthrough_body(ctx, &deployment)?)
     };
+    let t = &deployment.timeouts;
+    let max_tokens = match ctx.stream {
+        true => 0,
+        false => ctx.max_tokens().unwrap_or(deployment.default_max_tokens),
+    };
+    let budget = t.output_budget(ctx.stream, max_tokens, ctx.timeout_cap);
     let started = Instant::now();
-    let mut upstream = call_upstream_raw(provider, bytes)
+    let output_deadline = started + budget;
+    let mut upstream = send(provider, t.head_budget(budget), t.total, bytes)
         .await
         .map_err(Failure::Transport)?;
     let ttfb_ms = started.elapsed().as_millis() as u64;
     if upstream.status >= 400 {
         return Err(error_answer(provider, upstream).await);
     }
+    // A stream's first token is owed within its budget from the start; a
+    // whole answer's body follows its head at once, when it comes at all.
+    let left = output_deadline.saturating_duration_since(Instant::now());
+    let first_wait = if ctx.stream { left } else { t.ttft.min(left) };
     upstream
         .body
-        .set_piece_timeout(provider.ttft_timeout, UpstreamError::FirstTokenTimeout);
-    let first = match upstream.body.next().await {
+        .set_piece_timeout(Some(first_wait), UpstreamError::FirstTokenTimeout);
+    let mut first = match upstream.body.next().await {
         Ok(Some(piece)) => piece.to_vec(),
         Ok(None) => Vec::new(),
         Err(e) => return Err(Failure::Transport(e)),
     };
     let ttft_ms = started.elapsed().as_millis() as u64;
+    if !ctx.stream {
+        hold(
+            &mut upstream.body,
+            &mut first,
+            ctx.hold_bytes,
+            t.stall,
+            output_deadline,
+        )
+        .await
+        .map_err(Failure::Transport)?;
+    }
     upstream
         .body
-        .set_piece_timeout(provider.stall_timeout, UpstreamError::Stalled);
+        .set_piece_timeout(Some(t.stall), UpstreamError::Stalled);
     Ok(Prepared {
         deployment,
         upstream,
         first,
         ttfb_ms,
         ttft_ms,
+        probe: false,
     })
+}
+
+/// Reads a whole answer on into `held` until it ends or reaches `limit`, so
+/// that a cut one is a failure of this attempt rather than a broken answer
+/// on the client's screen.
+async fn hold(
+    body: &mut UpstreamBody,
+    held: &mut Vec<u8>,
+    limit: usize,
+    stall: Duration,
+    deadline: Instant,
+) -> Result<(), UpstreamError> {
+    while !body.is_done() && held.len() < limit {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let (wait, error) = if left < stall {
+            (left, UpstreamError::TotalTimeout)
+        } else {
+            (stall, UpstreamError::Stalled)
+        };
+        body.set_piece_timeout(Some(wait), error);
+        match body.next().await? {
+            Some(piece) => held.extend_from_slice(piece),
+            None => break,
+        }
+    }
+    Ok(())
+}
+
+/// Sends a rendered request and waits for the response head.
+async fn send(
+    provider: &Provider,
+    head_timeout: Duration,
+    total_timeout: Duration,
+    bytes: Vec<u8>,
+) -> Result<UpstreamResponse, UpstreamError> {
+    let base = provider
+        .base
+        .as_ref()
+        .expect("validated: network providers have a base URL");
+    let target = UpstreamRequest {
+        origin: &base.origin,
+        addrs: &provider.addrs,
+        tls: &provider.tls,
+        connect_timeout: provider.connect_timeout,
+        first_byte_timeout: head_timeout,
+        total_timeout,
+        max_idle: provider.pool_max_idle,
+    };
+    crate::upstream::send(target, bytes).await
 }
 
 async fn error_answer(provider: &Provider, mut upstream: UpstreamResponse) -> Failure {
@@ -284,64 +376,4 @@ async fn error_answer(provider: &Provider, mut upstream: UpstreamResponse) -> Fa
         kind: provider.kind,
         headers,
     }
-}
-
-/// The body an OpenAI-compatible deployment gets: the client's, with the
-/// model and the provider's edits spliced in when they change it.
-fn passthrough_body<'c>(ctx: &'c RequestCtx<'_>, d: &Deployment) -> Result<Cow<'c, [u8]>, Failure> {
-    let provider = &d.provider;
-    let envelope = ctx.envelope().map_err(Failure::Invalid)?;
-    let body: &'c [u8] = &ctx.req.body;
-    // Without a span, `model` is escaped or repeated: write it out once, so
-    // the provider cannot read a different model than the one routed.
-    let model_changes = d.upstream_model != envelope.model || envelope.model_span.is_none();
-    if !model_changes && provider.body_edits.is_empty() {
-        return Ok(Cow::Borrowed(body));
-    }
-    let model = model_changes.then_some(d.upstream_model.as_str());
-    let spliced = if provider.body_edits.is_empty() {
-        chat::rewrite_model(body, envelope, &d.upstream_model)
-    } else {
-        crate::api::body_edit::apply(body, model, &provider.body_edits)
-    };
-    spliced
-        .or_else(|| reserialize(body, model, &provider.body_edits))
-        .map(Cow::Owned)
-        .ok_or_else(|| Failure::Invalid(ApiError::internal("Could not rewrite the request.")))
-}
-
-/// The rare body with escaped or repeated top-level keys: parse, edit, write
-/// whole. simd-json keeps repeated keys in small objects, so every copy of an
-/// edited key is removed; the first one (the one routing read) is what stays.
-fn reserialize(body: &[u8], model: Option<&str>, edits: &BodyEdits) -> Option<Vec<u8>> {
-    use crate::canonical::tape::prelude::*;
-    let mut copy = body.to_vec();
-    let mut value = simd_json::to_owned_value(&mut copy).ok()?;
-    let obj = value.as_object_mut()?;
-    let take_all = |obj: &mut simd_json::owned::Object, key: &str| {
-        let first = obj.remove(key);
-        while obj.remove(key).is_some() {}
-        first
-    };
-    if let Some(m) = model {
-        take_all(obj, "model");
-        obj.insert("model".into(), m.into());
-    } else if let Some(first) = take_all(obj, "model") {
-        obj.insert("model".into(), first);
-    }
-    for key in &edits.drop {
-        take_all(obj, key);
-    }
-    for (from, to) in &edits.rename {
-        if let Some(v) = take_all(obj, from) {
-            take_all(obj, to);
-            obj.insert(to.clone(), v);
-        }
-    }
-    for (key, json) in &edits.set {
-        let mut bytes = json.clone();
-        take_all(obj, key);
-        obj.insert(key.clone(), simd_json::to_owned_value(&mut bytes).ok()?);
-    }
-    simd_json::to_vec(&value).ok()
 }

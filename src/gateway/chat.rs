@@ -17,9 +17,8 @@ use crate::config::ProviderKind;
 use crate::resilience::{ComplexitySignals, ComplexityWeights, complexity_score, count_keywords};
 use crate::router::decide::{Decision, RequestFacts, decide, model_chain};
 use crate::router::plan::plan;
-use crate::router::{self, ClientKey, Provider, Snapshot};
+use crate::router::{self, ClientKey, Snapshot};
 use crate::server::{Request, Responder};
-use crate::upstream::{self, UpstreamError, UpstreamRequest, UpstreamResponse};
 
 pub async fn handle(gw: &Gateway, req: Request, resp: &mut Responder<'_>) {
     let request_id = gw.request_id(&req);
@@ -40,7 +39,17 @@ pub async fn handle(gw: &Gateway, req: Request, resp: &mut Responder<'_>) {
         include_usage: false,
         envelope: OnceCell::new(),
         canonical: OnceCell::new(),
+        timeout_cap: None,
+        hold_bytes: snapshot.config.routing.retry.hold_answer_bytes,
+        max_tokens: OnceCell::new(),
     };
+    match timeout_cap(&snapshot, key, &req) {
+        Ok(cap) => ctx.timeout_cap = cap,
+        Err(e) => {
+            let _ = resp.send_error(&e, &id_header).await;
+            return;
+        }
+    }
     // Clients send `model` first: this look stops there.
     let first_model = first_top_level_value(&req.body, b"model");
     let (requested, metadata_tags) = match read_request(&mut ctx, &snapshot, first_model) {
@@ -120,7 +129,7 @@ pub async fn handle(gw: &Gateway, req: Request, resp: &mut Responder<'_>) {
         .filter(|d| d.provider.kind != ProviderKind::Mock)
         .collect();
     let hedge = decision.model.hedge.as_ref();
-    match engine::run(&ctx, &snapshot, &targets, hedge, resp).await {
+    match engine::run(&ctx, &snapshot, &targets, planned.panic, hedge, resp).await {
         Outcome::Won(prepared, trail) => {
             let d = prepared.deployment.clone();
             let route = route_header(Some((
@@ -133,11 +142,7 @@ pub async fn handle(gw: &Gateway, req: Request, resp: &mut Responder<'_>) {
                 ("x-tollgate-model", d.upstream_model.as_bytes()),
                 ("x-tollgate-route", route.as_bytes()),
             ];
-            if is_translated(d.provider.kind) {
-                super::translated::deliver(prepared, &ctx, &headers, resp).await;
-            } else {
-                super::relay::relay(prepared, &headers, resp).await;
-            }
+            engine::deliver(prepared, &ctx, &headers, resp).await;
         }
         Outcome::Lost(failure, provider, trail) => {
             let route = route_header(Some((&trail, "none")));
@@ -197,6 +202,30 @@ fn authenticate<'s>(
             "invalid_request_error",
             "invalid_api_key",
             "Missing or unknown API key. Send `Authorization: Bearer <key>`.",
+        )),
+    }
+}
+
+/// `x-tollgate-timeout-ms`: a client's lower deadline for each attempt's
+/// output, honoured for keys allowed to use it (and for everyone when no
+/// keys are configured); ignored for other keys.
+fn timeout_cap(
+    snapshot: &Snapshot,
+    key: Option<&ClientKey>,
+    req: &Request,
+) -> Result<Option<std::time::Duration>, ApiError> {
+    let Some(value) = req.header_str("x-tollgate-timeout-ms") else {
+        return Ok(None);
+    };
+    let allowed = snapshot.keys.is_empty() || key.is_some_and(|k| k.allow_timeout_header);
+    if !allowed {
+        return Ok(None);
+    }
+    match value.trim().parse::<u64>() {
+        Ok(ms) if (1..=3_600_000).contains(&ms) => Ok(Some(std::time::Duration::from_millis(ms))),
+        _ => Err(ApiError::invalid_request(
+            "invalid_timeout_header",
+            "`x-tollgate-timeout-ms` must be a whole number of milliseconds from 1 to 3600000.",
         )),
     }
 }
@@ -368,25 +397,4 @@ fn route_value(decision: &Decision, trail: Option<(&Trail, &str)>) -> String {
     }
     v.retain(|c| c.is_ascii_graphic() || c == ' ');
     v
-}
-
-/// Sends a rendered request and waits for the response head.
-pub(super) async fn call_upstream_raw(
-    provider: &Provider,
-    bytes: Vec<u8>,
-) -> Result<UpstreamResponse, UpstreamError> {
-    let base = provider
-        .base
-        .as_ref()
-        .expect("validated: network providers have a base URL");
-    let target = UpstreamRequest {
-        origin: &base.origin,
-        addrs: &provider.addrs,
-        tls: &provider.tls,
-        connect_timeout: provider.connect_timeout,
-        first_byte_timeout: provider.first_byte_timeout,
-        total_timeout: provider.total_timeout,
-        max_idle: provider.pool_max_idle,
-    };
-    upstream::send(target, bytes).await
 }

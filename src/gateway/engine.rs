@@ -9,9 +9,9 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use super::attempt::{Failure, Next, Prepared, RequestCtx, prepare};
+use super::attempt::{Failure, Next, Prepared, RequestCtx, is_translated, prepare};
 use crate::config::HedgeConfig;
-use crate::resilience::{RetryWait, retry_wait};
+use crate::resilience::{Admission, RetryWait, retry_wait};
 use crate::router::{Deployment, Snapshot, health};
 use crate::server::Responder;
 
@@ -42,11 +42,23 @@ struct InFlight<'a> {
     future: AttemptFuture<'a>,
 }
 
-/// Tries `targets` in order until one produces output.
+/// How a committed answer's delivery ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Delivered {
+    Complete,
+    /// The upstream failed after the commit point (cut, stalled, unreadable).
+    UpstreamFailed,
+    /// The client left before the end: nothing is learnt about the upstream.
+    ClientGone,
+}
+
+/// Tries `targets` in order until one produces output. `panic`: the plan
+/// holds a breaker-open deployment tried only because nothing else was left.
 pub async fn run<'a>(
     ctx: &'a RequestCtx<'a>,
     snapshot: &Snapshot,
     targets: &[Arc<Deployment>],
+    panic: bool,
     hedge: Option<&HedgeConfig>,
     resp: &Responder<'_>,
 ) -> Outcome {
@@ -66,7 +78,11 @@ pub async fn run<'a>(
                   in_flight: &mut Vec<InFlight<'a>>,
                   trail: &mut Trail| {
         let d = targets[i].clone();
-        let probe = health::admit(&d) == crate::resilience::Admission::Probe;
+        let admission = match health::admit(&d) {
+            Admission::Rejected if panic => health::admit_anyway(&d),
+            admitted => admitted,
+        };
+        let probe = admission == Admission::Probe;
         let key = if rotate {
             key_used[i].0 + 1
         } else {
@@ -126,8 +142,9 @@ pub async fn run<'a>(
         };
         let d = targets[finished.target].clone();
         match result {
-            Ok(prepared) => {
-                health::record_success(&d, finished.probe, prepared.ttfb_ms, prepared.ttft_ms);
+            Ok(mut prepared) => {
+                // The breaker hears of it when delivery ends (`deliver`).
+                prepared.probe = finished.probe;
                 // The losers are cancelled now: dropping them closes their connections.
                 for f in in_flight.drain(..) {
                     health::abandon(&targets[f.target], f.probe);
@@ -208,6 +225,28 @@ pub async fn run<'a>(
     Outcome::Lost(failure, d.provider.name.clone(), trail)
 }
 
+/// Delivers a committed answer — relayed as it came, or translated — and
+/// then records how it went for the deployment's breaker and latency stats.
+pub async fn deliver(
+    prepared: Prepared,
+    ctx: &RequestCtx<'_>,
+    headers: &[(&str, &[u8])],
+    resp: &mut Responder<'_>,
+) {
+    let d = prepared.deployment.clone();
+    let (probe, ttfb_ms, ttft_ms) = (prepared.probe, prepared.ttfb_ms, prepared.ttft_ms);
+    let delivered = if is_translated(d.provider.kind) {
+        super::translated::deliver(prepared, ctx, headers, resp).await
+    } else {
+        super::relay::relay(prepared, headers, resp).await
+    };
+    match delivered {
+        Delivered::Complete => health::record_success(&d, probe, ttfb_ms, ttft_ms),
+        Delivered::UpstreamFailed => health::record_broken(&d, probe),
+        Delivered::ClientGone => health::abandon(&d, probe),
+    }
+}
+
 /// Resolves when the client has gone away. Armed only after a short grace
 /// period: most answers come sooner, and an unarmed watch costs no I/O.
 async fn watch_client(resp: &Responder<'_>) {
@@ -257,6 +296,7 @@ fn short(f: &Failure) -> String {
             crate::upstream::UpstreamError::FirstByteTimeout => "first-byte-timeout".into(),
             crate::upstream::UpstreamError::FirstTokenTimeout => "first-token-timeout".into(),
             crate::upstream::UpstreamError::TotalTimeout => "timeout".into(),
+            crate::upstream::UpstreamError::Stalled => "stalled".into(),
             _ => "connection".into(),
         },
         Failure::Invalid(_) => "unsupported".into(),

@@ -5,6 +5,7 @@ mod attempt;
 mod chat;
 mod engine;
 mod relay;
+mod splice;
 mod translated;
 
 pub use attempt::Failure;

@@ -3,6 +3,7 @@
 //! failure after the first byte is never dressed up as a clean end.
 
 use super::attempt::Prepared;
+use super::engine::Delivered;
 use crate::api::ApiError;
 use crate::api::scrub::StreamScrubber;
 use crate::canonical::openai::write_openai_stream_error;
@@ -19,7 +20,11 @@ pub(super) fn relayed_header(name: &str) -> bool {
 
 /// Relays a committed passthrough answer: its head, the first bytes already
 /// read at the commit point, then the rest as it arrives.
-pub async fn relay(prepared: Prepared, ours: &[(&str, &[u8])], resp: &mut Responder<'_>) {
+pub async fn relay(
+    prepared: Prepared,
+    ours: &[(&str, &[u8])],
+    resp: &mut Responder<'_>,
+) -> Delivered {
     let Prepared {
         mut upstream,
         first,
@@ -44,7 +49,7 @@ pub async fn relay(prepared: Prepared, ours: &[(&str, &[u8])], resp: &mut Respon
         }
     };
     if head_result.is_err() {
-        return;
+        return Delivered::ClientGone;
     }
     let sized = length.is_some();
     // An error event can quote the key the provider was sent; an answer never
@@ -58,7 +63,7 @@ pub async fn relay(prepared: Prepared, ours: &[(&str, &[u8])], resp: &mut Respon
             resp.send_chunk(&scrubber.feed(&first)).await
         };
         if written.is_err() {
-            return;
+            return Delivered::ClientGone;
         }
     }
     loop {
@@ -72,7 +77,7 @@ pub async fn relay(prepared: Prepared, ours: &[(&str, &[u8])], resp: &mut Respon
                 if written.is_err() {
                     // The client left: dropping the body closes the upstream
                     // connection instead of returning it to the pool half-read.
-                    return;
+                    return Delivered::ClientGone;
                 }
             }
             Ok(None) => break,
@@ -86,7 +91,7 @@ pub async fn relay(prepared: Prepared, ours: &[(&str, &[u8])], resp: &mut Respon
                 } else {
                     resp.abort();
                 }
-                return;
+                return Delivered::UpstreamFailed;
             }
         }
     }
@@ -99,10 +104,11 @@ pub async fn relay(prepared: Prepared, ours: &[(&str, &[u8])], resp: &mut Respon
     } else {
         let held = scrubber.finish();
         if !held.is_empty() && resp.send_chunk(&held).await.is_err() {
-            return;
+            return Delivered::ClientGone;
         }
         let _ = resp.end_stream().await;
     }
+    Delivered::Complete
 }
 
 /// The mid-stream error: OpenAI's error shape, which the OpenAI SDKs raise

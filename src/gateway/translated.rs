@@ -5,6 +5,7 @@
 //! explicit error event, never a clean-looking finish.
 
 use super::attempt::{Prepared, RequestCtx};
+use super::engine::Delivered;
 use crate::canonical::openai::{
     ChunkContext, write_openai_chunk, write_openai_done, write_openai_response,
     write_openai_stream_error,
@@ -56,7 +57,7 @@ pub async fn deliver(
     ctx: &RequestCtx<'_>,
     headers: &[(&str, &[u8])],
     resp: &mut Responder<'_>,
-) {
+) -> Delivered {
     let completion_id = format!("chatcmpl-{}", ctx.request_id);
     let kind = prepared.deployment.provider.kind;
     if ctx.stream {
@@ -73,9 +74,9 @@ pub async fn deliver(
         );
         // Boxed: the stream's state is several times the whole answer's,
         // and every request would otherwise move that much on each call.
-        Box::pin(stream(prepared, translator, &context, headers, resp)).await;
+        Box::pin(stream(prepared, translator, &context, headers, resp)).await
     } else {
-        whole(prepared, completion_id, headers, resp).await;
+        whole(prepared, completion_id, headers, resp).await
     }
 }
 
@@ -107,7 +108,7 @@ async fn whole(
     completion_id: String,
     headers: &[(&str, &[u8])],
     resp: &mut Responder<'_>,
-) {
+) -> Delivered {
     let Prepared {
         mut upstream,
         first,
@@ -124,7 +125,7 @@ async fn whole(
             Ok(rest) => body.extend_from_slice(&rest),
             Err(e) => {
                 let _ = resp.send_error(&e.to_api(provider), headers).await;
-                return;
+                return Delivered::UpstreamFailed;
             }
         }
     }
@@ -144,7 +145,7 @@ async fn whole(
             )
             .with_code("upstream_protocol_error");
             let _ = resp.send_error(&err, headers).await;
-            return;
+            return Delivered::UpstreamFailed;
         }
     };
     answer.id = completion_id;
@@ -157,6 +158,7 @@ async fn whole(
     let _ = resp
         .send_json_written(200, headers, |out| write_openai_response(&answer, out))
         .await;
+    Delivered::Complete
 }
 
 /// Translates the upstream's SSE stream event by event as it arrives.
@@ -166,7 +168,7 @@ async fn stream(
     ctx: &ChunkContext,
     headers: &[(&str, &[u8])],
     resp: &mut Responder<'_>,
-) {
+) -> Delivered {
     let Prepared {
         mut upstream,
         first,
@@ -180,7 +182,7 @@ async fn stream(
     ];
     all.extend_from_slice(headers);
     if resp.start_stream(200, &all, false).await.is_err() {
-        return;
+        return Delivered::ClientGone;
     }
     let mut parser = SseParser::new();
     parser.feed(&first);
@@ -215,7 +217,7 @@ async fn stream(
         if !out.is_empty() {
             if resp.send_chunk(&out).await.is_err() {
                 // The client left: dropping the upstream body closes that connection.
-                return;
+                return Delivered::ClientGone;
             }
             out.clear();
         }
@@ -233,12 +235,17 @@ async fn stream(
         }
         Err(e) => Some(e),
     });
-    if let Some(mut err) = failure {
-        // The upstream's own words may quote the key it was sent.
-        crate::api::scrub::scrub_message(&mut err.message, &deployment.provider.api_keys);
-        write_openai_stream_error(&err, &mut out);
-    }
+    let delivered = match failure {
+        Some(mut err) => {
+            // The upstream's own words may quote the key it was sent.
+            crate::api::scrub::scrub_message(&mut err.message, &deployment.provider.api_keys);
+            write_openai_stream_error(&err, &mut out);
+            Delivered::UpstreamFailed
+        }
+        None => Delivered::Complete,
+    };
     if resp.send_chunk(&out).await.is_ok() {
         let _ = resp.end_stream().await;
     }
+    delivered
 }

@@ -110,6 +110,25 @@ impl Breaker {
         }
     }
 
+    /// Admits a request that `try_acquire` would refuse, because no other
+    /// upstream is left to serve it (a panic threshold): an open breaker goes
+    /// half-open early and this request is its probe. With every probe slot
+    /// taken it is let through as an ordinary request, whose outcome is
+    /// dropped like any other outcome recorded while not closed.
+    pub fn admit_anyway(&mut self, now_ms: u64) -> Admission {
+        match self.try_acquire(now_ms) {
+            Admission::Rejected if matches!(self.phase, Phase::Open { .. }) => {
+                self.phase = Phase::HalfOpen {
+                    in_flight: 1,
+                    successes: 0,
+                };
+                Admission::Probe
+            }
+            Admission::Rejected => Admission::Allowed,
+            admitted => admitted,
+        }
+    }
+
     /// Outcome of an admitted request. `probe` = it was admitted as Probe.
     ///
     /// Outcomes of ordinary requests that finish after the breaker left

@@ -7,6 +7,7 @@ mod backoff;
 mod breaker;
 mod clock;
 mod complexity;
+mod deadline;
 mod latency;
 mod rng;
 mod select;
@@ -15,6 +16,7 @@ pub use backoff::{RetryWait, backoff_ms, parse_retry_after, parse_retry_after_ms
 pub use breaker::{Admission, Breaker, BreakerParams, BreakerState};
 pub use clock::{Clock, ManualClock, MonotonicClock, unix_secs};
 pub use complexity::{ComplexitySignals, ComplexityWeights, complexity_score, count_keywords};
+pub use deadline::{TimeoutSettings, Timeouts};
 pub use latency::LatencyStats;
 pub use rng::FastRng;
 pub use select::{p2c_order, p2c_pick, weighted_order, weighted_pick};

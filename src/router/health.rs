@@ -115,6 +115,21 @@ pub fn admit(d: &Deployment) -> Admission {
     .unwrap_or(Admission::Allowed)
 }
 
+/// Admits a request to a deployment whose breaker refuses it, because every
+/// candidate of the request is open: a probe when a probe slot can be had.
+pub fn admit_anyway(d: &Deployment) -> Admission {
+    with(d, |h, _| h.breaker.admit_anyway(now())).unwrap_or(Admission::Allowed)
+}
+
+/// When an open breaker goes half-open (`None` when it is not open).
+pub fn reopens_at(d: &Deployment) -> Option<u64> {
+    with(d, |h, _| match h.breaker.state(now()) {
+        BreakerState::Open { until_ms } => Some(until_ms),
+        _ => None,
+    })
+    .flatten()
+}
+
 pub fn record_success(d: &Deployment, probe: bool, ttfb_ms: u64, ttft_ms: u64) {
     with(d, |h, _| {
         let t = now();
@@ -138,6 +153,13 @@ pub fn record_failure(d: &Deployment, probe: bool, failure: &Failure) {
             h.breaker.release_probe();
         }
     });
+}
+
+/// An answer that broke after the commit point (cut, stalled, unreadable):
+/// a failure for the breaker, and no latency sample — a fast answer that
+/// never arrives whole must not make the deployment look fast.
+pub fn record_broken(d: &Deployment, probe: bool) {
+    with(d, |h, _| h.breaker.record(now(), false, probe));
 }
 
 /// An attempt dropped without an outcome (hedge loser, client gone).

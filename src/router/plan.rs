@@ -1,6 +1,8 @@
 //! The ordered list of deployments one request may try: the decided model's
 //! healthy deployments in selection order, then each fallback model's, all
-//! filtered by residency region and tier.
+//! filtered by residency region and tier. When every candidate's breaker is
+//! open, the one that opened first is tried anyway (a panic probe) rather
+//! than refusing a request the upstream may well serve again.
 
 use std::sync::Arc;
 
@@ -13,12 +15,16 @@ pub struct Plan {
     pub targets: Vec<Arc<Deployment>>,
     /// Why deployments were left out, for the error when nothing is left.
     pub excluded: Vec<String>,
+    /// Every candidate was breaker-open: `targets` holds the one tried anyway.
+    pub panic: bool,
 }
 
 pub fn plan(snapshot: &Snapshot, decision: &Decision) -> Plan {
     health::sync(snapshot);
     let mut targets = Vec::new();
     let mut excluded = Vec::new();
+    // Breaker-open candidates that pass every other filter, with when each reopens.
+    let mut open: Vec<(u64, Arc<Deployment>)> = Vec::new();
     let chain = if decision.model.pinned {
         vec![decision.model.clone()]
     } else {
@@ -44,6 +50,7 @@ pub fn plan(snapshot: &Snapshot, decision: &Decision) -> Plan {
                 excluded.push(format!("{}: other tier", label()));
             } else if !health::available(d) {
                 excluded.push(format!("{}: breaker open", label()));
+                open.push((health::reopens_at(d).unwrap_or(u64::MAX), d.clone()));
             } else if !targets.iter().any(|t: &Arc<Deployment>| t.index == d.index) {
                 eligible.push(d);
             }
@@ -63,5 +70,19 @@ pub fn plan(snapshot: &Snapshot, decision: &Decision) -> Plan {
         };
         targets.extend(order.into_iter().map(|i| eligible[i].clone()));
     }
-    Plan { targets, excluded }
+    // Envoy's panic threshold, LiteLLM's single-deployment rule: an all-open
+    // plan (a lone deployment after a burst, most often) still gets one try.
+    let panic = targets.is_empty() && !open.is_empty();
+    if panic {
+        let (_, first_opened) = open
+            .into_iter()
+            .min_by_key(|(until, _)| *until)
+            .expect("not empty");
+        targets.push(first_opened);
+    }
+    Plan {
+        targets,
+        excluded,
+        panic,
+    }
 }

@@ -8,6 +8,7 @@ use std::time::Duration;
 use crate::api::body_edit::BodyEdits;
 use crate::api::error::push_json_str;
 use crate::config::{ProviderConfig, ProviderKind, Secret};
+use crate::resilience::Timeouts;
 use crate::upstream::{BaseUrl, Origin};
 
 /// Whether a provider can serve, and if not, why. The reason is for the
@@ -27,12 +28,10 @@ pub struct Provider {
     pub addrs: Vec<SocketAddr>,
     /// Resolved keys, in rotation order; empty for keyless providers.
     pub api_keys: Vec<Secret>,
-    pub ttft_timeout: Option<Duration>,
-    pub stall_timeout: Option<Duration>,
     pub state: ProviderState,
     pub connect_timeout: Duration,
-    pub first_byte_timeout: Duration,
-    pub total_timeout: Duration,
+    /// The provider's own timeouts; each deployment's may differ by model.
+    pub timeouts: Timeouts,
     pub pool_max_idle: usize,
     /// Lower-cased; a trailing `*` marks a prefix.
     pub forward_headers: Vec<String>,
@@ -208,12 +207,9 @@ pub(super) fn build_provider(p: &ProviderConfig) -> Provider {
         base,
         addrs,
         api_keys,
-        ttft_timeout: p.ttft_timeout_ms.map(Duration::from_millis),
-        stall_timeout: p.stall_timeout_ms.map(Duration::from_millis),
         state,
         connect_timeout: Duration::from_millis(p.connect_timeout_ms),
-        first_byte_timeout: Duration::from_millis(p.first_byte_timeout_ms),
-        total_timeout: Duration::from_millis(p.total_timeout_ms),
+        timeouts: Timeouts::DEFAULT.overridden(&p.timeout_settings()),
         pool_max_idle: p.pool_max_idle,
         forward_headers: p
             .forward_headers

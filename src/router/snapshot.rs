@@ -24,6 +24,8 @@ pub struct Deployment {
     pub tags: Vec<String>,
     pub default_max_tokens: u32,
     pub native_structured_output: bool,
+    /// The provider's timeouts with this model's settings over them.
+    pub timeouts: crate::resilience::Timeouts,
     /// Request targets (path and query), rendered once: whole and streamed.
     pub target_whole: String,
     pub target_stream: String,
@@ -89,6 +91,8 @@ pub struct ClientKey {
     pub secret: Option<crate::config::Secret>,
     pub region: Option<String>,
     pub tags: Vec<String>,
+    /// May lower its deadlines with `x-tollgate-timeout-ms`.
+    pub allow_timeout_header: bool,
 }
 
 #[derive(Debug)]
@@ -152,6 +156,7 @@ impl Snapshot {
                 let upstream_model = spec.upstream_model.unwrap_or_else(|| m.name.clone());
                 let deployment = Arc::new(Deployment {
                     index: deployments.len(),
+                    timeouts: provider.timeouts.overridden(&m.timeout_settings()),
                     target_whole: provider.chat_target(&upstream_model, false),
                     target_stream: provider.chat_target(&upstream_model, true),
                     provider,
@@ -207,6 +212,7 @@ impl Snapshot {
                 secret: super::provider::read_secret(&k.key).ok(),
                 region: k.region.clone(),
                 tags: k.tags.clone(),
+                allow_timeout_header: k.allow_timeout_header,
             })
             .collect();
         let unready = if config.models.is_empty() {

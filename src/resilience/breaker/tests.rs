@@ -270,3 +270,39 @@ fn zero_error_rate_opens_on_failures_only() {
     record_n(&mut b, &clock, 1, false);
     assert!(matches!(b.state(0), BreakerState::Open { .. }));
 }
+
+#[test]
+fn admit_anyway_turns_an_open_breaker_into_a_probe_early() {
+    let clock = ManualClock::new(0);
+    let mut b = Breaker::new(PARAMS);
+    trip(&mut b, &clock);
+    let now = clock.now_ms();
+    assert_eq!(b.try_acquire(now), Admission::Rejected);
+    assert_eq!(b.admit_anyway(now), Admission::Probe);
+    assert_eq!(b.state(now), BreakerState::HalfOpen);
+    // The second probe slot is ordinary; past it, requests pass uncounted.
+    assert_eq!(b.admit_anyway(now), Admission::Probe);
+    assert_eq!(b.admit_anyway(now), Admission::Allowed);
+    b.record(now, true, false);
+    assert_eq!(b.state(now), BreakerState::HalfOpen);
+    b.record(now, true, true);
+    b.record(now, true, true);
+    assert_eq!(b.state(now), BreakerState::Closed);
+}
+
+#[test]
+fn a_failed_panic_probe_reopens_for_a_full_period() {
+    let clock = ManualClock::new(0);
+    let mut b = Breaker::new(PARAMS);
+    trip(&mut b, &clock);
+    clock.advance(1_000);
+    let now = clock.now_ms();
+    assert_eq!(b.admit_anyway(now), Admission::Probe);
+    b.record(now, false, true);
+    assert_eq!(
+        b.state(now),
+        BreakerState::Open {
+            until_ms: now + PARAMS.open_ms
+        }
+    );
+}
