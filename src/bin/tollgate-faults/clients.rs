@@ -10,15 +10,15 @@ use crate::load::{Load, LoadRun, Req};
 use crate::procs::{CLIENT_KEY, Env, KEYS, Proc, SERVER, mock_stat, models, provider};
 use crate::{Outcome, Plan};
 
-/// Slack for fds: pooled upstream connections the probes left open.
-pub const FD_SLACK: u64 = 4;
+/// Slack for client fds: connections of the last probes not yet closed.
+pub const FD_SLACK: i64 = 4;
 pub const SETTLE: Duration = Duration::from_secs(15);
 
 /// A gateway with `main` on mock `a` (with `fault_a`) falling back to mock `b`.
 pub struct Stage {
     pub gw: Proc,
     pub a: Proc,
-    _b: Proc,
+    pub b: Proc,
     pub config: String,
 }
 
@@ -46,36 +46,56 @@ pub fn stage(env: &Env, keyed: bool, fault_a: &str) -> Stage {
         ..Req::chat("main", false)
     })
     .wait();
-    Stage {
-        gw,
-        a,
-        _b: b,
-        config,
+    Stage { gw, a, b, config }
+}
+
+impl Stage {
+    /// The gateway's fds less the upstream connections the mocks see open
+    /// (its pool may keep those): what clients hold, plus a constant.
+    pub fn client_fds(&self) -> i64 {
+        let upstream =
+            mock_stat(self.a.addr, "connections_open") + mock_stat(self.b.addr, "connections_open");
+        self.gw.fds() as i64 - upstream as i64
+    }
+
+    /// Waits (bounded) for the client fds to come back near `start`; the last count.
+    pub fn settle(&self, start: i64) -> i64 {
+        let deadline = Instant::now() + SETTLE;
+        loop {
+            let now = self.client_fds();
+            if now <= start + FD_SLACK || Instant::now() > deadline {
+                return now;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
     }
 }
 
 pub fn slowloris(env: &Env, plan: &Plan) -> Outcome {
     let s = stage(env, false, "");
     let gauge = Gauge::start(s.gw.pid());
+    let fds_start = s.client_fds();
     let hold = plan.secs(30, 6);
     let run = probes(s.gw.addr, hold + Duration::from_secs(1), None);
     let (opened, cut) = hostile::slowloris(s.gw.addr, if plan.quick { 150 } else { 400 }, hold);
     let tally = run.wait();
-    let fig = gauge.finish(FD_SLACK, SETTLE);
+    let fds_end = s.settle(fds_start);
+    let fig = gauge.stop();
     let figures = format!(
-        "slow_conns={opened} cut_by_server={cut} probe_requests={} client_errors={} ({}) {}",
+        "slow_conns={opened} cut_by_server={cut} probe_requests={} client_errors={} ({}) client_fds={fds_start}/{fds_end} {}",
         tally.total(),
         tally.failed(),
         tally.errors_text(),
         fig.render()
     );
-    let pass = tally.total() > 0 && tally.failed() == 0 && fig.fd_end <= fig.fd_start + FD_SLACK;
+    let pass = tally.total() > 0 && tally.failed() == 0 && fds_end <= fds_start + FD_SLACK;
     Outcome::new(figures, pass, "others served, fds back to start")
 }
 
 pub fn idle_flood(env: &Env, plan: &Plan, own_nofile: u64) -> Outcome {
     let s = stage(env, false, "");
     let gauge = Gauge::start(s.gw.pid());
+    let fds_start = s.client_fds();
     let want = if plan.quick { 1_500 } else { 3_000 };
     let n = want.min(own_nofile.saturating_sub(500) as usize);
     let hold = plan.secs(20, 5);
@@ -91,9 +111,10 @@ pub fn idle_flood(env: &Env, plan: &Plan, own_nofile: u64) -> Outcome {
     let tally = run.wait();
     let opened = flood.join().unwrap_or(0);
     let log_lines = s.gw.log_count() - logged;
-    let fig = gauge.finish(FD_SLACK, SETTLE);
+    let fds_end = s.settle(fds_start);
+    let fig = gauge.stop();
     let figures = format!(
-        "idle_conns={opened}/{n} gateway_nofile_at_spawn={} probe_requests={} client_errors={} ({}) log_lines={log_lines} {}",
+        "idle_conns={opened}/{n} gateway_nofile_at_spawn={} probe_requests={} client_errors={} ({}) log_lines={log_lines} client_fds={fds_start}/{fds_end} {}",
         env.gateway_nofile,
         tally.total(),
         tally.failed(),
@@ -102,8 +123,7 @@ pub fn idle_flood(env: &Env, plan: &Plan, own_nofile: u64) -> Outcome {
     );
     // Logging EMFILE once per interval is a few lines, not hundreds a second.
     let quiet = log_lines <= 10 + hold.as_secs();
-    let pass =
-        tally.total() > 0 && tally.failed() == 0 && quiet && fig.fd_end <= fig.fd_start + FD_SLACK;
+    let pass = tally.total() > 0 && tally.failed() == 0 && quiet && fds_end <= fds_start + FD_SLACK;
     Outcome::new(figures, pass, "others served, log quiet, fds back to start")
 }
 
@@ -111,6 +131,7 @@ pub fn non_reading_streams(env: &Env, plan: &Plan) -> Outcome {
     const RSS_BOUND_MIB: f64 = 64.0;
     let s = stage(env, false, "");
     let gauge = Gauge::start(s.gw.pid());
+    let fds_start = s.client_fds();
     let (n, text) = if plan.quick {
         (50, 256 << 10)
     } else {
@@ -120,7 +141,8 @@ pub fn non_reading_streams(env: &Env, plan: &Plan) -> Outcome {
     let run = probes(s.gw.addr, hold, None);
     let held = hostile::non_reading_streams(s.gw.addr, n, text, hold, None);
     let tally = run.wait();
-    let fig = gauge.finish(FD_SLACK, SETTLE);
+    let fds_end = s.settle(fds_start);
+    let fig = gauge.stop();
     let open_streams = || {
         let started = mock_stat(s.a.addr, "streams_started");
         let ended =
@@ -133,11 +155,12 @@ pub fn non_reading_streams(env: &Env, plan: &Plan) -> Outcome {
     }
     let still_open = open_streams();
     let figures = format!(
-        "stream_clients={held} text_kib={} probe_requests={} client_errors={} ({}) upstream_streams_still_open={still_open} rss_growth_mib={:.1} {}",
+        "stream_clients={held} text_kib={} probe_requests={} client_errors={} ({}) upstream_streams_still_open={still_open} upstream_conns_open={} client_fds={fds_start}/{fds_end} rss_growth_mib={:.1} {}",
         text >> 10,
         tally.total(),
         tally.failed(),
         tally.errors_text(),
+        mock_stat(s.a.addr, "connections_open"),
         fig.rss_growth_mib(),
         fig.render()
     );
@@ -157,9 +180,11 @@ pub fn keyless_bodies(env: &Env, plan: &Plan) -> Outcome {
     const KEPT_MIB: f64 = 32.0;
     let s = stage(env, true, "");
     let gauge = Gauge::start(s.gw.pid());
+    let fds_start = s.client_fds();
     let n = if plan.quick { 40 } else { 100 };
     let ends = hostile::keyless_bodies(s.gw.addr, n);
-    let fig = gauge.finish(FD_SLACK, SETTLE);
+    let fds_end = s.settle(fds_start);
+    let fig = gauge.stop();
     let refused = |k: &str| {
         matches!(
             k,
@@ -168,7 +193,7 @@ pub fn keyless_bodies(env: &Env, plan: &Plan) -> Outcome {
     };
     let all_refused = ends.keys().all(|k| refused(k));
     let figures = format!(
-        "clients={n} body_mib=16 ends={} rss_growth_mib={:.1} rss_kept_mib={:.1} {}",
+        "clients={n} body_mib=16 ends={} client_fds={fds_start}/{fds_end} rss_growth_mib={:.1} rss_kept_mib={:.1} {}",
         hostile::render(&ends),
         fig.rss_growth_mib(),
         fig.rss_kept_mib(),

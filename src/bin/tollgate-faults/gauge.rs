@@ -4,7 +4,7 @@
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::procs::{fd_count, rss_kib};
 
@@ -75,18 +75,8 @@ impl Gauge {
         }
     }
 
-    /// Stops sampling now and reads the end figures.
-    pub fn stop(self) -> Figures {
-        self.finish(u64::MAX / 2, Duration::ZERO)
-    }
-
-    /// Stops sampling once the fds are back within `fd_slack` of the start
-    /// (or `settle` has passed), then reads the end figures.
-    pub fn finish(mut self, fd_slack: u64, settle: Duration) -> Figures {
-        let deadline = Instant::now() + settle;
-        while fd_count(self.pid) > self.fd_start + fd_slack && Instant::now() < deadline {
-            std::thread::sleep(EVERY);
-        }
+    /// Stops sampling and reads the end figures.
+    pub fn stop(mut self) -> Figures {
         // Give the allocator a moment to return what it frees with the last close.
         std::thread::sleep(Duration::from_millis(500));
         self.stop.store(true, Ordering::Relaxed);

@@ -72,6 +72,10 @@ impl Proc {
         }
         None
     }
+
+    pub fn fds(&self) -> u64 {
+        fd_count(self.pid())
+    }
 }
 
 pub fn rss_kib(pid: u32) -> u64 {

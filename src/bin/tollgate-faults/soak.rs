@@ -5,7 +5,7 @@
 
 use std::time::{Duration, Instant};
 
-use crate::clients::{FD_SLACK, SETTLE, stage};
+use crate::clients::{FD_SLACK, stage};
 use crate::gauge::Gauge;
 use crate::hostile;
 use crate::load::{Load, LoadRun, Req};
@@ -13,9 +13,11 @@ use crate::procs::{CLIENT_KEY, Env};
 use crate::{Outcome, Plan};
 
 pub fn soak(env: &Env, plan: &Plan) -> Outcome {
+    const PEAK_MIB: f64 = 128.0;
     const KEPT_MIB: f64 = 32.0;
     let s = stage(env, true, "error-rate=0.2");
     let gauge = Gauge::start(s.gw.pid());
+    let fds_start = s.client_fds();
     let duration = Duration::from_secs(plan.soak_secs);
     let load = Load {
         threads: 4,
@@ -58,9 +60,10 @@ pub fn soak(env: &Env, plan: &Plan) -> Outcome {
         i += 1;
     }
     let tally = run.wait();
-    let fig = gauge.finish(FD_SLACK, SETTLE);
+    let fds_end = s.settle(fds_start);
+    let fig = gauge.stop();
     let figures = format!(
-        "secs={} requests={} client_errors={} ({}) p99_ms={} hostile_rounds(slowloris/idle/nonreading/keyless/reload)={}/{}/{}/{}/{} keyless_ends={} rss_kept_mib={:.1} {}",
+        "secs={} requests={} client_errors={} ({}) p99_ms={} hostile_rounds(slowloris/idle/nonreading/keyless/reload)={}/{}/{}/{}/{} keyless_ends={} client_fds={fds_start}/{fds_end} rss_growth_mib={:.1} rss_kept_mib={:.1} {}",
         plan.soak_secs,
         tally.total(),
         tally.failed(),
@@ -72,16 +75,15 @@ pub fn soak(env: &Env, plan: &Plan) -> Outcome {
         rounds[3],
         rounds[4],
         hostile::render(&keyless),
+        fig.rss_growth_mib(),
         fig.rss_kept_mib(),
         fig.render()
     );
     let pass = tally.total() > 0
         && tally.failed() == 0
-        && fig.fd_end <= fig.fd_start + FD_SLACK
+        && fds_end <= fds_start + FD_SLACK
+        && fig.rss_growth_mib() <= PEAK_MIB
         && fig.rss_kept_mib() <= KEPT_MIB;
-    Outcome::new(
-        figures,
-        pass,
-        "0 client errors, fds back, <= 32 MiB RSS kept",
-    )
+    let expect = "0 client errors, fds back, RSS growth <= 128 MiB, <= 32 MiB kept";
+    Outcome::new(figures, pass, expect)
 }
