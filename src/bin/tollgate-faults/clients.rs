@@ -12,6 +12,9 @@ use crate::{Outcome, Plan};
 
 /// Slack for client fds: connections of the last probes not yet closed.
 pub const FD_SLACK: i64 = 4;
+/// The hostile clients stay this much longer than the probes run, so a
+/// probe stuck behind them gives up (5 s) rather than be freed when they go.
+const OUTLAST: Duration = Duration::from_secs(6);
 pub const SETTLE: Duration = Duration::from_secs(15);
 
 /// A gateway with `main` on mock `a` (with `fault_a`) falling back to mock `b`.
@@ -76,8 +79,9 @@ pub fn slowloris(env: &Env, plan: &Plan) -> Outcome {
     let gauge = Gauge::start(s.gw.pid());
     let fds_start = s.client_fds();
     let hold = plan.secs(30, 6);
-    let run = probes(s.gw.addr, hold + Duration::from_secs(1), None);
-    let (opened, cut) = hostile::slowloris(s.gw.addr, if plan.quick { 150 } else { 400 }, hold);
+    let run = probes(s.gw.addr, hold, None);
+    let n = if plan.quick { 150 } else { 400 };
+    let (opened, cut) = hostile::slowloris(s.gw.addr, n, hold + OUTLAST);
     let tally = run.wait();
     let fds_end = s.settle(fds_start);
     let fig = gauge.stop();
@@ -101,7 +105,7 @@ pub fn idle_flood(env: &Env, plan: &Plan, own_nofile: u64) -> Outcome {
     let hold = plan.secs(20, 5);
     let logged = s.gw.log_count();
     let addr = s.gw.addr;
-    let flood = std::thread::spawn(move || hostile::idle(addr, n, hold));
+    let flood = std::thread::spawn(move || hostile::idle(addr, n, hold + OUTLAST));
     std::thread::sleep(Duration::from_millis(500));
     let run = probes(
         s.gw.addr,
@@ -139,7 +143,7 @@ pub fn non_reading_streams(env: &Env, plan: &Plan) -> Outcome {
     };
     let hold = plan.secs(20, 5);
     let run = probes(s.gw.addr, hold, None);
-    let held = hostile::non_reading_streams(s.gw.addr, n, text, hold, None);
+    let held = hostile::non_reading_streams(s.gw.addr, n, text, hold + OUTLAST, None);
     let tally = run.wait();
     let fds_end = s.settle(fds_start);
     let fig = gauge.stop();
