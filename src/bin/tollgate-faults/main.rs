@@ -138,7 +138,13 @@ fn main() {
         let me = std::env::current_exe().expect("own path");
         me.with_file_name("tollgate")
     });
-    assert!(bin.exists(), "no gateway binary at {}", bin.display());
+    if !bin.exists() {
+        eprintln!(
+            "tollgate-faults: no gateway binary at {} (give --bin)",
+            bin.display()
+        );
+        std::process::exit(2);
+    }
     let dir = std::env::temp_dir().join(format!("tollgate-faults-{}", std::process::id()));
     std::fs::create_dir_all(&dir).expect("temp dir");
     // The gateway starts with the limit a login shell gives, so raising it is its job.

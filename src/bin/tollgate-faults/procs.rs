@@ -139,10 +139,13 @@ fn spawn(bin: &Path, args: &[&str], nofile: Option<u64>) -> Proc {
         .stderr(Stdio::piped())
         .env_remove("TOLLGATE_CONFIG")
         .env("FAULTS_CLIENT_KEY", CLIENT_KEY);
-    if let Some(soft) = nofile {
-        // SAFETY: only setrlimit(2), async-signal-safe, between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
+    // SAFETY: only prctl(2) and getrlimit/setrlimit(2), async-signal-safe,
+    // between fork and exec. The children die with the suite (spawned from
+    // its main thread), however it ends.
+    unsafe {
+        cmd.pre_exec(move || {
+            libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+            if let Some(soft) = nofile {
                 let mut lim = libc::rlimit {
                     rlim_cur: 0,
                     rlim_max: 0,
@@ -150,9 +153,9 @@ fn spawn(bin: &Path, args: &[&str], nofile: Option<u64>) -> Proc {
                 libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim);
                 lim.rlim_cur = soft.min(lim.rlim_max);
                 libc::setrlimit(libc::RLIMIT_NOFILE, &lim);
-                Ok(())
-            });
-        }
+            }
+            Ok(())
+        });
     }
     let mut child = cmd.spawn().expect("spawn tollgate");
     let stderr = child.stderr.take().unwrap();
