@@ -48,10 +48,11 @@ pub fn half_errors(env: &Env, plan: &Plan, fallback: bool) -> Outcome {
             "0 client errors",
         )
     } else {
-        // Three attempts at 50 % leave about 12.5 %; a breaker that refuses a
-        // lone deployment for 15 s shows as far more.
-        let pass = tally.total() > 0 && tally.error_rate() <= 0.25;
-        Outcome::new(figures, pass, "error rate after retries <= 0.25")
+        // Three attempts at 50 % leave about 12.5 %; 0.35 says retries help
+        // (well under the upstream's 0.5) with room for noise. A breaker that
+        // refuses a lone deployment for 15 s shows as far more.
+        let pass = tally.total() > 0 && tally.error_rate() <= 0.35;
+        Outcome::new(figures, pass, "error rate after retries <= 0.35")
     }
 }
 
