@@ -170,6 +170,7 @@ fn main() {
         one => vec![SCENARIOS.iter().copied().find(|s| *s == one).unwrap()],
     };
     let mut failed = 0;
+    let total = chosen.len();
     for name in chosen {
         let t0 = Instant::now();
         let outcome =
@@ -190,6 +191,7 @@ fn main() {
             t0.elapsed().as_secs_f64()
         );
     }
+    println!("# {} of {total} scenarios passed", total - failed);
     let _ = std::fs::remove_dir_all(&dir);
     std::process::exit(i32::from(failed > 0));
 }
