@@ -136,14 +136,14 @@ pub fn non_reading_streams(env: &Env, plan: &Plan) -> Outcome {
     let s = stage(env, false, "");
     let gauge = Gauge::start(s.gw.pid());
     let fds_start = s.client_fds();
-    let (n, text) = if plan.quick {
+    let (n, answer) = if plan.quick {
         (50, 256 << 10)
     } else {
         (200, 1 << 20)
     };
     let hold = plan.secs(20, 5);
     let run = probes(s.gw.addr, hold, None);
-    let held = hostile::non_reading_streams(s.gw.addr, n, text, hold + OUTLAST, None);
+    let held = hostile::non_reading_streams(s.gw.addr, n, answer, hold + OUTLAST, None);
     let tally = run.wait();
     let fds_end = s.settle(fds_start);
     let fig = gauge.stop();
@@ -159,8 +159,8 @@ pub fn non_reading_streams(env: &Env, plan: &Plan) -> Outcome {
     }
     let still_open = open_streams();
     let figures = format!(
-        "stream_clients={held} text_kib={} probe_requests={} client_errors={} ({}) upstream_streams_still_open={still_open} upstream_conns_open={} client_fds={fds_start}/{fds_end} rss_growth_mib={:.1} {}",
-        text >> 10,
+        "stream_clients={held} answer_kib={} probe_requests={} client_errors={} ({}) upstream_streams_still_open={still_open} upstream_conns_open={} client_fds={fds_start}/{fds_end} rss_growth_mib={:.1} {}",
+        answer >> 10,
         tally.total(),
         tally.failed(),
         tally.errors_text(),

@@ -74,21 +74,24 @@ pub fn idle(addr: SocketAddr, n: usize, hold: Duration) -> usize {
     conns.len()
 }
 
-/// `n` clients with a 4 KiB receive buffer that start a long stream
-/// (`text_len` bytes echoed in 500 events) and never read, held for `hold`.
+/// `n` clients with a 4 KiB receive buffer that start a stream of about
+/// `answer_len` bytes and never read, held for `hold`. The request stays
+/// small (the echo sends one event, about 170 bytes, per byte of a short
+/// text), so what the gateway holds is the answer, not request bodies.
 pub fn non_reading_streams(
     addr: SocketAddr,
     n: usize,
-    text_len: usize,
+    answer_len: usize,
     hold: Duration,
     key: Option<&'static str>,
 ) -> usize {
     let deadline = Instant::now() + hold;
-    let text: String = "lorem ipsum ".repeat(text_len / 12 + 1);
+    let text_len = (answer_len / 170).max(1);
+    let text: String = "lorem ipsum ".repeat(text_len / 12 + 1)[..text_len].to_string();
     let req = Req {
         text,
         key,
-        headers: vec![("x-mock-chunks", "500".into())],
+        headers: vec![("x-mock-chunks", text_len.to_string())],
         ..Req::chat("main", true)
     }
     .bytes();
