@@ -27,7 +27,7 @@ git diff --quiet HEAD -- src Cargo.toml || commit="$commit (with uncommitted cha
     echo "# Fault suite results"
     echo
     echo "Commit $commit, $(date -u '+%Y-%m-%d %H:%M') UTC, \`perf/faults.sh ${*:-}\`, $(nproc) cores."
-    echo "$(grep '^#' "$LINES" | sed 's/^# //')"
+    grep '^#' "$LINES" | sed 's/^# /- /'
     echo
     echo "| scenario | verdict | expectation | figures |"
     echo "|---|---|---|---|"
