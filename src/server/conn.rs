@@ -12,9 +12,10 @@ use monoio::net::TcpStream;
 use monoio::time::timeout_at;
 use monoio_rustls::TlsAcceptor;
 
+use super::parse::{self, Framing, parse_request_head};
 use super::{ClientIo, Limits, Request, Responder, Service};
 use crate::api::ApiError;
-use crate::http1::{ChunkedDecoder, has_token, parse_content_length, read_append};
+use crate::http1::{ChunkedDecoder, has_token, read_append};
 
 const READ_SPARE: usize = 8 * 1024;
 
@@ -25,12 +26,6 @@ pub struct WorkerGauge {
     pub draining: Cell<bool>,
 }
 
-enum Framing {
-    None,
-    Length(usize),
-    Chunked,
-}
-
 /// Why a request could not be read; each maps to a status and a message.
 enum ReadFail {
     /// The peer went away or the socket failed: nothing to answer.
@@ -39,12 +34,7 @@ enum ReadFail {
 }
 
 fn reject(status: u16, code: &'static str, message: &str) -> ReadFail {
-    let kind = if status == 408 {
-        "timeout_error"
-    } else {
-        "invalid_request_error"
-    };
-    ReadFail::Reject(ApiError::coded(status, kind, code, message))
+    ReadFail::Reject(parse::reject(status, code, message))
 }
 
 pub async fn serve_connection<S: Service>(
@@ -138,54 +128,14 @@ async fn read_request(
         }
     }
     let deadline = Instant::now() + limits.header_timeout;
-    let (head_len, mut req) = loop {
-        // The common limit fits on the stack; only a larger configured one allocates.
-        let mut on_stack = [httparse::EMPTY_HEADER; 64];
-        let mut on_heap = Vec::new();
-        let headers: &mut [httparse::Header<'_>] = if limits.max_headers <= on_stack.len() {
-            &mut on_stack[..limits.max_headers]
-        } else {
-            on_heap.resize(limits.max_headers, httparse::EMPTY_HEADER);
-            &mut on_heap
-        };
-        let mut parsed = httparse::Request::new(headers);
-        match parsed.parse(buf) {
-            Ok(httparse::Status::Complete(n)) => {
-                if n > limits.max_header_bytes {
-                    return Err(reject(
-                        431,
-                        "headers_too_large",
-                        "Request headers are too large.",
-                    ));
-                }
-                let req = Request::from_parsed(buf, n, &parsed);
-                break (n, req);
-            }
-            Ok(httparse::Status::Partial) => {
-                if buf.len() > limits.max_header_bytes {
-                    return Err(reject(
-                        431,
-                        "headers_too_large",
-                        "Request headers are too large.",
-                    ));
-                }
-            }
-            Err(httparse::Error::TooManyHeaders) => {
-                return Err(reject(431, "too_many_headers", "Too many request headers."));
-            }
-            Err(e) => {
-                return Err(reject(
-                    400,
-                    "malformed_request",
-                    &format!("Malformed HTTP request: {e}."),
-                ));
-            }
+    let (head_len, mut req, framing) = loop {
+        if let Some(head) = parse_request_head(buf, limits).map_err(ReadFail::Reject)? {
+            break head;
         }
         read_request_bytes(stream, buf, deadline, READ_SPARE, "headers").await?;
     };
     buf.drain(..head_len);
 
-    let framing = framing(&req, limits)?;
     if !matches!(framing, Framing::None)
         && req
             .header("expect")
@@ -205,59 +155,6 @@ async fn read_request(
         Framing::Chunked => read_chunked_body(stream, buf, limits.max_body_bytes, deadline).await?,
     };
     Ok(Some(req))
-}
-
-fn framing(req: &Request, limits: &Limits) -> Result<Framing, ReadFail> {
-    let mut length: Option<u64> = None;
-    let mut chunked = false;
-    for (name, value) in req.headers() {
-        if name.eq_ignore_ascii_case("content-length") {
-            let n = parse_content_length(value).ok_or_else(|| {
-                reject(400, "bad_content_length", "Invalid Content-Length header.")
-            })?;
-            if length.is_some_and(|l| l != n) {
-                return Err(reject(
-                    400,
-                    "bad_content_length",
-                    "Conflicting Content-Length headers.",
-                ));
-            }
-            length = Some(n);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            // Only a lone `chunked` is accepted: anything else is a smuggling vector.
-            if chunked || !value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
-                return Err(reject(
-                    400,
-                    "bad_transfer_encoding",
-                    "Unsupported Transfer-Encoding.",
-                ));
-            }
-            chunked = true;
-        }
-    }
-    match (chunked, length) {
-        (true, Some(_)) => Err(reject(
-            400,
-            "bad_framing",
-            "Content-Length and Transfer-Encoding together are not allowed.",
-        )),
-        (true, None) => Ok(Framing::Chunked),
-        (false, Some(n)) if n > limits.max_body_bytes as u64 => Err(too_large(limits)),
-        (false, Some(0)) | (false, None) => Ok(Framing::None),
-        (false, Some(n)) => Ok(Framing::Length(n as usize)),
-    }
-}
-
-fn too_large(limits: &Limits) -> ReadFail {
-    ReadFail::Reject(ApiError::coded(
-        413,
-        "invalid_request_error",
-        "request_too_large",
-        format!(
-            "Request body exceeds the limit of {} bytes.",
-            limits.max_body_bytes
-        ),
-    ))
 }
 
 async fn read_sized_body(
@@ -280,7 +177,7 @@ async fn read_chunked_body(
     max: usize,
     deadline: Instant,
 ) -> Result<Vec<u8>, ReadFail> {
-    let mut decoder = ChunkedDecoder::new();
+    let mut decoder = ChunkedDecoder::strict();
     let mut body = Vec::new();
     let mut pos = 0;
     loop {
@@ -293,12 +190,7 @@ async fn read_chunked_body(
                 )
             })?;
             if body.len() + data.len() > max {
-                return Err(ReadFail::Reject(ApiError::coded(
-                    413,
-                    "invalid_request_error",
-                    "request_too_large",
-                    format!("Request body exceeds the limit of {max} bytes."),
-                )));
+                return Err(ReadFail::Reject(parse::too_large(max)));
             }
             body.extend_from_slice(data);
             pos += n;

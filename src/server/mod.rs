@@ -3,6 +3,7 @@
 
 mod conn;
 mod io;
+mod parse;
 mod request;
 mod responder;
 
@@ -11,6 +12,7 @@ use std::time::Duration;
 
 pub use conn::{WorkerGauge, serve_connection};
 pub use io::ClientIo;
+pub use parse::{Framing, parse_request_head};
 pub use request::Request;
 pub use responder::Responder;
 
