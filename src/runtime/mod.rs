@@ -3,9 +3,12 @@
 //! shutdown flag they watch and drain on.
 
 mod contain;
+mod fds;
 mod listener;
+mod memory;
 mod worker;
 
+pub use fds::raise_nofile_limit;
 pub use listener::bind_listeners;
 pub use worker::{Driver, WorkerSet, spawn_workers};
 

@@ -157,6 +157,8 @@ mod tests {
             max_header_bytes: 8192,
             max_headers: 64,
             max_body_bytes: 1 << 20,
+            max_connections: 16,
+            max_body_memory_bytes: 1 << 24,
             header_timeout: Duration::from_secs(1),
             body_timeout: Duration::from_secs(1),
             idle_timeout: Duration::from_secs(1),
