@@ -10,6 +10,7 @@ mod worker;
 
 pub use fds::raise_nofile_limit;
 pub use listener::bind_listeners;
+pub use memory::use_small_pages;
 pub use worker::{Driver, WorkerSet, spawn_workers};
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
