@@ -238,7 +238,9 @@ async fn read_request<S: Service>(
         lease.grow_to(n)?;
     }
 
+    // An HTTP/1.0 client knows no interim responses (RFC 9110 §10.1.1).
     if !matches!(framing, Framing::None)
+        && req.http11
         && req
             .header("expect")
             .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"))
