@@ -264,6 +264,7 @@ on_both_drivers!(
     http10_streams_are_close_delimited,
     http10_keep_alive_only_when_asked,
     half_closed_clients_get_their_answer,
+    memory_is_given_back_after_a_burst,
 );
 
 /// The gateway started under `prlimit --nofile=N:N`, its stderr collected.
@@ -361,3 +362,36 @@ fn out_of_descriptors_backs_off_and_recovers(driver: &str) {
 }
 
 on_both_drivers!(out_of_descriptors_backs_off_and_recovers);
+
+fn rss_kib(pid: i32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap()
+}
+
+fn memory_is_given_back_after_a_burst(driver: &str) {
+    let mock = start_mock(driver);
+    let gw = start_gateway(&mock_config(mock.addr, "", ""), driver);
+    assert_eq!(get(gw.addr, "/healthz").status, 200);
+    let before = rss_kib(gw.pid());
+    let body = chat_body("mock/echo", &"x".repeat(4 << 20), false);
+    let uploads: Vec<_> = (0..8)
+        .map(|_| {
+            let (addr, body) = (gw.addr, body.clone());
+            std::thread::spawn(move || post_chat(addr, &[], &body).status)
+        })
+        .collect();
+    for u in uploads {
+        assert_eq!(u.join().unwrap(), 200);
+    }
+    // Eight 4 MiB bodies, their parses and their echoed answers came to
+    // well over 100 MiB; what stays is a small fraction of one of them.
+    let mut now = 0;
+    eventually("the burst's memory is returned", || {
+        now = rss_kib(gw.pid());
+        now < before + 16 * 1024
+    });
+}
