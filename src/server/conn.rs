@@ -137,9 +137,12 @@ async fn serve_requests<S: Service>(
                 } else {
                     &[]
                 };
+                // What was read of the body is of no use now: budget and buffer go back.
+                drop(lease);
+                buf.clear();
+                shrink(&mut buf);
                 let mut resp = Responder::new(stream, wbuf, false, true);
                 if resp.send_error(&err, retry).await.is_ok() {
-                    buf.clear();
                     linger(stream, buf, LINGER, limits.max_body_bytes).await;
                 }
                 return;
