@@ -222,6 +222,8 @@ fn serve(flags: &Flags) -> ExitCode {
     if let Some(d) = flags.driver {
         config.server.driver = d;
     }
+    // Before any socket: reported once the listening line is out.
+    let nofile = runtime::raise_nofile_limit();
     let mut generation = 1;
     let first = crate::router::Snapshot::build(std::sync::Arc::new(config.clone()), generation);
     let startup_notes = snapshot_notes(&first);
@@ -259,6 +261,13 @@ fn serve(flags: &Flags) -> ExitCode {
         start.driver.name(),
         config.models.len()
     );
+    match nofile {
+        Ok((before, after)) if before != after => {
+            eprintln!("tollgate: open files limit {after} (raised from {before})");
+        }
+        Ok((_, after)) => eprintln!("tollgate: open files limit {after}"),
+        Err(e) => eprintln!("tollgate: cannot read the open files limit: {e}"),
+    }
     for note in startup_notes {
         eprintln!("tollgate: {note}");
     }

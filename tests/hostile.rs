@@ -42,7 +42,7 @@ fn hostile_inputs_get_the_right_status(driver: &str) {
         "a".repeat(8000)
     );
     let many_headers = format!(
-        "GET /healthz HTTP/1.1\r\n{}\r\n",
+        "GET /healthz HTTP/1.1\r\nhost: t\r\n{}\r\n",
         (0..40)
             .map(|i| format!("x-h{i}: v\r\n"))
             .collect::<String>()
@@ -80,12 +80,12 @@ fn hostile_inputs_get_the_right_status(driver: &str) {
         ("body over limit", over_limit.into_bytes(), 413, "request_too_large"),
         ("chunked body over limit", chunked_over, 413, "request_too_large"),
         ("bad request line", b"HELLO\x01 / HTTP/1.1\r\n\r\n".to_vec(), 400, "malformed_request"),
-        ("bad content-length", b"POST /v1/chat/completions HTTP/1.1\r\ncontent-length: 1x\r\n\r\n".to_vec(), 400, "bad_content_length"),
-        ("conflicting content-length", b"POST /v1/chat/completions HTTP/1.1\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nab".to_vec(), 400, "bad_content_length"),
-        ("smuggling: CL and TE", b"POST /v1/chat/completions HTTP/1.1\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(), 400, "bad_framing"),
-        ("unsupported transfer-encoding", b"POST /v1/chat/completions HTTP/1.1\r\ntransfer-encoding: gzip, chunked\r\n\r\n".to_vec(), 400, "bad_transfer_encoding"),
-        ("bad chunk size", b"POST /v1/chat/completions HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n".to_vec(), 400, "bad_chunked_body"),
-        ("header with NUL", b"GET /healthz HTTP/1.1\r\nx-a: b\x00c\r\n\r\n".to_vec(), 400, "malformed_request"),
+        ("bad content-length", b"POST /v1/chat/completions HTTP/1.1\r\nhost: t\r\ncontent-length: 1x\r\n\r\n".to_vec(), 400, "bad_content_length"),
+        ("conflicting content-length", b"POST /v1/chat/completions HTTP/1.1\r\nhost: t\r\ncontent-length: 2\r\ncontent-length: 3\r\n\r\nab".to_vec(), 400, "bad_content_length"),
+        ("smuggling: CL and TE", b"POST /v1/chat/completions HTTP/1.1\r\nhost: t\r\ncontent-length: 5\r\ntransfer-encoding: chunked\r\n\r\n0\r\n\r\n".to_vec(), 400, "bad_framing"),
+        ("unsupported transfer-encoding", b"POST /v1/chat/completions HTTP/1.1\r\nhost: t\r\ntransfer-encoding: gzip, chunked\r\n\r\n".to_vec(), 400, "bad_transfer_encoding"),
+        ("bad chunk size", b"POST /v1/chat/completions HTTP/1.1\r\nhost: t\r\ntransfer-encoding: chunked\r\n\r\nzz\r\n".to_vec(), 400, "bad_chunked_body"),
+        ("header with NUL", b"GET /healthz HTTP/1.1\r\nhost: t\r\nx-a: b\x00c\r\n\r\n".to_vec(), 400, "malformed_request"),
         ("wrong method", b"DELETE /v1/chat/completions HTTP/1.1\r\nhost: t\r\n\r\n".to_vec(), 405, "method_not_allowed"),
         ("unknown route", b"GET /v2/everything HTTP/1.1\r\nhost: t\r\n\r\n".to_vec(), 404, "not_found"),
     ];
@@ -137,7 +137,7 @@ fn slow_clients_are_timed_out(driver: &str) {
     assert!(c.is_closed());
     // A client that dribbles one byte at a time still gets the header deadline.
     let mut c = Client::connect(gw.addr);
-    for b in b"GET /healthz HTTP/1.1\r\nx-slow: ".iter() {
+    for b in b"GET /healthz HTTP/1.1\r\nhost: t\r\nx-slow: ".iter() {
         c.stream.write_all(&[*b]).unwrap();
     }
     std::thread::sleep(Duration::from_millis(100));
@@ -165,7 +165,7 @@ fn http10_and_connection_close(driver: &str) {
     assert_eq!(r.status, 200);
     assert!(c.is_closed());
     let mut c = Client::connect(gw.addr);
-    c.send(b"GET /healthz HTTP/1.1\r\nconnection: close\r\n\r\n");
+    c.send(b"GET /healthz HTTP/1.1\r\nhost: t\r\nconnection: close\r\n\r\n");
     let r = c.read_response().unwrap();
     assert_eq!(r.header("connection"), Some("close"));
     assert!(c.is_closed());

@@ -195,10 +195,21 @@ fn validate(config: &Config) -> Vec<ConfigError> {
         ("header_timeout_ms", s.header_timeout_ms),
         ("body_timeout_ms", s.body_timeout_ms),
         ("idle_timeout_ms", s.idle_timeout_ms),
+        ("max_connections", s.max_connections as u64),
+        ("max_body_memory_bytes", s.max_body_memory_bytes as u64),
     ] {
         if value == 0 {
             err(format!("server.{name}"), "must be greater than 0".into());
         }
+    }
+    if s.max_body_memory_bytes < s.max_body_bytes {
+        err(
+            "server.max_body_memory_bytes".into(),
+            format!(
+                "must be at least max_body_bytes ({}), or no request of the largest size could be read",
+                s.max_body_bytes
+            ),
+        );
     }
 
     match (&s.tls_cert, &s.tls_key) {

@@ -48,6 +48,12 @@ pub struct ServerConfig {
     pub max_header_bytes: usize,
     pub max_headers: usize,
     pub max_body_bytes: usize,
+    /// Connections one worker serves at once; past it a new one gets a 503
+    /// with `retry-after` (the fd limit is the other bound).
+    pub max_connections: usize,
+    /// Bytes the request bodies on one worker may hold at once; a request
+    /// that would go past it gets a 503 with `retry-after` before its body is read.
+    pub max_body_memory_bytes: usize,
     /// From the first byte of a request to the end of its headers.
     pub header_timeout_ms: u64,
     /// Reading a request body, start to end.
@@ -73,6 +79,8 @@ impl Default for ServerConfig {
             max_header_bytes: 16 * 1024,
             max_headers: 64,
             max_body_bytes: 16 * 1024 * 1024,
+            max_connections: 4096,
+            max_body_memory_bytes: 128 * 1024 * 1024,
             header_timeout_ms: 10_000,
             body_timeout_ms: 30_000,
             idle_timeout_ms: 60_000,

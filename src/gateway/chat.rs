@@ -8,6 +8,7 @@ use std::ops::Range;
 
 use super::Gateway;
 use super::attempt::{RequestCtx, is_translated};
+use super::auth::authenticate;
 use super::engine::{self, Outcome, Trail};
 use crate::api::ApiError;
 use crate::canonical::json_scan::{
@@ -171,41 +172,6 @@ pub async fn handle(gw: &Gateway, req: Request, resp: &mut Responder<'_>) {
     }
 }
 
-/// With `[[keys]]` configured, every request must carry one of them.
-fn authenticate<'s>(
-    snapshot: &'s Snapshot,
-    req: &Request,
-) -> Result<Option<&'s ClientKey>, ApiError> {
-    if snapshot.keys.is_empty() {
-        return Ok(None);
-    }
-    let presented = req
-        .header("authorization")
-        .and_then(|v| {
-            v.strip_prefix(b"Bearer ")
-                .or_else(|| v.strip_prefix(b"bearer "))
-        })
-        .or_else(|| req.header("x-api-key"))
-        .or_else(|| req.header("api-key"))
-        .map(<[u8]>::trim_ascii);
-    let found = presented.and_then(|p| {
-        snapshot.keys.iter().find(|k| {
-            k.secret
-                .as_ref()
-                .is_some_and(|s| constant_time_eq(s.expose().as_bytes(), p))
-        })
-    });
-    match found {
-        Some(k) => Ok(Some(k)),
-        None => Err(ApiError::coded(
-            401,
-            "invalid_request_error",
-            "invalid_api_key",
-            "Missing or unknown API key. Send `Authorization: Bearer <key>`.",
-        )),
-    }
-}
-
 /// `x-tollgate-timeout-ms`: a client's lower deadline for each attempt's
 /// output, honoured for keys allowed to use it (and for everyone when no
 /// keys are configured); ignored for other keys.
@@ -228,10 +194,6 @@ fn timeout_cap(
             "`x-tollgate-timeout-ms` must be a whole number of milliseconds from 1 to 3600000.",
         )),
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 
 /// Validates the body in the form its route needs: a chain served only by

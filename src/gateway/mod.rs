@@ -2,6 +2,7 @@
 //! and metrics. One `Gateway` per worker; nothing in it is shared across cores.
 
 mod attempt;
+mod auth;
 mod chat;
 mod engine;
 mod relay;
@@ -53,6 +54,16 @@ impl Gateway {
 }
 
 impl Service for Gateway {
+    /// A route that needs a key is refused from its head: a keyless client
+    /// never gets to upload a body. `chat` checks again against the snapshot
+    /// it holds, which a reload may have changed since.
+    fn admit(&self, req: &Request) -> Result<(), ApiError> {
+        if auth::needs_key(req) {
+            auth::authenticate(&crate::router::current(), req)?;
+        }
+        Ok(())
+    }
+
     async fn call(&self, req: Request, resp: &mut Responder<'_>) {
         let method = req.method();
         match req.path() {

@@ -1,5 +1,7 @@
 //! An incremental decoder for `Transfer-Encoding: chunked` bodies. It hands
-//! back slices of the input, so decoded data is never copied.
+//! back slices of the input, so decoded data is never copied. Strict for
+//! requests (every line ends in CRLF, RFC 9112 §7.1), lenient for upstream
+//! answers, where a bare LF is harmless and some servers send one.
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
 pub enum ChunkedError {
@@ -9,6 +11,8 @@ pub enum ChunkedError {
     LineTooLong,
     #[error("missing CRLF after chunk data")]
     BadDelimiter,
+    #[error("line ends in a bare LF instead of CRLF")]
+    BareLf,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,6 +37,9 @@ pub struct ChunkedDecoder {
     size: u64,
     size_digits: usize,
     line_len: usize,
+    strict: bool,
+    /// The previous byte of a trailer line was CR.
+    after_cr: bool,
 }
 
 impl Default for ChunkedDecoder {
@@ -48,6 +55,25 @@ impl ChunkedDecoder {
             size: 0,
             size_digits: 0,
             line_len: 0,
+            strict: false,
+            after_cr: false,
+        }
+    }
+
+    /// A decoder that refuses a bare LF anywhere a CRLF belongs: for request
+    /// bodies, where two hops reading one body differently is a smuggling vector.
+    pub fn strict() -> Self {
+        Self {
+            strict: true,
+            ..Self::new()
+        }
+    }
+
+    fn bare_lf(&self) -> Result<(), ChunkedError> {
+        if self.strict {
+            Err(ChunkedError::BareLf)
+        } else {
+            Ok(())
         }
     }
 
@@ -90,7 +116,10 @@ impl ChunkedDecoder {
                         None if self.size_digits == 0 => return Err(ChunkedError::BadSize),
                         None => match b {
                             b'\r' => self.state = State::SizeLf,
-                            b'\n' => self.end_size_line(),
+                            b'\n' => {
+                                self.bare_lf()?;
+                                self.end_size_line();
+                            }
                             b';' | b' ' | b'\t' => {
                                 self.state = State::Extension;
                                 self.line_len = 0;
@@ -101,7 +130,10 @@ impl ChunkedDecoder {
                 }
                 State::Extension => match b {
                     b'\r' => self.state = State::SizeLf,
-                    b'\n' => self.end_size_line(),
+                    b'\n' => {
+                        self.bare_lf()?;
+                        self.end_size_line();
+                    }
                     _ => {
                         self.line_len += 1;
                         if self.line_len > MAX_LINE {
@@ -117,7 +149,10 @@ impl ChunkedDecoder {
                 }
                 State::DataCr => match b {
                     b'\r' => self.state = State::DataLf,
-                    b'\n' => self.start_size(),
+                    b'\n' => {
+                        self.bare_lf()?;
+                        self.start_size();
+                    }
                     _ => return Err(ChunkedError::BadDelimiter),
                 },
                 State::DataLf => {
@@ -129,18 +164,24 @@ impl ChunkedDecoder {
                 State::TrailerStart => match b {
                     b'\r' => self.state = State::TrailerLf,
                     b'\n' => {
+                        self.bare_lf()?;
                         self.state = State::Done;
                         return Ok((i + 1, &[]));
                     }
                     _ => {
                         self.state = State::TrailerLine;
                         self.line_len = 1;
+                        self.after_cr = false;
                     }
                 },
                 State::TrailerLine => {
                     if b == b'\n' {
+                        if !self.after_cr {
+                            self.bare_lf()?;
+                        }
                         self.state = State::TrailerStart;
                     } else {
+                        self.after_cr = b == b'\r';
                         self.line_len += 1;
                         if self.line_len > MAX_LINE {
                             return Err(ChunkedError::LineTooLong);
@@ -180,7 +221,14 @@ mod tests {
     use super::*;
 
     fn decode_all(input: &[u8], step: usize) -> Result<(Vec<u8>, bool, usize), ChunkedError> {
-        let mut d = ChunkedDecoder::new();
+        decode_with(ChunkedDecoder::new(), input, step)
+    }
+
+    fn decode_with(
+        mut d: ChunkedDecoder,
+        input: &[u8],
+        step: usize,
+    ) -> Result<(Vec<u8>, bool, usize), ChunkedError> {
         let mut out = Vec::new();
         let mut pos = 0;
         let mut fed = 0;
@@ -218,5 +266,33 @@ mod tests {
             decode_all(b"ffffffffffffffff\r\n", 20),
             Err(ChunkedError::BadSize)
         );
+    }
+
+    #[test]
+    fn strict_refuses_bare_lf_at_every_split() {
+        let good = b"5\r\nhello\r\n1;e\r\n \r\n0\r\nx-t: 1\r\n\r\n";
+        let bad: [&[u8]; 5] = [
+            b"5\nhello\r\n0\r\n\r\n",
+            b"5;e\nhello\r\n0\r\n\r\n",
+            b"5\r\nhello\n0\r\n\r\n",
+            b"5\r\nhello\r\n0\r\nx-t: 1\n\r\n",
+            b"5\r\nhello\r\n0\r\n\n",
+        ];
+        for step in 1..good.len() {
+            let (out, done, _) = decode_with(ChunkedDecoder::strict(), good, step).unwrap();
+            assert_eq!((out.as_slice(), done), (&b"hello "[..], true));
+            for input in bad {
+                assert_eq!(
+                    decode_with(ChunkedDecoder::strict(), input, step),
+                    Err(ChunkedError::BareLf),
+                    "{}",
+                    String::from_utf8_lossy(input)
+                );
+                assert!(
+                    decode_all(input, step).unwrap().1,
+                    "lenient mode still reads it"
+                );
+            }
+        }
     }
 }

@@ -26,7 +26,7 @@ pub async fn answer(
         // Hang until the caller gives up and closes (or ten minutes pass).
         monoio::select! {
             _ = monoio::time::sleep(Duration::from_secs(600)) => {},
-            _ = resp.client_closed() => {},
+            _ = resp.client_input_ended() => {},
         }
         resp.abort();
         return;
@@ -35,7 +35,7 @@ pub async fn answer(
         // A caller that gives up (a cancelled hedge) is seen at once.
         let gone = monoio::select! {
             _ = monoio::time::sleep(latency) => false,
-            _ = resp.client_closed() => true,
+            _ = resp.client_input_ended() => true,
         };
         if gone {
             resp.abort();
@@ -75,7 +75,7 @@ pub async fn answer(
         if resp.start_stream(200, &headers, true).await.is_ok() {
             monoio::select! {
                 _ = monoio::time::sleep(Duration::from_secs(600)) => {},
-                _ = resp.client_closed() => {},
+                _ = resp.client_input_ended() => {},
             }
         }
         resp.abort();

@@ -11,11 +11,24 @@ pub enum MaybeTls<S> {
 }
 
 impl<S> MaybeTls<S> {
-    /// Resolves once the client has closed its end; stays pending while it is
-    /// connected (pipelined bytes are left unread for the connection loop).
-    /// Only plain TCP is watched: TLS records cannot be peeked without
-    /// consuming them, so a TLS client's departure shows at the next write.
+    /// Resolves once the peer has really gone (a reset or socket error); stays
+    /// pending while it is connected (pipelined bytes are left unread for the
+    /// connection loop). End of input is not departure: a client may
+    /// half-close after a complete request and still read the answer, so
+    /// after EOF only a socket error counts; a peer that closed both ways
+    /// shows when a write fails. Only plain TCP is watched: TLS records
+    /// cannot be peeked without consuming them.
     pub async fn closed(&self) {
+        self.watch(false).await
+    }
+
+    /// Like [`closed`](Self::closed), but end of input counts as gone: for
+    /// a peer that never half-closes (the mock upstream's caller).
+    pub async fn input_ended(&self) {
+        self.watch(true).await
+    }
+
+    async fn watch(&self, eof_is_gone: bool) {
         let MaybeTls::Plain(tcp) = self else {
             return std::future::pending().await;
         };
@@ -24,7 +37,9 @@ impl<S> MaybeTls<S> {
                 return;
             }
             match peek(tcp) {
-                Peek::Closed => return,
+                Peek::Failed => return,
+                Peek::Eof if eof_is_gone => return,
+                Peek::Eof => return watch_errors(tcp).await,
                 Peek::Data => return std::future::pending().await,
                 Peek::Nothing => {
                     // Spurious readiness: wait again, without spinning.
@@ -35,8 +50,29 @@ impl<S> MaybeTls<S> {
     }
 }
 
+/// After EOF the socket stays readable for good, so readiness says nothing:
+/// look for a pending error (a reset) now and then instead.
+async fn watch_errors(tcp: &TcpStream) {
+    use std::os::fd::AsRawFd;
+    loop {
+        monoio::time::sleep(std::time::Duration::from_millis(250)).await;
+        let mut pfd = libc::pollfd {
+            fd: tcp.as_raw_fd(),
+            events: 0,
+            revents: 0,
+        };
+        // SAFETY: poll on one valid pollfd for a socket we own, without waiting.
+        let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+        if n > 0 && pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+            return;
+        }
+    }
+}
+
 enum Peek {
-    Closed,
+    /// The peer sent FIN: it may still be reading.
+    Eof,
+    Failed,
     Data,
     Nothing,
 }
@@ -55,11 +91,11 @@ fn peek(tcp: &TcpStream) -> Peek {
         )
     };
     match n {
-        0 => Peek::Closed,
+        0 => Peek::Eof,
         n if n > 0 => Peek::Data,
         _ => match std::io::Error::last_os_error().kind() {
             std::io::ErrorKind::WouldBlock | std::io::ErrorKind::Interrupted => Peek::Nothing,
-            _ => Peek::Closed,
+            _ => Peek::Failed,
         },
     }
 }

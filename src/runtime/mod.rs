@@ -3,10 +3,14 @@
 //! shutdown flag they watch and drain on.
 
 mod contain;
+mod fds;
 mod listener;
+mod memory;
 mod worker;
 
+pub use fds::raise_nofile_limit;
 pub use listener::bind_listeners;
+pub use memory::use_small_pages;
 pub use worker::{Driver, WorkerSet, spawn_workers};
 
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};

@@ -10,6 +10,7 @@ use std::time::{Duration, Instant};
 use monoio::io::Canceller;
 use monoio::net::TcpListener;
 
+use super::fds::{AcceptBackoff, is_resource_exhaustion};
 use super::lifecycle;
 use crate::config::DriverChoice;
 use crate::server::{Limits, Service, WorkerGauge, serve_connection};
@@ -142,10 +143,13 @@ async fn worker_main<S, F>(
         canceller.cancel();
     });
 
+    monoio::spawn(super::memory::collect_after_bursts(gauge.clone()));
     lifecycle().workers_up.fetch_add(1, Ordering::SeqCst);
+    let mut backoff = AcceptBackoff::default();
     loop {
         match listener.cancelable_accept(handle.clone()).await {
             Ok((stream, _peer)) => {
+                backoff.succeeded();
                 let conn = serve_connection(
                     stream,
                     acceptor.clone(),
@@ -157,9 +161,23 @@ async fn worker_main<S, F>(
             }
             Err(_) if lifecycle().is_shutting_down() => break,
             Err(e) => {
-                // EMFILE and friends: back off briefly instead of spinning.
-                eprintln!("tollgate: worker {id} accept failed: {e}");
-                monoio::time::sleep(Duration::from_millis(10)).await;
+                // Out of descriptors, the listener fails the same way until a
+                // connection closes: stop accepting a while (pending clients
+                // wait in the backlog) and log once per interval.
+                let (mut wait, log) = backoff.failed(Instant::now());
+                if !is_resource_exhaustion(&e) {
+                    wait = Duration::ZERO;
+                }
+                if let Some(count) = log {
+                    eprintln!(
+                        "tollgate: worker {id} accept failed ({count} since last report): {e}; \
+                         pausing accepts for {} ms",
+                        wait.as_millis()
+                    );
+                }
+                if !wait.is_zero() {
+                    monoio::time::sleep(wait).await;
+                }
             }
         }
     }

@@ -1,50 +1,75 @@
-//! One client connection: read a head (bounded in size and time), read the
-//! body (Content-Length or chunked, bounded), hand the request to the service,
+//! One client connection: read a head (bounded in size and time), let the
+//! service admit it, read the body (Content-Length or chunked, bounded, and
+//! leased from the worker's body budget), hand the request to the service,
 //! repeat while keep-alive holds. Bad input gets an OpenAI-shaped error and the
 //! connection closes; nothing here can take the worker down.
 
 use std::cell::Cell;
 use std::rc::Rc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
-use monoio::io::AsyncWriteRentExt;
+use monoio::io::{AsyncWriteRent, AsyncWriteRentExt};
 use monoio::net::TcpStream;
 use monoio::time::timeout_at;
 use monoio_rustls::TlsAcceptor;
 
+use super::body::{BodyLease, READ_SPARE, busy, read_chunked_body, read_sized_body};
+use super::parse::{self, Framing, parse_request_head};
 use super::{ClientIo, Limits, Request, Responder, Service};
 use crate::api::ApiError;
-use crate::http1::{ChunkedDecoder, has_token, parse_content_length, read_append};
+use crate::http1::{has_token, read_append};
 
-const READ_SPARE: usize = 8 * 1024;
+/// Buffers a connection keeps between requests; a larger one (after a big
+/// request or answer) is given back rather than held at its high-water mark.
+const KEEP_BUFFER: usize = 64 * 1024;
 
-/// What a worker knows about its connections, for draining on shutdown.
+/// After refusing a request whose body may still be arriving, how long the
+/// rest is read and dropped, so the client sees the answer rather than a
+/// reset for the bytes it was still sending.
+const LINGER: Duration = Duration::from_secs(1);
+
+/// A refused connection: long enough for the client's request to arrive.
+const REFUSE_LINGER: Duration = Duration::from_millis(200);
+
+/// What a worker knows about its connections: for draining on shutdown, for
+/// the caps on connections and body memory, and for giving memory back.
 #[derive(Default)]
 pub struct WorkerGauge {
     pub in_flight: Cell<usize>,
     pub draining: Cell<bool>,
-}
-
-enum Framing {
-    None,
-    Length(usize),
-    Chunked,
+    pub connections: Cell<usize>,
+    /// Bytes leased by request bodies now.
+    pub body_bytes: Cell<usize>,
+    /// Bytes of bodies and buffers released since the allocator last
+    /// returned free memory to the system.
+    pub released: Cell<usize>,
 }
 
 /// Why a request could not be read; each maps to a status and a message.
-enum ReadFail {
+pub(super) enum ReadFail {
     /// The peer went away or the socket failed: nothing to answer.
     Gone,
     Reject(ApiError),
 }
 
-fn reject(status: u16, code: &'static str, message: &str) -> ReadFail {
-    let kind = if status == 408 {
-        "timeout_error"
-    } else {
-        "invalid_request_error"
-    };
-    ReadFail::Reject(ApiError::coded(status, kind, code, message))
+pub(super) fn reject(status: u16, code: &'static str, message: &str) -> ReadFail {
+    ReadFail::Reject(parse::reject(status, code, message))
+}
+
+/// Counts a connection against `max_connections` while it lives.
+struct Counted<'g>(&'g WorkerGauge);
+
+impl<'g> Counted<'g> {
+    fn new(gauge: &'g WorkerGauge) -> Self {
+        gauge.connections.set(gauge.connections.get() + 1);
+        Self(gauge)
+    }
+}
+
+impl Drop for Counted<'_> {
+    fn drop(&mut self) {
+        self.0.connections.set(self.0.connections.get() - 1);
+    }
 }
 
 pub async fn serve_connection<S: Service>(
@@ -55,6 +80,14 @@ pub async fn serve_connection<S: Service>(
     gauge: Rc<WorkerGauge>,
 ) {
     let _ = stream.set_nodelay(true);
+    if gauge.connections.get() >= limits.max_connections {
+        // Plain clients learn why; a TLS client cannot without a handshake.
+        if tls.is_none() {
+            refuse_connection(crate::net::MaybeTls::Plain(stream)).await;
+        }
+        return;
+    }
+    let _counted = Counted::new(&gauge);
     let mut stream = match tls {
         None => crate::net::MaybeTls::Plain(stream),
         // The handshake counts against the header deadline: a silent peer is dropped.
@@ -70,6 +103,18 @@ pub async fn serve_connection<S: Service>(
     service.on_disconnect();
 }
 
+async fn refuse_connection(mut stream: ClientIo) {
+    let mut resp = Responder::new(&mut stream, Vec::new(), false, true);
+    let _ = resp.send_error(&busy(), &[("retry-after", b"1")]).await;
+    linger(
+        &mut stream,
+        Vec::with_capacity(4096),
+        REFUSE_LINGER,
+        64 * 1024,
+    )
+    .await;
+}
+
 async fn serve_requests<S: Service>(
     stream: &mut ClientIo,
     service: &S,
@@ -77,30 +122,46 @@ async fn serve_requests<S: Service>(
     gauge: &WorkerGauge,
 ) {
     let mut buf: Vec<u8> = Vec::with_capacity(READ_SPARE);
-    let mut wbuf: Vec<u8> = Vec::with_capacity(READ_SPARE);
+    let mut wbuf: Vec<u8> = Vec::new();
     loop {
         if gauge.draining.get() && buf.is_empty() {
             return;
         }
-        let req = match read_request(stream, &mut buf, limits).await {
+        let mut lease = BodyLease::new(gauge, limits.max_body_memory_bytes);
+        let req = match read_request(stream, &mut buf, service, limits, &mut lease).await {
             Ok(Some(req)) => req,
             Ok(None) | Err(ReadFail::Gone) => return,
             Err(ReadFail::Reject(err)) => {
-                let mut resp = Responder::new(stream, wbuf, false);
-                let _ = resp.send_error(&err, &[]).await;
+                let retry: &[(&str, &[u8])] = if err.status == 503 {
+                    &[("retry-after", b"1")]
+                } else {
+                    &[]
+                };
+                // What was read of the body is of no use now: budget and buffer go back.
+                drop(lease);
+                buf.clear();
+                shrink(&mut buf);
+                let mut resp = Responder::new(stream, wbuf, false, true);
+                if resp.send_error(&err, retry).await.is_ok() {
+                    linger(stream, buf, LINGER, limits.max_body_bytes).await;
+                }
                 return;
             }
         };
         let keep_alive = wants_keep_alive(&req) && !gauge.draining.get();
         gauge.in_flight.set(gauge.in_flight.get() + 1);
-        let mut resp = Responder::new(stream, wbuf, keep_alive);
+        let mut resp = Responder::new(stream, wbuf, keep_alive, req.http11);
         service.call(req, &mut resp).await;
         let (returned, nothing_sent, reusable) = resp.finish();
         wbuf = returned;
         gauge.in_flight.set(gauge.in_flight.get() - 1);
+        gauge
+            .released
+            .set(gauge.released.get() + lease.held() + shrink(&mut buf) + shrink(&mut wbuf));
+        drop(lease);
         if nothing_sent {
             // A service that answered nothing is a bug; the client still gets a real error.
-            let mut resp = Responder::new(stream, wbuf, false);
+            let mut resp = Responder::new(stream, wbuf, false, true);
             let _ = resp
                 .send_error(
                     &ApiError::internal("The gateway produced no response."),
@@ -115,6 +176,32 @@ async fn serve_requests<S: Service>(
     }
 }
 
+/// Gives back a buffer grown past what a connection keeps; answers the bytes freed.
+fn shrink(buf: &mut Vec<u8>) -> usize {
+    let before = buf.capacity();
+    if before > KEEP_BUFFER {
+        buf.shrink_to(READ_SPARE.max(buf.len()));
+    }
+    before - buf.capacity()
+}
+
+/// Ends our side, then reads and drops what the client still sends (bounded
+/// in time and bytes), so it reads our answer instead of a reset.
+async fn linger(stream: &mut ClientIo, mut buf: Vec<u8>, time: Duration, max: usize) {
+    if stream.shutdown().await.is_err() {
+        return;
+    }
+    let deadline = Instant::now() + time;
+    let mut dropped = 0;
+    while dropped < max {
+        buf.clear();
+        match read_more(stream, &mut buf, deadline).await {
+            Ok(n) if n > 0 => dropped += n,
+            _ => return,
+        }
+    }
+}
+
 fn wants_keep_alive(req: &Request) -> bool {
     match req.header("connection") {
         Some(v) if has_token(v, b"close") => false,
@@ -124,10 +211,12 @@ fn wants_keep_alive(req: &Request) -> bool {
 }
 
 /// Reads one request. `Ok(None)` is a clean close between requests.
-async fn read_request(
+async fn read_request<S: Service>(
     stream: &mut ClientIo,
     buf: &mut Vec<u8>,
+    service: &S,
     limits: &Limits,
+    lease: &mut BodyLease<'_>,
 ) -> Result<Option<Request>, ReadFail> {
     if buf.is_empty() {
         // Idle keep-alive: wait for the first byte, then the header clock starts.
@@ -138,55 +227,23 @@ async fn read_request(
         }
     }
     let deadline = Instant::now() + limits.header_timeout;
-    let (head_len, mut req) = loop {
-        // The common limit fits on the stack; only a larger configured one allocates.
-        let mut on_stack = [httparse::EMPTY_HEADER; 64];
-        let mut on_heap = Vec::new();
-        let headers: &mut [httparse::Header<'_>] = if limits.max_headers <= on_stack.len() {
-            &mut on_stack[..limits.max_headers]
-        } else {
-            on_heap.resize(limits.max_headers, httparse::EMPTY_HEADER);
-            &mut on_heap
-        };
-        let mut parsed = httparse::Request::new(headers);
-        match parsed.parse(buf) {
-            Ok(httparse::Status::Complete(n)) => {
-                if n > limits.max_header_bytes {
-                    return Err(reject(
-                        431,
-                        "headers_too_large",
-                        "Request headers are too large.",
-                    ));
-                }
-                let req = Request::from_parsed(buf, n, &parsed);
-                break (n, req);
-            }
-            Ok(httparse::Status::Partial) => {
-                if buf.len() > limits.max_header_bytes {
-                    return Err(reject(
-                        431,
-                        "headers_too_large",
-                        "Request headers are too large.",
-                    ));
-                }
-            }
-            Err(httparse::Error::TooManyHeaders) => {
-                return Err(reject(431, "too_many_headers", "Too many request headers."));
-            }
-            Err(e) => {
-                return Err(reject(
-                    400,
-                    "malformed_request",
-                    &format!("Malformed HTTP request: {e}."),
-                ));
-            }
+    let (head_len, mut req, framing) = loop {
+        if let Some(head) = parse_request_head(buf, limits).map_err(ReadFail::Reject)? {
+            break head;
         }
         read_request_bytes(stream, buf, deadline, READ_SPARE, "headers").await?;
     };
     buf.drain(..head_len);
+    // Before any body byte is read or invited: a request the service will
+    // refuse (no key) costs its head, not its body.
+    service.admit(&req).map_err(ReadFail::Reject)?;
+    if let Framing::Length(n) = framing {
+        lease.grow_to(n)?;
+    }
 
-    let framing = framing(&req, limits)?;
+    // An HTTP/1.0 client knows no interim responses (RFC 9110 §10.1.1).
     if !matches!(framing, Framing::None)
+        && req.http11
         && req
             .header("expect")
             .is_some_and(|v| v.eq_ignore_ascii_case(b"100-continue"))
@@ -202,118 +259,11 @@ async fn read_request(
     req.body = match framing {
         Framing::None => Vec::new(),
         Framing::Length(n) => read_sized_body(stream, buf, n, deadline).await?,
-        Framing::Chunked => read_chunked_body(stream, buf, limits.max_body_bytes, deadline).await?,
+        Framing::Chunked => {
+            read_chunked_body(stream, buf, limits.max_body_bytes, lease, deadline).await?
+        }
     };
     Ok(Some(req))
-}
-
-fn framing(req: &Request, limits: &Limits) -> Result<Framing, ReadFail> {
-    let mut length: Option<u64> = None;
-    let mut chunked = false;
-    for (name, value) in req.headers() {
-        if name.eq_ignore_ascii_case("content-length") {
-            let n = parse_content_length(value).ok_or_else(|| {
-                reject(400, "bad_content_length", "Invalid Content-Length header.")
-            })?;
-            if length.is_some_and(|l| l != n) {
-                return Err(reject(
-                    400,
-                    "bad_content_length",
-                    "Conflicting Content-Length headers.",
-                ));
-            }
-            length = Some(n);
-        } else if name.eq_ignore_ascii_case("transfer-encoding") {
-            // Only a lone `chunked` is accepted: anything else is a smuggling vector.
-            if chunked || !value.trim_ascii().eq_ignore_ascii_case(b"chunked") {
-                return Err(reject(
-                    400,
-                    "bad_transfer_encoding",
-                    "Unsupported Transfer-Encoding.",
-                ));
-            }
-            chunked = true;
-        }
-    }
-    match (chunked, length) {
-        (true, Some(_)) => Err(reject(
-            400,
-            "bad_framing",
-            "Content-Length and Transfer-Encoding together are not allowed.",
-        )),
-        (true, None) => Ok(Framing::Chunked),
-        (false, Some(n)) if n > limits.max_body_bytes as u64 => Err(too_large(limits)),
-        (false, Some(0)) | (false, None) => Ok(Framing::None),
-        (false, Some(n)) => Ok(Framing::Length(n as usize)),
-    }
-}
-
-fn too_large(limits: &Limits) -> ReadFail {
-    ReadFail::Reject(ApiError::coded(
-        413,
-        "invalid_request_error",
-        "request_too_large",
-        format!(
-            "Request body exceeds the limit of {} bytes.",
-            limits.max_body_bytes
-        ),
-    ))
-}
-
-async fn read_sized_body(
-    stream: &mut ClientIo,
-    buf: &mut Vec<u8>,
-    len: usize,
-    deadline: Instant,
-) -> Result<Vec<u8>, ReadFail> {
-    while buf.len() < len {
-        let want = (len - buf.len()).clamp(READ_SPARE, 1 << 20);
-        read_request_bytes(stream, buf, deadline, want, "body").await?;
-    }
-    let rest = buf.split_off(len);
-    Ok(std::mem::replace(buf, rest))
-}
-
-async fn read_chunked_body(
-    stream: &mut ClientIo,
-    buf: &mut Vec<u8>,
-    max: usize,
-    deadline: Instant,
-) -> Result<Vec<u8>, ReadFail> {
-    let mut decoder = ChunkedDecoder::new();
-    let mut body = Vec::new();
-    let mut pos = 0;
-    loop {
-        loop {
-            let (n, data) = decoder.decode(&buf[pos..]).map_err(|e| {
-                reject(
-                    400,
-                    "bad_chunked_body",
-                    &format!("Malformed chunked body: {e}."),
-                )
-            })?;
-            if body.len() + data.len() > max {
-                return Err(ReadFail::Reject(ApiError::coded(
-                    413,
-                    "invalid_request_error",
-                    "request_too_large",
-                    format!("Request body exceeds the limit of {max} bytes."),
-                )));
-            }
-            body.extend_from_slice(data);
-            pos += n;
-            if decoder.is_done() {
-                buf.drain(..pos);
-                return Ok(body);
-            }
-            if n == 0 {
-                break;
-            }
-        }
-        buf.drain(..pos);
-        pos = 0;
-        read_request_bytes(stream, buf, deadline, READ_SPARE, "body").await?;
-    }
 }
 
 enum ReadMoreFail {
@@ -323,7 +273,7 @@ enum ReadMoreFail {
 
 /// Reads more of a request (`part`: "headers" or "body"): a closed or failed
 /// socket means the client is gone, a missed deadline is a 408.
-async fn read_request_bytes(
+pub(super) async fn read_request_bytes(
     stream: &mut ClientIo,
     buf: &mut Vec<u8>,
     deadline: Instant,

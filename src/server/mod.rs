@@ -1,8 +1,10 @@
 //! The inbound HTTP/1.1 server over httparse: connection loop, limits,
 //! timeouts, and the `Service` trait the gateway and the mock upstream implement.
 
+mod body;
 mod conn;
 mod io;
+mod parse;
 mod request;
 mod responder;
 
@@ -11,9 +13,11 @@ use std::time::Duration;
 
 pub use conn::{WorkerGauge, serve_connection};
 pub use io::ClientIo;
+pub use parse::{Framing, parse_request_head};
 pub use request::Request;
 pub use responder::Responder;
 
+use crate::api::ApiError;
 use crate::config::ServerConfig;
 
 /// Per-connection limits, taken from `[server]` at start.
@@ -22,6 +26,10 @@ pub struct Limits {
     pub max_header_bytes: usize,
     pub max_headers: usize,
     pub max_body_bytes: usize,
+    /// Connections one worker serves at once; more are refused with a 503.
+    pub max_connections: usize,
+    /// Bytes all request bodies on one worker may hold at once.
+    pub max_body_memory_bytes: usize,
     pub header_timeout: Duration,
     pub body_timeout: Duration,
     pub idle_timeout: Duration,
@@ -33,6 +41,8 @@ impl Limits {
             max_header_bytes: s.max_header_bytes,
             max_headers: s.max_headers,
             max_body_bytes: s.max_body_bytes,
+            max_connections: s.max_connections,
+            max_body_memory_bytes: s.max_body_memory_bytes,
             header_timeout: Duration::from_millis(s.header_timeout_ms),
             body_timeout: Duration::from_millis(s.body_timeout_ms),
             idle_timeout: Duration::from_millis(s.idle_timeout_ms),
@@ -43,6 +53,13 @@ impl Limits {
 /// What answers requests on a connection. One instance per worker.
 pub trait Service: 'static {
     fn call(&self, req: Request, resp: &mut Responder<'_>) -> impl Future<Output = ()>;
+
+    /// Looks at a parsed head before any of its body is read (and before
+    /// `100 Continue`): a refusal is answered at once and the body never
+    /// occupies memory. The default admits everything.
+    fn admit(&self, _req: &Request) -> Result<(), ApiError> {
+        Ok(())
+    }
 
     /// A connection was accepted.
     fn on_connect(&self) {}

@@ -1,5 +1,6 @@
 //! Writes one response on a client connection: whole (Content-Length) or
-//! streamed (chunked, each piece written as soon as it is handed over).
+//! streamed (each piece written as soon as it is handed over: chunked to an
+//! HTTP/1.1 client, delimited by closing the connection to an HTTP/1.0 one).
 
 use monoio::io::AsyncWriteRentExt;
 
@@ -22,16 +23,24 @@ pub struct Responder<'a> {
     wbuf: Vec<u8>,
     state: State,
     keep_alive: bool,
+    /// The request was HTTP/1.1: chunked framing is understood.
+    http11: bool,
     failed: bool,
 }
 
 impl<'a> Responder<'a> {
-    pub(super) fn new(stream: &'a mut ClientIo, wbuf: Vec<u8>, keep_alive: bool) -> Self {
+    pub(super) fn new(
+        stream: &'a mut ClientIo,
+        wbuf: Vec<u8>,
+        keep_alive: bool,
+        http11: bool,
+    ) -> Self {
         Self {
             stream,
             wbuf,
             state: State::Fresh,
             keep_alive,
+            http11,
             failed: false,
         }
     }
@@ -48,8 +57,15 @@ impl<'a> Responder<'a> {
 
     /// Resolves when the client has gone away (see `ClientIo::closed`): race
     /// it against upstream work to cancel that work as soon as nobody waits.
+    /// A half-close after a complete request is not departure.
     pub async fn client_closed(&self) {
         self.stream.closed().await
+    }
+
+    /// Resolves when the client has gone or stopped sending (see
+    /// `ClientIo::input_ended`): for servers whose callers never half-close.
+    pub async fn client_input_ended(&self) {
+        self.stream.input_ended().await
     }
 
     /// Asks for the connection to close after this response.
@@ -82,6 +98,9 @@ impl<'a> Responder<'a> {
         }
         if !self.keep_alive {
             self.wbuf.extend_from_slice(b"connection: close\r\n");
+        } else if !self.http11 {
+            // HTTP/1.0 closes by default: keeping it open must be said.
+            self.wbuf.extend_from_slice(b"connection: keep-alive\r\n");
         }
     }
 
@@ -168,8 +187,9 @@ impl<'a> Responder<'a> {
         self.send_json(err.status, extra, &err.to_json()).await
     }
 
-    /// Starts a chunked response; the head is written with the first chunk
-    /// unless `flush_head` asks for it now.
+    /// Starts a streamed response; the head is written with the first chunk
+    /// unless `flush_head` asks for it now. An HTTP/1.0 client cannot read
+    /// chunked framing: its body ends when the connection closes.
     pub async fn start_stream(
         &mut self,
         status: u16,
@@ -177,9 +197,16 @@ impl<'a> Responder<'a> {
         flush_head: bool,
     ) -> std::io::Result<()> {
         debug_assert_eq!(self.state, State::Fresh);
+        if !self.http11 {
+            self.keep_alive = false;
+        }
         self.write_head(status, headers);
-        self.wbuf
-            .extend_from_slice(b"transfer-encoding: chunked\r\n\r\n");
+        if self.http11 {
+            self.wbuf
+                .extend_from_slice(b"transfer-encoding: chunked\r\n\r\n");
+        } else {
+            self.wbuf.extend_from_slice(b"\r\n");
+        }
         self.state = State::Streaming;
         if flush_head {
             self.flush().await
@@ -218,6 +245,10 @@ impl<'a> Responder<'a> {
         if data.is_empty() {
             return Ok(());
         }
+        if !self.http11 {
+            self.wbuf.extend_from_slice(data);
+            return self.flush().await;
+        }
         push_hex(&mut self.wbuf, data.len());
         self.wbuf.extend_from_slice(b"\r\n");
         self.wbuf.extend_from_slice(data);
@@ -226,7 +257,9 @@ impl<'a> Responder<'a> {
     }
 
     pub async fn end_stream(&mut self) -> std::io::Result<()> {
-        self.wbuf.extend_from_slice(b"0\r\n\r\n");
+        if self.http11 {
+            self.wbuf.extend_from_slice(b"0\r\n\r\n");
+        }
         self.state = State::Done;
         self.flush().await
     }
