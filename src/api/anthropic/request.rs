@@ -13,6 +13,7 @@ use crate::canonical::tape::prelude::*;
 use simd_json::tape::Value;
 
 use super::blocks::{parse_message, text_blocks};
+use super::output::parse_output;
 use super::read::{join, object, opt_array, opt_bool, opt_f64, opt_str, opt_u32, present, req_str};
 use crate::api::ApiError;
 use crate::canonical::tape::{BodyMap, with_tape};
@@ -30,6 +31,39 @@ pub fn parse_messages_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
         parse_root(tape.as_value(), map)
     })
     .map_err(|e| e.to_openai())
+}
+
+/// What the route needs before it picks a path: the model and whether the
+/// answer streams.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MessagesRoute {
+    pub model: String,
+    pub stream: bool,
+}
+
+/// Reads only `model` and `stream`, for the same-dialect path: that body
+/// goes to an Anthropic upstream as is (which validates it), so nothing
+/// this parser would refuse in translation, a `document` block say, is
+/// refused there.
+pub fn read_route_fields(body: &[u8]) -> Result<MessagesRoute, ApiError> {
+    with_tape(body, |parsed, _| {
+        let tape =
+            parsed.map_err(|e| CanonicalError::new("", format!("body is not valid JSON: {e}")))?;
+        let root = tape.as_value();
+        let obj = root
+            .as_object()
+            .ok_or_else(|| CanonicalError::new("", "body must be a JSON object"))?;
+        let top = RouteTop::read(&obj);
+        Ok(MessagesRoute {
+            model: req_str(top.model, &|| "model".into())?.to_owned(),
+            stream: opt_bool(top.stream, &|| "stream".into())?,
+        })
+    })
+    .map_err(|e: CanonicalError| e.to_openai())
+}
+
+crate::tape_fields! {
+    struct RouteTop { model: "model", stream: "stream" }
 }
 
 crate::tape_fields! {
@@ -50,6 +84,8 @@ crate::tape_fields! {
         mcp_servers: "mcp_servers",
         container: "container",
         context_management: "context_management",
+        output_config: "output_config",
+        output_format: "output_format",
     }
 }
 
@@ -90,6 +126,13 @@ fn parse_root(root: Value<'_, '_>, map: BodyMap<'_>) -> Result<ChatRequest, Cano
     }
 
     let (tool_choice, no_parallel) = parse_tool_choice(top.tool_choice)?;
+    let output = parse_output(top.output_config, top.output_format, map)?;
+    let mut reasoning = parse_thinking(top.thinking)?;
+    if let Some(effort) = output.effort {
+        reasoning
+            .get_or_insert_with(ReasoningConfig::default)
+            .effort = Some(effort);
+    }
     let stream = opt_bool(top.stream, &|| "stream".into())?;
     Ok(ChatRequest {
         model,
@@ -97,7 +140,7 @@ fn parse_root(root: Value<'_, '_>, map: BodyMap<'_>) -> Result<ChatRequest, Cano
         tools: parse_tools(top.tools, map)?,
         tool_choice,
         parallel_tool_calls: no_parallel.then_some(false),
-        response_format: None,
+        response_format: output.format,
         sampling: SamplingParams {
             temperature: opt_f64(top.temperature, &|| "temperature".into())?,
             top_p: opt_f64(top.top_p, &|| "top_p".into())?,
@@ -106,7 +149,7 @@ fn parse_root(root: Value<'_, '_>, map: BodyMap<'_>) -> Result<ChatRequest, Cano
             stop: parse_stop_sequences(top.stop_sequences)?,
             ..SamplingParams::default()
         },
-        reasoning: parse_thinking(top.thinking)?,
+        reasoning,
         stream,
         // Every Anthropic stream reports usage; ask translated upstreams for it.
         include_usage: stream,

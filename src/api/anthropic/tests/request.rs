@@ -300,3 +300,60 @@ fn the_estimate_bounds_text_images_and_tools_from_above() {
     ));
     assert!(with_tool > plain + 350, "{with_tool}");
 }
+
+#[test]
+fn structured_output_survives_and_effort_is_the_reasoning_effort() {
+    assert_survives(
+        r#"{"model":"m","max_tokens":512,"messages":[{"role":"user","content":"Extract."}],
+        "output_config":{"format":{"type":"json_schema","schema":{"type":"object","properties":{"name":{"type":"string"}},"required":["name"],"additionalProperties":false}}}}"#,
+    );
+    let req = parse_messages_request(
+        br#"{"model":"m","max_tokens":512,"messages":[{"role":"user","content":"x"}],
+        "output_format":{"type":"json_schema","schema":{"type":"object"}},"output_config":{"effort":"low"}}"#,
+    )
+    .expect("parses");
+    assert!(matches!(
+        req.response_format,
+        Some(crate::canonical::ResponseFormat::JsonSchema(_))
+    ));
+    assert_eq!(
+        req.reasoning.and_then(|r| r.effort),
+        Some(crate::canonical::ReasoningEffort::Low)
+    );
+    for (extra, param) in [
+        (
+            r#""output_config":{"effort":"max"}"#,
+            "output_config.effort",
+        ),
+        (
+            r#""output_config":{"format":{"type":"text"}}"#,
+            "output_config.format.type",
+        ),
+        (
+            r#""output_format":{"type":"json_schema"}"#,
+            "output_format.schema",
+        ),
+        (
+            r#""output_config":{"verbosity":"low"}"#,
+            "output_config.verbosity",
+        ),
+    ] {
+        let body = format!(
+            r#"{{"model":"m","max_tokens":5,"messages":[{{"role":"user","content":"x"}}],{extra}}}"#
+        );
+        let err = parse_messages_request(body.as_bytes()).expect_err(&body);
+        assert_eq!(err.param.as_deref(), Some(param), "{body}");
+    }
+}
+
+#[test]
+fn the_route_reads_model_and_stream_without_judging_the_rest() {
+    let route = crate::api::anthropic::read_route_fields(
+        br#"{"model":"claude-x","stream":true,"messages":[{"role":"user","content":[{"type":"document"}]}]}"#,
+    )
+    .expect("reads");
+    assert_eq!((route.model.as_str(), route.stream), ("claude-x", true));
+    let err =
+        crate::api::anthropic::read_route_fields(br#"{"stream":true}"#).expect_err("no model");
+    assert_eq!(err.param.as_deref(), Some("model"));
+}
