@@ -203,7 +203,9 @@ fn assistant(
             }
             "thinking" => message.reasoning.push(ReasoningBlock::Thought {
                 text: req_str(b.thinking, &|| at("thinking"))?.to_owned(),
-                signature: opt_str(b.signature, &|| at("signature"))?.map(str::to_owned),
+                signature: opt_str(b.signature, &|| at("signature"))?
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_owned),
             }),
             "redacted_thinking" => message.reasoning.push(ReasoningBlock::Redacted {
                 data: req_str(b.data, &|| at("data"))?.to_owned(),

@@ -8,9 +8,10 @@ use simd_json::prelude::*;
 use super::{fixture, json};
 use crate::api::ApiError;
 use crate::api::anthropic::{AnthropicStreamWriter, message_response};
-use crate::canonical::{ChatChunk, ChunkDelta, FinishReason, ToolCallDelta, Usage};
+use crate::canonical::{ChatChunk, ChunkDelta, FinishReason, StreamError, ToolCallDelta, Usage};
 use crate::providers::anthropic::convert::parse_response;
 use crate::providers::anthropic::stream::AnthropicStreamTranslator;
+use crate::providers::gemini::stream::GeminiStreamTranslator;
 use crate::sse::{SseEvent, SseParser};
 
 fn events(bytes: &[u8]) -> Vec<SseEvent> {
@@ -19,9 +20,42 @@ fn events(bytes: &[u8]) -> Vec<SseEvent> {
     std::iter::from_fn(|| parser.next_event()).collect()
 }
 
+/// A provider's stream translator, as the route drives it.
+trait Translator {
+    fn on_event(&mut self, ev: &SseEvent, out: &mut Vec<ChatChunk>) -> Result<(), StreamError>;
+    fn finish(&mut self) -> Result<Vec<ChatChunk>, StreamError>;
+    fn usage(&self) -> Usage;
+}
+
+macro_rules! translator {
+    ($t:ty) => {
+        impl Translator for $t {
+            fn on_event(
+                &mut self,
+                ev: &SseEvent,
+                out: &mut Vec<ChatChunk>,
+            ) -> Result<(), StreamError> {
+                <$t>::on_event(self, ev, out)
+            }
+            fn finish(&mut self) -> Result<Vec<ChatChunk>, StreamError> {
+                <$t>::finish(self)
+            }
+            fn usage(&self) -> Usage {
+                <$t>::usage(self)
+            }
+        }
+    };
+}
+
+translator!(AnthropicStreamTranslator);
+translator!(GeminiStreamTranslator);
+
 /// Upstream stream bytes → what the Anthropic client receives.
 fn relay(upstream: &[u8]) -> Vec<u8> {
-    let mut translator = AnthropicStreamTranslator::new(true);
+    relay_with(AnthropicStreamTranslator::new(true), upstream)
+}
+
+fn relay_with(mut translator: impl Translator, upstream: &[u8]) -> Vec<u8> {
     let mut writer = AnthropicStreamWriter::new("msg_gw", "claude-sonnet-4-5-20250929");
     let mut out = Vec::new();
     let mut chunks = Vec::new();
@@ -326,5 +360,76 @@ fn recorded_answers_come_back_as_the_same_message() {
             let want = recorded["usage"].get_u64(key).unwrap_or(0);
             assert_eq!(got["usage"].get_u64(key), Some(want), "{name}: usage.{key}");
         }
+    }
+}
+
+/// Gemini's recorded streams (another provider's translator, another
+/// chunk rhythm) keep the grammar: a clean answer has every block opened
+/// and closed in order, one block per tool call and the text it streamed;
+/// a failed one ends in an error event and never in `message_stop`.
+#[test]
+fn gemini_streams_keep_the_grammar() {
+    for name in [
+        "text",
+        "thinking",
+        "tool_call",
+        "parallel_tools_text",
+        "partial_args",
+        "partial_args_nested",
+        "json_answer",
+        "safety_midstream",
+        "prompt_block",
+        "error_midstream",
+        "cut",
+    ] {
+        let gemini_path = format!(
+            "{}/tests/fixtures/gemini/{name}.sse",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let upstream = std::fs::read(&gemini_path).expect("fixture");
+        let relayed = relay_with(GeminiStreamTranslator::new(true), &upstream);
+        let names = event_names(&relayed);
+        if names.last().map(String::as_str) == Some("error") {
+            assert!(!names.iter().any(|n| n == "message_stop"), "{name}");
+            continue;
+        }
+        assert_grammar(&relayed);
+        // What the OpenAI client gets from the same stream, for comparison.
+        let openai_path = gemini_path.replace(".sse", ".openai.sse");
+        let Ok(openai) = std::fs::read(&openai_path) else {
+            continue;
+        };
+        let (mut text, mut calls) = (String::new(), 0);
+        for ev in events(&openai) {
+            if ev.data == "[DONE]" {
+                continue;
+            }
+            let data = json(ev.data.as_bytes());
+            let Some(delta) = data
+                .get("choices")
+                .and_then(|c| c.as_array())
+                .and_then(|c| c.first())
+                .and_then(|c| c.get("delta"))
+            else {
+                continue;
+            };
+            text.push_str(delta.get_str("content").unwrap_or_default());
+            if let Some(tools) = delta.get("tool_calls").and_then(|t| t.as_array()) {
+                calls += tools.iter().filter(|t| t.get_str("id").is_some()).count();
+            }
+        }
+        let got = summarize(&relayed);
+        let got_text: String = got
+            .blocks
+            .iter()
+            .filter(|b| b.1 == "text")
+            .map(|b| b.2.as_str())
+            .collect();
+        assert_eq!(got_text, text, "{name}");
+        assert_eq!(
+            got.blocks.iter().filter(|b| b.1 == "tool_use").count(),
+            calls,
+            "{name}"
+        );
     }
 }
