@@ -33,6 +33,8 @@ enum Open {
     Tool {
         call: u32,
     },
+    /// Written whole, closed as soon as it opens.
+    Redacted,
 }
 
 /// Writes one Anthropic stream from canonical chunks; one per response.
@@ -165,35 +167,31 @@ impl AnthropicStreamWriter {
     fn write_delta(&mut self, delta: &ChunkDelta, out: &mut Vec<u8>) {
         if let Some(text) = delta.reasoning.as_deref().filter(|t| !t.is_empty()) {
             if !matches!(self.open, Some(Open::Thinking { signed: false })) {
-                self.open_block(Open::Thinking { signed: false }, out);
+                self.open_block(Open::Thinking { signed: false }, EMPTY_THINKING, out);
             }
             self.block_delta(out, b"thinking_delta\",\"thinking\":", text);
         }
         if let Some(signature) = &delta.reasoning_signature {
             if !matches!(self.open, Some(Open::Thinking { signed: false })) {
-                self.open_block(Open::Thinking { signed: false }, out);
+                self.open_block(Open::Thinking { signed: false }, EMPTY_THINKING, out);
             }
             self.block_delta(out, b"signature_delta\",\"signature\":", signature);
             self.open = Some(Open::Thinking { signed: true });
         }
         if let Some(data) = &delta.redacted_reasoning {
-            self.close_block(out);
-            let index = self.next_block;
-            self.next_block += 1;
-            begin(out, "content_block_start");
-            out.extend_from_slice(b"{\"type\":\"content_block_start\",\"index\":");
-            write_u64(out, u64::from(index));
-            out.extend_from_slice(b",\"content_block\":{\"type\":\"redacted_thinking\",\"data\":");
+            // A whole block in one event: opened and closed at once.
+            self.start_block(Open::Redacted, out);
+            out.extend_from_slice(b"{\"type\":\"redacted_thinking\",\"data\":");
             write_str(out, data);
             out.extend_from_slice(b"}}\n\n");
-            write_block_stop(out, index);
+            self.close_block(out);
         }
         for text in [&delta.content, &delta.refusal].into_iter().flatten() {
             if text.is_empty() {
                 continue;
             }
             if self.open != Some(Open::Text) {
-                self.open_block(Open::Text, out);
+                self.open_block(Open::Text, EMPTY_TEXT, out);
             }
             self.block_delta(out, b"text_delta\",\"text\":", text);
         }
@@ -218,14 +216,8 @@ impl AnthropicStreamWriter {
                 return;
             }
             self.calls_started = call.index + 1;
-            self.close_block(out);
-            let index = self.next_block;
-            self.next_block += 1;
-            self.open = Some(Open::Tool { call: call.index });
-            begin(out, "content_block_start");
-            out.extend_from_slice(b"{\"type\":\"content_block_start\",\"index\":");
-            write_u64(out, u64::from(index));
-            out.extend_from_slice(b",\"content_block\":{\"type\":\"tool_use\",\"id\":");
+            self.start_block(Open::Tool { call: call.index }, out);
+            out.extend_from_slice(b"{\"type\":\"tool_use\",\"id\":");
             write_str(out, call.id.as_deref().unwrap_or_default());
             out.extend_from_slice(b",\"name\":");
             write_str(out, call.name.as_deref().unwrap_or_default());
@@ -240,7 +232,16 @@ impl AnthropicStreamWriter {
         }
     }
 
-    fn open_block(&mut self, kind: Open, out: &mut Vec<u8>) {
+    /// Opens a block whose whole `content_block` value (and the event's
+    /// end) is `block`.
+    fn open_block(&mut self, kind: Open, block: &[u8], out: &mut Vec<u8>) {
+        self.start_block(kind, out);
+        out.extend_from_slice(block);
+    }
+
+    /// Closes the open block and writes `content_block_start` for the next
+    /// index up to its `content_block` value, which the caller writes.
+    fn start_block(&mut self, kind: Open, out: &mut Vec<u8>) {
         self.close_block(out);
         let index = self.next_block;
         self.next_block += 1;
@@ -248,14 +249,7 @@ impl AnthropicStreamWriter {
         begin(out, "content_block_start");
         out.extend_from_slice(b"{\"type\":\"content_block_start\",\"index\":");
         write_u64(out, u64::from(index));
-        out.extend_from_slice(match kind {
-            Open::Text => b",\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n".as_slice(),
-            Open::Thinking { .. } => {
-                b",\"content_block\":{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}}\n\n"
-            }
-            // Tool blocks carry an id and name; see `write_tool_delta`.
-            Open::Tool { .. } => b",\"content_block\":{}}\n\n",
-        });
+        out.extend_from_slice(b",\"content_block\":");
     }
 
     /// `content_block_delta` for the open block; `kind_and_key` is the
@@ -276,6 +270,10 @@ impl AnthropicStreamWriter {
         }
     }
 }
+
+/// Text and thinking blocks open empty, as Anthropic opens them.
+const EMPTY_TEXT: &[u8] = b"{\"type\":\"text\",\"text\":\"\"}}\n\n";
+const EMPTY_THINKING: &[u8] = b"{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}}\n\n";
 
 /// `event: <name>\ndata: ` — the JSON and the blank line follow.
 fn begin(out: &mut Vec<u8>, name: &str) {
