@@ -82,13 +82,17 @@ fn write_image_block(out: &mut Vec<u8>, image: &Image) {
 fn write_tool_result(out: &mut Vec<u8>, tool_use_id: &str, m: &Message) {
     out.extend_from_slice(b"{\"type\":\"tool_result\",\"tool_use_id\":");
     write_str(out, tool_use_id);
-    let mut blocks = m.content.iter().filter(|p| match p {
-        ContentPart::Text(t) => !t.is_empty(),
-        ContentPart::Image(_) => true,
-    });
-    if let Some(first) = blocks.next() {
+    let mut blocks = m
+        .content
+        .iter()
+        .filter(|p| match p {
+            ContentPart::Text(t) => !t.is_empty(),
+            ContentPart::Image(_) => true,
+        })
+        .peekable();
+    if blocks.peek().is_some() {
         out.extend_from_slice(b",\"content\":[");
-        for (k, part) in std::iter::once(first).chain(blocks).enumerate() {
+        for (k, part) in blocks.enumerate() {
             if k > 0 {
                 out.push(b',');
             }
