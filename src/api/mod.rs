@@ -1,5 +1,6 @@
 //! The inbound API: OpenAI wire handling and the one error shape every client sees.
 
+pub mod anthropic;
 pub mod body_edit;
 pub mod chat;
 pub mod error;

@@ -100,6 +100,8 @@ pub struct Message {
     pub tool_calls: Vec<ToolCall>,
     /// Tool only: which call this message answers.
     pub tool_call_id: Option<String>,
+    /// Tool only: the result reports a failed call (Anthropic's `is_error`).
+    pub tool_error: bool,
     /// Assistant only: reasoning the provider returned, replayed verbatim.
     pub reasoning: Vec<ReasoningBlock>,
 }
@@ -112,6 +114,7 @@ impl Message {
             name: None,
             tool_calls: Vec::new(),
             tool_call_id: None,
+            tool_error: false,
             reasoning: Vec::new(),
         }
     }
@@ -204,6 +207,8 @@ pub struct JsonSchemaFormat {
 pub struct SamplingParams {
     pub temperature: Option<f64>,
     pub top_p: Option<f64>,
+    /// Sample only from the k likeliest tokens (Anthropic, Gemini).
+    pub top_k: Option<u32>,
     /// Resolved from `max_completion_tokens`, else `max_tokens`.
     pub max_output_tokens: Option<u32>,
     pub stop: Vec<String>,

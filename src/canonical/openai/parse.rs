@@ -156,6 +156,7 @@ fn parse_sampling(top: &Top<'_, '_>) -> Result<SamplingParams, CanonicalError> {
     Ok(SamplingParams {
         temperature: opt_f64(top.temperature, "temperature")?,
         top_p: opt_f64(top.top_p, "top_p")?,
+        top_k: None,
         max_output_tokens: max_completion.or(max_tokens),
         stop,
         seed: opt_i64(top.seed, "seed")?,

@@ -166,6 +166,11 @@ fn write_sampling(out: &mut Vec<u8>, req: &ChatRequest, thinking: bool) {
         out.extend_from_slice(b",\"top_p\":");
         write_f64(out, p);
     }
+    // Like temperature, top_k is refused next to thinking.
+    if let Some(k) = req.sampling.top_k.filter(|_| !thinking) {
+        out.extend_from_slice(b",\"top_k\":");
+        write_u64(out, u64::from(k));
+    }
     if !req.sampling.stop.is_empty() {
         out.extend_from_slice(b",\"stop_sequences\":");
         write_list(out, &req.sampling.stop, |out, s| write_str(out, s));

@@ -77,19 +77,34 @@ fn write_image_block(out: &mut Vec<u8>, image: &Image) {
     out.extend_from_slice(b"}}");
 }
 
-/// A tool result; its `content` is left out when the tool returned no text.
+/// A tool result: its text and images (Anthropic takes both there), with
+/// `content` left out when the tool returned neither.
 fn write_tool_result(out: &mut Vec<u8>, tool_use_id: &str, m: &Message) {
     out.extend_from_slice(b"{\"type\":\"tool_result\",\"tool_use_id\":");
     write_str(out, tool_use_id);
-    let mut texts = text_parts(m);
-    if let Some(first) = texts.next() {
+    let mut blocks = m
+        .content
+        .iter()
+        .filter(|p| match p {
+            ContentPart::Text(t) => !t.is_empty(),
+            ContentPart::Image(_) => true,
+        })
+        .peekable();
+    if blocks.peek().is_some() {
         out.extend_from_slice(b",\"content\":[");
-        write_text_block(out, first);
-        for text in texts {
-            out.push(b',');
-            write_text_block(out, text);
+        for (k, part) in blocks.enumerate() {
+            if k > 0 {
+                out.push(b',');
+            }
+            match part {
+                ContentPart::Text(text) => write_text_block(out, text),
+                ContentPart::Image(image) => write_image_block(out, image),
+            }
         }
         out.push(b']');
+    }
+    if m.tool_error {
+        out.extend_from_slice(b",\"is_error\":true");
     }
     out.push(b'}');
 }

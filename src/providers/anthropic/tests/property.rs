@@ -176,6 +176,7 @@ fn random_request(rng: &mut Rng) -> ChatRequest {
         sampling: SamplingParams {
             temperature: rng.chance(50).then(|| rng.float()),
             top_p: rng.chance(50).then(|| rng.float()),
+            top_k: rng.chance(20).then(|| rng.below(100) as u32),
             max_output_tokens: rng
                 .chance(60)
                 .then(|| *rng.pick(&[0, 1, 1024, 1025, 5000, u32::MAX])),
