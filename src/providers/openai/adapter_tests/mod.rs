@@ -1,0 +1,2 @@
+//! Unit tests of the OpenAI-format adapter: round trips, answers, streams
+//! and the passthrough readers.
