@@ -58,6 +58,7 @@ crate::tape_fields! {
         refusal: "refusal",
         reasoning_content: "reasoning_content",
         reasoning: "reasoning",
+        thinking_blocks: "thinking_blocks",
         tool_calls: "tool_calls",
     }
 }
@@ -201,6 +202,13 @@ impl OpenAiStreamTranslator {
                     },
                 ));
             }
+            if let Some(blocks) = d.thinking_blocks.and_then(|v| v.as_array()) {
+                for block in blocks.iter() {
+                    if let Some(block) = block_end(block) {
+                        out.push(delta(choice, block));
+                    }
+                }
+            }
             if let Some(content) = text(d.content) {
                 out.push(delta(
                     choice,
@@ -263,7 +271,8 @@ impl OpenAiStreamTranslator {
                     }
                     (Some(i), None) => slot.upstream_index == Some(i),
                     (None, Some(id)) => slot.id.as_deref() == Some(id),
-                    (None, None) => true,
+                    // A fresh name with no index or id opens a new call.
+                    (None, None) => name.is_none() || !slot.named,
                 }
         };
         if let Some(slot) = self.calls.iter_mut().rev().find(|s| same_call(s)) {
@@ -293,6 +302,25 @@ impl OpenAiStreamTranslator {
             name: name.map(str::to_owned),
             arguments,
         }
+    }
+}
+
+/// A `thinking_blocks` delta (the extension LiteLLM-style gateways, and
+/// Tollgate's own OpenAI dialect, use) closes a reasoning block: its
+/// signature, or a whole redacted block. The text already came as
+/// `reasoning_content`, so a block's `thinking` is not read again.
+fn block_end(block: Value<'_, '_>) -> Option<ChunkDelta> {
+    let text = |key| member(block, key).and_then(|v| v.into_string());
+    match text("type")? {
+        "thinking" => Some(ChunkDelta {
+            reasoning_signature: Some(text("signature")?.to_owned()),
+            ..Default::default()
+        }),
+        "redacted_thinking" => Some(ChunkDelta {
+            redacted_reasoning: Some(text("data")?.to_owned()),
+            ..Default::default()
+        }),
+        _ => None,
     }
 }
 
