@@ -2,6 +2,7 @@
 //! mapping (`convert`), and the SSE stream translator (`stream`).
 
 pub mod convert;
+pub mod passthrough;
 pub mod stream;
 pub mod wire;
 

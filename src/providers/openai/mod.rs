@@ -1,8 +1,27 @@
 //! OpenAI, Azure OpenAI and the OpenAI-compatible family (DeepSeek, Mistral,
 //! Qwen, Groq, Together, Fireworks, xAI, OpenRouter, Ollama, vLLM…): the body
 //! passes through with only `model` and the provider's configured quirks
-//! rewritten; the request head is built fresh (auth, host, framing). A new
-//! compatible provider is a config entry, not code.
+//! rewritten; the request head is built fresh (auth, host, framing), and a
+//! cheap reader (`passthrough`) watches the relayed stream for usage and its
+//! end. Clients of another dialect go through the translating side:
+//! `request`, `response`, `stream`, `error`. A new compatible provider is a
+//! config entry, not code.
+
+mod error;
+pub mod frames;
+pub mod passthrough;
+pub mod request;
+pub mod response;
+pub mod stream;
+
+#[cfg(test)]
+mod adapter_tests;
+
+pub use error::map_error;
+pub use passthrough::OpenAiStreamReader;
+pub use request::write_request;
+pub use response::parse_response;
+pub use stream::OpenAiStreamTranslator;
 
 pub const PROVIDER_TYPE: &str = "openai";
 

@@ -1,0 +1,167 @@
+//! Reads an OpenAI-format stream on the byte-exact passthrough path: the
+//! bytes go to the client as the upstream sent them, and this reader sees
+//! each event only to learn what the delivery record needs — the usage,
+//! the finish reason, `[DONE]`, an error event — by byte scans, never a
+//! parse (an error event, which ends the stream, is the one thing parsed).
+//!
+//! The gateway asks every OpenAI-compatible upstream for
+//! `stream_options.include_usage`; for a client that did not ask, the reader
+//! can also take the extra usage-only chunk (`"choices":[]` with `usage`)
+//! out of the relayed bytes, so the client gets exactly the other events.
+//! OpenAI also puts `"usage":null` in every other chunk when asked; those
+//! members are left as they are (clients ignore a null usage).
+
+use super::frames::{SseFrames, scan};
+use crate::api::ApiError;
+use crate::canonical::tape::with_tape;
+use crate::canonical::{FinishReason, Usage};
+
+/// Watches one relayed OpenAI-format stream.
+#[derive(Debug, Default)]
+pub struct OpenAiStreamReader {
+    frames: SseFrames,
+    usage: Option<Usage>,
+    finish_reason: Option<FinishReason>,
+    done_after_finish: bool,
+    done: bool,
+    error: Option<ApiError>,
+    events: u64,
+    parsed: u64,
+}
+
+/// What one event is, for the relay.
+enum Seen {
+    Other,
+    /// The usage-only chunk the gateway asked for.
+    UsageOnly,
+}
+
+impl OpenAiStreamReader {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Looks at one upstream piece the caller relays unchanged.
+    pub fn observe(&mut self, piece: &[u8]) {
+        let mut frames = std::mem::take(&mut self.frames);
+        frames.feed(piece, |event| {
+            self.inspect(event);
+        });
+        self.frames = frames;
+    }
+
+    /// Looks at one upstream piece and appends to `out` the bytes to send
+    /// to a client that did not ask for usage: every complete event except
+    /// the usage-only chunk. The bytes of an event still arriving are held
+    /// until its end (or [`OpenAiStreamReader::flush`]).
+    pub fn relay_without_usage(&mut self, piece: &[u8], out: &mut Vec<u8>) {
+        let mut frames = std::mem::take(&mut self.frames);
+        frames.feed(piece, |event| {
+            if let Seen::Other = self.inspect(event) {
+                out.extend_from_slice(event);
+            }
+        });
+        self.frames = frames;
+    }
+
+    /// When the upstream body ends in stripping mode: the held bytes of an
+    /// unfinished event, passed on as the upstream sent them (the stream
+    /// was cut; the caller follows them with its error event).
+    pub fn flush(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.frames.take_partial());
+    }
+
+    /// The usage the upstream reported (the latest, when it sent several).
+    pub fn usage(&self) -> Option<Usage> {
+        self.usage
+    }
+
+    /// The last finish reason seen.
+    pub fn finish_reason(&self) -> Option<FinishReason> {
+        self.finish_reason
+    }
+
+    /// `[DONE]` arrived after a finish reason, with no error: the answer is
+    /// whole. Anything else at the end of the body is a cut stream.
+    pub fn ended_cleanly(&self) -> bool {
+        self.done_after_finish && self.error.is_none()
+    }
+
+    /// The error event the upstream sent, if any.
+    pub fn error(&self) -> Option<&ApiError> {
+        self.error.as_ref()
+    }
+
+    /// Events seen, and how many of them were parsed (error events only).
+    pub fn counts(&self) -> (u64, u64) {
+        (self.events, self.parsed)
+    }
+
+    fn inspect(&mut self, event: &[u8]) -> Seen {
+        self.events += 1;
+        let Some(data) = scan::data(event) else {
+            return Seen::Other;
+        };
+        if data.starts_with(b"[DONE]") {
+            self.done = true;
+            self.done_after_finish |= self.finish_reason.is_some();
+            return Seen::Other;
+        }
+        if scan::event_name(event) == Some(b"error")
+            || scan::value_of(data, b"\"error\"").is_some()
+            || scan::plain_str(data, b"\"object\"") == Some(b"error")
+        {
+            self.on_error(data);
+            return Seen::Other;
+        }
+        if let Some(reason) = scan::plain_str(data, b"\"finish_reason\"") {
+            self.finish_reason = Some(finish_reason(reason));
+        }
+        let Some(usage) = scan::object(data, b"\"usage\"") else {
+            return Seen::Other;
+        };
+        self.usage = Some(read_usage(usage));
+        let no_choices = scan::value_of(data, b"\"choices\"")
+            .is_some_and(|at| data[at + 1..].trim_ascii_start().starts_with(b"]"));
+        if no_choices {
+            Seen::UsageOnly
+        } else {
+            Seen::Other
+        }
+    }
+
+    fn on_error(&mut self, data: &[u8]) {
+        self.parsed += 1;
+        let error = with_tape(data, |parsed, _| match parsed {
+            Ok(tape) => {
+                let root = tape.as_value();
+                let inner = crate::canonical::tape::member(root, "error");
+                super::error::error_from_value(502, inner.unwrap_or(root))
+            }
+            Err(_) => super::map_error(502, data),
+        });
+        self.error.get_or_insert(error);
+    }
+}
+
+fn finish_reason(reason: &[u8]) -> FinishReason {
+    super::response::finish_reason(std::str::from_utf8(reason).unwrap_or(""))
+}
+
+/// OpenAI's usage object, already the canonical meaning; DeepSeek's
+/// `prompt_cache_hit_tokens` stands in for `cached_tokens`.
+fn read_usage(usage: &[u8]) -> Usage {
+    let n = |key: &[u8]| scan::number(usage, key);
+    let prompt = n(b"\"prompt_tokens\"").unwrap_or(0);
+    let completion = n(b"\"completion_tokens\"").unwrap_or(0);
+    Usage {
+        prompt_tokens: prompt,
+        completion_tokens: completion,
+        total_tokens: n(b"\"total_tokens\"").unwrap_or(prompt + completion),
+        cached_prompt_tokens: n(b"\"cached_tokens\"")
+            .or_else(|| n(b"\"prompt_cache_hit_tokens\""))
+            .unwrap_or(0),
+        cache_creation_tokens: n(b"\"cache_creation_tokens\"").unwrap_or(0),
+        reasoning_tokens: n(b"\"reasoning_tokens\"").unwrap_or(0),
+    }
+}
