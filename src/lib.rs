@@ -10,6 +10,7 @@ pub mod gateway;
 pub mod http1;
 pub mod mock_upstream;
 pub mod net;
+pub mod observe;
 pub mod providers;
 pub mod resilience;
 pub mod router;

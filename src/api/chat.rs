@@ -17,6 +17,13 @@ pub struct ChatEnvelope {
     pub model_span: Option<Range<usize>>,
 }
 
+/// Whether a body is an OpenAI-shaped error: a JSON object whose `error`
+/// member is an object (what OpenAI-compatible providers answer).
+pub fn is_openai_error_body(body: &[u8]) -> bool {
+    crate::canonical::json_scan::find_top_level_value(body, b"error")
+        .is_some_and(|span| body.get(span.start) == Some(&b'{'))
+}
+
 /// Validates a chat completion body. It is read as simd-json's tape over the
 /// worker's scratch buffers: nothing is allocated for the fields it skips.
 pub fn inspect(body: &[u8]) -> Result<ChatEnvelope, ApiError> {

@@ -12,7 +12,10 @@ pub use routing::{
     BreakerConfig, ComplexityConfig, DeploymentConfig, HedgeConfig, KeyConfig, RetryConfig,
     RoutingConfig, RuleConfig, RuleMatch, SelectionStrategy,
 };
-pub use schema::{Config, DriverChoice, ModelConfig, ProviderConfig, ProviderKind, ServerConfig};
+pub use schema::{
+    Config, DriverChoice, ModelConfig, ProbeStageConfig, ProviderConfig, ProviderKind,
+    ServerConfig, TestingConfig,
+};
 pub use secret::Secret;
 
 /// The committed default config, compiled in so the binary serves without any file.

@@ -26,6 +26,31 @@ pub struct Config {
     /// Client keys (identity for rules and residency); empty = no key checks.
     #[serde(default)]
     pub keys: Vec<KeyConfig>,
+    /// Hooks for testing the gateway itself; nothing here is for production.
+    #[serde(default)]
+    pub testing: TestingConfig,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestingConfig {
+    /// A policy stage that exercises the request pipeline's seam.
+    #[serde(default)]
+    pub probe_stage: Option<ProbeStageConfig>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProbeStageConfig {
+    /// Rewrite every request's `temperature` to this value.
+    #[serde(default)]
+    pub set_temperature: Option<f64>,
+    /// Refuse (403) requests that carry this header.
+    #[serde(default)]
+    pub refuse_header: Option<String>,
+    /// Hold each streamed tool call until it is complete.
+    #[serde(default)]
+    pub hold_tool_calls: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]

@@ -8,6 +8,8 @@ use std::cell::OnceCell;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::dialect::Inbound;
+use super::obligations::Obligations;
 use crate::api::ApiError;
 use crate::api::chat::{self, ChatEnvelope};
 use crate::canonical::ChatRequest;
@@ -22,6 +24,7 @@ const MAX_ERROR_BODY: usize = 1024 * 1024;
 
 /// The request as each kind of provider needs it, parsed at most once each.
 pub struct RequestCtx<'a> {
+    pub inbound: Inbound,
     pub req: &'a Request,
     pub request_id: &'a str,
     pub stream: bool,
@@ -33,6 +36,11 @@ pub struct RequestCtx<'a> {
     /// Whole answers are held up to this size before they are committed.
     pub hold_bytes: usize,
     pub max_tokens: OnceCell<Option<u32>>,
+    /// What the policy stages asked of the response side.
+    pub obligations: Obligations,
+    /// A policy stage changed the canonical request: every attempt renders
+    /// from it, so no body goes upstream as the client wrote it.
+    pub rewritten: bool,
 }
 
 impl RequestCtx<'_> {
@@ -50,26 +58,41 @@ impl RequestCtx<'_> {
         })
     }
 
+    /// What the same-dialect path needs: the model, stream flag and the
+    /// span of `model` for splicing; the rest goes upstream unread.
     pub fn envelope(&self) -> Result<&ChatEnvelope, ApiError> {
         self.envelope
-            .get_or_init(|| chat::inspect(&self.req.body))
+            .get_or_init(|| match self.inbound {
+                Inbound::OpenAi => chat::inspect(&self.req.body),
+                Inbound::Anthropic => {
+                    let route = crate::api::anthropic::read_route_fields(&self.req.body)?;
+                    Ok(ChatEnvelope {
+                        model: route.model,
+                        stream: route.stream,
+                        include_usage: false,
+                        model_span: crate::canonical::json_scan::find_top_level_value(
+                            &self.req.body,
+                            b"model",
+                        ),
+                    })
+                }
+            })
             .as_ref()
             .map_err(Clone::clone)
     }
 
     pub fn canonical(&self) -> Result<&ChatRequest, ApiError> {
         self.canonical
-            .get_or_init(|| {
-                crate::canonical::openai::parse_openai_request(&self.req.body)
-                    .map_err(|e| e.to_openai())
-            })
+            .get_or_init(|| self.inbound.parse(&self.req.body))
             .as_ref()
             .map_err(Clone::clone)
     }
-}
 
-pub fn is_translated(kind: ProviderKind) -> bool {
-    matches!(kind, ProviderKind::Anthropic | ProviderKind::Gemini)
+    /// Whether `kind` takes the client's body as is (the splicing fast
+    /// path): the same dialect, with nothing a stage changed or must see.
+    pub fn is_native(&self, kind: ProviderKind) -> bool {
+        !self.rewritten && !self.obligations.need_canonical() && self.inbound.is_native(kind)
+    }
 }
 
 /// An attempt that produced output: the commit point has been reached.
@@ -133,9 +156,10 @@ impl Failure {
         }
     }
 
-    /// An OpenAI-compatible provider's own error answer, to relay as it came
-    /// (status, body byte for byte, rate-limit headers) when it is the last word.
-    pub fn raw_answer(&self) -> Option<(u16, &[HeaderPair], &[u8])> {
+    /// A same-dialect provider's own error answer, to relay as it came
+    /// (status, body byte for byte, rate-limit headers) when it is the last
+    /// word and already in the client's shape; any other body is wrapped.
+    pub fn raw_answer(&self, inbound: Inbound) -> Option<(u16, &[HeaderPair], &[u8])> {
         match self {
             Failure::Status {
                 status,
@@ -143,11 +167,8 @@ impl Failure {
                 kind,
                 headers,
                 ..
-            } if !is_translated(*kind) => {
-                let is_json = headers.iter().any(|(n, v)| {
-                    n == "content-type" && v.windows(4).any(|w| w.eq_ignore_ascii_case(b"json"))
-                });
-                is_json.then_some((*status, headers.as_slice(), body.as_slice()))
+            } if inbound.is_native(*kind) && inbound.owns_error_body(body) => {
+                Some((*status, headers.as_slice(), body.as_slice()))
             }
             _ => None,
         }
@@ -160,42 +181,9 @@ impl Failure {
             Failure::Invalid(e) => e.clone(),
             Failure::Status {
                 status, body, kind, ..
-            } => match kind {
-                ProviderKind::Anthropic => {
-                    crate::providers::anthropic::convert::map_error(*status, body)
-                }
-                ProviderKind::Gemini => crate::providers::gemini::convert::map_error(*status, body),
-                _ => passthrough_error(*status, body, provider),
-            },
+            } => (crate::providers::adapter::adapter(*kind).map_error)(*status, body, provider),
         }
     }
-}
-
-/// An OpenAI-compatible error body is already the client's shape; anything
-/// else is wrapped so the client still gets one.
-fn passthrough_error(status: u16, body: &[u8], provider: &str) -> ApiError {
-    let mut copy = body.to_vec();
-    if let Ok(v) = simd_json::to_owned_value(&mut copy) {
-        use crate::canonical::tape::prelude::*;
-        if let Some(e) = v.get("error").and_then(|e| e.as_object()) {
-            let text = |k: &str| e.get(k).and_then(|x| x.as_str()).map(str::to_string);
-            let mut err = ApiError::new(
-                status,
-                &text("type").unwrap_or_else(|| "upstream_error".into()),
-                text("message")
-                    .unwrap_or_else(|| format!("Provider `{provider}` answered {status}.")),
-            );
-            err.code = text("code");
-            err.param = text("param");
-            return err;
-        }
-    }
-    ApiError::coded(
-        status,
-        "upstream_error",
-        "upstream_error",
-        format!("Provider `{provider}` answered {status}."),
-    )
 }
 
 fn mentions_context_length(body: &[u8]) -> bool {
@@ -234,11 +222,15 @@ pub async fn prepare(
             ctx.req.headers(),
         )
     };
-    let bytes = if is_translated(provider.kind) {
+    let bytes = if !ctx.is_native(provider.kind) {
         let canonical = ctx.canonical().map_err(Failure::Invalid)?;
         with_buffer(|body| {
-            super::translated::build_body(provider.kind, canonical, &deployment, body)
-                .map_err(Failure::Invalid)?;
+            (crate::providers::adapter::adapter(provider.kind).write_body)(
+                canonical,
+                &deployment,
+                body,
+            )
+            .map_err(Failure::Invalid)?;
             Ok(render(body))
         })?
     } else {
@@ -323,7 +315,7 @@ async fn hold(
 }
 
 /// Sends a rendered request and waits for the response head.
-async fn send(
+pub(super) async fn send(
     provider: &Provider,
     head_timeout: Duration,
     total_timeout: Duration,

@@ -8,7 +8,10 @@ use crate::server::Request;
 
 /// Whether this route serves only requests that carry a client key.
 pub(super) fn needs_key(req: &Request) -> bool {
-    req.path() == "/v1/chat/completions"
+    matches!(
+        req.path(),
+        "/v1/chat/completions" | "/v1/messages" | "/v1/messages/count_tokens" | "/v1/models"
+    )
 }
 
 /// With `[[keys]]` configured, every request must carry one of them.

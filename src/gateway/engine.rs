@@ -9,7 +9,8 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use super::attempt::{Failure, Next, Prepared, RequestCtx, is_translated, prepare};
+use super::attempt::{Failure, Next, Prepared, RequestCtx, prepare};
+use super::translated::Report;
 use crate::config::HedgeConfig;
 use crate::resilience::{Admission, RetryWait, retry_wait};
 use crate::router::{Deployment, Snapshot, health};
@@ -21,9 +22,31 @@ type AttemptFuture<'a> = Pin<Box<dyn Future<Output = Result<Prepared, Failure>> 
 #[derive(Debug, Default)]
 pub struct Trail {
     pub attempts: u32,
+    /// Each finished or cancelled attempt, in order, for the delivery record.
+    pub log: Vec<AttemptRecord>,
     pub hedged: bool,
     pub waited_ms: u64,
     pub failures: Vec<String>,
+}
+
+/// One attempt as the delivery record keeps it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AttemptRecord {
+    /// `provider/upstream_model`.
+    pub deployment: String,
+    /// `ok`, `cancelled`, or the failure's short name (`500`, `connect`…).
+    pub outcome: String,
+    pub ttfb_ms: Option<u64>,
+}
+
+impl AttemptRecord {
+    fn new(d: &Deployment, outcome: impl Into<String>, ttfb_ms: Option<u64>) -> Self {
+        AttemptRecord {
+            deployment: format!("{}/{}", d.provider.name, d.upstream_model),
+            outcome: outcome.into(),
+            ttfb_ms,
+        }
+    }
 }
 
 // Lives on the stack for one request; boxing the winner would only add an allocation.
@@ -145,14 +168,23 @@ pub async fn run<'a>(
             Ok(mut prepared) => {
                 // The breaker hears of it when delivery ends (`deliver`).
                 prepared.probe = finished.probe;
+                trail
+                    .log
+                    .push(AttemptRecord::new(&d, "ok", Some(prepared.ttfb_ms)));
                 // The losers are cancelled now: dropping them closes their connections.
                 for f in in_flight.drain(..) {
                     health::abandon(&targets[f.target], f.probe);
+                    trail
+                        .log
+                        .push(AttemptRecord::new(&targets[f.target], "cancelled", None));
                 }
                 return Outcome::Won(prepared, trail);
             }
             Err(failure) => {
                 health::record_failure(&d, finished.probe, &failure);
+                trail
+                    .log
+                    .push(AttemptRecord::new(&d, short(&failure), None));
                 trail.failures.push(format!(
                     "{}/{}: {}",
                     d.provider.name,
@@ -232,19 +264,20 @@ pub async fn deliver(
     ctx: &RequestCtx<'_>,
     headers: &[(&str, &[u8])],
     resp: &mut Responder<'_>,
-) {
+) -> Report {
     let d = prepared.deployment.clone();
     let (probe, ttfb_ms, ttft_ms) = (prepared.probe, prepared.ttfb_ms, prepared.ttft_ms);
-    let delivered = if is_translated(d.provider.kind) {
-        super::translated::deliver(prepared, ctx, headers, resp).await
+    let report = if ctx.is_native(d.provider.kind) {
+        super::relay::relay(prepared, ctx, headers, resp).await
     } else {
-        super::relay::relay(prepared, headers, resp).await
+        super::translated::deliver(prepared, ctx, headers, resp).await
     };
-    match delivered {
+    match report.delivered {
         Delivered::Complete => health::record_success(&d, probe, ttfb_ms, ttft_ms),
         Delivered::UpstreamFailed => health::record_broken(&d, probe),
         Delivered::ClientGone => health::abandon(&d, probe),
     }
+    report
 }
 
 /// Resolves when the client has gone away. Armed only after a short grace

@@ -3,13 +3,24 @@
 
 mod attempt;
 mod auth;
-mod chat;
+mod count_tokens;
+mod dialect;
 mod engine;
+mod in_process;
+mod obligations;
+mod pipeline;
+mod policy;
+mod read;
+mod record;
 mod relay;
 mod splice;
 mod translated;
 
 pub use attempt::Failure;
+pub use dialect::Inbound;
+pub use obligations::{Obligations, ToolCallHold};
+pub use policy::{PolicyStage, StageRequest, stages_for};
+pub use record::{DeliveryRecord, Ending};
 
 use std::cell::Cell;
 
@@ -28,6 +39,7 @@ impl Gateway {
         monoio::spawn(async move {
             loop {
                 crate::router::report::publish(worker, crate::router::health::breaker_report());
+                crate::observe::metrics::publish(worker);
                 monoio::time::sleep(std::time::Duration::from_millis(200)).await;
             }
         });
@@ -64,10 +76,23 @@ impl Service for Gateway {
         Ok(())
     }
 
+    fn error_body(&self, req: &Request, err: &ApiError) -> Vec<u8> {
+        let id = req.header_str("x-request-id").unwrap_or("");
+        inbound_of(req.path()).error_body(err, id)
+    }
+
     async fn call(&self, req: Request, resp: &mut Responder<'_>) {
         let method = req.method();
         match req.path() {
-            "/v1/chat/completions" if method == "POST" => chat::handle(self, req, resp).await,
+            "/v1/chat/completions" if method == "POST" => {
+                pipeline::serve(self, Inbound::OpenAi, req, resp).await
+            }
+            "/v1/messages" if method == "POST" => {
+                pipeline::serve(self, Inbound::Anthropic, req, resp).await
+            }
+            "/v1/messages/count_tokens" if method == "POST" => {
+                count_tokens::handle(self, req, resp).await
+            }
             "/v1/models" if method == "GET" => {
                 let snapshot = crate::router::current();
                 let _ = resp.send_json(200, &[], &snapshot.models_json).await;
@@ -89,12 +114,55 @@ impl Service for Gateway {
                     )
                     .await;
             }
-            "/v1/chat/completions" | "/v1/models" | "/healthz" | "/readyz" | "/metrics" => {
-                let _ = resp.send_error(&ApiError::method_not_allowed(), &[]).await;
+            path @ ("/v1/chat/completions"
+            | "/v1/messages"
+            | "/v1/messages/count_tokens"
+            | "/v1/models"
+            | "/healthz"
+            | "/readyz"
+            | "/metrics") => {
+                let err = ApiError::method_not_allowed();
+                let _ = send_error(resp, inbound_of(path), &err, &[]).await;
             }
             path => {
-                let _ = resp.send_error(&ApiError::not_found(path), &[]).await;
+                let err = ApiError::not_found(path);
+                let _ = send_error(resp, inbound_of(path), &err, &[]).await;
             }
+        }
+    }
+}
+
+/// The dialect a route's clients speak, for errors outside the pipeline.
+fn inbound_of(path: &str) -> Inbound {
+    if path.starts_with("/v1/messages") {
+        Inbound::Anthropic
+    } else {
+        Inbound::OpenAi
+    }
+}
+
+/// Sends an error in the client's dialect; Anthropic's clients also read
+/// the request id from a `request-id` header.
+pub(crate) async fn send_error(
+    resp: &mut Responder<'_>,
+    inbound: Inbound,
+    err: &ApiError,
+    headers: &[(&str, &[u8])],
+) -> std::io::Result<()> {
+    let id = headers
+        .iter()
+        .find(|(n, _)| *n == "x-request-id")
+        .map(|(_, v)| std::str::from_utf8(v).unwrap_or(""))
+        .unwrap_or("");
+    let body = inbound.error_body(err, id);
+    match inbound {
+        Inbound::OpenAi => resp.send_json(err.status, headers, &body).await,
+        Inbound::Anthropic => {
+            let mut all = headers.to_vec();
+            if !id.is_empty() {
+                all.push(("request-id", id.as_bytes()));
+            }
+            resp.send_json(err.status, &all, &body).await
         }
     }
 }
@@ -129,4 +197,5 @@ fn metrics_text(worker: usize) -> String {
         snapshot.generation,
         snapshot.models.len()
     ) + &crate::router::report::metrics_text()
+        + &crate::observe::metrics::metrics_text()
 }

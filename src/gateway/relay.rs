@@ -1,12 +1,20 @@
-//! Relaying an upstream response to the client as it arrives: sized bodies
+//! Relaying a same-dialect answer to the client as it arrives: sized bodies
 //! keep their length, everything else goes out chunked, piece by piece. A
-//! failure after the first byte is never dressed up as a clean end.
+//! reader watches a stream's events on the way (usage, the final event) so
+//! the delivery record knows what was served, and a stream that stops short
+//! of its final event ends with an explicit error event, never a clean end.
 
-use super::attempt::Prepared;
+use super::attempt::{Prepared, RequestCtx};
+use super::dialect::Inbound;
 use super::engine::Delivered;
+use super::translated::Report;
 use crate::api::ApiError;
 use crate::api::scrub::StreamScrubber;
-use crate::canonical::openai::write_openai_stream_error;
+use crate::canonical::Usage;
+use crate::canonical::json_scan::find_top_level_value;
+use crate::providers::anthropic::passthrough::AnthropicStreamReader;
+use crate::providers::openai::OpenAiStreamReader;
+use crate::providers::openai::frames::scan;
 use crate::server::Responder;
 
 /// Upstream headers worth passing on; everything else is the gateway's to set.
@@ -16,15 +24,94 @@ pub(super) fn relayed_header(name: &str) -> bool {
         || name.eq_ignore_ascii_case("cache-control")
         || name.eq_ignore_ascii_case("openai-processing-ms")
         || (name.len() > 12 && name[..12].eq_ignore_ascii_case("x-ratelimit-"))
+        || (name.len() > 20 && name[..20].eq_ignore_ascii_case("anthropic-ratelimit-"))
 }
 
-/// Relays a committed passthrough answer: its head, the first bytes already
-/// read at the commit point, then the rest as it arrives.
+/// The stream reader of the client's dialect.
+enum Reader {
+    OpenAi {
+        reader: OpenAiStreamReader,
+        /// The gateway asked for the usage chunk the client did not: take it out.
+        strip_usage: bool,
+    },
+    Anthropic(AnthropicStreamReader),
+}
+
+impl Reader {
+    fn new(ctx: &RequestCtx<'_>) -> Self {
+        match ctx.inbound {
+            Inbound::OpenAi => Reader::OpenAi {
+                reader: OpenAiStreamReader::new(),
+                strip_usage: !ctx.include_usage,
+            },
+            Inbound::Anthropic => Reader::Anthropic(AnthropicStreamReader::new()),
+        }
+    }
+
+    /// Watches `piece`; answers the bytes to relay (the piece itself
+    /// unless an event is taken out).
+    fn pass<'p>(&mut self, piece: &'p [u8], out: &'p mut Vec<u8>) -> &'p [u8] {
+        match self {
+            Reader::OpenAi {
+                reader,
+                strip_usage: true,
+            } => {
+                out.clear();
+                reader.relay_without_usage(piece, out);
+                out
+            }
+            Reader::OpenAi { reader, .. } => {
+                reader.observe(piece);
+                piece
+            }
+            Reader::Anthropic(reader) => {
+                reader.observe(piece);
+                piece
+            }
+        }
+    }
+
+    fn ended_cleanly(&self) -> bool {
+        match self {
+            Reader::OpenAi { reader, .. } => reader.ended_cleanly(),
+            Reader::Anthropic(reader) => reader.ended_cleanly(),
+        }
+    }
+
+    /// The upstream sent its own error event (relayed as it came).
+    fn upstream_error(&self) -> bool {
+        match self {
+            Reader::OpenAi { reader, .. } => reader.error().is_some(),
+            Reader::Anthropic(reader) => reader.error().is_some(),
+        }
+    }
+
+    fn usage(&self) -> Option<Usage> {
+        match self {
+            Reader::OpenAi { reader, .. } => reader.usage(),
+            Reader::Anthropic(reader) => reader.usage(),
+        }
+    }
+
+    fn flush(&mut self, out: &mut Vec<u8>) {
+        if let Reader::OpenAi {
+            reader,
+            strip_usage: true,
+        } = self
+        {
+            reader.flush(out);
+        }
+    }
+}
+
+/// Relays a committed same-dialect answer: its head, the bytes already read
+/// at the commit point, then the rest as it arrives.
 pub async fn relay(
     prepared: Prepared,
+    ctx: &RequestCtx<'_>,
     ours: &[(&str, &[u8])],
     resp: &mut Responder<'_>,
-) -> Delivered {
+) -> Report {
     let Prepared {
         mut upstream,
         first,
@@ -35,8 +122,28 @@ pub async fn relay(
     let is_sse = upstream
         .header("content-type")
         .is_some_and(|v| v.len() >= 17 && v[..17].eq_ignore_ascii_case(b"text/event-stream"));
-    let length = upstream.content_length();
     let status = upstream.status;
+    let report = |delivered, usage| Report {
+        delivered,
+        usage,
+        status,
+    };
+    // A whole answer was held to its end: its usage is read off it now.
+    if !is_sse && upstream.body.is_done() {
+        let usage = whole_usage(ctx.inbound, &first);
+        let headers: Vec<(&str, &[u8])> = upstream
+            .headers()
+            .filter(|(n, _)| relayed_header(n))
+            .chain(ours.iter().copied())
+            .collect();
+        let sent = resp.send(status, &headers, &first).await;
+        let delivered = match sent {
+            Ok(()) => Delivered::Complete,
+            Err(_) => Delivered::ClientGone,
+        };
+        return report(delivered, usage);
+    }
+    let length = upstream.content_length().filter(|_| !is_sse);
     let head_result = {
         let mut headers: Vec<(&str, &[u8])> = upstream
             .headers()
@@ -49,70 +156,152 @@ pub async fn relay(
         }
     };
     if head_result.is_err() {
-        return Delivered::ClientGone;
+        return report(Delivered::ClientGone, None);
     }
-    let sized = length.is_some();
-    // An error event can quote the key the provider was sent; an answer never
-    // legitimately holds it.
+    if let Some(len) = length {
+        return relay_sized(upstream, first, len, provider, resp).await;
+    }
+    // An error event can quote the key the provider was sent; an answer
+    // never legitimately holds it.
     let keys = &deployment.provider.api_keys;
-    let mut scrubber = StreamScrubber::new(keys.iter().filter(|_| is_sse).map(|k| k.expose()));
+    let mut scrubber = StreamScrubber::new(keys.iter().map(|k| k.expose()));
+    let mut reader = Reader::new(ctx);
+    let mut kept = Vec::new();
     if !first.is_empty() {
-        let written = if sized {
-            resp.send_raw(&first).await
-        } else {
-            resp.send_chunk(&scrubber.feed(&first)).await
-        };
-        if written.is_err() {
-            return Delivered::ClientGone;
+        let bytes = reader.pass(&first, &mut kept);
+        if !bytes.is_empty() && resp.send_chunk(&scrubber.feed(bytes)).await.is_err() {
+            return report(Delivered::ClientGone, reader.usage());
         }
+    }
+    let failure = loop {
+        match upstream.body.next().await {
+            Ok(Some(piece)) => {
+                let bytes = reader.pass(piece, &mut kept);
+                if !bytes.is_empty() && resp.send_chunk(&scrubber.feed(bytes)).await.is_err() {
+                    // The client left: dropping the body closes the upstream
+                    // connection instead of returning it to the pool half-read.
+                    return report(Delivered::ClientGone, reader.usage());
+                }
+            }
+            Ok(None) if reader.ended_cleanly() || reader.upstream_error() || !is_sse => break None,
+            Ok(None) => {
+                break Some(ApiError::upstream(
+                    502,
+                    "stream_interrupted",
+                    format!(
+                        "Provider `{provider}` ended the stream before its final event: the answer is incomplete."
+                    ),
+                ));
+            }
+            Err(e) => break Some(interrupted(&e.to_api(provider))),
+        }
+    };
+    let mut tail = Vec::new();
+    reader.flush(&mut tail);
+    tail.extend_from_slice(&scrubber.finish());
+    let delivered = match &failure {
+        Some(err) => {
+            ctx.inbound.stream_error_event(err, &mut tail);
+            Delivered::UpstreamFailed
+        }
+        None if reader.upstream_error() => Delivered::UpstreamFailed,
+        None => Delivered::Complete,
+    };
+    if !tail.is_empty() && resp.send_chunk(&tail).await.is_err() {
+        return report(Delivered::ClientGone, reader.usage());
+    }
+    let _ = resp.end_stream().await;
+    report(delivered, reader.usage())
+}
+
+/// A sized answer larger than the hold bound, relayed as it comes; a cut
+/// one can only be cut short on the client's side too.
+async fn relay_sized(
+    mut upstream: crate::upstream::UpstreamResponse,
+    first: Vec<u8>,
+    length: u64,
+    provider: &str,
+    resp: &mut Responder<'_>,
+) -> Report {
+    let status = upstream.status;
+    let report = |delivered| Report {
+        delivered,
+        usage: None,
+        status,
+    };
+    if !first.is_empty() && resp.send_raw(&first).await.is_err() {
+        return report(Delivered::ClientGone);
     }
     loop {
         match upstream.body.next().await {
             Ok(Some(piece)) => {
-                let written = if sized {
-                    resp.send_raw(piece).await
-                } else {
-                    resp.send_chunk(&scrubber.feed(piece)).await
-                };
-                if written.is_err() {
-                    // The client left: dropping the body closes the upstream
-                    // connection instead of returning it to the pool half-read.
-                    return Delivered::ClientGone;
+                if resp.send_raw(piece).await.is_err() {
+                    return report(Delivered::ClientGone);
                 }
             }
             Ok(None) => break,
-            Err(e) => {
-                if is_sse && !sized {
-                    let mut event = Vec::with_capacity(256);
-                    write_openai_stream_error(&interrupted(&e.to_api(provider)), &mut event);
-                    if resp.send_chunk(&event).await.is_ok() {
-                        let _ = resp.end_stream().await;
-                    }
-                } else {
-                    resp.abort();
-                }
-                return Delivered::UpstreamFailed;
+            Err(_) => {
+                let _ = provider;
+                resp.abort();
+                return report(Delivered::UpstreamFailed);
             }
         }
     }
-    if sized {
-        resp.end_sized();
-        // A zero-length body has nothing to carry the head: flush it now.
-        if length == Some(0) {
-            let _ = resp.send_raw(&[]).await;
-        }
-    } else {
-        let held = scrubber.finish();
-        if !held.is_empty() && resp.send_chunk(&held).await.is_err() {
-            return Delivered::ClientGone;
-        }
-        let _ = resp.end_stream().await;
+    resp.end_sized();
+    // A zero-length body has nothing to carry the head: flush it now.
+    if length == 0 {
+        let _ = resp.send_raw(&[]).await;
     }
-    Delivered::Complete
+    report(Delivered::Complete)
 }
 
-/// The mid-stream error: OpenAI's error shape, which the OpenAI SDKs raise
-/// as an `APIError` when it arrives as a `data:` event.
+/// The usage member of a whole same-dialect answer, in canonical terms
+/// (prompt tokens include the cache, whatever the dialect counts).
+fn whole_usage(inbound: Inbound, body: &[u8]) -> Option<Usage> {
+    let span = find_top_level_value(body, b"usage")?;
+    let usage = &body[span];
+    let n = |key: &[u8]| scan::number(usage, key).unwrap_or(0);
+    let u = match inbound {
+        Inbound::OpenAi => {
+            let details = |outer: &[u8], key: &[u8]| {
+                scan::object(usage, outer).and_then(|o| scan::number(o, key))
+            };
+            Usage {
+                prompt_tokens: n(b"\"prompt_tokens\""),
+                completion_tokens: n(b"\"completion_tokens\""),
+                total_tokens: n(b"\"total_tokens\""),
+                cached_prompt_tokens: details(b"\"prompt_tokens_details\"", b"\"cached_tokens\"")
+                    .unwrap_or(0),
+                cache_creation_tokens: 0,
+                reasoning_tokens: details(
+                    b"\"completion_tokens_details\"",
+                    b"\"reasoning_tokens\"",
+                )
+                .unwrap_or(0),
+            }
+        }
+        Inbound::Anthropic => {
+            let (input, read, write) = (
+                n(b"\"input_tokens\""),
+                n(b"\"cache_read_input_tokens\""),
+                n(b"\"cache_creation_input_tokens\""),
+            );
+            let output = n(b"\"output_tokens\"");
+            Usage {
+                prompt_tokens: input + read + write,
+                completion_tokens: output,
+                total_tokens: input + read + write + output,
+                cached_prompt_tokens: read,
+                cache_creation_tokens: write,
+                reasoning_tokens: 0,
+            }
+        }
+    };
+    Some(u)
+}
+
+/// The mid-stream error: the dialect's error event, which the SDKs raise
+/// as an API error when it arrives.
 fn interrupted(err: &ApiError) -> ApiError {
     let mut e = err.clone();
     e.code = Some("stream_interrupted".into());

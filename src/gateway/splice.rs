@@ -1,10 +1,11 @@
-//! The body an OpenAI-compatible deployment gets: the client's bytes, with
-//! the routed model and the provider's field edits spliced in, re-serialized
+//! The body a same-dialect deployment gets: the client's bytes, with the
+//! routed model and the provider's field edits spliced in, re-serialized
 //! only in the rare case a splice cannot be done safely.
 
 use std::borrow::Cow;
 
 use super::attempt::{Failure, RequestCtx};
+use super::dialect::Inbound;
 use crate::api::ApiError;
 use crate::api::body_edit::BodyEdits;
 use crate::api::chat;
@@ -22,17 +23,38 @@ pub(super) fn passthrough_body<'c>(
     // Without a span, `model` is escaped or repeated: write it out once, so
     // the provider cannot read a different model than the one routed.
     let model_changes = d.upstream_model != envelope.model || envelope.model_span.is_none();
-    if !model_changes && provider.body_edits.is_empty() {
+    // The delivery record needs a stream's usage: ask for it (the relay takes
+    // the extra chunk out again for this client), unless the provider is
+    // configured to take no `stream_options` at all.
+    let ask_usage = ctx.inbound == Inbound::OpenAi
+        && ctx.stream
+        && !ctx.include_usage
+        && !provider
+            .body_edits
+            .drop
+            .iter()
+            .any(|k| k == "stream_options");
+    if !model_changes && provider.body_edits.is_empty() && !ask_usage {
         return Ok(Cow::Borrowed(body));
     }
+    let edits: Cow<'_, BodyEdits> = if ask_usage {
+        let mut edits = provider.body_edits.clone();
+        edits.set.push((
+            "stream_options".into(),
+            b"{\"include_usage\":true}".to_vec(),
+        ));
+        Cow::Owned(edits)
+    } else {
+        Cow::Borrowed(&provider.body_edits)
+    };
     let model = model_changes.then_some(d.upstream_model.as_str());
-    let spliced = if provider.body_edits.is_empty() {
+    let spliced = if edits.is_empty() {
         chat::rewrite_model(body, envelope, &d.upstream_model)
     } else {
-        crate::api::body_edit::apply(body, model, &provider.body_edits)
+        crate::api::body_edit::apply(body, model, &edits)
     };
     spliced
-        .or_else(|| reserialize(body, model, &provider.body_edits))
+        .or_else(|| reserialize(body, model, &edits))
         .map(Cow::Owned)
         .ok_or_else(|| Failure::Invalid(ApiError::internal("Could not rewrite the request.")))
 }

@@ -1,114 +1,134 @@
-//! Chat completions served by a provider with its own API (Anthropic,
-//! Gemini): parse into the canonical model, translate the request, then
-//! translate the answer back — whole, or event by event as the upstream
-//! streams it. A failure after the first byte ends the stream with an
-//! explicit error event, never a clean-looking finish.
+//! Answers from a provider that does not speak the client's dialect: the
+//! provider's adapter reads the answer (whole, or event by event as it
+//! streams) into the canonical model, and the client's dialect writes it
+//! out. A failure after the first byte ends the stream with an explicit
+//! error event, never a clean-looking finish.
 
 use super::attempt::{Prepared, RequestCtx};
+use super::dialect::Inbound;
 use super::engine::Delivered;
+use super::obligations::ToolCallHold;
+use crate::api::ApiError;
+use crate::api::anthropic::AnthropicStreamWriter;
 use crate::canonical::openai::{
     ChunkContext, write_openai_chunk, write_openai_done, write_openai_response,
     write_openai_stream_error,
 };
-use crate::canonical::{ChatChunk, ChatRequest, ChatResponse, OpenAiError};
-use crate::config::ProviderKind;
-use crate::providers::anthropic::stream::AnthropicStreamTranslator;
-use crate::providers::anthropic::{self, AnthropicOptions};
-use crate::providers::gemini;
-use crate::providers::gemini::convert::GeminiOptions;
-use crate::providers::gemini::stream::GeminiStreamTranslator;
+use crate::canonical::{ChatChunk, ChatResponse, Usage};
+use crate::providers::adapter::{StreamTranslator, adapter};
 use crate::resilience::unix_secs as now_secs;
-use crate::router::Deployment;
 use crate::server::Responder;
 use crate::sse::SseParser;
 
 /// Upstream error bodies and whole answers larger than this are refused.
 const MAX_ANSWER_BYTES: usize = 32 * 1024 * 1024;
 
-/// One stream translator per provider API, driven the same way.
-enum Translator {
-    Anthropic(AnthropicStreamTranslator),
-    Gemini(GeminiStreamTranslator),
+/// How a translated delivery ended, and the usage it carried.
+pub struct Report {
+    pub delivered: Delivered,
+    pub usage: Option<Usage>,
+    pub status: u16,
 }
 
-impl Translator {
-    fn on_event(
-        &mut self,
-        ev: &crate::sse::SseEvent,
-        out: &mut Vec<ChatChunk>,
-    ) -> Result<(), OpenAiError> {
-        match self {
-            Translator::Anthropic(t) => t.on_event(ev, out).map_err(|e| e.to_openai()),
-            Translator::Gemini(t) => t.on_event(ev, out).map_err(|e| e.to_openai()),
-        }
-    }
-
-    fn finish(&mut self) -> Result<Vec<ChatChunk>, OpenAiError> {
-        match self {
-            Translator::Anthropic(t) => t.finish().map_err(|e| e.to_openai()),
-            Translator::Gemini(t) => t.finish().map_err(|e| e.to_openai()),
-        }
-    }
-}
-
-/// Delivers a committed answer from a translating provider.
+/// Delivers a committed answer through the provider's adapter.
 pub async fn deliver(
     prepared: Prepared,
     ctx: &RequestCtx<'_>,
     headers: &[(&str, &[u8])],
     resp: &mut Responder<'_>,
-) -> Delivered {
-    let completion_id = format!("chatcmpl-{}", ctx.request_id);
-    let kind = prepared.deployment.provider.kind;
+) -> Report {
+    let answer_id = ctx.inbound.answer_id(ctx.request_id);
+    let provider = adapter(prepared.deployment.provider.kind);
     if ctx.stream {
-        let translator = match kind {
-            ProviderKind::Anthropic => {
-                Translator::Anthropic(AnthropicStreamTranslator::new(ctx.include_usage))
-            }
-            _ => Translator::Gemini(GeminiStreamTranslator::new(ctx.include_usage)),
-        };
-        let context = ChunkContext::new(
-            &completion_id,
-            now_secs(),
+        // The translator always counts usage: the delivery record needs it
+        // whether or not the client asked to see it.
+        let translator = (provider.translator)(true);
+        let writer = StreamWriter::new(
+            ctx.inbound,
+            &answer_id,
             &prepared.deployment.upstream_model,
+            ctx.include_usage,
         );
+        let hold = ctx.obligations.hold_tool_calls.then(ToolCallHold::default);
         // Boxed: the stream's state is several times the whole answer's,
         // and every request would otherwise move that much on each call.
-        Box::pin(stream(prepared, translator, &context, headers, resp)).await
+        Box::pin(stream(prepared, translator, writer, hold, headers, resp)).await
     } else {
-        whole(prepared, completion_id, headers, resp).await
+        whole(prepared, ctx.inbound, answer_id, headers, resp).await
     }
 }
 
-/// Appends the provider's request body for a canonical request to `out`.
-pub fn build_body(
-    kind: ProviderKind,
-    req: &ChatRequest,
-    d: &Deployment,
-    out: &mut Vec<u8>,
-) -> Result<(), OpenAiError> {
-    match kind {
-        ProviderKind::Anthropic => {
-            let opts = AnthropicOptions {
-                default_max_tokens: d.default_max_tokens,
-                native_structured_output: d.native_structured_output,
-            };
-            anthropic::convert::write_request(req, &d.upstream_model, &opts, out)
-                .map_err(|e| e.to_openai())
+/// A client's stream in its own dialect.
+pub enum StreamWriter {
+    OpenAi {
+        context: ChunkContext,
+        include_usage: bool,
+    },
+    Anthropic(AnthropicStreamWriter),
+}
+
+impl StreamWriter {
+    pub fn new(inbound: Inbound, id: &str, model: &str, include_usage: bool) -> Self {
+        match inbound {
+            Inbound::OpenAi => StreamWriter::OpenAi {
+                context: ChunkContext::new(id, now_secs(), model),
+                include_usage,
+            },
+            Inbound::Anthropic => StreamWriter::Anthropic(AnthropicStreamWriter::new(id, model)),
         }
-        _ => {
-            let opts = GeminiOptions::for_model(&d.upstream_model);
-            gemini::convert::write_request(req, &opts, out).map_err(|e| e.to_openai())
+    }
+
+    pub fn chunk(&mut self, chunk: &ChatChunk, usage: Usage, out: &mut Vec<u8>) {
+        match self {
+            StreamWriter::OpenAi {
+                context,
+                include_usage,
+            } => {
+                // The usage-only chunk goes out only to a client that asked.
+                if *include_usage || !matches!(chunk, ChatChunk::Usage(_)) {
+                    write_openai_chunk(chunk, context, out);
+                }
+            }
+            StreamWriter::Anthropic(w) => {
+                w.set_usage(usage);
+                w.write_chunk(chunk, out);
+            }
         }
+    }
+
+    pub fn finish(&mut self, usage: Usage, out: &mut Vec<u8>) {
+        match self {
+            StreamWriter::OpenAi { .. } => write_openai_done(out),
+            StreamWriter::Anthropic(w) => {
+                w.set_usage(usage);
+                w.finish(out);
+            }
+        }
+    }
+
+    pub fn error(&mut self, err: &ApiError, out: &mut Vec<u8>) {
+        match self {
+            StreamWriter::OpenAi { .. } => write_openai_stream_error(err, out),
+            StreamWriter::Anthropic(w) => w.write_error(err, out),
+        }
+    }
+}
+
+/// Writes a whole canonical answer in the client's dialect.
+pub fn write_answer(inbound: Inbound, answer: &ChatResponse, out: &mut Vec<u8>) {
+    match inbound {
+        Inbound::OpenAi => write_openai_response(answer, out),
+        Inbound::Anthropic => crate::api::anthropic::write_message_response(answer, out),
     }
 }
 
 async fn whole(
     prepared: Prepared,
-    completion_id: String,
+    inbound: Inbound,
+    answer_id: String,
     headers: &[(&str, &[u8])],
     resp: &mut Responder<'_>,
-) -> Delivered {
+) -> Report {
     let Prepared {
         mut upstream,
         first,
@@ -117,6 +137,11 @@ async fn whole(
     } = prepared;
     let provider = &deployment.provider.name;
     let mut body = first;
+    let failed = |err: ApiError| Report {
+        delivered: Delivered::UpstreamFailed,
+        usage: None,
+        status: err.status,
+    };
     if !upstream.body.is_done() {
         // Boxed: reading on is rare here (the answer usually arrives with
         // its head) and its state, inline, would make every answer's
@@ -124,51 +149,55 @@ async fn whole(
         match Box::pin(upstream.body.collect(MAX_ANSWER_BYTES)).await {
             Ok(rest) => body.extend_from_slice(&rest),
             Err(e) => {
-                let _ = resp.send_error(&e.to_api(provider), headers).await;
-                return Delivered::UpstreamFailed;
+                let err = e.to_api(provider);
+                let _ = super::send_error(resp, inbound, &err, headers).await;
+                return failed(err);
             }
         }
     }
-    let parsed = match deployment.provider.kind {
-        ProviderKind::Anthropic => {
-            anthropic::convert::parse_response(&body).map_err(|e| e.to_string())
-        }
-        _ => gemini::convert::parse_response(&body).map_err(|e| e.to_string()),
-    };
-    let mut answer: ChatResponse = match parsed {
+    let mut answer = match (adapter(deployment.provider.kind).parse_answer)(&body) {
         Ok(a) => a,
         Err(why) => {
-            let err = OpenAiError::new(
+            let err = ApiError::upstream(
                 502,
-                "upstream_error",
+                "upstream_protocol_error",
                 format!("Provider `{provider}` sent an unreadable answer: {why}."),
-            )
-            .with_code("upstream_protocol_error");
-            let _ = resp.send_error(&err, headers).await;
-            return Delivered::UpstreamFailed;
+            );
+            let _ = super::send_error(resp, inbound, &err, headers).await;
+            return failed(err);
         }
     };
-    answer.id = completion_id;
+    answer.id = answer_id;
     if answer.created == 0 {
         answer.created = now_secs();
     }
     if answer.model.is_empty() {
         answer.model = deployment.upstream_model.clone();
     }
-    let _ = resp
-        .send_json_written(200, headers, |out| write_openai_response(&answer, out))
+    let usage = answer.usage;
+    let sent = resp
+        .send_json_written(200, headers, |out| write_answer(inbound, &answer, out))
         .await;
-    Delivered::Complete
+    Report {
+        delivered: if sent.is_ok() {
+            Delivered::Complete
+        } else {
+            Delivered::ClientGone
+        },
+        usage,
+        status: 200,
+    }
 }
 
 /// Translates the upstream's SSE stream event by event as it arrives.
 async fn stream(
     prepared: Prepared,
-    mut translator: Translator,
-    ctx: &ChunkContext,
+    mut translator: Box<dyn StreamTranslator>,
+    mut writer: StreamWriter,
+    mut hold: Option<ToolCallHold>,
     headers: &[(&str, &[u8])],
     resp: &mut Responder<'_>,
-) -> Delivered {
+) -> Report {
     let Prepared {
         mut upstream,
         first,
@@ -181,8 +210,13 @@ async fn stream(
         ("cache-control", b"no-cache"),
     ];
     all.extend_from_slice(headers);
+    let gone = |translator: &dyn StreamTranslator| Report {
+        delivered: Delivered::ClientGone,
+        usage: Some(translator.usage()),
+        status: 200,
+    };
     if resp.start_stream(200, &all, false).await.is_err() {
-        return Delivered::ClientGone;
+        return gone(&*translator);
     }
     let mut parser = SseParser::new();
     parser.feed(&first);
@@ -197,7 +231,7 @@ async fn stream(
                 Err(e) => {
                     let api = e.to_api(provider);
                     break Some(
-                        OpenAiError::new(api.status, &api.r#type, api.message)
+                        ApiError::new(api.status, &api.r#type, api.message)
                             .with_code("stream_interrupted"),
                     );
                 }
@@ -211,13 +245,11 @@ async fn stream(
                 break;
             }
         }
-        for chunk in chunks.drain(..) {
-            write_openai_chunk(&chunk, ctx, &mut out);
-        }
+        emit(&mut chunks, &mut hold, &mut writer, &*translator, &mut out);
         if !out.is_empty() {
             if resp.send_chunk(&out).await.is_err() {
                 // The client left: dropping the upstream body closes that connection.
-                return Delivered::ClientGone;
+                return gone(&*translator);
             }
             out.clear();
         }
@@ -226,11 +258,14 @@ async fn stream(
         }
     };
     let failure = failure.or_else(|| match translator.finish() {
-        Ok(last) => {
-            for chunk in &last {
-                write_openai_chunk(chunk, ctx, &mut out);
+        Ok(mut last) => {
+            emit(&mut last, &mut hold, &mut writer, &*translator, &mut out);
+            if let Some(h) = hold.as_mut() {
+                for chunk in h.release_all() {
+                    writer.chunk(&chunk, translator.usage(), &mut out);
+                }
             }
-            write_openai_done(&mut out);
+            writer.finish(translator.usage(), &mut out);
             None
         }
         Err(e) => Some(e),
@@ -239,7 +274,7 @@ async fn stream(
         Some(mut err) => {
             // The upstream's own words may quote the key it was sent.
             crate::api::scrub::scrub_message(&mut err.message, &deployment.provider.api_keys);
-            write_openai_stream_error(&err, &mut out);
+            writer.error(&err, &mut out);
             Delivered::UpstreamFailed
         }
         None => Delivered::Complete,
@@ -247,5 +282,30 @@ async fn stream(
     if resp.send_chunk(&out).await.is_ok() {
         let _ = resp.end_stream().await;
     }
-    delivered
+    Report {
+        delivered,
+        usage: Some(translator.usage()),
+        status: 200,
+    }
+}
+
+/// Writes translated chunks, through the tool-call hold when a policy
+/// stage asked for one.
+fn emit(
+    chunks: &mut Vec<ChatChunk>,
+    hold: &mut Option<ToolCallHold>,
+    writer: &mut StreamWriter,
+    translator: &dyn StreamTranslator,
+    out: &mut Vec<u8>,
+) {
+    for chunk in chunks.drain(..) {
+        match hold.as_mut() {
+            Some(h) => {
+                for released in h.push(chunk) {
+                    writer.chunk(&released, translator.usage(), out);
+                }
+            }
+            None => writer.chunk(&chunk, translator.usage(), out),
+        }
+    }
 }

@@ -2,6 +2,7 @@
 //! becomes the provider's own request, and its answers and streams the
 //! client's. `openai` covers the whole compatible family by config.
 
+pub mod adapter;
 pub mod anthropic;
 pub mod gemini;
 pub mod mock;
@@ -50,9 +51,12 @@ pub fn render_request<'a>(
         out.extend_from_slice(b"\r\n");
     }
     out.extend_from_slice(&provider.static_headers);
-    if !provider.forward_headers.is_empty() {
+    let passed = adapter::adapter(provider.kind).client_headers;
+    if !provider.forward_headers.is_empty() || !passed.is_empty() {
         for (name, value) in client_headers {
-            if openai::forwarded(&provider.forward_headers, name) {
+            if openai::forwarded(&provider.forward_headers, name)
+                || passed.iter().any(|h| h.eq_ignore_ascii_case(name))
+            {
                 out.extend_from_slice(name.as_bytes());
                 out.extend_from_slice(b": ");
                 out.extend_from_slice(value);

@@ -152,16 +152,9 @@ pub(super) fn build_provider(p: &ProviderConfig) -> Provider {
         }
         None => crate::tls::client_config(),
     };
-    let (default_header, default_scheme, default_path) = match p.kind {
-        ProviderKind::Azure => (
-            "api-key",
-            "",
-            "/openai/deployments/{model}/chat/completions",
-        ),
-        ProviderKind::Anthropic => ("x-api-key", "", "/messages"),
-        ProviderKind::Gemini => ("x-goog-api-key", "", "/models/{model}:{method}"),
-        _ => ("authorization", "Bearer ", "/chat/completions"),
-    };
+    let adapter = crate::providers::adapter::adapter(p.kind);
+    let (default_header, default_scheme, default_path) =
+        (adapter.auth_header, adapter.auth_scheme, adapter.chat_path);
     let auth_header = p
         .auth_header
         .clone()
@@ -187,13 +180,10 @@ pub(super) fn build_provider(p: &ProviderConfig) -> Provider {
             .collect(),
     };
     let mut static_headers = Vec::new();
-    if p.kind == ProviderKind::Anthropic
-        && !p
-            .headers
-            .keys()
-            .any(|k| k.eq_ignore_ascii_case("anthropic-version"))
-    {
-        static_headers.extend_from_slice(b"anthropic-version: 2023-06-01\r\n");
+    for (name, value) in adapter.default_headers {
+        if !p.headers.keys().any(|k| k.eq_ignore_ascii_case(name)) {
+            static_headers.extend_from_slice(format!("{name}: {value}\r\n").as_bytes());
+        }
     }
     for (k, v) in &p.headers {
         static_headers.extend_from_slice(k.as_bytes());

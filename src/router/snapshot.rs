@@ -110,6 +110,8 @@ pub struct Snapshot {
     /// Whether any rule looks at the complexity score (else it is not computed).
     pub uses_complexity: bool,
     pub generation: u64,
+    /// The policy stages every request passes, in order.
+    pub stages: Vec<Box<dyn crate::gateway::PolicyStage>>,
     /// Why this config cannot serve any request, for `/readyz`.
     pub unready: Option<&'static str>,
     /// Providers that cannot serve, with the operator's reason, in config order.
@@ -243,6 +245,7 @@ impl Snapshot {
             deployments,
             keys,
             generation,
+            stages: crate::gateway::stages_for(&config),
             unready,
             disabled,
             config,

@@ -49,7 +49,10 @@ pub struct WorkerGauge {
 pub(super) enum ReadFail {
     /// The peer went away or the socket failed: nothing to answer.
     Gone,
+    /// Answered with the error as the service renders it for this route
+    /// (`None`: the body is the default OpenAI shape).
     Reject(ApiError),
+    Refused(Box<(ApiError, Vec<u8>)>),
 }
 
 pub(super) fn reject(status: u16, code: &'static str, message: &str) -> ReadFail {
@@ -131,7 +134,15 @@ async fn serve_requests<S: Service>(
         let req = match read_request(stream, &mut buf, service, limits, &mut lease).await {
             Ok(Some(req)) => req,
             Ok(None) | Err(ReadFail::Gone) => return,
-            Err(ReadFail::Reject(err)) => {
+            Err(fail @ (ReadFail::Reject(_) | ReadFail::Refused(..))) => {
+                let (err, body) = match fail {
+                    ReadFail::Refused(refused) => *refused,
+                    ReadFail::Reject(err) => {
+                        let body = err.to_json();
+                        (err, body)
+                    }
+                    ReadFail::Gone => unreachable!("matched above"),
+                };
                 let retry: &[(&str, &[u8])] = if err.status == 503 {
                     &[("retry-after", b"1")]
                 } else {
@@ -142,7 +153,7 @@ async fn serve_requests<S: Service>(
                 buf.clear();
                 shrink(&mut buf);
                 let mut resp = Responder::new(stream, wbuf, false, true);
-                if resp.send_error(&err, retry).await.is_ok() {
+                if resp.send_json(err.status, retry, &body).await.is_ok() {
                     linger(stream, buf, LINGER, limits.max_body_bytes).await;
                 }
                 return;
@@ -236,7 +247,10 @@ async fn read_request<S: Service>(
     buf.drain(..head_len);
     // Before any body byte is read or invited: a request the service will
     // refuse (no key) costs its head, not its body.
-    service.admit(&req).map_err(ReadFail::Reject)?;
+    service.admit(&req).map_err(|err| {
+        let body = service.error_body(&req, &err);
+        ReadFail::Refused(Box::new((err, body)))
+    })?;
     if let Framing::Length(n) = framing {
         lease.grow_to(n)?;
     }

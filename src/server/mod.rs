@@ -61,6 +61,12 @@ pub trait Service: 'static {
         Ok(())
     }
 
+    /// The error body a refusal from [`Service::admit`] goes out with, in
+    /// the shape this route's clients read. The default is OpenAI's.
+    fn error_body(&self, _req: &Request, err: &ApiError) -> Vec<u8> {
+        err.to_json()
+    }
+
     /// A connection was accepted.
     fn on_connect(&self) {}
 

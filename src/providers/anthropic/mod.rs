@@ -27,3 +27,31 @@ pub struct AnthropicOptions {
     /// otherwise `json_schema` is served through [`JSON_ANSWER_TOOL`].
     pub native_structured_output: bool,
 }
+
+crate::stream_translator!(stream::AnthropicStreamTranslator);
+
+pub static ADAPTER: super::adapter::Adapter = super::adapter::Adapter {
+    kind: crate::config::ProviderKind::Anthropic,
+    auth_header: "x-api-key",
+    auth_scheme: "",
+    chat_path: "/messages",
+    default_headers: &[("anthropic-version", "2023-06-01")],
+    client_headers: &["anthropic-beta"],
+    count_tokens_path: Some("/messages/count_tokens"),
+    write_body,
+    parse_answer: |body| convert::parse_response(body).map_err(|e| e.to_string()),
+    translator: |include_usage| Box::new(stream::AnthropicStreamTranslator::new(include_usage)),
+    map_error: |status, body, _| convert::map_error(status, body),
+};
+
+fn write_body(
+    req: &crate::canonical::ChatRequest,
+    d: &crate::router::Deployment,
+    out: &mut Vec<u8>,
+) -> Result<(), crate::api::ApiError> {
+    let opts = AnthropicOptions {
+        default_max_tokens: d.default_max_tokens,
+        native_structured_output: d.native_structured_output,
+    };
+    convert::write_request(req, &d.upstream_model, &opts, out).map_err(|e| e.to_openai())
+}

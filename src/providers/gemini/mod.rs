@@ -19,3 +19,22 @@ pub use convert::{GeminiOptions, SchemaMode};
 
 /// Name used in logs, metrics and the `x-tollgate-provider` header.
 pub const PROVIDER_TYPE: &str = "gemini";
+
+crate::stream_translator!(stream::GeminiStreamTranslator);
+
+pub static ADAPTER: super::adapter::Adapter = super::adapter::Adapter {
+    kind: crate::config::ProviderKind::Gemini,
+    auth_header: "x-goog-api-key",
+    auth_scheme: "",
+    chat_path: "/models/{model}:{method}",
+    default_headers: &[],
+    client_headers: &[],
+    count_tokens_path: None,
+    write_body: |req, d, out| {
+        let opts = GeminiOptions::for_model(&d.upstream_model);
+        convert::write_request(req, &opts, out).map_err(|e| e.to_openai())
+    },
+    parse_answer: |body| convert::parse_response(body).map_err(|e| e.to_string()),
+    translator: |include_usage| Box::new(stream::GeminiStreamTranslator::new(include_usage)),
+    map_error: |status, body, _| convert::map_error(status, body),
+};

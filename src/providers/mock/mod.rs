@@ -41,3 +41,10 @@ pub async fn serve(
     }
     let _ = resp.end_stream().await;
 }
+
+/// The in-process mock answers in the OpenAI format: a client of another
+/// dialect reaches it through the OpenAI adapter's translating functions.
+pub static ADAPTER: super::adapter::Adapter = super::adapter::Adapter {
+    kind: crate::config::ProviderKind::Mock,
+    ..super::openai::ADAPTER
+};

@@ -63,3 +63,33 @@ mod tests {
         assert!(!forwarded(&list, "content-length"));
     }
 }
+
+crate::stream_translator!(stream::OpenAiStreamTranslator);
+
+/// The OpenAI-compatible family: a same-dialect OpenAI client's body is
+/// spliced, not rewritten; these functions serve every other client.
+pub static ADAPTER: super::adapter::Adapter = super::adapter::Adapter {
+    kind: crate::config::ProviderKind::OpenaiCompatible,
+    auth_header: "authorization",
+    auth_scheme: "Bearer ",
+    chat_path: "/chat/completions",
+    default_headers: &[],
+    client_headers: &[],
+    count_tokens_path: None,
+    write_body: |req, d, out| {
+        write_request(req, &d.upstream_model, out);
+        Ok(())
+    },
+    parse_answer: |body| parse_response(body).map_err(|e| e.message),
+    translator: |include_usage| Box::new(OpenAiStreamTranslator::new(include_usage)),
+    map_error: |status, body, _| map_error(status, body),
+};
+
+/// Azure OpenAI: the same API under a deployment path and an `api-key` header.
+pub static AZURE_ADAPTER: super::adapter::Adapter = super::adapter::Adapter {
+    kind: crate::config::ProviderKind::Azure,
+    auth_header: "api-key",
+    auth_scheme: "",
+    chat_path: "/openai/deployments/{model}/chat/completions",
+    ..ADAPTER
+};

@@ -16,7 +16,11 @@ use crate::providers::openai::OpenAiStreamTranslator;
 fn translate(
     body: &str,
     include_usage: bool,
-) -> (OpenAiStreamTranslator, Vec<ChatChunk>, Result<(), StreamError>) {
+) -> (
+    OpenAiStreamTranslator,
+    Vec<ChatChunk>,
+    Result<(), StreamError>,
+) {
     let mut t = OpenAiStreamTranslator::new(include_usage);
     let mut chunks = Vec::new();
     for ev in events(body) {

@@ -1,181 +1,24 @@
-//! `POST /v1/chat/completions`: identify the client, read the request once
-//! in the form its route needs, decide the route (rules, residency, tier),
-//! plan the deployments, run the attempt loop to the commit point, then
-//! deliver — passed through, translated, or served in-process.
+//! Reading a request once, in the form its route needs: the same-dialect
+//! envelope (model, stream, the span of `model`) when the body can go
+//! upstream as it is, the canonical parse when some provider must translate
+//! it; plus the routing facts (tags, complexity) and the client's deadline.
 
-use std::cell::OnceCell;
 use std::ops::Range;
 
-use super::Gateway;
-use super::attempt::{RequestCtx, is_translated};
-use super::auth::authenticate;
-use super::engine::{self, Outcome, Trail};
+use super::attempt::RequestCtx;
+use super::dialect::Inbound;
+use super::engine::Trail;
 use crate::api::ApiError;
-use crate::canonical::json_scan::{
-    find_top_level_values, first_top_level_value, top_level_members,
-};
-use crate::config::ProviderKind;
+use crate::canonical::json_scan::{find_top_level_values, top_level_members};
 use crate::resilience::{ComplexitySignals, ComplexityWeights, complexity_score, count_keywords};
-use crate::router::decide::{Decision, RequestFacts, decide, model_chain};
-use crate::router::plan::plan;
-use crate::router::{self, ClientKey, Snapshot};
-use crate::server::{Request, Responder};
-
-pub async fn handle(gw: &Gateway, req: Request, resp: &mut Responder<'_>) {
-    let request_id = gw.request_id(&req);
-    let id_header: [(&str, &[u8]); 1] = [("x-request-id", request_id.as_bytes())];
-    // Hold this snapshot to the end: a reload mid-request does not affect it.
-    let snapshot = router::current();
-    let key = match authenticate(&snapshot, &req) {
-        Ok(k) => k,
-        Err(e) => {
-            let _ = resp.send_error(&e, &id_header).await;
-            return;
-        }
-    };
-    let mut ctx = RequestCtx {
-        req: &req,
-        request_id: &request_id,
-        stream: false,
-        include_usage: false,
-        envelope: OnceCell::new(),
-        canonical: OnceCell::new(),
-        timeout_cap: None,
-        hold_bytes: snapshot.config.routing.retry.hold_answer_bytes,
-        max_tokens: OnceCell::new(),
-    };
-    match timeout_cap(&snapshot, key, &req) {
-        Ok(cap) => ctx.timeout_cap = cap,
-        Err(e) => {
-            let _ = resp.send_error(&e, &id_header).await;
-            return;
-        }
-    }
-    // Clients send `model` first: this look stops there.
-    let first_model = first_top_level_value(&req.body, b"model");
-    let (requested, metadata_tags) = match read_request(&mut ctx, &snapshot, first_model) {
-        Ok(r) => r,
-        Err(e) => {
-            let _ = resp.send_error(&e, &id_header).await;
-            return;
-        }
-    };
-    let facts = RequestFacts {
-        model: &requested,
-        tags: tags(&req, metadata_tags),
-        key,
-        region: req
-            .header_str("x-tollgate-region")
-            .map(|r| r.trim().to_string()),
-        complexity: complexity(&snapshot, &req.body),
-    };
-    let decision = match decide(&snapshot, &facts) {
-        Ok(d) => d,
-        Err(e) => {
-            let _ = resp.send_error(&e, &id_header).await;
-            return;
-        }
-    };
-    let planned = plan(&snapshot, &decision);
-    let route_header = |trail: Option<(&Trail, &str)>| route_value(&decision, trail);
-    let Some(first) = planned.targets.first().cloned() else {
-        let why = decision
-            .model
-            .disabled_reason()
-            .unwrap_or_else(|| planned.excluded.join("; "));
-        let err = ApiError::coded(
-            503,
-            "service_unavailable_error",
-            "no_healthy_deployment",
-            format!(
-                "No deployment can serve model `{}` now: {why}.",
-                decision.model.name
-            ),
-        );
-        let route = route_header(None);
-        let _ = resp
-            .send_error(
-                &err,
-                &[
-                    ("x-request-id", request_id.as_bytes()),
-                    ("x-tollgate-route", route.as_bytes()),
-                ],
-            )
-            .await;
-        return;
-    };
-    if first.provider.kind == ProviderKind::Mock {
-        let route = route_header(None);
-        let headers: [(&str, &[u8]); 4] = [
-            ("x-request-id", request_id.as_bytes()),
-            ("x-tollgate-provider", first.provider.name.as_bytes()),
-            ("x-tollgate-model", first.upstream_model.as_bytes()),
-            ("x-tollgate-route", route.as_bytes()),
-        ];
-        let completion_id = format!("chatcmpl-{request_id}");
-        crate::providers::mock::serve(
-            &first.upstream_model,
-            &req.body,
-            &completion_id,
-            &headers,
-            resp,
-        )
-        .await;
-        return;
-    }
-    // The in-process mock only ever serves as a first choice.
-    let targets: Vec<_> = planned
-        .targets
-        .into_iter()
-        .filter(|d| d.provider.kind != ProviderKind::Mock)
-        .collect();
-    let hedge = decision.model.hedge.as_ref();
-    match engine::run(&ctx, &snapshot, &targets, planned.panic, hedge, resp).await {
-        Outcome::Won(prepared, trail) => {
-            let d = prepared.deployment.clone();
-            let route = route_header(Some((
-                &trail,
-                &format!("{}/{}", d.provider.name, d.upstream_model),
-            )));
-            let headers: [(&str, &[u8]); 4] = [
-                ("x-request-id", request_id.as_bytes()),
-                ("x-tollgate-provider", d.provider.name.as_bytes()),
-                ("x-tollgate-model", d.upstream_model.as_bytes()),
-                ("x-tollgate-route", route.as_bytes()),
-            ];
-            engine::deliver(prepared, &ctx, &headers, resp).await;
-        }
-        Outcome::Lost(failure, provider, trail) => {
-            let route = route_header(Some((&trail, "none")));
-            let mut headers: Vec<(&str, &[u8])> = vec![
-                ("x-request-id", request_id.as_bytes()),
-                ("x-tollgate-route", route.as_bytes()),
-            ];
-            // An OpenAI-compatible provider's error goes out as it came, with
-            // its rate-limit headers; anything else in the OpenAI shape.
-            if let Some((status, upstream_headers, body)) = failure.raw_answer() {
-                headers.extend(
-                    upstream_headers
-                        .iter()
-                        .map(|(n, v)| (n.as_str(), v.as_slice())),
-                );
-                let _ = resp.send(status, &headers, body).await;
-                return;
-            }
-            let retry = engine::retry_after(&failure).map(|ms| ms.div_ceil(1000).to_string());
-            if let Some(r) = &retry {
-                headers.push(("retry-after", r.as_bytes()));
-            }
-            let _ = resp.send_error(&failure.to_api(&provider), &headers).await;
-        }
-        Outcome::Abandoned => resp.abort(),
-    }
-}
+use crate::router::decide::{Decision, model_chain};
+use crate::router::{ClientKey, Snapshot};
+use crate::server::Request;
 
 /// `x-tollgate-timeout-ms`: a client's lower deadline for each attempt's
 /// output, honoured for keys allowed to use it (and for everyone when no
 /// keys are configured); ignored for other keys.
-fn timeout_cap(
+pub(super) fn timeout_cap(
     snapshot: &Snapshot,
     key: Option<&ClientKey>,
     req: &Request,
@@ -202,14 +45,16 @@ fn timeout_cap(
 /// after one scan that finds `model` (unless repeated) and `metadata` (the
 /// canonical parse follows lazily if a fallback needs it). Answers the
 /// requested model and the routing tags in `metadata`.
-fn read_request(
+pub(super) fn read_request(
     ctx: &mut RequestCtx<'_>,
     snapshot: &Snapshot,
     first_model: Option<Range<usize>>,
 ) -> Result<(String, Option<String>), ApiError> {
     let quick = first_model.and_then(|span| plain_string(&ctx.req.body, span));
     let translated_only = |m: &crate::router::ModelRoute| {
-        m.deployments.iter().all(|d| is_translated(d.provider.kind))
+        m.deployments
+            .iter()
+            .all(|d| !ctx.inbound.is_native(d.provider.kind))
     };
     let all_translated = quick.and_then(|m| snapshot.model(m)).is_some_and(|route| {
         translated_only(route)
@@ -248,7 +93,10 @@ fn read_request(
         }
     }
     let [model_span, metadata_span] = scanned.or_else(|| scan(&ctx.req.body)).unwrap_or_default();
-    let envelope = crate::api::chat::inspect_with_span(&ctx.req.body, model_span)?;
+    let envelope = match ctx.inbound {
+        Inbound::OpenAi => crate::api::chat::inspect_with_span(&ctx.req.body, model_span)?,
+        Inbound::Anthropic => ctx.envelope()?.clone(),
+    };
     ctx.stream = envelope.stream;
     ctx.include_usage = envelope.include_usage;
     let model = envelope.model.clone();
@@ -285,7 +133,7 @@ fn plain_string(body: &[u8], span: Range<usize>) -> Option<&str> {
 }
 
 /// Tags from `x-tollgate-tags` and `metadata.tags` (both comma-separated).
-fn tags(req: &Request, metadata_tags: Option<String>) -> Vec<String> {
+pub(super) fn tags(req: &Request, metadata_tags: Option<String>) -> Vec<String> {
     let header = req.header_str("x-tollgate-tags").unwrap_or_default();
     header
         .split(',')
@@ -299,7 +147,7 @@ fn tags(req: &Request, metadata_tags: Option<String>) -> Vec<String> {
 /// The complexity score, computed only when a rule looks at it. Signals are
 /// read from the raw body: the size of `messages`, whether `tools` is
 /// non-empty, whether reasoning is asked for, and keyword hits in the messages.
-fn complexity(snapshot: &Snapshot, body: &[u8]) -> f64 {
+pub(super) fn complexity(snapshot: &Snapshot, body: &[u8]) -> f64 {
     let rules = &snapshot.config.rules;
     if !rules
         .iter()
@@ -342,7 +190,7 @@ fn complexity(snapshot: &Snapshot, body: &[u8]) -> f64 {
 }
 
 /// `x-tollgate-route`: the decision and how it was carried out.
-fn route_value(decision: &Decision, trail: Option<(&Trail, &str)>) -> String {
+pub(super) fn route_value(decision: &Decision, trail: Option<(&Trail, &str)>) -> String {
     let mut v = decision.reason.clone();
     if let Some((t, served)) = trail {
         v.push_str(&format!("; deployment={served}; attempts={}", t.attempts));

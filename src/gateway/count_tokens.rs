@@ -1,0 +1,116 @@
+//! `POST /v1/messages/count_tokens`: `{"input_tokens": N}` for an Anthropic
+//! request. A model served by an Anthropic deployment is counted by the
+//! provider's own endpoint (model spliced, the rest forwarded as it is);
+//! any other model gets the dialect's documented upper-bound estimate
+//! (`api::anthropic::estimate_input_tokens`) until the context-window
+//! issue's counter replaces it. `x-tollgate-count` says which.
+
+use std::time::Duration;
+
+use super::Gateway;
+use super::auth::authenticate;
+use super::dialect::Inbound;
+use crate::api::ApiError;
+use crate::api::anthropic::{estimate_input_tokens, parse_messages_request, read_route_fields};
+use crate::canonical::json_scan::find_top_level_value;
+use crate::providers::adapter::adapter;
+use crate::router::{self, Deployment};
+use crate::server::{Request, Responder};
+
+pub async fn handle(gw: &Gateway, req: Request, resp: &mut Responder<'_>) {
+    let request_id = gw.request_id(&req);
+    let id = [("x-request-id", request_id.as_bytes())];
+    if let Err(err) = count(&req, &request_id, resp).await {
+        let _ = super::send_error(resp, Inbound::Anthropic, &err, &id).await;
+    }
+}
+
+async fn count(req: &Request, request_id: &str, resp: &mut Responder<'_>) -> Result<(), ApiError> {
+    let snapshot = router::current();
+    authenticate(&snapshot, req)?;
+    let route = read_route_fields(&req.body)?;
+    let model = snapshot
+        .model(&route.model)
+        .ok_or_else(|| ApiError::model_not_found(&route.model))?;
+    let counted_by = model
+        .deployments
+        .iter()
+        .find(|d| d.is_enabled() && adapter(d.provider.kind).count_tokens_path.is_some());
+    if let Some(d) = counted_by
+        && let Some(answer) = forward(req, request_id, d).await
+    {
+        let (status, body) = answer;
+        let headers: [(&str, &[u8]); 3] = [
+            ("x-request-id", request_id.as_bytes()),
+            ("request-id", request_id.as_bytes()),
+            ("x-tollgate-count", b"provider"),
+        ];
+        let _ = resp.send_json(status, &headers, &body).await;
+        return Ok(());
+    }
+    let canonical = parse_for_count(&req.body)?;
+    let n = estimate_input_tokens(&canonical);
+    let body = format!("{{\"input_tokens\":{n}}}");
+    let headers: [(&str, &[u8]); 3] = [
+        ("x-request-id", request_id.as_bytes()),
+        ("request-id", request_id.as_bytes()),
+        ("x-tollgate-count", b"estimate"),
+    ];
+    let _ = resp.send_json(200, &headers, body.as_bytes()).await;
+    Ok(())
+}
+
+/// A count request carries no `max_tokens`, which a Messages request
+/// requires: the parse is given a placeholder.
+fn parse_for_count(body: &[u8]) -> Result<crate::canonical::ChatRequest, ApiError> {
+    if find_top_level_value(body, b"max_tokens").is_some() {
+        return parse_messages_request(body);
+    }
+    let start = body.iter().position(|&b| b == b'{').ok_or_else(|| {
+        ApiError::invalid_request("invalid_json", "The body must be a JSON object.")
+    })?;
+    let mut with = Vec::with_capacity(body.len() + 16);
+    with.extend_from_slice(&body[..=start]);
+    with.extend_from_slice(b"\"max_tokens\":1,");
+    with.extend_from_slice(&body[start + 1..]);
+    parse_messages_request(&with)
+}
+
+/// The provider's own count; `None` when it cannot be had (the estimate
+/// answers instead).
+async fn forward(req: &Request, request_id: &str, d: &Deployment) -> Option<(u16, Vec<u8>)> {
+    let provider = &d.provider;
+    let path = adapter(provider.kind).count_tokens_path?;
+    let body = match find_top_level_value(&req.body, b"model") {
+        Some(span) => {
+            let mut out = Vec::with_capacity(req.body.len() + d.upstream_model.len());
+            out.extend_from_slice(&req.body[..span.start]);
+            let mut quoted = String::new();
+            crate::api::error::push_json_str(&mut quoted, &d.upstream_model);
+            out.extend_from_slice(quoted.as_bytes());
+            out.extend_from_slice(&req.body[span.end..]);
+            out
+        }
+        None => return None,
+    };
+    let base = provider.base.as_ref()?;
+    let target = format!("{}{path}", base.path);
+    let key = provider.api_keys.first();
+    let bytes = crate::providers::render_request(
+        provider,
+        key,
+        &target,
+        &body,
+        false,
+        request_id,
+        req.headers(),
+    );
+    let timeout = Duration::from_secs(10);
+    let mut upstream = super::attempt::send(provider, timeout, timeout, bytes)
+        .await
+        .ok()?;
+    let status = upstream.status;
+    let answer = upstream.body.collect(1 << 20).await.ok()?;
+    let answer = crate::api::scrub::scrub_provider_error(answer, &provider.api_keys);
+    Some((status, answer))
+}

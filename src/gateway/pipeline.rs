@@ -1,0 +1,256 @@
+//! The one request path every inbound API takes: authenticate, read the
+//! request once, decide the route, run the policy stages, plan, run the
+//! attempt engine to the commit point, deliver — then send whatever error
+//! is owed from one place, and hand the delivery record to `record`.
+
+use std::cell::OnceCell;
+
+use super::Gateway;
+use super::attempt::RequestCtx;
+use super::auth::authenticate;
+use super::dialect::Inbound;
+use super::engine::{self, Outcome, Trail};
+use super::obligations::Obligations;
+use super::policy::StageRequest;
+use super::read::{complexity, read_request, route_value, tags, timeout_cap};
+use super::record::{DeliveryRecord, Ending, record};
+use super::translated::Report;
+use crate::api::ApiError;
+use crate::canonical::json_scan::first_top_level_value;
+use crate::config::ProviderKind;
+use crate::router::decide::{RequestFacts, decide};
+use crate::router::plan::plan;
+use crate::router::{self, Snapshot};
+use crate::server::{Request, Responder};
+
+/// How the request path ended, before anything owed is sent.
+enum Exit {
+    /// The answer went out (whole, or broken after the commit point).
+    Delivered(Report),
+    /// No answer: an error in the client's dialect, with extra headers.
+    Error(ApiError, Vec<(&'static str, Vec<u8>)>),
+    /// A same-dialect provider's own error answer, relayed as it came.
+    Raw(u16, Vec<(String, Vec<u8>)>, Vec<u8>),
+    /// The client left before any answer.
+    Abandoned,
+}
+
+impl From<ApiError> for Exit {
+    fn from(e: ApiError) -> Self {
+        Exit::Error(e, Vec::new())
+    }
+}
+
+pub async fn serve(gw: &Gateway, inbound: Inbound, req: Request, resp: &mut Responder<'_>) {
+    let request_id = gw.request_id(&req);
+    let mut rec = DeliveryRecord::new(&request_id, inbound);
+    // Hold this snapshot to the end: a reload mid-request does not affect it.
+    let snapshot = router::current();
+    let exit = run(inbound, &req, &request_id, &snapshot, &mut rec, resp).await;
+    let id = ("x-request-id", request_id.as_bytes());
+    match exit {
+        Exit::Delivered(report) => {
+            rec.status = report.status;
+            rec.usage = report.usage;
+            rec.ending = match report.delivered {
+                engine::Delivered::Complete => Ending::Answered,
+                engine::Delivered::UpstreamFailed => Ending::UpstreamFailed,
+                engine::Delivered::ClientGone => Ending::ClientGone,
+            };
+        }
+        Exit::Error(err, extra) => {
+            rec.status = err.status;
+            if rec.attempts.is_empty() {
+                rec.ending = Ending::Refused;
+            } else {
+                rec.ending = Ending::UpstreamFailed;
+            }
+            let mut headers: Vec<(&str, &[u8])> = vec![id];
+            headers.extend(extra.iter().map(|(n, v)| (*n, v.as_slice())));
+            let _ = super::send_error(resp, inbound, &err, &headers).await;
+        }
+        Exit::Raw(status, upstream, body) => {
+            rec.status = status;
+            rec.ending = Ending::UpstreamFailed;
+            let mut headers: Vec<(&str, &[u8])> = vec![id];
+            headers.extend(upstream.iter().map(|(n, v)| (n.as_str(), v.as_slice())));
+            let _ = resp.send(status, &headers, &body).await;
+        }
+        Exit::Abandoned => {
+            rec.ending = Ending::ClientGone;
+            resp.abort();
+        }
+    }
+    rec.close();
+    record(&rec);
+}
+
+async fn run(
+    inbound: Inbound,
+    req: &Request,
+    request_id: &str,
+    snapshot: &Snapshot,
+    rec: &mut DeliveryRecord,
+    resp: &mut Responder<'_>,
+) -> Exit {
+    let key = match authenticate(snapshot, req) {
+        Ok(k) => k,
+        Err(e) => return e.into(),
+    };
+    rec.key_id = key.map(|k| k.id.clone());
+    let mut ctx = RequestCtx {
+        inbound,
+        req,
+        request_id,
+        stream: false,
+        include_usage: false,
+        envelope: OnceCell::new(),
+        canonical: OnceCell::new(),
+        timeout_cap: None,
+        hold_bytes: snapshot.config.routing.retry.hold_answer_bytes,
+        max_tokens: OnceCell::new(),
+        obligations: Obligations::default(),
+        rewritten: false,
+    };
+    match timeout_cap(snapshot, key, req) {
+        Ok(cap) => ctx.timeout_cap = cap,
+        Err(e) => return e.into(),
+    }
+    // Clients send `model` first: this look stops there.
+    let first_model = first_top_level_value(&req.body, b"model");
+    let (requested, metadata_tags) = match read_request(&mut ctx, snapshot, first_model) {
+        Ok(r) => r,
+        Err(e) => return e.into(),
+    };
+    rec.requested_model = requested.clone();
+    rec.stream = ctx.stream;
+    let facts = RequestFacts {
+        model: &requested,
+        tags: tags(req, metadata_tags),
+        key,
+        region: req
+            .header_str("x-tollgate-region")
+            .map(|r| r.trim().to_string()),
+        complexity: complexity(snapshot, &req.body),
+    };
+    let decision = match decide(snapshot, &facts) {
+        Ok(d) => d,
+        Err(e) => return e.into(),
+    };
+    if !snapshot.stages.is_empty()
+        && let Err(e) = run_stages(&mut ctx, snapshot, key, &decision)
+    {
+        return e.into();
+    }
+    let planned = plan(snapshot, &decision);
+    let route_header = |trail: Option<(&Trail, &str)>| route_value(&decision, trail);
+    let Some(first) = planned.targets.first().cloned() else {
+        let why = decision
+            .model
+            .disabled_reason()
+            .unwrap_or_else(|| planned.excluded.join("; "));
+        let err = ApiError::coded(
+            503,
+            "service_unavailable_error",
+            "no_healthy_deployment",
+            format!(
+                "No deployment can serve model `{}` now: {why}.",
+                decision.model.name
+            ),
+        );
+        return Exit::Error(
+            err,
+            vec![("x-tollgate-route", route_header(None).into_bytes())],
+        );
+    };
+    if first.provider.kind == ProviderKind::Mock {
+        let route = route_header(None);
+        let headers: [(&str, &[u8]); 4] = [
+            ("x-request-id", request_id.as_bytes()),
+            ("x-tollgate-provider", first.provider.name.as_bytes()),
+            ("x-tollgate-model", first.upstream_model.as_bytes()),
+            ("x-tollgate-route", route.as_bytes()),
+        ];
+        rec.served = Some((first.provider.name.clone(), first.upstream_model.clone()));
+        return match super::in_process::serve(&ctx, &first.upstream_model, &headers, resp).await {
+            Ok(report) => Exit::Delivered(report),
+            Err(e) => e.into(),
+        };
+    }
+    // The in-process mock only ever serves as a first choice.
+    let targets: Vec<_> = planned
+        .targets
+        .into_iter()
+        .filter(|d| d.provider.kind != ProviderKind::Mock)
+        .collect();
+    let hedge = decision.model.hedge.as_ref();
+    let outcome = engine::run(&ctx, snapshot, &targets, planned.panic, hedge, resp).await;
+    match outcome {
+        Outcome::Won(prepared, trail) => {
+            let d = prepared.deployment.clone();
+            rec.attempts = trail.log.clone();
+            rec.served = Some((d.provider.name.clone(), d.upstream_model.clone()));
+            rec.ttfb_ms = Some(prepared.ttfb_ms);
+            let route = route_header(Some((
+                &trail,
+                &format!("{}/{}", d.provider.name, d.upstream_model),
+            )));
+            let headers: [(&str, &[u8]); 4] = [
+                ("x-request-id", request_id.as_bytes()),
+                ("x-tollgate-provider", d.provider.name.as_bytes()),
+                ("x-tollgate-model", d.upstream_model.as_bytes()),
+                ("x-tollgate-route", route.as_bytes()),
+            ];
+            Exit::Delivered(engine::deliver(prepared, &ctx, &headers, resp).await)
+        }
+        Outcome::Lost(failure, provider, trail) => {
+            rec.attempts = trail.log.clone();
+            let route = route_header(Some((&trail, "none"))).into_bytes();
+            // A same-dialect provider's error goes out as it came, with its
+            // rate-limit headers; anything else in the client's shape.
+            if let Some((status, upstream_headers, body)) = failure.raw_answer(inbound) {
+                let mut headers = upstream_headers.to_vec();
+                headers.push(("x-tollgate-route".into(), route));
+                return Exit::Raw(status, headers, body.to_vec());
+            }
+            let mut extra = vec![("x-tollgate-route", route)];
+            if let Some(ms) = engine::retry_after(&failure) {
+                extra.push(("retry-after", ms.div_ceil(1000).to_string().into_bytes()));
+            }
+            Exit::Error(failure.to_api(&provider), extra)
+        }
+        Outcome::Abandoned => Exit::Abandoned,
+    }
+}
+
+/// Runs the snapshot's policy stages over the canonical request.
+fn run_stages(
+    ctx: &mut RequestCtx<'_>,
+    snapshot: &Snapshot,
+    key: Option<&crate::router::ClientKey>,
+    decision: &crate::router::decide::Decision,
+) -> Result<(), ApiError> {
+    ctx.canonical()?;
+    let mut canonical = ctx
+        .canonical
+        .take()
+        .expect("parsed above")
+        .expect("parsed without error above");
+    let mut obligations = ctx.obligations;
+    let mut stage_req = StageRequest {
+        canonical: &mut canonical,
+        http: ctx.req,
+        key,
+        decision,
+        obligations: &mut obligations,
+        rewritten: false,
+    };
+    for stage in &snapshot.stages {
+        stage.apply(&mut stage_req)?;
+    }
+    let rewritten = stage_req.rewritten;
+    ctx.obligations = obligations;
+    ctx.rewritten |= rewritten;
+    let _ = ctx.canonical.set(Ok(canonical));
+    Ok(())
+}
