@@ -1,7 +1,8 @@
 //! `POST /v1/messages/count_tokens`: `{"input_tokens": N}` for an Anthropic
 //! request. A model served by an Anthropic deployment is counted by the
 //! provider's own endpoint (model spliced, the rest forwarded as it is);
-//! any other model gets the dialect's documented upper-bound estimate
+//! any other model, or a provider whose endpoint fails, gets the dialect's
+//! documented upper-bound estimate
 //! (`api::anthropic::estimate_input_tokens`) until the context-window
 //! issue's counter replaces it. `x-tollgate-count` says which.
 
@@ -111,6 +112,10 @@ async fn forward(req: &Request, request_id: &str, d: &Deployment) -> Option<(u16
         .ok()?;
     let status = upstream.status;
     let answer = upstream.body.collect(1 << 20).await.ok()?;
-    let answer = crate::api::scrub::scrub_provider_error(answer, &provider.api_keys);
+    // A provider that cannot count (no such endpoint, a refusal) leaves the
+    // answer to the estimate rather than failing the client's call.
+    if status != 200 || find_top_level_value(&answer, b"input_tokens").is_none() {
+        return None;
+    }
     Some((status, answer))
 }
