@@ -9,7 +9,7 @@ set -euo pipefail
 
 REQUESTS=${REQUESTS:-2000}    # measured requests per row
 WARMUP=${WARMUP:-200}         # unmeasured requests first (pools, lazy init)
-ROWS=${ROWS:-"passthrough anthropic routed nginx"}
+ROWS=${ROWS:-"passthrough anthropic routed messages-native messages-to-openai nginx"}
 MOCK_PORT=${MOCK_PORT:-19190}
 GW_PORT=${GW_PORT:-18180}
 NGINX_PORT=${NGINX_PORT:-18181}
@@ -57,15 +57,19 @@ wait_port() {
 # The same ~1 KB request as perf/run.sh.
 BODY='{"model":"MODEL","messages":[{"role":"system","content":"You are a concise assistant for a travel agency. Answer in plain English, cite the booking reference when you have one, and call a tool when live data is needed."},{"role":"user","content":"Hi, I need to get from Lyon to Milan next Tuesday morning."},{"role":"assistant","content":"Sure. Do you prefer the train or a flight, and is there a time you must arrive by?"},{"role":"user","content":"Train, and I must be in Milan by 2pm. Two adults, one bike."}],"tools":[{"type":"function","function":{"name":"search_trains","description":"Search scheduled trains between two stations on a date.","parameters":{"type":"object","properties":{"from":{"type":"string","description":"Departure station"},"to":{"type":"string","description":"Arrival station"},"date":{"type":"string","description":"ISO 8601 date"},"arrive_by":{"type":"string","description":"Latest arrival, HH:MM"},"passengers":{"type":"integer","minimum":1},"bikes":{"type":"integer","minimum":0}},"required":["from","to","date"]}}}],"tool_choice":"auto","temperature":0.2,"max_tokens":512,"stream":false}'
 
-# client.py PORT MODEL N: N requests on one keep-alive connection; exits 1 on
-# any non-200 answer.
+# The same conversation as an Anthropic Messages request.
+MESSAGES_BODY='{"model":"MODEL","max_tokens":512,"system":"You are a concise assistant for a travel agency. Answer in plain English, cite the booking reference when you have one, and call a tool when live data is needed.","messages":[{"role":"user","content":"Hi, I need to get from Lyon to Milan next Tuesday morning."},{"role":"assistant","content":"Sure. Do you prefer the train or a flight, and is there a time you must arrive by?"},{"role":"user","content":"Train, and I must be in Milan by 2pm. Two adults, one bike."}],"tools":[{"name":"search_trains","description":"Search scheduled trains between two stations on a date.","input_schema":{"type":"object","properties":{"from":{"type":"string","description":"Departure station"},"to":{"type":"string","description":"Arrival station"},"date":{"type":"string","description":"ISO 8601 date"},"arrive_by":{"type":"string","description":"Latest arrival, HH:MM"},"passengers":{"type":"integer","minimum":1},"bikes":{"type":"integer","minimum":0}},"required":["from","to","date"]}}],"tool_choice":{"type":"auto"},"temperature":0.2}'
+
+# client.py PORT MODEL N BODY [PATH]: N requests on one keep-alive
+# connection; exits 1 on any non-200 answer.
 cat >"$TMP/client.py" <<'EOF'
 import http.client, sys
 port, model, n, body = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
+path = sys.argv[5] if len(sys.argv) > 5 else "/v1/chat/completions"
 payload = body.replace("MODEL", model).encode()
 c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 for i in range(n):
-    c.request("POST", "/v1/chat/completions", payload, {"content-type": "application/json"})
+    c.request("POST", path, payload, {"content-type": "application/json", "anthropic-version": "2023-06-01"})
     r = c.getresponse()
     data = r.read()
     if r.status != 200:
@@ -120,18 +124,19 @@ printf '[[rules]]\nname = "very-hard"\nmatch = { min_complexity = 0.99 }\nroute_
 PIDS+=($!)
 wait_port "$MOCK_PORT"
 
-# measure NAME PORT MODEL: zero the counters after the warm-up, dump after N.
+# measure NAME PORT MODEL PID OUT [BODY PATH]: zero the counters after the
+# warm-up, dump after N.
 measure() {
-    local name=$1 port=$2 model=$3 pid=$4 out=$5
-    python3 "$TMP/client.py" "$port" "$model" "$WARMUP" "$BODY" || die "$name: warm-up failed"
+    local name=$1 port=$2 model=$3 pid=$4 out=$5 body=${6:-$BODY} path=${7:-/v1/chat/completions}
+    python3 "$TMP/client.py" "$port" "$model" "$WARMUP" "$body" "$path" || die "$name: warm-up failed"
     callgrind_control -z "$pid" >/dev/null 2>&1
-    python3 "$TMP/client.py" "$port" "$model" "$REQUESTS" "$BODY" || die "$name: run failed"
+    python3 "$TMP/client.py" "$port" "$model" "$REQUESTS" "$body" "$path" || die "$name: run failed"
     callgrind_control -d "$pid" >/dev/null 2>&1
     sleep 0.5
     local ir
     ir=$(ls -t "$out".* 2>/dev/null | head -1 | xargs grep -h '^summary:' | awk '{print $2}')
     [ -n "$ir" ] || die "$name: no callgrind dump"
-    awk -v ir="$ir" -v n="$REQUESTS" -v name="$name" 'BEGIN { printf "%-12s %10.0f instructions/request\n", name, ir / n }'
+    awk -v ir="$ir" -v n="$REQUESTS" -v name="$name" 'BEGIN { printf "%-20s %10.0f instructions/request\n", name, ir / n }'
 }
 
 declare -A GW_PID=()
@@ -153,6 +158,12 @@ for row in $ROWS; do
         model=bench-model
         [ "$row" = anthropic ] && model=bench-anthropic
         RESULTS+=("$(measure "$row" "$GW_PORT" "$model" "${GW_PID[tollgate]}" "$TMP/tollgate.out")")
+        ;;
+    messages-native | messages-to-openai)
+        start_gateway tollgate "$GW_PORT"
+        model=bench-anthropic
+        [ "$row" = messages-to-openai ] && model=bench-model
+        RESULTS+=("$(measure "$row" "$GW_PORT" "$model" "${GW_PID[tollgate]}" "$TMP/tollgate.out" "$MESSAGES_BODY" /v1/messages)")
         ;;
     routed)
         start_gateway routed $((GW_PORT + 2))

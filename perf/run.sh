@@ -164,17 +164,26 @@ make_body() {
 {"model":"bench-model","messages":[{"role":"system","content":"You are a concise assistant for a travel agency. Answer in plain English, cite the booking reference when you have one, and call a tool when live data is needed."},{"role":"user","content":"Hi, I need to get from Lyon to Milan next Tuesday morning."},{"role":"assistant","content":"Sure. Do you prefer the train or a flight, and is there a time you must arrive by?"},{"role":"user","content":"Train, and I must be in Milan by 2pm. Two adults, one bike."}],"tools":[{"type":"function","function":{"name":"search_trains","description":"Search scheduled trains between two stations on a date.","parameters":{"type":"object","properties":{"from":{"type":"string","description":"Departure station"},"to":{"type":"string","description":"Arrival station"},"date":{"type":"string","description":"ISO 8601 date"},"arrive_by":{"type":"string","description":"Latest arrival, HH:MM"},"passengers":{"type":"integer","minimum":1},"bikes":{"type":"integer","minimum":0}},"required":["from","to","date"]}}}],"tool_choice":"auto","temperature":0.2,"max_tokens":512,"stream":$stream}
 EOF
 }
+# The same conversation as an Anthropic Messages request (POST /v1/messages).
+make_messages_body() {
+    cat <<EOF
+{"model":"$1","max_tokens":512,"system":"You are a concise assistant for a travel agency. Answer in plain English, cite the booking reference when you have one, and call a tool when live data is needed.","messages":[{"role":"user","content":"Hi, I need to get from Lyon to Milan next Tuesday morning."},{"role":"assistant","content":"Sure. Do you prefer the train or a flight, and is there a time you must arrive by?"},{"role":"user","content":"Train, and I must be in Milan by 2pm. Two adults, one bike."}],"tools":[{"name":"search_trains","description":"Search scheduled trains between two stations on a date.","input_schema":{"type":"object","properties":{"from":{"type":"string","description":"Departure station"},"to":{"type":"string","description":"Arrival station"},"date":{"type":"string","description":"ISO 8601 date"},"arrive_by":{"type":"string","description":"Latest arrival, HH:MM"},"passengers":{"type":"integer","minimum":1},"bikes":{"type":"integer","minimum":0}},"required":["from","to","date"]}}],"tool_choice":{"type":"auto"},"temperature":0.2}
+EOF
+}
+make_messages_body bench-anthropic | tr -d '\n' >"$TMP/msgs-native.json"
+make_messages_body bench-model | tr -d '\n' >"$TMP/msgs-openai.json"
 make_body false | tr -d '\n' >"$TMP/body.json"
 make_body true | tr -d '\n' >"$TMP/body-stream.json"
 sed 's/"bench-model"/"bench-anthropic"/' "$TMP/body.json" >"$TMP/body-anthropic.json"
 sed 's/"bench-model"/"bench-routed"/' "$TMP/body.json" >"$TMP/body-routed.json"
-for kind in body body-stream body-anthropic body-routed; do
+for kind in body body-stream body-anthropic body-routed msgs-native msgs-openai; do
     cat >"$TMP/$kind.lua" <<EOF
 local f = assert(io.open("$TMP/$kind.json", "rb"))
 wrk.method = "POST"
 wrk.body = f:read("*a")
 f:close()
 wrk.headers["content-type"] = "application/json"
+wrk.headers["anthropic-version"] = "2023-06-01"
 EOF
 done
 BODY_BYTES=$(wc -c <"$TMP/body.json")
@@ -284,6 +293,7 @@ declare -A URL=(
     [direct]="http://$HOST:$MOCK_PORT/v1/chat/completions"
     [tollgate]="http://$HOST:$GW_PORT/v1/chat/completions"
     [nginx]="http://$HOST:$NGINX_PORT/v1/chat/completions"
+    [messages]="http://$HOST:$GW_PORT/v1/messages"
 )
 for t in "${TARGETS[@]}"; do
     code=$(curl -sS -o "$TMP/check-$t.json" -w '%{http_code}' --max-time 5 \
@@ -395,13 +405,17 @@ for r in $(seq 1 "$ROUNDS"); do
     # model, each next to a fresh passthrough run, interleaved like the rest.
     run_load "tollgate-anthropic/$CONNS#$r" "${URL[tollgate]}" "$CONNS" "$THREADS" "$TMP/body-anthropic.lua" "$GW_PID"
     run_load "tollgate-routed/$CONNS#$r" "${URL[tollgate]}" "$CONNS" "$THREADS" "$TMP/body-routed.lua" "$GW_PID"
+    # Anthropic Messages inbound: to an Anthropic upstream (the same-dialect
+    # splice) and to the OpenAI-compatible one (translated).
+    run_load "tollgate-msgs-native/$CONNS#$r" "${URL[messages]}" "$CONNS" "$THREADS" "$TMP/msgs-native.lua" "$GW_PID"
+    run_load "tollgate-msgs-openai/$CONNS#$r" "${URL[messages]}" "$CONNS" "$THREADS" "$TMP/msgs-openai.lua" "$GW_PID"
     run_load "tollgate-again/$CONNS#$r" "${URL[tollgate]}" "$CONNS" "$THREADS" "$TMP/body.lua" "$GW_PID"
 done
 for t in "${TARGETS[@]}"; do
     fold_rounds "$t/$CONNS"
     fold_rounds "$t/1"
 done
-for t in tollgate-anthropic tollgate-routed tollgate-again; do
+for t in tollgate-anthropic tollgate-routed tollgate-msgs-native tollgate-msgs-openai tollgate-again; do
     fold_rounds "$t/$CONNS"
 done
 if [ "$STREAM" = 1 ]; then
@@ -439,6 +453,12 @@ anth_ratio=$(awk '{printf "%.3f", $0}' <<<"$(median $anth_rounds)")
 routed_ratio=$(awk '{printf "%.3f", $0}' <<<"$(median $routed_rounds)")
 anth_of_medians=$(awk -v a="${RPS[tollgate-anthropic/$CONNS]}" -v b="$pass_rps" 'BEGIN {printf "%.3f", a / b}')
 routed_of_medians=$(awk -v a="${RPS[tollgate-routed/$CONNS]}" -v b="$pass_rps" 'BEGIN {printf "%.3f", a / b}')
+native_rounds=$(paired_ratio tollgate-msgs-native)
+msgs_openai_rounds=$(paired_ratio tollgate-msgs-openai)
+native_ratio=$(awk '{printf "%.3f", $0}' <<<"$(median $native_rounds)")
+msgs_openai_ratio=$(awk '{printf "%.3f", $0}' <<<"$(median $msgs_openai_rounds)")
+native_ok=$(awk -v r="$native_ratio" 'BEGIN {print (r >= 0.95) ? "MET" : "MISSED"}')
+msgs_openai_ok=$(awk -v r="$msgs_openai_ratio" 'BEGIN {print (r >= 0.85) ? "MET" : "MISSED"}')
 anth_ok=$(awk -v r="$anth_ratio" 'BEGIN {print (r >= 0.9) ? "MET" : "MISSED"}')
 routed_ok=$(awk -v r="$routed_ratio" 'BEGIN {print (r >= 0.95) ? "MET" : "MISSED"}')
 added_ok=$(awk -v a="$added" 'BEGIN {print (a < 50) ? "MET" : "MISSED"}')
@@ -484,10 +504,12 @@ table() {
     echo "a fallback chain, breakers, retries, 20 rules incl. a complexity rule), then the plain"
     echo "passthrough again:"
     echo
-    table "tollgate-anthropic/$CONNS" "tollgate-routed/$CONNS" "tollgate-again/$CONNS"
+    table "tollgate-anthropic/$CONNS" "tollgate-routed/$CONNS" "tollgate-msgs-native/$CONNS" "tollgate-msgs-openai/$CONNS" "tollgate-again/$CONNS"
     echo
     echo "- Anthropic translation rps / passthrough rps, median of the rounds' paired ratios (each round against the mean of its two passthrough runs): **$anth_ratio** (target ≥ 0.9: $anth_ok); rounds: $anth_rounds; ratio of the medians above: $anth_of_medians (passthrough $pass_rps)"
     echo "- routing configured rps / passthrough rps, the same way: **$routed_ratio** (target ≥ 0.95: $routed_ok); rounds: $routed_rounds; ratio of the medians: $routed_of_medians"
+    echo "- Anthropic Messages inbound → Anthropic upstream (same dialect) / OpenAI passthrough, paired: **$native_ratio** (target ≥ 0.95: $native_ok); rounds: $native_rounds"
+    echo "- Anthropic Messages inbound → OpenAI-compatible upstream (translated) / OpenAI passthrough, paired: **$msgs_openai_ratio** (target ≥ 0.85: $msgs_openai_ok); rounds: $msgs_openai_rounds"
     echo "- Tollgate CPU per request (µs, medians): passthrough ${PROXY_CPU[tollgate-again/$CONNS]}, Anthropic translation ${PROXY_CPU[tollgate-anthropic/$CONNS]}, routing configured ${PROXY_CPU[tollgate-routed/$CONNS]}; the mock's own CPU per request differs by format (${MOCK_CPU[tollgate-again/$CONNS]} / ${MOCK_CPU[tollgate-anthropic/$CONNS]} / ${MOCK_CPU[tollgate-routed/$CONNS]}) and shares the proxy's CPU"
     if [ "$STREAM" = 1 ]; then
         echo
