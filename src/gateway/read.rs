@@ -63,7 +63,18 @@ pub(super) fn read_request(
                     .iter()
                     .all(|m| translated_only(m)))
     });
-    let scan = |body: &[u8]| find_top_level_values(body, [b"model", b"metadata"]);
+    // One pass finds what routing and the whole-answer deadline need.
+    let scan = |body: &[u8]| {
+        find_top_level_values(
+            body,
+            [
+                b"model",
+                b"metadata",
+                b"max_completion_tokens",
+                b"max_tokens",
+            ],
+        )
+    };
     let mut scanned = None;
     if all_translated {
         match ctx.canonical() {
@@ -74,6 +85,7 @@ pub(super) fn read_request(
                     canonical.stream,
                     canonical.include_usage,
                 );
+                let _ = ctx.max_tokens.set(canonical.sampling.max_output_tokens);
                 ctx.stream = stream;
                 ctx.include_usage = include_usage;
                 return Ok((model, tags));
@@ -85,14 +97,17 @@ pub(super) fn read_request(
             // What is not JSON at all gets the general path's error.
             Err(e) => {
                 let found = scan(&ctx.req.body);
-                if found.as_ref().is_some_and(|[model, _]| model.is_some()) {
+                if found.as_ref().is_some_and(|[model, ..]| model.is_some()) {
                     return Err(e);
                 }
                 scanned = found;
             }
         }
     }
-    let [model_span, metadata_span] = scanned.or_else(|| scan(&ctx.req.body)).unwrap_or_default();
+    let [model_span, metadata_span, completion, max] =
+        scanned.or_else(|| scan(&ctx.req.body)).unwrap_or_default();
+    let number = |span: Range<usize>| std::str::from_utf8(&ctx.req.body[span]).ok()?.parse().ok();
+    let _ = ctx.max_tokens.set(completion.or(max).and_then(number));
     let envelope = match ctx.inbound {
         Inbound::OpenAi => crate::api::chat::inspect_with_span(&ctx.req.body, model_span)?,
         Inbound::Anthropic => ctx.envelope()?.clone(),

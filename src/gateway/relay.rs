@@ -11,10 +11,8 @@ use super::translated::Report;
 use crate::api::ApiError;
 use crate::api::scrub::StreamScrubber;
 use crate::canonical::Usage;
-use crate::canonical::json_scan::find_top_level_value;
 use crate::providers::anthropic::passthrough::AnthropicStreamReader;
 use crate::providers::openai::OpenAiStreamReader;
-use crate::providers::openai::frames::scan;
 use crate::server::Responder;
 
 /// Upstream headers worth passing on; everything else is the gateway's to set.
@@ -159,7 +157,7 @@ pub async fn relay(
         return report(Delivered::ClientGone, None);
     }
     if let Some(len) = length {
-        return relay_sized(upstream, first, len, provider, resp).await;
+        return relay_sized(upstream, first, len, resp).await;
     }
     // An error event can quote the key the provider was sent; an answer
     // never legitimately holds it.
@@ -220,7 +218,6 @@ async fn relay_sized(
     mut upstream: crate::upstream::UpstreamResponse,
     first: Vec<u8>,
     length: u64,
-    provider: &str,
     resp: &mut Responder<'_>,
 ) -> Report {
     let status = upstream.status;
@@ -241,7 +238,6 @@ async fn relay_sized(
             }
             Ok(None) => break,
             Err(_) => {
-                let _ = provider;
                 resp.abort();
                 return report(Delivered::UpstreamFailed);
             }
@@ -256,30 +252,21 @@ async fn relay_sized(
 }
 
 /// The usage member of a whole same-dialect answer, in canonical terms
-/// (prompt tokens include the cache, whatever the dialect counts).
+/// (prompt tokens include the cache, whatever the dialect counts). Both
+/// dialects write `usage` last or nearly so, as a small object of numbers:
+/// it is found from the end and read by plain byte scans, not a parse.
 fn whole_usage(inbound: Inbound, body: &[u8]) -> Option<Usage> {
-    let span = find_top_level_value(body, b"usage")?;
-    let usage = &body[span];
-    let n = |key: &[u8]| scan::number(usage, key).unwrap_or(0);
+    let usage = usage_object(body)?;
+    let n = |key: &[u8]| number_after(usage, key).unwrap_or(0);
     let u = match inbound {
-        Inbound::OpenAi => {
-            let details = |outer: &[u8], key: &[u8]| {
-                scan::object(usage, outer).and_then(|o| scan::number(o, key))
-            };
-            Usage {
-                prompt_tokens: n(b"\"prompt_tokens\""),
-                completion_tokens: n(b"\"completion_tokens\""),
-                total_tokens: n(b"\"total_tokens\""),
-                cached_prompt_tokens: details(b"\"prompt_tokens_details\"", b"\"cached_tokens\"")
-                    .unwrap_or(0),
-                cache_creation_tokens: 0,
-                reasoning_tokens: details(
-                    b"\"completion_tokens_details\"",
-                    b"\"reasoning_tokens\"",
-                )
-                .unwrap_or(0),
-            }
-        }
+        Inbound::OpenAi => Usage {
+            prompt_tokens: n(b"\"prompt_tokens\""),
+            completion_tokens: n(b"\"completion_tokens\""),
+            total_tokens: n(b"\"total_tokens\""),
+            cached_prompt_tokens: n(b"\"cached_tokens\""),
+            cache_creation_tokens: 0,
+            reasoning_tokens: n(b"\"reasoning_tokens\""),
+        },
         Inbound::Anthropic => {
             let (input, read, write) = (
                 n(b"\"input_tokens\""),
@@ -300,6 +287,56 @@ fn whole_usage(inbound: Inbound, body: &[u8]) -> Option<Usage> {
     Some(u)
 }
 
+/// The last `"usage":{…}` object of a JSON text (an escaped `\"usage\"`
+/// inside a string does not count).
+fn usage_object(body: &[u8]) -> Option<&[u8]> {
+    const KEY: &[u8] = b"\"usage\"";
+    let at = body
+        .windows(KEY.len())
+        .rposition(|w| w == KEY)
+        .filter(|&i| i == 0 || body[i - 1] != b'\\')?;
+    let rest = &body[at + KEY.len()..];
+    let open = rest
+        .iter()
+        .position(|&b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t' | b':'))?;
+    if rest[open] != b'{' {
+        return None;
+    }
+    let mut depth = 0usize;
+    for (i, &b) in rest[open..].iter().enumerate() {
+        match b {
+            b'{' => depth += 1,
+            b'}' => {
+                depth -= 1;
+                if depth == 0 {
+                    return Some(&rest[open..open + i + 1]);
+                }
+            }
+            _ => {}
+        }
+    }
+    None
+}
+
+/// The unsigned number after `"key":` in a small object.
+fn number_after(obj: &[u8], key: &[u8]) -> Option<u64> {
+    let at = obj.windows(key.len()).position(|w| w == key)?;
+    let rest = &obj[at + key.len()..];
+    let start = rest.iter().position(|b| b.is_ascii_digit())?;
+    if rest[..start]
+        .iter()
+        .any(|&b| !matches!(b, b' ' | b':' | b'\n' | b'\r' | b'\t'))
+    {
+        return None;
+    }
+    let digits = &rest[start..];
+    let end = digits
+        .iter()
+        .position(|b| !b.is_ascii_digit())
+        .unwrap_or(digits.len());
+    std::str::from_utf8(&digits[..end]).ok()?.parse().ok()
+}
+
 /// The mid-stream error: the dialect's error event, which the SDKs raise
 /// as an API error when it arrives.
 fn interrupted(err: &ApiError) -> ApiError {
@@ -307,4 +344,36 @@ fn interrupted(err: &ApiError) -> ApiError {
     e.code = Some("stream_interrupted".into());
     e.message = format!("The upstream stream was interrupted: {}", err.message);
     e
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_usage_reads_both_dialects() {
+        let openai = br#"{"id":"x","choices":[{"message":{"content":"say \"usage\": {}"}}],"usage":{"prompt_tokens":12,"completion_tokens":5,"total_tokens":17,"prompt_tokens_details":{"cached_tokens":4},"completion_tokens_details":{"reasoning_tokens":2}}}"#;
+        let u = whole_usage(Inbound::OpenAi, openai).unwrap();
+        assert_eq!(
+            (
+                u.prompt_tokens,
+                u.completion_tokens,
+                u.cached_prompt_tokens,
+                u.reasoning_tokens
+            ),
+            (12, 5, 4, 2)
+        );
+        let anthropic = br#"{"id":"msg","content":[],"usage":{"input_tokens":3,"cache_creation_input_tokens":10,"cache_read_input_tokens":20,"output_tokens":7}}"#;
+        let u = whole_usage(Inbound::Anthropic, anthropic).unwrap();
+        assert_eq!(
+            (
+                u.prompt_tokens,
+                u.completion_tokens,
+                u.cached_prompt_tokens,
+                u.cache_creation_tokens
+            ),
+            (33, 7, 20, 10)
+        );
+        assert_eq!(whole_usage(Inbound::OpenAi, br#"{"id":"x"}"#), None);
+    }
 }
