@@ -10,7 +10,7 @@
 //! ([`map_usage`], the same function the translated path uses).
 
 use super::convert::{map_error, map_usage};
-use super::wire::WireUsage;
+use super::wire::{OutputTokensDetails, WireUsage};
 use crate::api::ApiError;
 use crate::canonical::Usage;
 use crate::providers::openai::frames::{SseFrames, scan};
@@ -118,6 +118,11 @@ impl AnthropicStreamReader {
             if let Some(n) = scan::number(usage, key) {
                 *slot = Some(n);
             }
+        }
+        if let Some(n) = scan::number(usage, b"\"thinking_tokens\"") {
+            self.usage.output_tokens_details = Some(OutputTokensDetails {
+                thinking_tokens: Some(n),
+            });
         }
     }
 }

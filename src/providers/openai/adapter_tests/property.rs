@@ -29,8 +29,21 @@ impl Rng {
     /// parser in several places, covered by the golden tests.
     fn text(&mut self) -> String {
         const PIECES: &[&str] = &[
-            "a", "hello world", "\"", "\\", "\n", "\r\n", "\t", "\u{0}", "\u{1f}", "é", "🦀",
-            "{\"k\":1}", "data: x\n\n", " ", "[DONE]",
+            "a",
+            "hello world",
+            "\"",
+            "\\",
+            "\n",
+            "\r\n",
+            "\t",
+            "\u{0}",
+            "\u{1f}",
+            "é",
+            "🦀",
+            "{\"k\":1}",
+            "data: x\n\n",
+            " ",
+            "[DONE]",
         ];
         (0..1 + self.below(4)).map(|_| self.pick(PIECES)).collect()
     }
@@ -61,7 +74,9 @@ fn image(rng: &mut Rng) -> ContentPart {
     };
     ContentPart::Image(Box::new(Image {
         source,
-        detail: rng.chance(30).then(|| rng.pick(&["low", "high", "auto"]).into()),
+        detail: rng
+            .chance(30)
+            .then(|| rng.pick(&["low", "high", "auto"]).into()),
     }))
 }
 
@@ -92,7 +107,9 @@ fn random_message(rng: &mut Rng) -> Message {
                 m.tool_calls.push(ToolCall {
                     id: format!("call_{i}"),
                     name: rng.text(),
-                    arguments: rng.pick(&["", "{}", "{\"a\":[1,2]}", "{bad", "null"]).into(),
+                    arguments: rng
+                        .pick(&["", "{}", "{\"a\":[1,2]}", "{bad", "null"])
+                        .into(),
                 });
             }
             if rng.chance(30) {
@@ -160,7 +177,9 @@ fn random_request(rng: &mut Rng) -> ChatRequest {
                     ReasoningEffort::XHigh,
                 ])
             }),
-            budget_tokens: rng.chance(50).then(|| rng.pick(&[0, 10, 2048, 4096, u32::MAX])),
+            budget_tokens: rng
+                .chance(50)
+                .then(|| rng.pick(&[0, 10, 2048, 4096, u32::MAX])),
         }),
         stream: rng.chance(50),
         include_usage: rng.chance(50),
@@ -197,16 +216,20 @@ fn written_requests_parse_back_to_the_same_request() {
         let req = random_request(&mut rng);
         body.clear();
         write_request(&req, "upstream-model", &mut body);
-        let got = parse_openai_request(&body).unwrap_or_else(|e| {
-            panic!("case {case}: {e}\n{}", String::from_utf8_lossy(&body))
-        });
+        let got = parse_openai_request(&body)
+            .unwrap_or_else(|e| panic!("case {case}: {e}\n{}", String::from_utf8_lossy(&body)));
         let want = expected(&req, "upstream-model");
         let show = || format!("case {case}: {}", String::from_utf8_lossy(&body));
         assert_eq!(got.model, want.model, "{}", show());
         assert_eq!(got.messages, want.messages, "{}", show());
         assert_eq!(got.tools, want.tools, "{}", show());
         assert_eq!(got.tool_choice, want.tool_choice, "{}", show());
-        assert_eq!(got.parallel_tool_calls, want.parallel_tool_calls, "{}", show());
+        assert_eq!(
+            got.parallel_tool_calls,
+            want.parallel_tool_calls,
+            "{}",
+            show()
+        );
         assert_eq!(got.response_format, want.response_format, "{}", show());
         assert_eq!(got.sampling, want.sampling, "{}", show());
         assert_eq!(got.reasoning, want.reasoning, "{}", show());

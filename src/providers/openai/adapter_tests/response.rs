@@ -19,7 +19,10 @@ fn an_openai_answer_with_a_tool_call_and_full_usage() {
         "prompt_tokens_details": {"audio_tokens": 0, "cached_tokens": 64}}
     }"#;
     let r = parse_response(body).expect("a completion");
-    assert_eq!((r.id.as_str(), r.model.as_str(), r.created), ("chatcmpl-BcQ8", "gpt-4o-2024-08-06", 1748496646));
+    assert_eq!(
+        (r.id.as_str(), r.model.as_str(), r.created),
+        ("chatcmpl-BcQ8", "gpt-4o-2024-08-06", 1748496646)
+    );
     let choice = &r.choices[0];
     assert_eq!(choice.finish_reason, Some(FinishReason::ToolCalls));
     assert_eq!(choice.message.content, None);
@@ -33,7 +36,13 @@ fn an_openai_answer_with_a_tool_call_and_full_usage() {
     );
     let u = r.usage.expect("usage");
     assert_eq!(
-        (u.prompt_tokens, u.completion_tokens, u.total_tokens, u.cached_prompt_tokens, u.reasoning_tokens),
+        (
+            u.prompt_tokens,
+            u.completion_tokens,
+            u.total_tokens,
+            u.cached_prompt_tokens,
+            u.reasoning_tokens
+        ),
         (91, 14, 105, 64, 3)
     );
 }
@@ -48,10 +57,16 @@ fn compatible_extensions_reasoning_refusal_and_cache_hits() {
     assert_eq!(r.choices[0].message.content.as_deref(), Some("4"));
     assert_eq!(
         r.choices[0].message.reasoning,
-        vec![ReasoningBlock::Thought { text: "2+2".into(), signature: None }]
+        vec![ReasoningBlock::Thought {
+            text: "2+2".into(),
+            signature: None
+        }]
     );
     assert_eq!(r.choices[1].message.refusal.as_deref(), Some("No."));
-    assert_eq!(r.choices[1].finish_reason, Some(FinishReason::ContentFilter));
+    assert_eq!(
+        r.choices[1].finish_reason,
+        Some(FinishReason::ContentFilter)
+    );
     assert_eq!(r.usage.expect("usage").cached_prompt_tokens, 8);
     // OpenRouter / Ollama call it `reasoning`; arguments may be an object.
     let body = br#"{"choices":[{"message":{"content":"","reasoning":"hm","tool_calls":[{"id":"c","function":{"name":"f","arguments":{"a":[1]}}}]},"finish_reason":"eos"}]}"#;
@@ -67,12 +82,20 @@ fn compatible_extensions_reasoning_refusal_and_cache_hits() {
 fn bodies_that_are_not_answers_are_errors() {
     for body in [&b"<html>502</html>"[..], b"[1]", br#"{"object":"list"}"#] {
         let e = parse_response(body).expect_err("not a completion");
-        assert_eq!((e.status, e.code.as_deref()), (502, Some("bad_upstream_response")));
+        assert_eq!(
+            (e.status, e.code.as_deref()),
+            (502, Some("bad_upstream_response"))
+        );
     }
     // An error carried by a 200.
-    let e = parse_response(br#"{"error":{"message":"quota","type":"insufficient_quota","code":"quota"}}"#)
-        .expect_err("an error");
-    assert_eq!((e.message.as_str(), e.r#type.as_str()), ("quota", "insufficient_quota"));
+    let e = parse_response(
+        br#"{"error":{"message":"quota","type":"insufficient_quota","code":"quota"}}"#,
+    )
+    .expect_err("an error");
+    assert_eq!(
+        (e.message.as_str(), e.r#type.as_str()),
+        ("quota", "insufficient_quota")
+    );
 }
 
 #[test]
@@ -87,17 +110,43 @@ fn openai_shaped_errors_are_kept_with_their_status() {
         r#"{"error":{"message":"Rate limit reached","type":"requests","param":null,"code":"rate_limit_exceeded"}}"#
     );
     // vLLM's numeric code, a param.
-    let e = map_error(400, br#"{"error":{"message":"bad","type":"BadRequestError","param":"n","code":400}}"#);
-    assert_eq!((e.code.as_deref(), e.param.as_deref()), (Some("400"), Some("n")));
+    let e = map_error(
+        400,
+        br#"{"error":{"message":"bad","type":"BadRequestError","param":"n","code":400}}"#,
+    );
+    assert_eq!(
+        (e.code.as_deref(), e.param.as_deref()),
+        (Some("400"), Some("n"))
+    );
 }
 
 #[test]
 fn other_error_bodies_are_wrapped_in_openai_shape_with_their_status() {
     let cases: [(u16, &[u8], &str, &str); 5] = [
-        (404, br#"{"detail":"Not Found"}"#, "not_found_error", "Not Found"),
-        (422, br#"{"detail":[{"loc":["body","model"],"msg":"field required"}]}"#, "invalid_request_error", "field required"),
-        (401, br#"{"error":"invalid api key"}"#, "authentication_error", "invalid api key"),
-        (503, b"<html><body>upstream connect error</body></html>", "server_error", "upstream connect error"),
+        (
+            404,
+            br#"{"detail":"Not Found"}"#,
+            "not_found_error",
+            "Not Found",
+        ),
+        (
+            422,
+            br#"{"detail":[{"loc":["body","model"],"msg":"field required"}]}"#,
+            "invalid_request_error",
+            "field required",
+        ),
+        (
+            401,
+            br#"{"error":"invalid api key"}"#,
+            "authentication_error",
+            "invalid api key",
+        ),
+        (
+            503,
+            b"<html><body>upstream connect error</body></html>",
+            "server_error",
+            "upstream connect error",
+        ),
         (500, br#"{"message":"boom"}"#, "server_error", "boom"),
     ];
     for (status, body, kind, needle) in cases {
@@ -115,6 +164,9 @@ fn other_error_bodies_are_wrapped_in_openai_shape_with_their_status() {
 fn key_shaped_tokens_never_reach_the_client() {
     let e = map_error(401, br#"{"error":{"message":"Incorrect API key provided: sk-proj-abcdefghijklmnopqrstuvwxyz0123456789","type":"invalid_request_error"}}"#);
     assert!(!e.message.contains("abcdefghijklmnop"), "{}", e.message);
-    let e = map_error(401, br#"{"detail":"bad key sk-abcdefghijklmnopqrstuvwxyz0123456789"}"#);
+    let e = map_error(
+        401,
+        br#"{"detail":"bad key sk-abcdefghijklmnopqrstuvwxyz0123456789"}"#,
+    );
     assert!(!e.message.contains("abcdefghijklmnop"), "{}", e.message);
 }
