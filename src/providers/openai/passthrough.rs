@@ -121,22 +121,27 @@ impl OpenAiStreamReader {
             self.done_after_finish |= self.finish_reason.is_some();
             return Seen::Other;
         }
-        if scan::event_name(event) == Some(b"error")
-            || scan::value_of(data, &ERROR).is_some()
-            || scan::plain_str(data, &OBJECT) == Some(b"error")
-        {
+        // A chunk has `choices` (early, after id and model); an error event
+        // has none, so only events without it are searched for an error.
+        let choices = scan::value_of(data, &CHOICES);
+        let error = scan::event_name(event) == Some(b"error")
+            || (choices.is_none()
+                && (scan::value_of(data, &ERROR).is_some()
+                    || scan::plain_str(data, &OBJECT) == Some(b"error")));
+        if error {
             self.on_error(data);
             return Seen::Other;
         }
-        if let Some(reason) = scan::plain_str(data, &FINISH_REASON) {
+        let after_choices = &data[choices.unwrap_or(0)..];
+        if let Some(reason) = scan::plain_str(after_choices, &FINISH_REASON) {
             self.finish_reason = Some(finish_reason(reason));
         }
         let Some(usage) = scan::object(data, &USAGE) else {
             return Seen::Other;
         };
         self.usage = Some(read_usage(usage));
-        let no_choices = scan::value_of(data, &CHOICES)
-            .is_some_and(|at| data[at + 1..].trim_ascii_start().starts_with(b"]"));
+        let no_choices =
+            choices.is_some_and(|at| data[at + 1..].trim_ascii_start().starts_with(b"]"));
         if no_choices {
             Seen::UsageOnly
         } else {
