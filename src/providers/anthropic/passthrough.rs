@@ -10,10 +10,20 @@
 //! ([`map_usage`], the same function the translated path uses).
 
 use super::convert::{map_error, map_usage};
-use super::wire::WireUsage;
+use super::wire::{OutputTokensDetails, WireUsage};
 use crate::api::ApiError;
 use crate::canonical::Usage;
-use crate::providers::openai::frames::{SseFrames, scan};
+use crate::providers::openai::frames::SseFrames;
+use crate::providers::openai::frames::scan::{self, Key};
+
+static TYPE: Key = Key::new(b"\"type\"");
+static USAGE: Key = Key::new(b"\"usage\"");
+static STOP_REASON: Key = Key::new(b"\"stop_reason\"");
+static INPUT_TOKENS: Key = Key::new(b"\"input_tokens\"");
+static OUTPUT_TOKENS: Key = Key::new(b"\"output_tokens\"");
+static CACHE_READ: Key = Key::new(b"\"cache_read_input_tokens\"");
+static CACHE_CREATION: Key = Key::new(b"\"cache_creation_input_tokens\"");
+static THINKING_TOKENS: Key = Key::new(b"\"thinking_tokens\"");
 
 /// Watches one relayed Anthropic stream.
 #[derive(Debug, Default)]
@@ -73,18 +83,18 @@ impl AnthropicStreamReader {
             return;
         };
         // Anthropic names every event; the data's `type` is the fallback.
-        let name = scan::event_name(event).or_else(|| scan::plain_str(data, b"\"type\""));
+        let name = scan::event_name(event).or_else(|| scan::plain_str(data, &TYPE));
         match name {
             Some(b"message_start") => {
-                if let Some(usage) = scan::object(data, b"\"usage\"") {
+                if let Some(usage) = scan::object(data, &USAGE) {
                     self.merge_usage(usage);
                 }
             }
             Some(b"message_delta") => {
-                if let Some(reason) = scan::plain_str(data, b"\"stop_reason\"") {
+                if let Some(reason) = scan::plain_str(data, &STOP_REASON) {
                     self.stop_reason = Some(String::from_utf8_lossy(reason).into_owned());
                 }
-                if let Some(usage) = scan::object(data, b"\"usage\"") {
+                if let Some(usage) = scan::object(data, &USAGE) {
                     self.merge_usage(usage);
                 }
             }
@@ -103,21 +113,20 @@ impl AnthropicStreamReader {
     fn merge_usage(&mut self, usage: &[u8]) {
         self.usage_seen = true;
         let fields = [
-            (&b"\"input_tokens\""[..], &mut self.usage.input_tokens),
-            (b"\"output_tokens\"", &mut self.usage.output_tokens),
-            (
-                b"\"cache_read_input_tokens\"",
-                &mut self.usage.cache_read_input_tokens,
-            ),
-            (
-                b"\"cache_creation_input_tokens\"",
-                &mut self.usage.cache_creation_input_tokens,
-            ),
+            (&INPUT_TOKENS, &mut self.usage.input_tokens),
+            (&OUTPUT_TOKENS, &mut self.usage.output_tokens),
+            (&CACHE_READ, &mut self.usage.cache_read_input_tokens),
+            (&CACHE_CREATION, &mut self.usage.cache_creation_input_tokens),
         ];
         for (key, slot) in fields {
             if let Some(n) = scan::number(usage, key) {
                 *slot = Some(n);
             }
+        }
+        if let Some(n) = scan::number(usage, &THINKING_TOKENS) {
+            self.usage.output_tokens_details = Some(OutputTokensDetails {
+                thinking_tokens: Some(n),
+            });
         }
     }
 }

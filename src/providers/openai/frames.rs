@@ -67,12 +67,40 @@ impl SseFrames {
 
 /// Byte scans over one event's JSON. A pattern `"key"` followed by `:`
 /// can only be a member name: inside a JSON string every `"` is escaped,
-/// and a string value is never followed by a colon.
+/// and a string value is never followed by a colon. Keys are [`Key`]s,
+/// searchers built once per process: building one per lookup cost more
+/// than the search.
 pub mod scan {
+    use memchr::memmem::Finder;
+
+    /// A member name, quotes included, with its searcher built on first use.
+    pub struct Key {
+        quoted: &'static [u8],
+        finder: std::sync::OnceLock<Finder<'static>>,
+    }
+
+    impl Key {
+        /// `quoted` is the name as it appears in JSON: `b"\"usage\""`.
+        pub const fn new(quoted: &'static [u8]) -> Self {
+            Key {
+                quoted,
+                finder: std::sync::OnceLock::new(),
+            }
+        }
+
+        fn finder(&self) -> &Finder<'static> {
+            self.finder.get_or_init(|| Finder::new(self.quoted))
+        }
+    }
+
+    /// Finding where an event's `data:` field starts.
+    static DATA: Key = Key::new(b"data:");
+
     /// The first line's value of `data:` in an event (without the space),
-    /// up to its line end.
+    /// up to its line end. Servers send a JSON chunk on one line; a value
+    /// split over several `data:` lines is read from its first.
     pub fn data(event: &[u8]) -> Option<&[u8]> {
-        let at = memchr::memmem::find(event, b"data:")?;
+        let at = DATA.finder().find(event)?;
         let rest = &event[at + 5..];
         let rest = rest.strip_prefix(b" ").unwrap_or(rest);
         let end = memchr::memchr2(b'\n', b'\r', rest).unwrap_or(rest.len());
@@ -87,11 +115,11 @@ pub mod scan {
         Some(&rest[..end])
     }
 
-    /// Where the value of member `quoted_key` (written with its quotes,
-    /// e.g. `"usage"`) starts, for the first such member in `json`.
-    pub fn value_of(json: &[u8], quoted_key: &[u8]) -> Option<usize> {
-        for at in memchr::memmem::find_iter(json, quoted_key) {
-            let mut i = skip_ws(json, at + quoted_key.len());
+    /// Where the value of the first member named `key` in `json` starts.
+    pub fn value_of(json: &[u8], key: &Key) -> Option<usize> {
+        let len = key.quoted.len();
+        for at in key.finder().find_iter(json) {
+            let mut i = skip_ws(json, at + len);
             if json.get(i) != Some(&b':') {
                 continue;
             }
@@ -101,9 +129,9 @@ pub mod scan {
         None
     }
 
-    /// The unsigned integer value of member `quoted_key`.
-    pub fn number(json: &[u8], quoted_key: &[u8]) -> Option<u64> {
-        let at = value_of(json, quoted_key)?;
+    /// The unsigned integer value of member `key`.
+    pub fn number(json: &[u8], key: &Key) -> Option<u64> {
+        let at = value_of(json, key)?;
         let digits = json[at..].iter().take_while(|b| b.is_ascii_digit()).count();
         std::str::from_utf8(&json[at..at + digits])
             .ok()?
@@ -111,18 +139,18 @@ pub mod scan {
             .ok()
     }
 
-    /// The string value of member `quoted_key`, when it has no escapes
-    /// (finish reasons, stop reasons, event types).
-    pub fn plain_str<'j>(json: &'j [u8], quoted_key: &[u8]) -> Option<&'j [u8]> {
-        let at = value_of(json, quoted_key)?;
+    /// The string value of member `key`, when it has no escapes (finish
+    /// reasons, stop reasons, event types).
+    pub fn plain_str<'j>(json: &'j [u8], key: &Key) -> Option<&'j [u8]> {
+        let at = value_of(json, key)?;
         let rest = json[at..].strip_prefix(b"\"")?;
         let end = memchr::memchr2(b'"', b'\\', rest)?;
         (rest[end] == b'"').then(|| &rest[..end])
     }
 
-    /// The object value of member `quoted_key`, braces included.
-    pub fn object<'j>(json: &'j [u8], quoted_key: &[u8]) -> Option<&'j [u8]> {
-        let at = value_of(json, quoted_key)?;
+    /// The object value of member `key`, braces included.
+    pub fn object<'j>(json: &'j [u8], key: &Key) -> Option<&'j [u8]> {
+        let at = value_of(json, key)?;
         if json[at] != b'{' {
             return None;
         }

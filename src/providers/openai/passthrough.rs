@@ -11,10 +11,24 @@
 //! OpenAI also puts `"usage":null` in every other chunk when asked; those
 //! members are left as they are (clients ignore a null usage).
 
-use super::frames::{SseFrames, scan};
+use super::frames::SseFrames;
+use super::frames::scan::{self, Key};
 use crate::api::ApiError;
 use crate::canonical::tape::with_tape;
 use crate::canonical::{FinishReason, Usage};
+
+static ERROR: Key = Key::new(b"\"error\"");
+static OBJECT: Key = Key::new(b"\"object\"");
+static FINISH_REASON: Key = Key::new(b"\"finish_reason\"");
+static USAGE: Key = Key::new(b"\"usage\"");
+static CHOICES: Key = Key::new(b"\"choices\"");
+static PROMPT_TOKENS: Key = Key::new(b"\"prompt_tokens\"");
+static COMPLETION_TOKENS: Key = Key::new(b"\"completion_tokens\"");
+static TOTAL_TOKENS: Key = Key::new(b"\"total_tokens\"");
+static CACHED_TOKENS: Key = Key::new(b"\"cached_tokens\"");
+static PROMPT_CACHE_HIT_TOKENS: Key = Key::new(b"\"prompt_cache_hit_tokens\"");
+static CACHE_CREATION_TOKENS: Key = Key::new(b"\"cache_creation_tokens\"");
+static REASONING_TOKENS: Key = Key::new(b"\"reasoning_tokens\"");
 
 /// Watches one relayed OpenAI-format stream.
 #[derive(Debug, Default)]
@@ -107,22 +121,27 @@ impl OpenAiStreamReader {
             self.done_after_finish |= self.finish_reason.is_some();
             return Seen::Other;
         }
-        if scan::event_name(event) == Some(b"error")
-            || scan::value_of(data, b"\"error\"").is_some()
-            || scan::plain_str(data, b"\"object\"") == Some(b"error")
-        {
+        // A chunk has `choices` (early, after id and model); an error event
+        // has none, so only events without it are searched for an error.
+        let choices = scan::value_of(data, &CHOICES);
+        let error = scan::event_name(event) == Some(b"error")
+            || (choices.is_none()
+                && (scan::value_of(data, &ERROR).is_some()
+                    || scan::plain_str(data, &OBJECT) == Some(b"error")));
+        if error {
             self.on_error(data);
             return Seen::Other;
         }
-        if let Some(reason) = scan::plain_str(data, b"\"finish_reason\"") {
+        let after_choices = &data[choices.unwrap_or(0)..];
+        if let Some(reason) = scan::plain_str(after_choices, &FINISH_REASON) {
             self.finish_reason = Some(finish_reason(reason));
         }
-        let Some(usage) = scan::object(data, b"\"usage\"") else {
+        let Some(usage) = scan::object(data, &USAGE) else {
             return Seen::Other;
         };
         self.usage = Some(read_usage(usage));
-        let no_choices = scan::value_of(data, b"\"choices\"")
-            .is_some_and(|at| data[at + 1..].trim_ascii_start().starts_with(b"]"));
+        let no_choices =
+            choices.is_some_and(|at| data[at + 1..].trim_ascii_start().starts_with(b"]"));
         if no_choices {
             Seen::UsageOnly
         } else {
@@ -151,17 +170,17 @@ fn finish_reason(reason: &[u8]) -> FinishReason {
 /// OpenAI's usage object, already the canonical meaning; DeepSeek's
 /// `prompt_cache_hit_tokens` stands in for `cached_tokens`.
 fn read_usage(usage: &[u8]) -> Usage {
-    let n = |key: &[u8]| scan::number(usage, key);
-    let prompt = n(b"\"prompt_tokens\"").unwrap_or(0);
-    let completion = n(b"\"completion_tokens\"").unwrap_or(0);
+    let n = |key: &Key| scan::number(usage, key);
+    let prompt = n(&PROMPT_TOKENS).unwrap_or(0);
+    let completion = n(&COMPLETION_TOKENS).unwrap_or(0);
     Usage {
         prompt_tokens: prompt,
         completion_tokens: completion,
-        total_tokens: n(b"\"total_tokens\"").unwrap_or(prompt + completion),
-        cached_prompt_tokens: n(b"\"cached_tokens\"")
-            .or_else(|| n(b"\"prompt_cache_hit_tokens\""))
+        total_tokens: n(&TOTAL_TOKENS).unwrap_or(prompt + completion),
+        cached_prompt_tokens: n(&CACHED_TOKENS)
+            .or_else(|| n(&PROMPT_CACHE_HIT_TOKENS))
             .unwrap_or(0),
-        cache_creation_tokens: n(b"\"cache_creation_tokens\"").unwrap_or(0),
-        reasoning_tokens: n(b"\"reasoning_tokens\"").unwrap_or(0),
+        cache_creation_tokens: n(&CACHE_CREATION_TOKENS).unwrap_or(0),
+        reasoning_tokens: n(&REASONING_TOKENS).unwrap_or(0),
     }
 }

@@ -5,8 +5,9 @@
 //! Chat Completions has no field for is left out on purpose and listed here:
 //! replayed reasoning blocks (their signatures belong to the provider that
 //! made them, and DeepSeek refuses `reasoning_content` in input messages),
-//! `metadata` (gateway-only tags), and `parallel_tool_calls` without tools
-//! (OpenAI refuses it).
+//! `metadata` (gateway-only tags), and `parallel_tool_calls` / `tool_choice`
+//! without tools (OpenAI refuses both; with no tools there is nothing to
+//! choose).
 
 use crate::canonical::json::{write_f64, write_i64, write_list, write_str, write_u64};
 use crate::canonical::{
@@ -37,10 +38,10 @@ pub fn write_request(req: &ChatRequest, upstream_model: &str, out: &mut Vec<u8>)
             out.extend_from_slice(b",\"parallel_tool_calls\":");
             out.extend_from_slice(if parallel { b"true" } else { b"false" });
         }
-    }
-    if let Some(choice) = &req.tool_choice {
-        out.extend_from_slice(b",\"tool_choice\":");
-        write_tool_choice(choice, out);
+        if let Some(choice) = &req.tool_choice {
+            out.extend_from_slice(b",\"tool_choice\":");
+            write_tool_choice(choice, out);
+        }
     }
     if let Some(format) = &req.response_format {
         out.extend_from_slice(b",\"response_format\":");

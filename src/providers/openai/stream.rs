@@ -187,58 +187,7 @@ impl OpenAiStreamTranslator {
             ));
         }
         if let Some(d) = c.delta.and_then(|d| d.as_object()) {
-            let d = DeltaFields::read(&d);
-            let text = |v: Option<Value<'_, '_>>| {
-                v.and_then(|v| v.into_string())
-                    .filter(|t| !t.is_empty())
-                    .map(str::to_owned)
-            };
-            if let Some(reasoning) = text(d.reasoning_content).or_else(|| text(d.reasoning)) {
-                out.push(delta(
-                    choice,
-                    ChunkDelta {
-                        reasoning: Some(reasoning),
-                        ..Default::default()
-                    },
-                ));
-            }
-            if let Some(blocks) = d.thinking_blocks.and_then(|v| v.as_array()) {
-                for block in blocks.iter() {
-                    if let Some(block) = block_end(block) {
-                        out.push(delta(choice, block));
-                    }
-                }
-            }
-            if let Some(content) = text(d.content) {
-                out.push(delta(
-                    choice,
-                    ChunkDelta {
-                        content: Some(content),
-                        ..Default::default()
-                    },
-                ));
-            }
-            if let Some(refusal) = text(d.refusal) {
-                out.push(delta(
-                    choice,
-                    ChunkDelta {
-                        refusal: Some(refusal),
-                        ..Default::default()
-                    },
-                ));
-            }
-            if let Some(calls) = d.tool_calls.and_then(|v| v.as_array()) {
-                for call in calls.iter() {
-                    let call = self.on_tool_call(choice, call);
-                    out.push(delta(
-                        choice,
-                        ChunkDelta {
-                            tool_call: Some(call),
-                            ..Default::default()
-                        },
-                    ));
-                }
-            }
+            self.on_delta(choice, &DeltaFields::read(&d), out);
         }
         if let Some(reason) = c.finish_reason.and_then(|f| f.into_string()) {
             self.finished = true;
@@ -247,6 +196,62 @@ impl OpenAiStreamTranslator {
                 delta: ChunkDelta::default(),
                 finish_reason: Some(finish_reason(reason)),
             });
+        }
+    }
+
+    /// Reasoning (and the ends of reasoning blocks), then text, refusal and
+    /// tool-call fragments: one canonical chunk each, empty strings skipped.
+    fn on_delta(&mut self, choice: u32, d: &DeltaFields<'_, '_>, out: &mut Vec<ChatChunk>) {
+        let text = |v: Option<Value<'_, '_>>| {
+            v.and_then(|v| v.into_string())
+                .filter(|t| !t.is_empty())
+                .map(str::to_owned)
+        };
+        if let Some(reasoning) = text(d.reasoning_content).or_else(|| text(d.reasoning)) {
+            out.push(delta(
+                choice,
+                ChunkDelta {
+                    reasoning: Some(reasoning),
+                    ..Default::default()
+                },
+            ));
+        }
+        if let Some(blocks) = d.thinking_blocks.and_then(|v| v.as_array()) {
+            for block in blocks.iter() {
+                if let Some(block) = block_end(block) {
+                    out.push(delta(choice, block));
+                }
+            }
+        }
+        if let Some(content) = text(d.content) {
+            out.push(delta(
+                choice,
+                ChunkDelta {
+                    content: Some(content),
+                    ..Default::default()
+                },
+            ));
+        }
+        if let Some(refusal) = text(d.refusal) {
+            out.push(delta(
+                choice,
+                ChunkDelta {
+                    refusal: Some(refusal),
+                    ..Default::default()
+                },
+            ));
+        }
+        if let Some(calls) = d.tool_calls.and_then(|v| v.as_array()) {
+            for call in calls.iter() {
+                let call = self.on_tool_call(choice, call);
+                out.push(delta(
+                    choice,
+                    ChunkDelta {
+                        tool_call: Some(call),
+                        ..Default::default()
+                    },
+                ));
+            }
         }
     }
 

@@ -199,6 +199,7 @@ fn expected(req: &ChatRequest, upstream_model: &str) -> ChatRequest {
     }
     if want.tools.is_empty() {
         want.parallel_tool_calls = None;
+        want.tool_choice = None;
     }
     want.reasoning = req.reasoning.and_then(effort_of).map(|e| ReasoningConfig {
         effort: Some(e),

@@ -54,7 +54,7 @@ fn recorded_streams_come_back_byte_for_byte() {
 }
 
 /// OpenAI's own shape: every member present, nulls included, two calls.
-const PARALLEL_TOOLS: &str = concat!(
+pub(super) const PARALLEL_TOOLS: &str = concat!(
     r#"data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4.1","service_tier":"default","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"role":"assistant","content":null,"refusal":null,"tool_calls":null},"logprobs":null,"finish_reason":null}],"usage":null}"#,
     "\n\n",
     r#"data: {"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4.1","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_a","type":"function","function":{"name":"get_weather","arguments":""}}]},"logprobs":null,"finish_reason":null}],"usage":null}"#,
