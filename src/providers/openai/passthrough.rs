@@ -72,7 +72,7 @@ impl OpenAiStreamReader {
         let mut frames = std::mem::take(&mut self.frames);
         frames.feed(piece, |event| {
             if let Seen::Other = self.inspect(event) {
-                out.extend_from_slice(event);
+                without_null_usage(event, out);
             }
         });
         self.frames = frames;
@@ -182,5 +182,32 @@ fn read_usage(usage: &[u8]) -> Usage {
             .unwrap_or(0),
         cache_creation_tokens: n(&CACHE_CREATION_TOKENS).unwrap_or(0),
         reasoning_tokens: n(&REASONING_TOKENS).unwrap_or(0),
+    }
+}
+
+/// Appends `event` without the `"usage":null` member OpenAI adds to every
+/// chunk once usage is asked for: the client that did not ask gets the
+/// bytes it would have got.
+fn without_null_usage(event: &[u8], out: &mut Vec<u8>) {
+    const MEMBER: &[u8] = b",\"usage\":null";
+    match memchr::memmem::find(event, MEMBER) {
+        Some(at) => {
+            out.extend_from_slice(&event[..at]);
+            out.extend_from_slice(&event[at + MEMBER.len()..]);
+        }
+        None => out.extend_from_slice(event),
+    }
+}
+
+#[cfg(test)]
+mod null_usage_tests {
+    #[test]
+    fn the_null_usage_member_is_taken_out() {
+        let mut out = Vec::new();
+        super::without_null_usage(
+            b"data: {\"id\":\"x\",\"choices\":[],\"usage\":null}\n\n",
+            &mut out,
+        );
+        assert_eq!(out, b"data: {\"id\":\"x\",\"choices\":[]}\n\n");
     }
 }
