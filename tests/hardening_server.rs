@@ -3,7 +3,6 @@
 
 mod common;
 
-
 use common::*;
 
 fn raw(addr: std::net::SocketAddr, bytes: &[u8]) -> Response {
