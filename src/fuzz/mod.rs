@@ -5,6 +5,7 @@
 mod anthropic_stream;
 mod chunked;
 mod config;
+mod crash;
 mod gemini_stream;
 mod http1;
 mod json_tree;
@@ -151,6 +152,9 @@ pub fn run(target: &dyn Target, cfg: &RunConfig) -> Report {
     let mut tally = Tally::new(target);
     let start = Instant::now();
     let _quiet = QuietPanics::install();
+    if cfg.save {
+        crash::arm(&corpus_dir(&cfg.root, target.name()));
+    }
     for i in 0..cfg.inputs {
         let mut input = pool[i as usize % pool.len()].clone();
         if i as usize >= pool.len() {
@@ -194,7 +198,9 @@ fn run_one(
     tally: &mut Tally,
 ) -> Result<(), String> {
     let mut reached = Reached::default();
+    crash::running(Some(input));
     let outcome = catch_unwind(AssertUnwindSafe(|| target.run(input, opts, &mut reached)));
+    crash::running(None);
     tally.count(reached);
     match outcome {
         Ok(result) => result,
