@@ -7,6 +7,9 @@ use std::process::ExitCode;
 
 use tollgate::fuzz::{self, Options, RunConfig};
 
+#[global_allocator]
+static ALLOC: fuzz::alloc::CountingAlloc = fuzz::alloc::CountingAlloc;
+
 const USAGE: &str = "usage: tollgate-fuzz [--target NAME|all] [--inputs N] [--seed S] [--root DIR] [--no-secret-oracle] [--no-save] [--replay]";
 
 fn main() -> ExitCode {

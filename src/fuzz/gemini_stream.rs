@@ -36,6 +36,10 @@ impl Target for GeminiStream {
         seeds.push(
             b"data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"text\":\"hi\"}]},\"finishReason\":\"STOP\"}],\"usageMetadata\":{\"promptTokenCount\":1,\"candidatesTokenCount\":1},\"responseId\":\"r1\"}\r\n\r\n".to_vec(),
         );
+        // Indexed partialArgs paths: each index is filled with nulls up to it.
+        seeds.push(
+            b"data: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"functionCall\":{\"name\":\"f\",\"willContinue\":true}}]}}],\"responseId\":\"r2\"}\n\ndata: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"functionCall\":{\"partialArgs\":[{\"jsonPath\":\"$.a[3][1]\",\"numberValue\":1},{\"jsonPath\":\"$.b[2]\",\"stringValue\":\"x\"}],\"willContinue\":true}}]}}],\"responseId\":\"r2\"}\n\ndata: {\"candidates\":[{\"content\":{\"role\":\"model\",\"parts\":[{\"functionCall\":{}}]},\"finishReason\":\"STOP\"}],\"responseId\":\"r2\"}\n\n".to_vec(),
+        );
         seeds
     }
 

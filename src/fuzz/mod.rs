@@ -2,6 +2,7 @@
 //! seeds, its mutations and its oracles; the engine here runs inputs under
 //! `catch_unwind`, counts how deep each input got, and keeps what broke.
 
+pub mod alloc;
 mod anthropic_stream;
 mod chunked;
 mod config;
@@ -199,10 +200,17 @@ fn run_one(
 ) -> Result<(), String> {
     let mut reached = Reached::default();
     crash::running(Some(input));
+    let memory = alloc::start();
     let outcome = catch_unwind(AssertUnwindSafe(|| target.run(input, opts, &mut reached)));
+    let held = alloc::held_since(memory);
     crash::running(None);
     tally.count(reached);
     match outcome {
+        Ok(Ok(())) if held > alloc::budget(input.len()) => Err(format!(
+            "an input of {} bytes made the code hold {} MiB at once",
+            input.len(),
+            held >> 20
+        )),
         Ok(result) => result,
         Err(payload) => {
             let what = payload
