@@ -157,6 +157,9 @@ impl Target for Http1 {
         for cut in split_points(&mut rng, input.len()).into_iter().take(8) {
             check_prefix(input, cut, &whole, &limits)?;
         }
+        if head_is_complete(input) {
+            reached.hit(0);
+        }
         let (head_len, req, framing) = match whole {
             Ok(Some(parsed)) => parsed,
             Ok(None) => return Ok(()),
@@ -166,7 +169,6 @@ impl Target for Http1 {
             }
             Err(e) => return Err(format!("head refused with {}: {}", e.status, e.message)),
         };
-        reached.hit(0);
         reached.hit(1);
         check_framing_rules(&req, framing)?;
         let body = &input[head_len..];
@@ -242,6 +244,15 @@ fn check_framing_rules(req: &Request, framing: Framing) -> Result<(), String> {
     }
     let _ = (req.method(), req.path(), req.query());
     Ok(())
+}
+
+/// httparse alone reads a whole head: the stage before any framing rule.
+fn head_is_complete(input: &[u8]) -> bool {
+    let mut headers = [httparse::EMPTY_HEADER; 64];
+    matches!(
+        httparse::Request::new(&mut headers).parse(input),
+        Ok(httparse::Status::Complete(_))
+    )
 }
 
 fn find_head_end(input: &[u8]) -> Option<usize> {

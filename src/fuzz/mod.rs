@@ -10,6 +10,7 @@ mod crash;
 mod gemini_stream;
 mod http1;
 mod json_tree;
+mod json_words;
 mod mutate;
 mod request_json;
 mod sse;
