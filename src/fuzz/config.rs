@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::mutate::{Rng, byte_edit, line_edit, lines};
 use super::{Options, Reached, Target, read_seeds};
-use crate::config::{Config, load_str};
+use crate::config::{Config, ConfigError, load_str};
 
 pub struct ConfigLoader;
 
@@ -153,8 +153,8 @@ impl Target for ConfigLoader {
                 if planted {
                     reached.hit(4);
                 }
-                let shown = format!("{errors}\n{errors:?}");
-                if opts.secret_oracle && shown.contains(MARK) {
+                let quoted = errors.0.iter().any(quotes_a_key);
+                if opts.secret_oracle && quoted {
                     let kind = if !reached_syntax(reached) {
                         "a TOML syntax error"
                     } else if !reached_schema(reached) {
@@ -176,6 +176,16 @@ fn reached_syntax(reached: &Reached) -> bool {
 
 fn reached_schema(reached: &Reached) -> bool {
     reached.has(1)
+}
+
+/// An error quotes a planted secret from a key field or a key line. Byte
+/// edits also move secrets into other values (`listen`, `base_url`), and
+/// naming such a value back is what an operator needs.
+fn quotes_a_key(e: &ConfigError) -> bool {
+    let text = format!("{e}\n{e:?}");
+    text.lines()
+        .filter(|line| line.contains(MARK))
+        .any(|line| e.path.contains("key") || line.contains("key"))
 }
 
 /// The first key field of an accepted config that holds a planted secret

@@ -135,8 +135,8 @@ pub struct RunConfig {
     pub save: bool,
 }
 
-/// At most this many new corpus files per target and run: one defect hit a
-/// million times is one finding, not a million files.
+/// At most this many new corpus files per target and run, one per kind of
+/// failure: one defect hit a million times is one finding, not a million files.
 const MAX_SAVED: usize = 16;
 /// Inputs grow by splicing; past this they only get slower, not deeper.
 const MAX_INPUT: usize = 256 * 1024;
@@ -166,8 +166,9 @@ pub fn run(target: &dyn Target, cfg: &RunConfig) -> Report {
             input.truncate(MAX_INPUT);
         }
         if let Err(kind) = run_one(target, &input, &cfg.options, &mut tally) {
-            tally.fail(kind);
+            let first_of_kind = tally.fail(kind);
             if cfg.save
+                && first_of_kind
                 && tally.saved.len() < MAX_SAVED
                 && let Some(path) = save(&cfg.root, target.name(), &input)
             {
@@ -252,7 +253,8 @@ impl Tally {
         }
     }
 
-    fn fail(&mut self, kind: String) {
+    /// Counts a failure; true when it is the first of its kind.
+    fn fail(&mut self, kind: String) -> bool {
         self.failures += 1;
         // Messages quote input; keep the kind short so the report stays readable.
         let kind: String = kind
@@ -262,7 +264,9 @@ impl Tally {
             .chars()
             .take(160)
             .collect();
-        *self.kinds.entry(kind).or_default() += 1;
+        let seen = self.kinds.entry(kind).or_default();
+        *seen += 1;
+        *seen == 1
     }
 
     fn report(self, inputs: u64, elapsed: Duration) -> Report {
