@@ -70,6 +70,11 @@ fn json() {
 }
 
 #[test]
+fn answers() {
+    short_run("answers");
+}
+
+#[test]
 fn sse() {
     short_run("sse");
 }

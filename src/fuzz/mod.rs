@@ -3,6 +3,7 @@
 //! `catch_unwind`, counts how deep each input got, and keeps what broke.
 
 pub mod alloc;
+mod answers;
 mod anthropic_stream;
 mod chunked;
 mod config;
@@ -72,6 +73,7 @@ pub fn targets() -> Vec<&'static dyn Target> {
         &chunked::Chunked,
         &sse::Sse,
         &request_json::RequestJson,
+        &answers::Answers,
         &anthropic_stream::AnthropicStream,
         &gemini_stream::GeminiStream,
         &config::ConfigLoader,
