@@ -7,7 +7,7 @@ use std::path::Path;
 
 use super::mutate::{Rng, byte_edit, line_edit, lines};
 use super::{Options, Reached, Target, read_seeds};
-use crate::config::{Config, ConfigError, load_str};
+use crate::config::{Config, load_str};
 
 pub struct ConfigLoader;
 
@@ -153,7 +153,9 @@ impl Target for ConfigLoader {
                 if planted {
                     reached.hit(4);
                 }
-                let quoted = errors.0.iter().any(quotes_a_key);
+                let secrets = key_secrets(&text);
+                let shown = format!("{errors}\n{errors:?}");
+                let quoted = secrets.iter().any(|secret| shown.contains(secret));
                 if opts.secret_oracle && quoted {
                     let kind = if !reached_syntax(reached) {
                         "a TOML syntax error"
@@ -178,14 +180,22 @@ fn reached_schema(reached: &Reached) -> bool {
     reached.has(1)
 }
 
-/// An error quotes a planted secret from a key field or a key line. Byte
-/// edits also move secrets into other values (`listen`, `base_url`), and
-/// naming such a value back is what an operator needs.
-fn quotes_a_key(e: &ConfigError) -> bool {
-    let text = format!("{e}\n{e:?}");
+/// The secrets planted on key lines (`api_key`, `api_keys`, `key`), whole.
+/// Byte edits also move the marker into other values, names or table
+/// headers; naming those back is not printing a key.
+fn key_secrets(text: &str) -> Vec<&str> {
+    let is_token = |c: char| c.is_ascii_alphanumeric() || "-_.".contains(c);
     text.lines()
-        .filter(|line| line.contains(MARK))
-        .any(|line| e.path.contains("key") || line.contains("key"))
+        .filter(|line| {
+            let line = line.trim_start();
+            KEY_NAMES.iter().any(|k| {
+                line.strip_prefix(k)
+                    .is_some_and(|rest| rest.trim_start().starts_with('='))
+            })
+        })
+        .flat_map(|line| line.match_indices(MARK).map(move |(at, _)| &line[at..]))
+        .map(|rest| &rest[..rest.find(|c| !is_token(c)).unwrap_or(rest.len())])
+        .collect()
 }
 
 /// The first key field of an accepted config that holds a planted secret
