@@ -6,6 +6,8 @@ pub mod api;
 pub mod canonical;
 pub mod cli;
 pub mod config;
+#[doc(hidden)]
+pub mod fuzz;
 pub mod gateway;
 pub mod http1;
 pub mod mock_upstream;

@@ -15,6 +15,9 @@ mod error;
 
 pub use error::StreamError;
 
+/// How far past the last known block a new block's index may point.
+const MAX_INDEX_GAP: usize = 64;
+
 /// What an Anthropic content block (by its index) turned into.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum BlockKind {
@@ -148,6 +151,13 @@ impl AnthropicStreamTranslator {
                 let block = event
                     .content_block
                     .ok_or_else(|| missing("content_block_start", "content_block"))?;
+                // Blocks come numbered in order; a far-off index is a broken
+                // stream, not a reason to allocate that many slots.
+                if index >= self.blocks.len() + MAX_INDEX_GAP {
+                    return Err(StreamError::Malformed(format!(
+                        "content_block_start: index {index} is out of order"
+                    )));
+                }
                 self.ensure_started(out);
                 self.on_block_start(index, block, out);
                 Ok(())

@@ -216,6 +216,7 @@ fn streams_translate_to_the_expected_openai_chunks() {
         "max_tokens_stream",
         "error_event_stream",
         "cut_stream",
+        "block_index_overflow",
     ] {
         let raw = fixture(&format!("{name}.sse"));
         let expected = sse_payloads(&fixture(&format!("{name}.openai.sse")));

@@ -14,6 +14,11 @@ use crate::canonical::json;
 /// allocate gigabytes of `null`s.
 const MAX_INDEX: usize = 1 << 16;
 
+/// Null slots one call may gain from indexes past an array's end. Paths
+/// arrive in order, so real arguments pad nothing; without a bound a 2 KB
+/// event of `$.a[65536][65536]…` paths made us hold gigabytes.
+const MAX_PADDING: usize = 1 << 12;
+
 /// A `partialArgs` entry we cannot place.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("unusable partialArgs path {0:?}")]
@@ -40,6 +45,8 @@ pub struct ArgsAssembler {
     root: Node,
     /// The path of a string leaf whose last piece said `willContinue`.
     open_string: Option<String>,
+    /// Null slots added so far to reach indexes past an array's end.
+    padding: usize,
 }
 
 impl Default for ArgsAssembler {
@@ -47,6 +54,7 @@ impl Default for ArgsAssembler {
         ArgsAssembler {
             root: Node::Object(Vec::new()),
             open_string: None,
+            padding: 0,
         }
     }
 }
@@ -59,7 +67,7 @@ impl ArgsAssembler {
         let continues = arg.will_continue == Some(true);
         if let Some(piece) = &arg.string_value {
             let append = self.open_string.as_deref() == Some(arg.json_path.as_str());
-            let leaf = leaf_mut(&mut self.root, &segments, &arg.json_path)?;
+            let leaf = leaf_mut(&mut self.root, &segments, &arg.json_path, &mut self.padding)?;
             match leaf {
                 Node::Str(s) if append => s.push_str(piece),
                 _ => *leaf = Node::Str(piece.clone()),
@@ -77,7 +85,8 @@ impl ArgsAssembler {
         } else {
             return Ok(());
         };
-        *leaf_mut(&mut self.root, &segments, &arg.json_path)? = Node::Scalar(value);
+        *leaf_mut(&mut self.root, &segments, &arg.json_path, &mut self.padding)? =
+            Node::Scalar(value);
         Ok(())
     }
 
@@ -147,17 +156,22 @@ fn leaf_mut<'n>(
     root: &'n mut Node,
     segments: &[Segment<'_>],
     path: &str,
+    padding: &mut usize,
 ) -> Result<&'n mut Node, BadPath> {
     let mut cur = root;
     for seg in segments {
-        cur = child_mut(cur, seg).ok_or_else(|| BadPath(path.to_owned()))?;
+        cur = child_mut(cur, seg, padding).ok_or_else(|| BadPath(path.to_owned()))?;
     }
     Ok(cur)
 }
 
 /// The child at `seg`, created (as `null`, typed by the next step) if absent.
 /// A node of the wrong kind is replaced: the latest path wins.
-fn child_mut<'n>(node: &'n mut Node, seg: &Segment<'_>) -> Option<&'n mut Node> {
+fn child_mut<'n>(
+    node: &'n mut Node,
+    seg: &Segment<'_>,
+    padding: &mut usize,
+) -> Option<&'n mut Node> {
     match seg {
         Segment::Key(key) => {
             if !matches!(node, Node::Object(_)) {
@@ -185,6 +199,10 @@ fn child_mut<'n>(node: &'n mut Node, seg: &Segment<'_>) -> Option<&'n mut Node> 
             let Node::Array(items) = node else {
                 return None;
             };
+            *padding += i.saturating_sub(items.len());
+            if *padding > MAX_PADDING {
+                return None;
+            }
             while items.len() <= *i {
                 items.push(Node::Scalar(OwnedValue::Static(StaticNode::Null)));
             }

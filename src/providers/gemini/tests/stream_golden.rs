@@ -189,3 +189,11 @@ fn usage_without_counts_does_not_erase_the_last_counts() {
     end.unwrap();
     assert!(matches!(chunks.last(), Some(ChatChunk::Usage(u)) if u.total_tokens == 5));
 }
+
+#[test]
+fn indexes_far_past_an_array_end_fail_the_stream() {
+    // Twenty `$.kN[65536]` paths in one 2 KB event once padded 1.3 million
+    // nulls (found by the gemini-stream fuzzer's memory oracle).
+    let (_, end) = check("partial_args_padding", false);
+    assert!(matches!(end, Err(StreamError::Malformed(_))), "{end:?}");
+}
