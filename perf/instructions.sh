@@ -13,6 +13,7 @@ ROWS=${ROWS:-"passthrough anthropic routed messages-native messages-to-openai ng
 MOCK_PORT=${MOCK_PORT:-19190}
 GW_PORT=${GW_PORT:-18180}
 NGINX_PORT=${NGINX_PORT:-18181}
+KEEP_DUMPS=${KEEP_DUMPS:-}     # a directory: keep the callgrind dumps there (callgrind_annotate)
 HOST=127.0.0.1
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -42,6 +43,9 @@ cleanup() {
     for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
     sleep 0.3
     for pid in "${PIDS[@]}"; do kill -9 "$pid" 2>/dev/null || true; done
+    if [ -n "$KEEP_DUMPS" ]; then
+        mkdir -p "$KEEP_DUMPS" && cp "$TMP"/*.out.* "$KEEP_DUMPS"/ 2>/dev/null || true
+    fi
     rm -rf "$TMP"
 }
 trap cleanup EXIT
