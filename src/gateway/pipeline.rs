@@ -18,6 +18,7 @@ use super::translated::Report;
 use crate::api::ApiError;
 use crate::canonical::json_scan::first_top_level_value;
 use crate::config::ProviderKind;
+use crate::providers::adapter::adapter;
 use crate::router::decide::{RequestFacts, decide};
 use crate::router::plan::plan;
 use crate::router::{self, Snapshot};
@@ -195,12 +196,21 @@ async fn run(
                 &trail,
                 &format!("{}/{}", d.provider.name, d.upstream_model),
             )));
-            let headers: [(&str, &[u8]); 4] = [
+            let mut headers: Vec<(&str, &[u8])> = vec![
                 ("x-request-id", request_id.as_bytes()),
                 ("x-tollgate-provider", d.provider.name.as_bytes()),
                 ("x-tollgate-model", d.upstream_model.as_bytes()),
                 ("x-tollgate-route", route.as_bytes()),
             ];
+            // Betas mean nothing to a provider that is not sent them: named, not lost.
+            if let Some(betas) = req.header("anthropic-beta").filter(|b| !b.is_empty())
+                && inbound == Inbound::Anthropic
+                && !adapter(d.provider.kind)
+                    .client_headers
+                    .contains(&"anthropic-beta")
+            {
+                headers.push(("x-tollgate-dropped-betas", betas));
+            }
             Exit::Delivered(engine::deliver(prepared, &ctx, &headers, resp).await)
         }
         Outcome::Lost(failure, provider, trail) => {
