@@ -74,6 +74,9 @@ pub async fn serve(gw: &Gateway, inbound: Inbound, req: Request, resp: &mut Resp
             rec.status = status;
             rec.ending = Ending::UpstreamFailed;
             let mut headers: Vec<(&str, &[u8])> = vec![id];
+            if inbound == Inbound::Anthropic {
+                headers.push(("request-id", request_id.as_bytes()));
+            }
             headers.extend(upstream.iter().map(|(n, v)| (n.as_str(), v.as_slice())));
             let _ = resp.send(status, &headers, &body).await;
         }
@@ -202,6 +205,10 @@ async fn run(
                 ("x-tollgate-model", d.upstream_model.as_bytes()),
                 ("x-tollgate-route", route.as_bytes()),
             ];
+            if inbound == Inbound::Anthropic {
+                // Where Anthropic's SDK reads the id (`_request_id`).
+                headers.push(("request-id", request_id.as_bytes()));
+            }
             // Betas mean nothing to a provider that is not sent them: named, not lost.
             if let Some(betas) = req.header("anthropic-beta").filter(|b| !b.is_empty())
                 && inbound == Inbound::Anthropic

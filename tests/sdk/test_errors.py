@@ -40,6 +40,7 @@ def test_wrong_key_is_authentication_error(servers):
         bad.messages.create(model=MODEL["openai"], max_tokens=8, messages=USER)
     body = assert_anthropic_shape(e.value)
     assert body["error"]["type"] == "authentication_error"
+    assert body.get("request_id", "x"), "an empty request_id"
     assert "not-the-key" not in e.value.response.text
 
 
@@ -65,6 +66,7 @@ def test_upstream_429_is_rate_limit_with_retry_after(client, fmt, stream):
     body = assert_anthropic_shape(e.value)
     assert body["error"]["type"] == "rate_limit_error"
     assert e.value.response.headers.get("retry-after") == "7"
+    assert e.value.response.headers.get("request-id")
 
 
 def test_upstream_529_is_overloaded(client, fmt):
@@ -72,6 +74,7 @@ def test_upstream_529_is_overloaded(client, fmt):
         fault(client, fmt, "status=529")
     body = assert_anthropic_shape(e.value)
     assert body["error"]["type"] == "overloaded_error"
+    assert e.value.request_id
 
 
 def test_upstream_503_is_service_unavailable(client, fmt):

@@ -16,6 +16,13 @@ TOOLS_WHOLE = {"openai": "tool_use_response", "anthropic": "tool_use_response", 
 THINKING_STREAM = {"openai": "thinking_stream", "anthropic": "thinking_stream", "gemini": "thinking"}
 THINKING_WHOLE = {"openai": "thinking_response", "anthropic": "thinking_response", "gemini": "thinking"}
 
+# The calls those recordings make, in order.
+EXPECTED_CALLS = {
+    "openai": [("get_weather", {"city": "Paris"}), ("get_time", {}), ("get_weather", {"city": "London"})],
+    "anthropic": [("get_weather", {"city": "Paris"}), ("get_time", {}), ("get_weather", {"city": "London"})],
+    "gemini": [("get_weather", {"city": "Paris"}), ("get_weather", {"city": "Tokyo", "units": "celsius"})],
+}
+
 TOOLS = [
     {"name": "get_weather", "description": "Weather in a city",
      "input_schema": {"type": "object", "properties": {"city": {"type": "string"}}, "required": ["city"]}},
@@ -35,6 +42,7 @@ def test_create_echoes_the_prompt(client, fmt):
     assert msg.content[0].text == "hello from the sdk"
     assert msg.stop_reason == "end_turn"
     assert msg.usage.input_tokens > 0 and msg.usage.output_tokens > 0
+    assert msg._request_id
 
 
 def test_stream_text_and_final_message(client, fmt):
@@ -52,23 +60,27 @@ def test_stream_text_and_final_message(client, fmt):
 
 
 def test_parallel_tool_calls_stream(client, fmt):
-    partials = []
+    partials = {}
     with client.messages.stream(
         model=MODEL[fmt], max_tokens=256, tools=TOOLS, messages=user("weather in Paris and London, and the time"),
         extra_headers={"x-mock-fixture": TOOLS_STREAM[fmt]},
     ) as stream:
         for event in stream:
             if event.type == "content_block_delta" and event.delta.type == "input_json_delta":
-                partials.append(event.delta.partial_json)
+                partials[event.index] = partials.get(event.index, "") + event.delta.partial_json
         final = stream.get_final_message()
     assert partials, "no input_json_delta events"
     calls = [b for b in final.content if b.type == "tool_use"]
     assert len(calls) >= 2, final.content
     assert len({c.id for c in calls}) == len(calls)
     assert all(isinstance(c.input, dict) for c in calls)
-    weather = [c.input for c in calls if c.name == "get_weather"]
-    assert weather and all("city" in w for w in weather)
+    assert [(c.name, c.input) for c in calls] == EXPECTED_CALLS[fmt]
+    # Each call's streamed fragments add up to the input the final message parsed.
+    for i, block in enumerate(final.content):
+        if block.type == "tool_use":
+            assert json.loads(partials.get(i) or "{}") == block.input
     assert final.stop_reason == "tool_use"
+    assert final.usage.input_tokens > 0 and final.usage.output_tokens > 0
 
 
 def test_tool_call_whole(client, fmt):
