@@ -1,12 +1,15 @@
 #!/usr/bin/env bash
 # The whole test suite, as the README promises: formatting, lints, unit and
-# integration tests (each integration test runs on io_uring and on epoll).
-# Installs what the tests need when it is missing.
+# integration tests (each integration test runs on io_uring and on epoll),
+# then the SDK tests (tests/sdk, pytest in .venv-tests). Installs what the
+# tests need when it is missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
+command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
+python3 -c 'import ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
   if command -v apt-get >/dev/null 2>&1; then
     apt-get update -qq && apt-get install -y -qq "${need_apt[@]}"
@@ -23,13 +26,44 @@ echo "== cargo clippy"
 cargo clippy --all-targets -- -D warnings
 
 echo "== cargo test"
-# Unit and integration tests (the crate has no doc tests). The last line is
-# the total over every test binary.
+# Unit and integration tests (the crate has no doc tests).
 log=$(mktemp)
-trap 'rm -f "$log"' EXIT
+pylog=$(mktemp)
+trap 'rm -f "$log" "$pylog"' EXIT
 set +e
 cargo test --all --lib --bins --tests 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 set -e
-awk '/^test result:/ { p += $4; f += $6 } END { printf "%d passed, %d failed\n", p, f }' "$log"
-exit "$status"
+
+echo "== SDK tests (tests/sdk, official anthropic and openai SDKs)"
+# A virtualenv of its own, created and filled once; the versions are the
+# ones the tests were written against.
+venv=.venv-tests
+sdk_pins=(anthropic==2.15.0 openai==3.57.0 pytest==8.3.4)
+[ -x "$venv/bin/python" ] || python3 -m venv "$venv"
+installed=$("$venv/bin/python" -m pip freeze 2>/dev/null || true)
+for pin in "${sdk_pins[@]}"; do
+  if ! grep -qxF "$pin" <<<"$installed"; then
+    "$venv/bin/python" -m pip install -q "${sdk_pins[@]}"
+    break
+  fi
+done
+# The tests start target/debug/tollgate; cargo test built it.
+set +e
+"$venv/bin/python" -m pytest -q -p no:cacheprovider tests/sdk 2>&1 | tee "$pylog"
+pystatus=${PIPESTATUS[0]}
+set -e
+
+# The last line is the total over every test binary and the SDK tests.
+# pytest's summary ("2 failed, 73 passed, 1 error in 5.1s"); a run that
+# fails without one (exit 5: nothing collected, or a crash) counts as one failure.
+summary=$(grep -E '(passed|failed|errors?|no tests ran).* in [0-9.]+s' "$pylog" | tail -n 1 || true)
+count() { awk -v re="$1" '{ for (i = 2; i <= NF; i++) if ($i ~ re) s += $(i - 1) } END { print s + 0 }' <<<"$summary"; }
+py_p=$(count '^passed,?$')
+py_f=$(count '^(failed|errors?),?$')
+if [ "$pystatus" -ne 0 ] && [ "$py_f" -eq 0 ]; then py_f=1; fi
+awk -v pp="$py_p" -v pf="$py_f" '
+  /^test result:/ { p += $4; f += $6 }
+  END { printf "%d passed, %d failed\n", p + pp, f + pf }' "$log"
+[ "$status" -eq 0 ] || exit "$status"
+exit "$pystatus"

@@ -66,6 +66,7 @@ impl RequestCtx<'_> {
                 Inbound::OpenAi => chat::inspect(&self.req.body),
                 Inbound::Anthropic => {
                     let route = crate::api::anthropic::read_route_fields(&self.req.body)?;
+                    crate::api::anthropic::require_max_tokens(&route)?;
                     Ok(ChatEnvelope {
                         model: route.model,
                         stream: route.stream,

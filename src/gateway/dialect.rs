@@ -55,7 +55,10 @@ impl Inbound {
     pub fn error_body(self, err: &ApiError, request_id: &str) -> Vec<u8> {
         match self {
             Inbound::OpenAi => err.to_json(),
-            Inbound::Anthropic => crate::api::anthropic::error_body(err, Some(request_id)),
+            // A refusal at the request head has no id yet: no empty `request_id`.
+            Inbound::Anthropic => {
+                crate::api::anthropic::error_body(err, Some(request_id).filter(|id| !id.is_empty()))
+            }
         }
     }
 

@@ -18,6 +18,7 @@ use super::translated::Report;
 use crate::api::ApiError;
 use crate::canonical::json_scan::first_top_level_value;
 use crate::config::ProviderKind;
+use crate::providers::adapter::adapter;
 use crate::router::decide::{RequestFacts, decide};
 use crate::router::plan::plan;
 use crate::router::{self, Snapshot};
@@ -73,6 +74,9 @@ pub async fn serve(gw: &Gateway, inbound: Inbound, req: Request, resp: &mut Resp
             rec.status = status;
             rec.ending = Ending::UpstreamFailed;
             let mut headers: Vec<(&str, &[u8])> = vec![id];
+            if inbound == Inbound::Anthropic {
+                headers.push(("request-id", request_id.as_bytes()));
+            }
             headers.extend(upstream.iter().map(|(n, v)| (n.as_str(), v.as_slice())));
             let _ = resp.send(status, &headers, &body).await;
         }
@@ -195,12 +199,25 @@ async fn run(
                 &trail,
                 &format!("{}/{}", d.provider.name, d.upstream_model),
             )));
-            let headers: [(&str, &[u8]); 4] = [
+            let mut headers: Vec<(&str, &[u8])> = vec![
                 ("x-request-id", request_id.as_bytes()),
                 ("x-tollgate-provider", d.provider.name.as_bytes()),
                 ("x-tollgate-model", d.upstream_model.as_bytes()),
                 ("x-tollgate-route", route.as_bytes()),
             ];
+            if inbound == Inbound::Anthropic {
+                // Where Anthropic's SDK reads the id (`_request_id`).
+                headers.push(("request-id", request_id.as_bytes()));
+            }
+            // Betas mean nothing to a provider that is not sent them: named, not lost.
+            if let Some(betas) = req.header("anthropic-beta").filter(|b| !b.is_empty())
+                && inbound == Inbound::Anthropic
+                && !adapter(d.provider.kind)
+                    .client_headers
+                    .contains(&"anthropic-beta")
+            {
+                headers.push(("x-tollgate-dropped-betas", betas));
+            }
             Exit::Delivered(engine::deliver(prepared, &ctx, &headers, resp).await)
         }
         Outcome::Lost(failure, provider, trail) => {

@@ -39,6 +39,8 @@ pub fn parse_messages_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
 pub struct MessagesRoute {
     pub model: String,
     pub stream: bool,
+    /// Read, not judged: a count request has none (see [`require_max_tokens`]).
+    pub max_tokens: Option<u32>,
 }
 
 /// Reads only `model` and `stream`, for the same-dialect path: that body
@@ -57,13 +59,30 @@ pub fn read_route_fields(body: &[u8]) -> Result<MessagesRoute, ApiError> {
         Ok(MessagesRoute {
             model: req_str(top.model, &|| "model".into())?.to_owned(),
             stream: opt_bool(top.stream, &|| "stream".into())?,
+            max_tokens: opt_u32(top.max_tokens, &|| "max_tokens".into())
+                .ok()
+                .flatten(),
         })
     })
     .map_err(|e: CanonicalError| e.to_openai())
 }
 
+/// Anthropic requires `max_tokens`; the same-dialect path refuses its
+/// absence too, so a body missing it gets the same 400 whatever the upstream.
+pub fn require_max_tokens(route: &MessagesRoute) -> Result<u32, ApiError> {
+    max_tokens_given(route.max_tokens).map_err(|e| e.to_openai())
+}
+
+fn max_tokens_given(max_tokens: Option<u32>) -> Result<u32, CanonicalError> {
+    match max_tokens {
+        None => Err(CanonicalError::new("max_tokens", "is required")),
+        Some(0) => Err(CanonicalError::new("max_tokens", "must be at least 1")),
+        Some(n) => Ok(n),
+    }
+}
+
 crate::tape_fields! {
-    struct RouteTop { model: "model", stream: "stream" }
+    struct RouteTop { model: "model", stream: "stream", max_tokens: "max_tokens" }
 }
 
 crate::tape_fields! {
@@ -108,11 +127,7 @@ fn parse_root(root: Value<'_, '_>, map: BodyMap<'_>) -> Result<ChatRequest, Cano
         }
     }
     let model = req_str(top.model, &|| "model".into())?.to_owned();
-    let max_tokens = opt_u32(top.max_tokens, &|| "max_tokens".into())?
-        .ok_or_else(|| CanonicalError::new("max_tokens", "is required"))?;
-    if max_tokens == 0 {
-        return Err(CanonicalError::new("max_tokens", "must be at least 1"));
-    }
+    let max_tokens = max_tokens_given(opt_u32(top.max_tokens, &|| "max_tokens".into())?)?;
 
     let mut messages = parse_system(top.system)?;
     let items = opt_array(top.messages, &|| "messages".into())?
