@@ -256,30 +256,25 @@ async fn relay_sized(
 /// dialects write `usage` last or nearly so, as a small object of numbers:
 /// it is found from the end and read by plain byte scans, not a parse.
 fn whole_usage(inbound: Inbound, body: &[u8]) -> Option<Usage> {
-    let usage = usage_object(body)?;
-    let n = |key: &[u8]| number_after(usage, key).unwrap_or(0);
+    let mut n = UsageNumbers::default();
+    for_each_number(usage_object(body)?, |key, value| n.set(key, value));
     let u = match inbound {
         Inbound::OpenAi => Usage {
-            prompt_tokens: n(b"\"prompt_tokens\""),
-            completion_tokens: n(b"\"completion_tokens\""),
-            total_tokens: n(b"\"total_tokens\""),
-            cached_prompt_tokens: n(b"\"cached_tokens\""),
+            prompt_tokens: n.prompt,
+            completion_tokens: n.completion,
+            total_tokens: n.total,
+            cached_prompt_tokens: n.cached,
             cache_creation_tokens: 0,
-            reasoning_tokens: n(b"\"reasoning_tokens\""),
+            reasoning_tokens: n.reasoning,
         },
         Inbound::Anthropic => {
-            let (input, read, write) = (
-                n(b"\"input_tokens\""),
-                n(b"\"cache_read_input_tokens\""),
-                n(b"\"cache_creation_input_tokens\""),
-            );
-            let output = n(b"\"output_tokens\"");
+            let prompt = n.input + n.cache_read + n.cache_write;
             Usage {
-                prompt_tokens: input + read + write,
-                completion_tokens: output,
-                total_tokens: input + read + write + output,
-                cached_prompt_tokens: read,
-                cache_creation_tokens: write,
+                prompt_tokens: prompt,
+                completion_tokens: n.output,
+                total_tokens: prompt + n.output,
+                cached_prompt_tokens: n.cache_read,
+                cache_creation_tokens: n.cache_write,
                 reasoning_tokens: 0,
             }
         }
@@ -287,18 +282,50 @@ fn whole_usage(inbound: Inbound, body: &[u8]) -> Option<Usage> {
     Some(u)
 }
 
+/// The usage numbers either dialect writes, by member name.
+#[derive(Default)]
+struct UsageNumbers {
+    prompt: u64,
+    completion: u64,
+    total: u64,
+    cached: u64,
+    reasoning: u64,
+    input: u64,
+    output: u64,
+    cache_read: u64,
+    cache_write: u64,
+}
+
+impl UsageNumbers {
+    fn set(&mut self, key: &[u8], value: u64) {
+        let slot = match key {
+            b"prompt_tokens" => &mut self.prompt,
+            b"completion_tokens" => &mut self.completion,
+            b"total_tokens" => &mut self.total,
+            b"cached_tokens" => &mut self.cached,
+            b"reasoning_tokens" => &mut self.reasoning,
+            b"input_tokens" => &mut self.input,
+            b"output_tokens" => &mut self.output,
+            b"cache_read_input_tokens" => &mut self.cache_read,
+            b"cache_creation_input_tokens" => &mut self.cache_write,
+            _ => return,
+        };
+        *slot = value;
+    }
+}
+
 /// The last `"usage":{…}` object of a JSON text (an escaped `\"usage\"`
 /// inside a string does not count).
 fn usage_object(body: &[u8]) -> Option<&[u8]> {
-    const KEY: &[u8] = b"\"usage\"";
-    let at = body
-        .windows(KEY.len())
-        .rposition(|w| w == KEY)
+    static KEY: std::sync::LazyLock<memchr::memmem::FinderRev<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::FinderRev::new(b"\"usage\""));
+    let at = KEY
+        .rfind(body)
         .filter(|&i| i == 0 || body[i - 1] != b'\\')?;
-    let rest = &body[at + KEY.len()..];
+    let rest = &body[at + 7..];
     let open = rest
         .iter()
-        .position(|&b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t' | b':'))?;
+        .position(|b| !matches!(b, b' ' | b'\n' | b'\r' | b'\t' | b':'))?;
     if rest[open] != b'{' {
         return None;
     }
@@ -318,23 +345,30 @@ fn usage_object(body: &[u8]) -> Option<&[u8]> {
     None
 }
 
-/// The unsigned number after `"key":` in a small object.
-fn number_after(obj: &[u8], key: &[u8]) -> Option<u64> {
-    let at = obj.windows(key.len()).position(|w| w == key)?;
-    let rest = &obj[at + key.len()..];
-    let start = rest.iter().position(|b| b.is_ascii_digit())?;
-    if rest[..start]
-        .iter()
-        .any(|&b| !matches!(b, b' ' | b':' | b'\n' | b'\r' | b'\t'))
-    {
-        return None;
+/// Calls `f` with each `"key": <unsigned number>` member in a small object
+/// of numbers (nested objects included), in one pass over its bytes.
+fn for_each_number(obj: &[u8], mut f: impl FnMut(&[u8], u64)) {
+    let mut i = 0;
+    while let Some(q) = obj[i..].iter().position(|&b| b == b'"') {
+        let start = i + q + 1;
+        let Some(len) = obj[start..].iter().position(|&b| b == b'"') else {
+            return;
+        };
+        let key = &obj[start..start + len];
+        i = start + len + 1;
+        while i < obj.len() && matches!(obj[i], b' ' | b':' | b'\n' | b'\r' | b'\t') {
+            i += 1;
+        }
+        let mut value = None::<u64>;
+        while i < obj.len() && obj[i].is_ascii_digit() {
+            let d = u64::from(obj[i] - b'0');
+            value = Some(value.unwrap_or(0).saturating_mul(10).saturating_add(d));
+            i += 1;
+        }
+        if let Some(v) = value {
+            f(key, v);
+        }
     }
-    let digits = &rest[start..];
-    let end = digits
-        .iter()
-        .position(|b| !b.is_ascii_digit())
-        .unwrap_or(digits.len());
-    std::str::from_utf8(&digits[..end]).ok()?.parse().ok()
 }
 
 /// The mid-stream error: the dialect's error event, which the SDKs raise
