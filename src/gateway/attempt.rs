@@ -65,7 +65,7 @@ impl RequestCtx<'_> {
             .get_or_init(|| match self.inbound {
                 Inbound::OpenAi => chat::inspect(&self.req.body),
                 Inbound::Anthropic => {
-                    let route = crate::api::anthropic::read_route_fields(&self.req.body)?;
+                    let route = crate::api::anthropic::read_messages_route(&self.req.body)?;
                     Ok(ChatEnvelope {
                         model: route.model,
                         stream: route.stream,

@@ -73,6 +73,9 @@ pub async fn serve(gw: &Gateway, inbound: Inbound, req: Request, resp: &mut Resp
             rec.status = status;
             rec.ending = Ending::UpstreamFailed;
             let mut headers: Vec<(&str, &[u8])> = vec![id];
+            if inbound == Inbound::Anthropic {
+                headers.push(("request-id", request_id.as_bytes()));
+            }
             headers.extend(upstream.iter().map(|(n, v)| (n.as_str(), v.as_slice())));
             let _ = resp.send(status, &headers, &body).await;
         }

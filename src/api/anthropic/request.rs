@@ -46,6 +46,17 @@ pub struct MessagesRoute {
 /// this parser would refuse in translation, a `document` block say, is
 /// refused there.
 pub fn read_route_fields(body: &[u8]) -> Result<MessagesRoute, ApiError> {
+    read_route(body, false)
+}
+
+/// [`read_route_fields`] for `POST /v1/messages`: also refuses what
+/// Anthropic itself requires (`max_tokens`, `messages`), so the same-dialect
+/// path answers a malformed body as the translated ones do.
+pub fn read_messages_route(body: &[u8]) -> Result<MessagesRoute, ApiError> {
+    read_route(body, true)
+}
+
+fn read_route(body: &[u8], messages_required: bool) -> Result<MessagesRoute, ApiError> {
     with_tape(body, |parsed, _| {
         let tape =
             parsed.map_err(|e| CanonicalError::new("", format!("body is not valid JSON: {e}")))?;
@@ -54,16 +65,30 @@ pub fn read_route_fields(body: &[u8]) -> Result<MessagesRoute, ApiError> {
             .as_object()
             .ok_or_else(|| CanonicalError::new("", "body must be a JSON object"))?;
         let top = RouteTop::read(&obj);
-        Ok(MessagesRoute {
+        let route = MessagesRoute {
             model: req_str(top.model, &|| "model".into())?.to_owned(),
             stream: opt_bool(top.stream, &|| "stream".into())?,
-        })
+        };
+        if !messages_required {
+            return Ok(route);
+        }
+        let max_tokens = opt_u32(top.max_tokens, &|| "max_tokens".into())?
+            .ok_or_else(|| CanonicalError::new("max_tokens", "is required"))?;
+        if max_tokens == 0 {
+            return Err(CanonicalError::new("max_tokens", "must be at least 1"));
+        }
+        let messages = opt_array(top.messages, &|| "messages".into())?
+            .ok_or_else(|| CanonicalError::new("messages", "is required"))?;
+        if messages.is_empty() {
+            return Err(CanonicalError::new("messages", "must not be empty"));
+        }
+        Ok(route)
     })
     .map_err(|e: CanonicalError| e.to_openai())
 }
 
 crate::tape_fields! {
-    struct RouteTop { model: "model", stream: "stream" }
+    struct RouteTop { model: "model", stream: "stream", max_tokens: "max_tokens", messages: "messages" }
 }
 
 crate::tape_fields! {
