@@ -1,95 +1,17 @@
 //! The request pipeline end to end: the probe policy stage (rewrite, refuse,
-//! hold tool calls) on every upstream format, usage recorded at /metrics for
-//! every delivery path and merged over workers, truncated passthrough
-//! streams ending in an explicit error event, and the same error for the
-//! same malformed body whatever provider it would go to.
+//! hold tool calls) on every upstream format, truncated passthrough streams
+//! ending in an explicit error event, and the same error for the same
+//! malformed body whatever provider it would go to. Usage and /metrics are
+//! in `usage.rs`.
 
 mod common;
+mod pipeline_common;
 
 use std::net::SocketAddr;
 
 use common::*;
-use simd_json::OwnedValue;
+use pipeline_common::*;
 use simd_json::prelude::*;
-
-/// One mock behind an OpenAI-compatible, an Anthropic and a Gemini
-/// provider, plus primaries that always fail and fall back to `gpt`.
-fn config(mock: SocketAddr, workers: usize, extra: &str) -> String {
-    format!(
-        r#"
-[server]
-listen = "127.0.0.1:0"
-workers = {workers}
-
-[routing.breaker]
-enabled = false
-
-{extra}
-
-[[providers]]
-name = "oa"
-kind = "openai_compatible"
-base_url = "http://{mock}/v1"
-forward_headers = ["x-mock-*"]
-
-[[providers]]
-name = "an"
-kind = "anthropic"
-base_url = "http://{mock}/v1"
-forward_headers = ["x-mock-*"]
-
-[[providers]]
-name = "ge"
-kind = "gemini"
-base_url = "http://{mock}/v1beta"
-forward_headers = ["x-mock-*"]
-
-[[providers]]
-name = "down"
-kind = "openai_compatible"
-base_url = "http://{mock}/fault/status=500/v1"
-
-[[models]]
-name = "gpt"
-provider = "oa"
-upstream_model = "mock-gpt"
-
-[[models]]
-name = "claude"
-provider = "an"
-upstream_model = "claude-sonnet-4-5"
-
-[[models]]
-name = "gem"
-provider = "ge"
-upstream_model = "gemini-2.5-flash"
-
-[[models]]
-name = "gpt-fb"
-provider = "down"
-fallbacks = ["gpt"]
-"#
-    )
-}
-
-const PROBE: &str = "[testing]\nprobe_stage = { set_temperature = 0.25, refuse_header = \"x-refuse\", hold_tool_calls = true }\n";
-
-fn json(bytes: &[u8]) -> OwnedValue {
-    let mut b = bytes.to_vec();
-    simd_json::to_owned_value(&mut b)
-        .unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
-}
-
-fn messages_body(model: &str, text: &str, stream: bool) -> Vec<u8> {
-    format!(
-        r#"{{"model":"{model}","max_tokens":64,"temperature":0.9,"messages":[{{"role":"user","content":"{text}"}}],"stream":{stream}}}"#
-    )
-    .into_bytes()
-}
-
-fn post_messages(addr: SocketAddr, headers: &[(&str, &str)], body: &[u8]) -> Response {
-    post(addr, "/v1/messages", headers, body)
-}
 
 /// The temperature the mock was last sent, whatever the upstream format.
 fn sent_temperature(mock: SocketAddr) -> f64 {
@@ -229,180 +151,6 @@ fn held_tool_calls_arrive_whole(driver: &str) {
     json(pieces[0].as_bytes());
     assert!(r.text().contains("text_delta"), "{}", r.text());
 }
-
-/// (requests, prompt tokens, completion tokens) at /metrics for `model`.
-fn counters(gw: SocketAddr, model: &str) -> (u64, u64, u64) {
-    let text = get(gw, "/metrics").text();
-    let sum = |name: &str| -> u64 {
-        text.lines()
-            .filter(|l| l.starts_with(name) && l.contains(&format!("model=\"{model}\"")))
-            .filter_map(|l| l.rsplit(' ').next()?.parse::<u64>().ok())
-            .sum()
-    };
-    (
-        sum("tollgate_requests_total{"),
-        sum("tollgate_prompt_tokens_total{"),
-        sum("tollgate_completion_tokens_total{"),
-    )
-}
-
-/// Sends one request and checks /metrics grew by one request and by the
-/// usage the client was shown (`usage` reads it off the response).
-fn grows_by(
-    gw: SocketAddr,
-    model: &str,
-    send: impl FnOnce() -> Response,
-    usage: impl FnOnce(&Response) -> (u64, u64),
-) -> Response {
-    let before = counters(gw, model);
-    let r = send();
-    assert_eq!(r.status, 200, "{}", r.text());
-    let (p, c) = usage(&r);
-    assert!(p > 0 && c > 0, "usage shown: {p}/{c} in {}", r.text());
-    let want = (before.0 + 1, before.1 + p, before.2 + c);
-    eventually(&format!("{model} counters reach {want:?}"), || {
-        counters(gw, model) == want
-    });
-    r
-}
-
-fn n(v: Option<&OwnedValue>) -> u64 {
-    v.and_then(|x| x.as_u64()).unwrap_or(0)
-}
-
-fn openai_usage(v: &OwnedValue) -> (u64, u64) {
-    let u = v.get("usage");
-    (
-        n(u.and_then(|u| u.get("prompt_tokens"))),
-        n(u.and_then(|u| u.get("completion_tokens"))),
-    )
-}
-
-/// The usage chunks of an OpenAI stream.
-fn usage_chunks(body: &[u8]) -> Vec<(u64, u64)> {
-    sse_data(body)
-        .iter()
-        .filter(|d| d.starts_with('{'))
-        .map(|d| json(d.as_bytes()))
-        .filter(|v| v.get("usage").is_some_and(|u| u.is_object()))
-        .map(|v| openai_usage(&v))
-        .collect()
-}
-
-/// Input (with cache) and output tokens of an Anthropic answer or stream.
-fn anthropic_usage(r: &Response) -> (u64, u64) {
-    let events: Vec<OwnedValue> = if r.text().starts_with('{') {
-        vec![r.json()]
-    } else {
-        sse_data(&r.body)
-            .iter()
-            .map(|d| json(d.as_bytes()))
-            .collect()
-    };
-    let (mut input, mut output) = (0, 0);
-    for v in &events {
-        let u = v
-            .get("usage")
-            .or_else(|| v.get("message").and_then(|m| m.get("usage")));
-        let Some(u) = u else { continue };
-        let inp = [
-            "input_tokens",
-            "cache_read_input_tokens",
-            "cache_creation_input_tokens",
-        ]
-        .iter()
-        .map(|k| n(u.get(*k)))
-        .sum::<u64>();
-        input = input.max(inp);
-        output = output.max(n(u.get("output_tokens")));
-    }
-    (input, output)
-}
-
-fn with_usage(model: &str) -> Vec<u8> {
-    format!(
-        r#"{{"model":"{model}","messages":[{{"role":"user","content":"count these words"}}],"stream":true,"stream_options":{{"include_usage":true}}}}"#
-    )
-    .into_bytes()
-}
-
-/// Chunk ids differ per answer; everything else must not.
-fn without_ids(body: &[u8]) -> Vec<String> {
-    sse_data(body)
-        .into_iter()
-        .map(|d| match d.find("chatcmpl-mock") {
-            Some(at) => format!("{}{}", &d[..at], &d[at + 25..]),
-            None => d,
-        })
-        .collect()
-}
-
-fn usage_is_recorded_for_every_delivery_path(driver: &str) {
-    let mock = start_mock(driver);
-    let gw = start_gateway(&config(mock.addr, 1, ""), driver);
-    let a = gw.addr;
-    let plain = chat_body("gpt", "count these words", true);
-    for model in ["gpt", "claude", "gem"] {
-        // Whole answers, OpenAI dialect.
-        let body = chat_body(model, "count these words", false);
-        grows_by(
-            a,
-            model,
-            || post_chat(a, &[], &body),
-            |r| openai_usage(&r.json()),
-        );
-        // Streams for a client that asked for usage: exactly one usage chunk.
-        let body = with_usage(model);
-        let r = grows_by(
-            a,
-            model,
-            || post_chat(a, &[], &body),
-            |r| {
-                let chunks = usage_chunks(&r.body);
-                assert_eq!(chunks.len(), 1, "{model}: {}", r.text());
-                chunks[0]
-            },
-        );
-        let asked = usage_chunks(&r.body)[0];
-        // A client that did not ask sees none, and the counters still grow.
-        let body = chat_body(model, "count these words", true);
-        let r = grows_by(a, model, || post_chat(a, &[], &body), |_| asked);
-        assert!(usage_chunks(&r.body).is_empty(), "{model}: {}", r.text());
-        // The Anthropic dialect, whole and streamed (same-dialect for claude).
-        for stream in [false, true] {
-            let body = messages_body(model, "count these words", stream);
-            grows_by(a, model, || post_messages(a, &[], &body), anthropic_usage);
-        }
-    }
-    // The passthrough stream without usage is byte for byte what the
-    // upstream sends a client that did not ask.
-    let direct = post(mock.addr, "/v1/chat/completions", &[], &plain);
-    let gw_body = post_chat(a, &[], &plain).body;
-    let (mut d, g) = (without_ids(&direct.body), without_ids(&gw_body));
-    for ev in d.iter_mut() {
-        *ev = ev.replace("\"model\":\"gpt\"", "\"model\":\"mock-gpt\"");
-    }
-    assert_eq!(d, g);
-}
-
-fn metrics_merge_all_workers(driver: &str) {
-    let mock = start_mock(driver);
-    let gw = start_gateway(&config(mock.addr, 2, ""), driver);
-    const N: u64 = 12;
-    for i in 0..N {
-        let r = post_chat(gw.addr, &[], &chat_body("gpt", &format!("n{i}"), false));
-        assert_eq!(r.status, 200);
-    }
-    eventually("all requests counted", || counters(gw.addr, "gpt").0 == N);
-    for _ in 0..8 {
-        assert_eq!(
-            counters(gw.addr, "gpt").0,
-            N,
-            "every scrape sees every worker"
-        );
-    }
-}
-
 /// The last event of a stream that must end in an error, not a clean end.
 fn ends_in_error(r: &Response, anthropic: bool) {
     assert_eq!(r.status, 200, "{}", r.text());
@@ -484,13 +232,10 @@ fn malformed_bodies_get_the_same_error_whatever_the_provider(driver: &str) {
     assert_eq!(r.status, 400, "{}", r.text());
     assert!(!r.error_code().is_empty(), "{}", r.text());
 }
-
 on_both_drivers!(
     probe_rewrites_temperature_on_every_format_and_fallback,
     probe_refuses_in_both_dialects,
     held_tool_calls_arrive_whole,
-    usage_is_recorded_for_every_delivery_path,
-    metrics_merge_all_workers,
     truncated_passthrough_streams_end_in_an_error_event,
     malformed_bodies_get_the_same_error_whatever_the_provider,
 );
