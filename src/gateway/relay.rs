@@ -167,7 +167,10 @@ pub async fn relay(
     let mut scrubber = StreamScrubber::new(keys.iter().map(|k| k.expose()));
     let mut reader = Reader::new(ctx);
     let (mut kept, mut whole) = (Vec::new(), Vec::new());
-    let mut boundary = Boundary::default();
+    let mut boundary = Boundary {
+        events: is_sse,
+        pending: Vec::new(),
+    };
     if !first.is_empty() {
         let bytes = boundary.complete(reader.pass(&first, &mut kept), &mut whole);
         if !bytes.is_empty() && resp.send_chunk(&scrubber.feed(bytes)).await.is_err() {
@@ -222,15 +225,16 @@ pub async fn relay(
 }
 
 /// Holds back the bytes of an event not yet complete, so that only whole
-/// events reach the client and an error event never lands inside one.
-#[derive(Default)]
+/// events reach the client and an error event never lands inside one. A
+/// body that is not an event stream passes as it comes.
 struct Boundary {
+    events: bool,
     pending: Vec<u8>,
 }
 
 impl Boundary {
     fn complete<'p>(&mut self, bytes: &'p [u8], out: &'p mut Vec<u8>) -> &'p [u8] {
-        if self.pending.is_empty() && ends_event(bytes) {
+        if !self.events || (self.pending.is_empty() && ends_event(bytes)) {
             return bytes;
         }
         let from = self.pending.len().saturating_sub(3);
