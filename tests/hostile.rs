@@ -70,7 +70,7 @@ fn hostile_inputs_get_the_right_status(driver: &str) {
         ("messages missing", post_raw(br#"{"model":"fast"}"#), 400, "missing_required_parameter"),
         ("messages not array", post_raw(br#"{"model":"fast","messages":"hi"}"#), 400, "invalid_type"),
         ("messages empty", post_raw(br#"{"model":"fast","messages":[]}"#), 400, "invalid_value"),
-        ("message without role", post_raw(br#"{"model":"fast","messages":[{"content":"x"}]}"#), 400, "invalid_value"),
+        ("message without role", post_raw(br#"{"model":"fast","messages":[{"content":"x"}]}"#), 400, "missing_required_parameter"),
         ("stream not bool", post_raw(br#"{"model":"fast","stream":1,"messages":[{"role":"user"}]}"#), 400, "invalid_type"),
         ("stream_options wrong", post_raw(br#"{"model":"fast","stream":true,"stream_options":{"include_usage":"y"},"messages":[{"role":"user"}]}"#), 400, "invalid_type"),
         ("invalid utf-8", post_raw(b"{\"model\":\"fast\",\"messages\":[{\"role\":\"user\",\"content\":\"\xff\xfe\"}]}"), 400, "invalid_json"),

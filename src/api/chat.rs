@@ -102,17 +102,22 @@ fn check(
                 )
                 .with_param("messages"));
             }
+            // The same codes and params the canonical parse gives these faults.
             for (i, m) in messages.iter().enumerate() {
-                let has_role = m
-                    .as_object()
-                    .and_then(|o| o.get("role"))
-                    .is_some_and(|r| r.as_str().is_some());
-                if !has_role {
-                    return Err(ApiError::invalid_request(
-                        "invalid_value",
-                        "Each message must be an object with a string `role`.",
-                    )
-                    .with_param(format!("messages[{i}].role")));
+                let fault = match m.as_object().map(|o| o.get("role")) {
+                    None => Some(("invalid_type", String::new(), "must be an object")),
+                    Some(None) => {
+                        Some(("missing_required_parameter", ".role".into(), "is required"))
+                    }
+                    Some(Some(r)) if r.as_str().is_none() => {
+                        Some(("invalid_type", ".role".into(), "must be a string"))
+                    }
+                    Some(Some(_)) => None,
+                };
+                if let Some((code, field, what)) = fault {
+                    let param = format!("messages[{i}]{field}");
+                    return Err(ApiError::invalid_request(code, format!("{param}: {what}"))
+                        .with_param(param));
                 }
             }
         }
@@ -227,8 +232,8 @@ mod tests {
             ),
             (
                 r#"{"model":"m","messages":[1]}"#,
-                "invalid_value",
-                Some("messages[0].role"),
+                "invalid_type",
+                Some("messages[0]"),
             ),
             (
                 r#"{"model":"m","messages":[{"role":"user"}],"stream":"yes"}"#,

@@ -39,8 +39,23 @@ impl CanonicalError {
                 format!("{}: {}", self.param, self.message)
             },
             r#type: "invalid_request_error".into(),
-            code: None,
+            code: self.code().map(str::to_owned),
             param: (!self.param.is_empty()).then(|| self.param.clone()),
+        }
+    }
+
+    /// The code the passthrough inspection (`api::chat`) gives the same
+    /// fault, so a malformed body gets one answer whatever its provider.
+    fn code(&self) -> Option<&'static str> {
+        let m = self.message.as_str();
+        if m == "is required" {
+            Some("missing_required_parameter")
+        } else if m.contains("must not be empty") || m.starts_with("must be at least") {
+            Some("invalid_value")
+        } else if m.contains("must be a") && !m.contains("integer") {
+            Some("invalid_type")
+        } else {
+            None
         }
     }
 }

@@ -65,8 +65,7 @@ impl RequestCtx<'_> {
             .get_or_init(|| match self.inbound {
                 Inbound::OpenAi => chat::inspect(&self.req.body),
                 Inbound::Anthropic => {
-                    let route = crate::api::anthropic::read_route_fields(&self.req.body)?;
-                    crate::api::anthropic::require_max_tokens(&route)?;
+                    let route = crate::api::anthropic::read_messages_route(&self.req.body)?;
                     Ok(ChatEnvelope {
                         model: route.model,
                         stream: route.stream,

@@ -349,3 +349,7 @@ async fn next_ready<'a>(set: &mut Vec<InFlight<'a>>) -> (InFlight<'a>, Result<Pr
     })
     .await
 }
+
+#[cfg(test)]
+#[path = "engine_tests.rs"]
+mod tests;

@@ -76,9 +76,15 @@ impl Service for Gateway {
         Ok(())
     }
 
-    fn error_body(&self, req: &Request, err: &ApiError) -> Vec<u8> {
-        let id = req.header_str("x-request-id").unwrap_or("");
-        inbound_of(req.path()).error_body(err, id)
+    fn error_body(&self, req: &Request, err: &ApiError) -> (Vec<u8>, crate::server::OwnHeaders) {
+        let id = self.request_id(req);
+        let inbound = inbound_of(req.path());
+        let body = inbound.error_body(err, &id);
+        let mut headers = vec![("x-request-id", id.clone())];
+        if inbound == Inbound::Anthropic {
+            headers.push(("request-id", id));
+        }
+        (body, headers)
     }
 
     async fn call(&self, req: Request, resp: &mut Responder<'_>) {

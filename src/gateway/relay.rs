@@ -164,9 +164,13 @@ pub async fn relay(
     let keys = &deployment.provider.api_keys;
     let mut scrubber = StreamScrubber::new(keys.iter().map(|k| k.expose()));
     let mut reader = Reader::new(ctx);
-    let mut kept = Vec::new();
+    let (mut kept, mut whole) = (Vec::new(), Vec::new());
+    let mut boundary = Boundary {
+        events: is_sse,
+        pending: Vec::new(),
+    };
     if !first.is_empty() {
-        let bytes = reader.pass(&first, &mut kept);
+        let bytes = boundary.complete(reader.pass(&first, &mut kept), &mut whole);
         if !bytes.is_empty() && resp.send_chunk(&scrubber.feed(bytes)).await.is_err() {
             return report(Delivered::ClientGone, reader.usage());
         }
@@ -174,7 +178,7 @@ pub async fn relay(
     let failure = loop {
         match upstream.body.next().await {
             Ok(Some(piece)) => {
-                let bytes = reader.pass(piece, &mut kept);
+                let bytes = boundary.complete(reader.pass(piece, &mut kept), &mut whole);
                 if !bytes.is_empty() && resp.send_chunk(&scrubber.feed(bytes)).await.is_err() {
                     // The client left: dropping the body closes the upstream
                     // connection instead of returning it to the pool half-read.
@@ -194,8 +198,14 @@ pub async fn relay(
             Err(e) => break Some(interrupted(&e.to_api(provider))),
         }
     };
+    // A cut stream's unfinished event is dropped, so the error event that
+    // follows is an event of its own; a clean end passes any unframed tail on.
     let mut tail = Vec::new();
-    reader.flush(&mut tail);
+    if failure.is_none() {
+        reader.flush(&mut tail);
+        tail.extend_from_slice(&boundary.pending);
+        tail = scrubber.feed(&tail).into_owned();
+    }
     tail.extend_from_slice(&scrubber.finish());
     let delivered = match &failure {
         Some(err) => {
@@ -210,6 +220,35 @@ pub async fn relay(
     }
     let _ = resp.end_stream().await;
     report(delivered, reader.usage())
+}
+
+/// Holds back the bytes of an event not yet complete, so that only whole
+/// events reach the client and an error event never lands inside one. A
+/// body that is not an event stream passes as it comes.
+struct Boundary {
+    events: bool,
+    pending: Vec<u8>,
+}
+
+impl Boundary {
+    fn complete<'p>(&mut self, bytes: &'p [u8], out: &'p mut Vec<u8>) -> &'p [u8] {
+        if !self.events || (self.pending.is_empty() && ends_event(bytes)) {
+            return bytes;
+        }
+        let from = self.pending.len().saturating_sub(3);
+        self.pending.extend_from_slice(bytes);
+        let end = (from..=self.pending.len())
+            .rev()
+            .find(|&i| ends_event(&self.pending[..i]))
+            .unwrap_or(0);
+        out.clear();
+        out.extend(self.pending.drain(..end));
+        out
+    }
+}
+
+fn ends_event(bytes: &[u8]) -> bool {
+    bytes.is_empty() || bytes.ends_with(b"\n\n") || bytes.ends_with(b"\r\n\r\n")
 }
 
 /// A sized answer larger than the hold bound, relayed as it comes; a cut

@@ -62,6 +62,9 @@ pub async fn answer(
             headers.push(("x-ratelimit-remaining-requests", b"0"));
         }
         let body = match super::presented_key(req) {
+            _ if plan.detail_body => {
+                format!("{{\"detail\":\"Injected fault: status {status}.\"}}").into_bytes()
+            }
             Some(key) if plan.echo_key => {
                 fault_body(format, status, &super::faults::echoed_key_message(key))
             }
@@ -105,7 +108,12 @@ pub async fn answer(
     };
     if let Some(name) = req.header_str("x-mock-fixture") {
         match fixtures::load(format.fixture_dir(), name, echo.stream) {
-            Some(Fixture::Stream(events)) => stream_events(&events, false, &pacing, resp).await,
+            Some(Fixture::Stream(mut events)) => {
+                if plan.drop_last {
+                    events.pop();
+                }
+                stream_events(&events, false, &pacing, resp).await
+            }
             Some(Fixture::Body { status, body }) => send_body(status, &body, &pacing, resp).await,
             None => {
                 let err =
@@ -125,6 +133,9 @@ pub async fn answer(
             let key = super::presented_key(req).unwrap_or_default();
             events.truncate(1);
             events.push(super::faults::echoed_key_event(format, key));
+        }
+        if plan.drop_last {
+            events.pop();
         }
         stream_events(&events, true, &pacing, resp).await;
     } else {

@@ -3,7 +3,9 @@
 //! `status=503`, `error-rate=0.5`, `latency-ms=200`, `hang`, `cut-after=3`,
 //! `retry-after=2`, `hang-body`, `context-length`, `echo-key` (an error that
 //! quotes the key it was sent, as some providers do), `echo-key-stream` (a
-//! stream whose error event quotes it), limited by `times=N` (the first N requests
+//! stream whose error event quotes it), `drop-last` (a stream that ends
+//! cleanly without its final event), `detail-body` (an error body in no
+//! provider's shape, `{"detail":…}`), limited by `times=N` (the first N requests
 //! with that spec), `every=N` (every Nth of them) and `when-key=K` (only requests presenting key K), joined
 //! with `;` or `,`.
 
@@ -40,6 +42,10 @@ pub struct FaultPlan {
     pub echo_key: bool,
     /// Start the stream, then send an error event quoting the key presented.
     pub echo_key_stream: bool,
+    /// End the stream cleanly (terminating chunk) without its last event.
+    pub drop_last: bool,
+    /// Error bodies as `{"detail":"…"}`, the shape of no provider's API.
+    pub detail_body: bool,
 }
 
 impl FaultPlan {
@@ -73,6 +79,8 @@ impl FaultPlan {
                 "context-length" => plan.context_length = true,
                 "echo-key" => plan.echo_key = true,
                 "echo-key-stream" => plan.echo_key_stream = true,
+                "drop-last" => plan.drop_last = true,
+                "detail-body" => plan.detail_body = true,
                 "every" => {
                     plan.every = Some(
                         value
@@ -173,6 +181,8 @@ mod tests {
         let echo = FaultPlan::parse("echo-key").unwrap();
         assert_eq!(echo.failing_status(), Some(401));
         assert!(FaultPlan::parse("echo-key-stream").unwrap().echo_key_stream);
+        assert!(FaultPlan::parse("drop-last").unwrap().drop_last);
+        assert!(FaultPlan::parse("detail-body").unwrap().detail_body);
         assert_eq!(
             strip_fault_prefix("/fault/status=500/v1/x"),
             Some(("status=500", "/v1/x"))

@@ -52,7 +52,7 @@ pub(super) enum ReadFail {
     /// Answered with the error as the service renders it for this route
     /// (`None`: the body is the default OpenAI shape).
     Reject(ApiError),
-    Refused(Box<(ApiError, Vec<u8>)>),
+    Refused(Box<(ApiError, Vec<u8>, super::OwnHeaders)>),
 }
 
 pub(super) fn reject(status: u16, code: &'static str, message: &str) -> ReadFail {
@@ -135,25 +135,25 @@ async fn serve_requests<S: Service>(
             Ok(Some(req)) => req,
             Ok(None) | Err(ReadFail::Gone) => return,
             Err(fail @ (ReadFail::Reject(_) | ReadFail::Refused(..))) => {
-                let (err, body) = match fail {
+                let (err, body, own) = match fail {
                     ReadFail::Refused(refused) => *refused,
                     ReadFail::Reject(err) => {
                         let body = err.to_json();
-                        (err, body)
+                        (err, body, Vec::new())
                     }
                     ReadFail::Gone => unreachable!("matched above"),
                 };
-                let retry: &[(&str, &[u8])] = if err.status == 503 {
-                    &[("retry-after", b"1")]
-                } else {
-                    &[]
-                };
+                let mut headers: Vec<(&str, &[u8])> =
+                    own.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+                if err.status == 503 {
+                    headers.push(("retry-after", b"1"));
+                }
                 // What was read of the body is of no use now: budget and buffer go back.
                 drop(lease);
                 buf.clear();
                 shrink(&mut buf);
                 let mut resp = Responder::new(stream, wbuf, false, true);
-                if resp.send_json(err.status, retry, &body).await.is_ok() {
+                if resp.send_json(err.status, &headers, &body).await.is_ok() {
                     linger(stream, buf, LINGER, limits.max_body_bytes).await;
                 }
                 return;
@@ -248,8 +248,8 @@ async fn read_request<S: Service>(
     // Before any body byte is read or invited: a request the service will
     // refuse (no key) costs its head, not its body.
     service.admit(&req).map_err(|err| {
-        let body = service.error_body(&req, &err);
-        ReadFail::Refused(Box::new((err, body)))
+        let (body, headers) = service.error_body(&req, &err);
+        ReadFail::Refused(Box::new((err, body, headers)))
     })?;
     if let Framing::Length(n) = framing {
         lease.grow_to(n)?;

@@ -50,6 +50,9 @@ impl Limits {
     }
 }
 
+/// Headers a service adds to a response of its own making (name, value).
+pub type OwnHeaders = Vec<(&'static str, String)>;
+
 /// What answers requests on a connection. One instance per worker.
 pub trait Service: 'static {
     fn call(&self, req: Request, resp: &mut Responder<'_>) -> impl Future<Output = ()>;
@@ -62,9 +65,10 @@ pub trait Service: 'static {
     }
 
     /// The error body a refusal from [`Service::admit`] goes out with, in
-    /// the shape this route's clients read. The default is OpenAI's.
-    fn error_body(&self, _req: &Request, err: &ApiError) -> Vec<u8> {
-        err.to_json()
+    /// the shape this route's clients read, and headers of its own (the
+    /// request id clients quote). The default is OpenAI's, without any.
+    fn error_body(&self, _req: &Request, err: &ApiError) -> (Vec<u8>, OwnHeaders) {
+        (err.to_json(), Vec::new())
     }
 
     /// A connection was accepted.

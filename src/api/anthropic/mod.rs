@@ -13,7 +13,7 @@ mod stream;
 
 pub use error::{error_body, error_type, is_anthropic_error_body, write_error_body};
 pub use estimate::estimate_input_tokens;
-pub use request::{MessagesRoute, parse_messages_request, read_route_fields, require_max_tokens};
+pub use request::{MessagesRoute, parse_messages_request, read_messages_route, read_route_fields};
 pub use response::{message_response, stop_reason, write_message_response, write_usage};
 pub use stream::AnthropicStreamWriter;
 

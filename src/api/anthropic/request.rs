@@ -39,8 +39,6 @@ pub fn parse_messages_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
 pub struct MessagesRoute {
     pub model: String,
     pub stream: bool,
-    /// Read, not judged: a count request has none (see [`require_max_tokens`]).
-    pub max_tokens: Option<u32>,
 }
 
 /// Reads only `model` and `stream`, for the same-dialect path: that body
@@ -48,6 +46,17 @@ pub struct MessagesRoute {
 /// this parser would refuse in translation, a `document` block say, is
 /// refused there.
 pub fn read_route_fields(body: &[u8]) -> Result<MessagesRoute, ApiError> {
+    read_route(body, false)
+}
+
+/// [`read_route_fields`] for `POST /v1/messages`: also refuses what
+/// Anthropic itself requires (`max_tokens`, `messages`), so the same-dialect
+/// path answers a malformed body as the translated ones do.
+pub fn read_messages_route(body: &[u8]) -> Result<MessagesRoute, ApiError> {
+    read_route(body, true)
+}
+
+fn read_route(body: &[u8], messages_required: bool) -> Result<MessagesRoute, ApiError> {
     with_tape(body, |parsed, _| {
         let tape =
             parsed.map_err(|e| CanonicalError::new("", format!("body is not valid JSON: {e}")))?;
@@ -56,23 +65,26 @@ pub fn read_route_fields(body: &[u8]) -> Result<MessagesRoute, ApiError> {
             .as_object()
             .ok_or_else(|| CanonicalError::new("", "body must be a JSON object"))?;
         let top = RouteTop::read(&obj);
-        Ok(MessagesRoute {
+        let route = MessagesRoute {
             model: req_str(top.model, &|| "model".into())?.to_owned(),
             stream: opt_bool(top.stream, &|| "stream".into())?,
-            max_tokens: opt_u32(top.max_tokens, &|| "max_tokens".into())
-                .ok()
-                .flatten(),
-        })
+        };
+        if !messages_required {
+            return Ok(route);
+        }
+        max_tokens_given(opt_u32(top.max_tokens, &|| "max_tokens".into())?)?;
+        let messages = opt_array(top.messages, &|| "messages".into())?
+            .ok_or_else(|| CanonicalError::new("messages", "is required"))?;
+        if messages.is_empty() {
+            return Err(CanonicalError::new("messages", "must not be empty"));
+        }
+        Ok(route)
     })
     .map_err(|e: CanonicalError| e.to_openai())
 }
 
-/// Anthropic requires `max_tokens`; the same-dialect path refuses its
-/// absence too, so a body missing it gets the same 400 whatever the upstream.
-pub fn require_max_tokens(route: &MessagesRoute) -> Result<u32, ApiError> {
-    max_tokens_given(route.max_tokens).map_err(|e| e.to_openai())
-}
-
+/// Anthropic requires `max_tokens`: the same check on every path, so a body
+/// missing it gets the same 400 whatever the upstream.
 fn max_tokens_given(max_tokens: Option<u32>) -> Result<u32, CanonicalError> {
     match max_tokens {
         None => Err(CanonicalError::new("max_tokens", "is required")),
@@ -82,7 +94,7 @@ fn max_tokens_given(max_tokens: Option<u32>) -> Result<u32, CanonicalError> {
 }
 
 crate::tape_fields! {
-    struct RouteTop { model: "model", stream: "stream", max_tokens: "max_tokens" }
+    struct RouteTop { model: "model", stream: "stream", max_tokens: "max_tokens", messages: "messages" }
 }
 
 crate::tape_fields! {

@@ -117,6 +117,9 @@ fn parse_stream(top: &Top<'_, '_>) -> Result<(bool, bool), CanonicalError> {
     let include_usage = match top.stream_options {
         None => false,
         Some(v) if v.is_null() => false,
+        Some(v) if v.as_object().is_none() => {
+            return Err(CanonicalError::new("stream_options", "must be an object"));
+        }
         Some(v) => match member(v, "include_usage") {
             None => false,
             Some(u) if u.is_null() => false,

@@ -349,9 +349,15 @@ fn structured_output_survives_and_effort_is_the_reasoning_effort() {
 #[test]
 fn the_route_reads_model_and_stream_without_judging_the_rest() {
     let route = crate::api::anthropic::read_route_fields(
-        br#"{"model":"claude-x","stream":true,"messages":[{"role":"user","content":[{"type":"document"}]}]}"#,
+        br#"{"model":"claude-x","max_tokens":9,"stream":true,"messages":[{"role":"user","content":[{"type":"document"}]}]}"#,
     )
     .expect("reads");
+    // What Anthropic itself requires is refused as the full parse refuses it.
+    let err = crate::api::anthropic::read_messages_route(
+        br#"{"model":"claude-x","messages":[{"role":"user","content":"x"}]}"#,
+    )
+    .expect_err("no max_tokens");
+    assert_eq!(err.param.as_deref(), Some("max_tokens"));
     assert_eq!((route.model.as_str(), route.stream), ("claude-x", true));
     let err =
         crate::api::anthropic::read_route_fields(br#"{"stream":true}"#).expect_err("no model");
