@@ -48,6 +48,9 @@ fn anthropic_streams() -> Vec<(String, String)> {
     let mut streams: Vec<_> = fixture_files(".sse")
         .into_iter()
         .filter(|(name, _)| name.contains("/anthropic/") && !name.ends_with(".openai.sse"))
+        // A stream the translator refuses as malformed (the fuzzer's block
+        // index overflow) has no reference usage to compare with.
+        .filter(|(name, _)| !name.ends_with("block_index_overflow.sse"))
         .collect();
     // The mock writes each event followed by its blank line.
     let events = anthropic_events(&plan(true), "msg_mock", Some(3));
