@@ -8,10 +8,10 @@ use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use tollgate::api::chat::inspect_with_span;
-use tollgate::canonical::json_scan::{find_top_level_values, first_top_level_value};
-use tollgate::canonical::openai::{
+use tollgate::api::openai::{
     ChunkContext, parse_openai_request, write_openai_chunk, write_openai_response,
 };
+use tollgate::canonical::json_scan::{find_top_level_values, first_top_level_value};
 use tollgate::canonical::{ChatChunk, ChunkDelta};
 use tollgate::providers::anthropic::AnthropicOptions;
 use tollgate::providers::anthropic::convert::{build_request, parse_response};

@@ -6,7 +6,7 @@
 use std::hint::black_box;
 
 use criterion::{Criterion, criterion_group, criterion_main};
-use tollgate::canonical::openai::{ChunkContext, parse_openai_request, write_openai_chunk};
+use tollgate::api::openai::{ChunkContext, parse_openai_request, write_openai_chunk};
 use tollgate::providers::gemini::convert::{GeminiOptions, build_request};
 use tollgate::providers::gemini::read::read_response;
 use tollgate::providers::gemini::stream::GeminiStreamTranslator;

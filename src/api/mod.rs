@@ -1,9 +1,12 @@
-//! The inbound API: OpenAI wire handling and the one error shape every client sees.
+//! The inbound APIs (dialects): OpenAI Chat Completions (`openai`, `chat`)
+//! and Anthropic Messages (`anthropic`), each parsing into the canonical
+//! model and writing answers, stream events and errors in its own shape.
 
 pub mod anthropic;
 pub mod body_edit;
 pub mod chat;
 pub mod error;
+pub mod openai;
 pub mod scrub;
 
 pub use error::ApiError;

@@ -28,13 +28,13 @@
 //! - [`OpenAiError`] is the one error shape clients see; provider adapters map
 //!   their upstream errors into it.
 //!
-//! [`openai`] parses OpenAI Chat Completions requests into this model and
-//! writes responses, SSE chunks and errors back out.
+//! The inbound dialects that parse into this model and write it back out
+//! live in `api/` (`api::openai`, `api::anthropic`); this module holds only
+//! the provider-neutral model and the JSON toolkit.
 
 pub mod error;
 pub mod json;
 pub mod json_scan;
-pub mod openai;
 pub mod parts;
 pub mod raw;
 pub mod scratch;

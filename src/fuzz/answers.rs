@@ -10,8 +10,8 @@ use simd_json::prelude::*;
 use super::json_tree::mutate_json;
 use super::mutate::Rng;
 use super::{Options, Reached, Target, read_seeds};
+use crate::api::openai::write_openai_response;
 use crate::canonical::ChatResponse;
-use crate::canonical::openai::write_openai_response;
 use crate::providers::{anthropic, gemini};
 
 pub struct Answers;

@@ -11,8 +11,8 @@ use super::json_tree::mutate_json;
 use super::mutate::{Rng, hash};
 use super::{Options, Reached, Target, read_seeds};
 use crate::api::chat::{inspect, rewrite_model};
+use crate::api::openai::parse_openai_request;
 use crate::canonical::OpenAiError;
-use crate::canonical::openai::parse_openai_request;
 use crate::providers::anthropic::{self, AnthropicOptions};
 use crate::providers::gemini::{self, GeminiOptions};
 

@@ -7,7 +7,7 @@ use std::path::Path;
 use super::json_tree::mutate_json;
 use super::mutate::{Rng, byte_edit, feed_split, hash, lines, split_points};
 use super::{Reached, read_seeds};
-use crate::canonical::openai::{
+use crate::api::openai::{
     ChunkContext, write_openai_chunk, write_openai_done, write_openai_stream_error,
 };
 use crate::canonical::{ChatChunk, StreamError};

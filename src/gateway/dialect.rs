@@ -37,7 +37,7 @@ impl Inbound {
     pub fn parse(self, body: &[u8]) -> Result<ChatRequest, ApiError> {
         match self {
             Inbound::OpenAi => {
-                crate::canonical::openai::parse_openai_request(body).map_err(|e| e.to_openai())
+                crate::api::openai::parse_openai_request(body).map_err(|e| e.to_openai())
             }
             Inbound::Anthropic => crate::api::anthropic::parse_messages_request(body),
         }
@@ -74,7 +74,7 @@ impl Inbound {
     /// A stream event reporting a failure after the commit point.
     pub fn stream_error_event(self, err: &ApiError, out: &mut Vec<u8>) {
         match self {
-            Inbound::OpenAi => crate::canonical::openai::write_openai_stream_error(err, out),
+            Inbound::OpenAi => crate::api::openai::write_openai_stream_error(err, out),
             Inbound::Anthropic => {
                 out.extend_from_slice(b"event: error\ndata: ");
                 crate::api::anthropic::write_error_body(err, None, out);

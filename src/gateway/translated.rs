@@ -10,7 +10,7 @@ use super::engine::Delivered;
 use super::obligations::ToolCallHold;
 use crate::api::ApiError;
 use crate::api::anthropic::AnthropicStreamWriter;
-use crate::canonical::openai::{
+use crate::api::openai::{
     ChunkContext, write_openai_chunk, write_openai_done, write_openai_response,
     write_openai_stream_error,
 };

@@ -9,7 +9,7 @@ use simd_json::OwnedValue;
 use super::AnthropicOptions;
 use super::convert::{ConvertError, build_request, map_error, parse_response};
 use super::stream::{AnthropicStreamTranslator, StreamError};
-use crate::canonical::openai::{
+use crate::api::openai::{
     ChunkContext, parse_openai_request, write_openai_chunk, write_openai_done,
     write_openai_response, write_openai_stream_error,
 };

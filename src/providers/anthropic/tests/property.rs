@@ -5,7 +5,7 @@
 
 use simd_json::OwnedValue;
 
-use crate::canonical::openai::{
+use crate::api::openai::{
     ChunkContext, parse_openai_request, write_openai_chunk, write_openai_response,
 };
 use crate::canonical::*;

@@ -2,7 +2,7 @@
 //! `requests/<name>.openai.json` → `requests/<name>.gemini.json`.
 
 use super::{json, read_fixture};
-use crate::canonical::openai::parse_openai_request;
+use crate::api::openai::parse_openai_request;
 use crate::providers::gemini::convert::{ConvertError, GeminiOptions, build_request, request_path};
 
 fn check(name: &str) {

@@ -3,8 +3,8 @@
 //! (`error_<status>.json` → `error_<status>.openai.json`).
 
 use super::{blessing, fixture_path, json, read_fixture};
+use crate::api::openai::write_openai_response;
 use crate::canonical::FinishReason;
-use crate::canonical::openai::write_openai_response;
 use crate::providers::gemini::convert::{
     ConvertError, map_error, parse_response, retry_after_secs,
 };

@@ -6,7 +6,7 @@ use simd_json::prelude::*;
 
 use super::stream_golden::translate;
 use super::{json, read_fixture};
-use crate::canonical::openai::parse_openai_request;
+use crate::api::openai::parse_openai_request;
 use crate::canonical::{ChatChunk, ToolCall};
 use crate::providers::gemini::convert::{GeminiOptions, build_request, parse_response};
 

@@ -4,7 +4,7 @@
 //! `[DONE]` after a clean end or an error event after a failure.
 
 use super::{blessing, fixture_path, read_fixture};
-use crate::canonical::openai::{
+use crate::api::openai::{
     ChunkContext, write_openai_chunk, write_openai_done, write_openai_stream_error,
 };
 use crate::canonical::{ChatChunk, FinishReason};

@@ -2,7 +2,7 @@
 //! as Chat Completions bodies and parsed back by the OpenAI dialect's own
 //! parser must come back equal on every field Chat Completions can carry.
 
-use crate::canonical::openai::parse_openai_request;
+use crate::api::openai::parse_openai_request;
 use crate::canonical::*;
 use crate::providers::openai::request::{effort_of, write_request};
 

@@ -6,7 +6,7 @@
 //! canonical chunk rules say.
 
 use super::{events, fixture_files};
-use crate::canonical::openai::{
+use crate::api::openai::{
     ChunkContext, write_openai_chunk, write_openai_done, write_openai_stream_error,
 };
 use crate::canonical::{ChatChunk, ChunkDelta, FinishReason, Role, StreamError, ToolCallDelta};
