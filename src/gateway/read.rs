@@ -110,7 +110,16 @@ pub(super) fn read_request(
     let _ = ctx.max_tokens.set(completion.or(max).and_then(number));
     let envelope = match ctx.inbound {
         Inbound::OpenAi => crate::api::chat::inspect_with_span(&ctx.req.body, model_span)?,
-        Inbound::Anthropic => ctx.envelope()?.clone(),
+        Inbound::Anthropic => {
+            // The scan above found `model`'s span: no second pass for it.
+            let route = crate::api::anthropic::read_messages_route(&ctx.req.body)?;
+            crate::api::chat::ChatEnvelope {
+                model: route.model,
+                stream: route.stream,
+                include_usage: false,
+                model_span,
+            }
+        }
     };
     ctx.stream = envelope.stream;
     ctx.include_usage = envelope.include_usage;
