@@ -69,9 +69,17 @@ impl<'g> Counted<'g> {
     }
 }
 
+/// What a connection holds while it lives (its buffers, its task): counted
+/// as released when it closes, so a flood of connections that have gone
+/// is given back to the system like a burst of bodies is.
+const CONNECTION_FOOTPRINT: usize = 2 * READ_SPARE;
+
 impl Drop for Counted<'_> {
     fn drop(&mut self) {
         self.0.connections.set(self.0.connections.get() - 1);
+        self.0
+            .released
+            .set(self.0.released.get() + CONNECTION_FOOTPRINT);
     }
 }
 
