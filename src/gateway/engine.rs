@@ -16,7 +16,74 @@ use crate::resilience::{Admission, RetryWait, retry_wait};
 use crate::router::{Deployment, Snapshot, health};
 use crate::server::Responder;
 
-type AttemptFuture<'a> = Pin<Box<dyn Future<Output = Result<Prepared, Failure>> + 'a>>;
+type AttemptFuture<'a, W> = Pin<Box<dyn Future<Output = Result<W, Failure>> + 'a>>;
+
+/// The engine's time. Production sleeps on monoio's timer; the tests on a
+/// virtual clock they move, so waits are checked without being waited.
+pub trait Timer {
+    fn sleep(&self, d: Duration) -> impl Future<Output = ()>;
+}
+
+pub struct MonoioTimer;
+
+impl Timer for MonoioTimer {
+    fn sleep(&self, d: Duration) -> impl Future<Output = ()> {
+        monoio::time::sleep(d)
+    }
+}
+
+/// What an attempt that reached the commit point tells the engine.
+pub trait Committed {
+    fn set_probe(&mut self, probe: bool);
+    fn ttfb_ms(&self) -> u64;
+}
+
+impl Committed for Prepared {
+    fn set_probe(&mut self, probe: bool) {
+        self.probe = probe;
+    }
+    fn ttfb_ms(&self) -> u64 {
+        self.ttfb_ms
+    }
+}
+
+/// Starts attempts and watches the client: `Live` in production, scripted
+/// in the tests. Generic, so the request path pays no dispatch for it.
+pub trait Attempts {
+    type Won: Committed;
+    fn attempt(
+        &self,
+        d: Arc<Deployment>,
+        key: usize,
+    ) -> impl Future<Output = Result<Self::Won, Failure>>;
+    /// Resolves when the client has gone, checked while attempts run.
+    fn client_gone(&self) -> impl Future<Output = ()>;
+    /// Resolves when the client has gone, checked during a backoff.
+    fn client_closed(&self) -> impl Future<Output = ()>;
+}
+
+/// Real attempts (`prepare`) for a real client.
+pub struct Live<'a, 'r> {
+    pub ctx: &'a RequestCtx<'a>,
+    pub resp: &'a Responder<'r>,
+}
+
+impl Attempts for Live<'_, '_> {
+    type Won = Prepared;
+    fn attempt(
+        &self,
+        d: Arc<Deployment>,
+        key: usize,
+    ) -> impl Future<Output = Result<Prepared, Failure>> {
+        prepare(self.ctx, d, key)
+    }
+    fn client_gone(&self) -> impl Future<Output = ()> {
+        watch_client(self.resp)
+    }
+    fn client_closed(&self) -> impl Future<Output = ()> {
+        self.resp.client_closed()
+    }
+}
 
 /// How the winning attempt came about, for `x-tollgate-route`.
 #[derive(Debug, Default)]
@@ -51,18 +118,18 @@ impl AttemptRecord {
 
 // Lives on the stack for one request; boxing the winner would only add an allocation.
 #[allow(clippy::large_enum_variant)]
-pub enum Outcome {
-    Won(Prepared, Trail),
+pub enum Outcome<W = Prepared> {
+    Won(W, Trail),
     /// Everything failed; the last failure is the client's answer.
     Lost(Failure, String, Trail),
     /// The client left before any answer.
     Abandoned,
 }
 
-struct InFlight<'a> {
+struct InFlight<'a, W> {
     target: usize,
     probe: bool,
-    future: AttemptFuture<'a>,
+    future: AttemptFuture<'a, W>,
 }
 
 /// How a committed answer's delivery ended.
@@ -77,17 +144,30 @@ pub enum Delivered {
 
 /// Tries `targets` in order until one produces output. `panic`: the plan
 /// holds a breaker-open deployment tried only because nothing else was left.
-pub async fn run<'a>(
-    ctx: &'a RequestCtx<'a>,
+pub async fn run(
+    ctx: &RequestCtx<'_>,
     snapshot: &Snapshot,
     targets: &[Arc<Deployment>],
     panic: bool,
     hedge: Option<&HedgeConfig>,
     resp: &Responder<'_>,
 ) -> Outcome {
+    let live = Live { ctx, resp };
+    run_with(&live, &MonoioTimer, snapshot, targets, panic, hedge).await
+}
+
+/// `run` with its attempts and its time supplied by the caller.
+pub async fn run_with<'a, A: Attempts>(
+    attempts: &'a A,
+    timer: &impl Timer,
+    snapshot: &Snapshot,
+    targets: &[Arc<Deployment>],
+    panic: bool,
+    hedge: Option<&HedgeConfig>,
+) -> Outcome<A::Won> {
     let retry = &snapshot.config.routing.retry;
     let mut trail = Trail::default();
-    let mut in_flight: Vec<InFlight<'a>> = Vec::new();
+    let mut in_flight: Vec<InFlight<'a, A::Won>> = Vec::new();
     let mut next_target = 0usize;
     // Per target: the key it was last tried with, and how many keys so far.
     let mut key_used: Vec<(usize, usize)> = vec![(0, 0); targets.len()];
@@ -98,7 +178,7 @@ pub async fn run<'a>(
     let launch = |i: usize,
                   rotate: bool,
                   key_used: &mut Vec<(usize, usize)>,
-                  in_flight: &mut Vec<InFlight<'a>>,
+                  in_flight: &mut Vec<InFlight<'a, A::Won>>,
                   trail: &mut Trail| {
         let d = targets[i].clone();
         let admission = match health::admit(&d) {
@@ -116,7 +196,7 @@ pub async fn run<'a>(
         in_flight.push(InFlight {
             target: i,
             probe,
-            future: Box::pin(prepare(ctx, d, key)),
+            future: Box::pin(attempts.attempt(d, key)),
         });
     };
 
@@ -130,15 +210,15 @@ pub async fn run<'a>(
             _ => None,
         };
         #[allow(clippy::large_enum_variant)]
-        enum Event<'a> {
-            Done(InFlight<'a>, Result<Prepared, Failure>),
+        enum Event<'a, W> {
+            Done(InFlight<'a, W>, Result<W, Failure>),
             HedgeDue,
             ClientGone,
         }
         let event = monoio::select! {
             (f, r) = next_ready(&mut in_flight) => Event::Done(f, r),
-            _ = monoio::time::sleep(hedge_after.unwrap_or(Duration::from_secs(3600))), if hedge_after.is_some() => Event::HedgeDue,
-            _ = watch_client(resp) => Event::ClientGone,
+            _ = timer.sleep(hedge_after.unwrap_or(Duration::from_secs(3600))), if hedge_after.is_some() => Event::HedgeDue,
+            _ = attempts.client_gone() => Event::ClientGone,
         };
         let (finished, result) = match event {
             Event::Done(f, r) => (f, r),
@@ -167,10 +247,10 @@ pub async fn run<'a>(
         match result {
             Ok(mut prepared) => {
                 // The breaker hears of it when delivery ends (`deliver`).
-                prepared.probe = finished.probe;
+                prepared.set_probe(finished.probe);
                 trail
                     .log
-                    .push(AttemptRecord::new(&d, "ok", Some(prepared.ttfb_ms)));
+                    .push(AttemptRecord::new(&d, "ok", Some(prepared.ttfb_ms())));
                 // The losers are cancelled now: dropping them closes their connections.
                 for f in in_flight.drain(..) {
                     health::abandon(&targets[f.target], f.probe);
@@ -242,8 +322,8 @@ pub async fn run<'a>(
                         RetryWait::After(ms) => {
                             trail.waited_ms += ms;
                             monoio::select! {
-                                _ = monoio::time::sleep(Duration::from_millis(ms)) => {},
-                                _ = resp.client_closed() => return Outcome::Abandoned,
+                                _ = timer.sleep(Duration::from_millis(ms)) => {},
+                                _ = attempts.client_closed() => return Outcome::Abandoned,
                             }
                         }
                         RetryWait::TooLong => break,
@@ -337,7 +417,9 @@ fn short(f: &Failure) -> String {
 }
 
 /// Waits for whichever in-flight attempt finishes first and removes it.
-async fn next_ready<'a>(set: &mut Vec<InFlight<'a>>) -> (InFlight<'a>, Result<Prepared, Failure>) {
+async fn next_ready<'a, W>(
+    set: &mut Vec<InFlight<'a, W>>,
+) -> (InFlight<'a, W>, Result<W, Failure>) {
     std::future::poll_fn(|cx| {
         for i in 0..set.len() {
             if let Poll::Ready(r) = set[i].future.as_mut().poll(cx) {
