@@ -9,7 +9,7 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use super::attempt::{Failure, Next, Prepared, RequestCtx, prepare};
+use super::attempt::{Failure, Next, Prepared, RequestCtx};
 use super::translated::Report;
 use crate::config::HedgeConfig;
 use crate::resilience::{Admission, RetryWait, retry_wait};
@@ -18,72 +18,9 @@ use crate::server::Responder;
 
 type AttemptFuture<'a, W> = Pin<Box<dyn Future<Output = Result<W, Failure>> + 'a>>;
 
-/// The engine's time. Production sleeps on monoio's timer; the tests on a
-/// virtual clock they move, so waits are checked without being waited.
-pub trait Timer {
-    fn sleep(&self, d: Duration) -> impl Future<Output = ()>;
-}
-
-pub struct MonoioTimer;
-
-impl Timer for MonoioTimer {
-    fn sleep(&self, d: Duration) -> impl Future<Output = ()> {
-        monoio::time::sleep(d)
-    }
-}
-
-/// What an attempt that reached the commit point tells the engine.
-pub trait Committed {
-    fn set_probe(&mut self, probe: bool);
-    fn ttfb_ms(&self) -> u64;
-}
-
-impl Committed for Prepared {
-    fn set_probe(&mut self, probe: bool) {
-        self.probe = probe;
-    }
-    fn ttfb_ms(&self) -> u64 {
-        self.ttfb_ms
-    }
-}
-
-/// Starts attempts and watches the client: `Live` in production, scripted
-/// in the tests. Generic, so the request path pays no dispatch for it.
-pub trait Attempts {
-    type Won: Committed;
-    fn attempt(
-        &self,
-        d: Arc<Deployment>,
-        key: usize,
-    ) -> impl Future<Output = Result<Self::Won, Failure>>;
-    /// Resolves when the client has gone, checked while attempts run.
-    fn client_gone(&self) -> impl Future<Output = ()>;
-    /// Resolves when the client has gone, checked during a backoff.
-    fn client_closed(&self) -> impl Future<Output = ()>;
-}
-
-/// Real attempts (`prepare`) for a real client.
-pub struct Live<'a, 'r> {
-    pub ctx: &'a RequestCtx<'a>,
-    pub resp: &'a Responder<'r>,
-}
-
-impl Attempts for Live<'_, '_> {
-    type Won = Prepared;
-    fn attempt(
-        &self,
-        d: Arc<Deployment>,
-        key: usize,
-    ) -> impl Future<Output = Result<Prepared, Failure>> {
-        prepare(self.ctx, d, key)
-    }
-    fn client_gone(&self) -> impl Future<Output = ()> {
-        watch_client(self.resp)
-    }
-    fn client_closed(&self) -> impl Future<Output = ()> {
-        self.resp.client_closed()
-    }
-}
+#[path = "engine_seams.rs"]
+mod seams;
+pub use seams::{Attempts, Committed, Live, MonoioTimer, Timer};
 
 /// How the winning attempt came about, for `x-tollgate-route`.
 #[derive(Debug, Default)]
@@ -358,13 +295,6 @@ pub async fn deliver(
         Delivered::ClientGone => health::abandon(&d, probe),
     }
     report
-}
-
-/// Resolves when the client has gone away. Armed only after a short grace
-/// period: most answers come sooner, and an unarmed watch costs no I/O.
-async fn watch_client(resp: &Responder<'_>) {
-    monoio::time::sleep(Duration::from_millis(20)).await;
-    resp.client_closed().await
 }
 
 /// The next target to try: the next in plan order (skipping a model that

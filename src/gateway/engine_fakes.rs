@@ -1,6 +1,6 @@
 //! Stand-ins for the attempt engine's time and attempts: a virtual clock
 //! that moves only to the next deadline when nothing else can run, and
-//! attempts that play a script on it.
+//! attempts that play a script on it; and the plan and failures they use.
 
 use std::cell::{Cell, RefCell};
 use std::collections::VecDeque;
@@ -11,9 +11,11 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
+use crate::config::{ProviderKind, load_str};
 use crate::gateway::attempt::Failure;
 use crate::gateway::engine::{Attempts, Committed, Timer};
-use crate::router::Deployment;
+use crate::router::{Deployment, Snapshot, health};
+use crate::upstream::UpstreamError;
 
 /// Virtual milliseconds. Sleeps are recorded as the engine asks for them.
 #[derive(Default)]
@@ -214,4 +216,84 @@ impl Attempts for Script<'_> {
     fn client_closed(&self) -> impl Future<Output = ()> {
         std::future::pending()
     }
+}
+
+/// Models `a` (provider p: three keys) falling back to `b` then `c` (provider
+/// q), each its own upstream model, with the given `[routing.retry]` lines.
+pub fn plan(retry: &str) -> (Snapshot, Vec<Arc<Deployment>>) {
+    let config = load_str(&format!(
+        r#"
+[routing.retry]
+{retry}
+
+[routing.breaker]
+min_requests = 2
+open_ms = 60000
+
+[[providers]]
+name = "p"
+kind = "openai_compatible"
+base_url = "http://127.0.0.1:9/v1"
+api_keys = ["env:PATH", "file:Cargo.toml", "file:Cargo.lock"]
+
+[[providers]]
+name = "q"
+kind = "openai_compatible"
+base_url = "http://127.0.0.1:9/v1"
+
+[[models]]
+name = "a"
+provider = "p"
+upstream_model = "one"
+fallbacks = ["b", "c"]
+
+[[models]]
+name = "b"
+provider = "q"
+upstream_model = "two"
+
+[[models]]
+name = "c"
+provider = "q"
+upstream_model = "three"
+"#
+    ))
+    .expect("valid config");
+    let snapshot = Snapshot::build(Arc::new(config), 1);
+    health::sync(&snapshot);
+    let targets = ["a", "b", "c"]
+        .iter()
+        .map(|m| snapshot.model(m).unwrap().deployments[0].clone())
+        .collect();
+    (snapshot, targets)
+}
+
+pub fn e500() -> Failure {
+    Failure::Status {
+        status: 500,
+        retry_after_ms: None,
+        body: b"{}".to_vec(),
+        kind: ProviderKind::OpenaiCompatible,
+        headers: Vec::new(),
+    }
+}
+
+pub fn e429(retry_after_ms: u64) -> Failure {
+    Failure::Status {
+        status: 429,
+        retry_after_ms: Some(retry_after_ms),
+        body: b"{}".to_vec(),
+        kind: ProviderKind::OpenaiCompatible,
+        headers: Vec::new(),
+    }
+}
+
+pub fn refused() -> Failure {
+    Failure::Transport(UpstreamError::Connect(
+        std::io::ErrorKind::ConnectionRefused.into(),
+    ))
+}
+
+pub fn launched(model: &str, key: usize, at: u64) -> (String, usize, u64) {
+    (model.to_string(), key, at)
 }
