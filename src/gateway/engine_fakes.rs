@@ -133,9 +133,11 @@ impl Committed for Answer {
     }
 }
 
-/// Attempts that play `steps` in launch order; the client never leaves.
+/// Attempts that play `steps` in launch order, for a client that stays
+/// unless told when to leave.
 pub struct Script<'c> {
     clock: &'c FakeClock,
+    pub client_leaves_at: Option<u64>,
     steps: RefCell<VecDeque<Step>>,
     pub launched: RefCell<Vec<Launch>>,
     /// Attempts dropped before they finished.
@@ -146,6 +148,7 @@ impl<'c> Script<'c> {
     pub fn new(clock: &'c FakeClock, steps: impl IntoIterator<Item = Step>) -> Self {
         Script {
             clock,
+            client_leaves_at: None,
             steps: RefCell::new(steps.into_iter().collect()),
             launched: RefCell::default(),
             cancelled: Rc::default(),
@@ -209,12 +212,15 @@ impl Attempts for Script<'_> {
         }
     }
 
-    fn client_gone(&self) -> impl Future<Output = ()> {
-        std::future::pending()
+    async fn client_gone(&self) {
+        match self.client_leaves_at {
+            Some(at) => self.clock.until(at).await,
+            None => std::future::pending().await,
+        }
     }
 
     fn client_closed(&self) -> impl Future<Output = ()> {
-        std::future::pending()
+        self.client_gone()
     }
 }
 

@@ -412,3 +412,34 @@ fn a_panic_plan_probes_an_open_breaker_and_says_so() {
     assert_eq!(answer.model, "one");
     assert!(answer.probe, "the delivery's outcome decides the breaker");
 }
+
+#[test]
+fn a_client_that_leaves_cancels_the_attempts_and_the_backoff() {
+    let (snapshot, targets) = plan("base_backoff_ms = 100\nmax_backoff_ms = 100");
+    let clock = FakeClock::default();
+    let mut script = Script::new(&clock, [ok(500)]);
+    script.client_leaves_at = Some(100);
+    let outcome = drive(
+        &clock,
+        run_with(&script, &clock, &snapshot, &targets, false, None),
+    );
+    assert!(matches!(outcome, Outcome::Abandoned));
+    assert_eq!(
+        script.cancelled.get(),
+        1,
+        "the attempt is dropped unfinished"
+    );
+    assert_eq!(clock.now(), 100);
+
+    // Gone while waiting to retry: no second attempt.
+    let clock = FakeClock::default();
+    let mut script = Script::new(&clock, [fail(0, e429(900)), ok(0)]);
+    script.client_leaves_at = Some(100);
+    let outcome = drive(
+        &clock,
+        run_with(&script, &clock, &snapshot, &targets[1..2], false, None),
+    );
+    assert!(matches!(outcome, Outcome::Abandoned));
+    assert_eq!(script.launches().len(), 1);
+    assert_eq!(*clock.asked.borrow(), [900]);
+}
