@@ -9,14 +9,18 @@ use std::sync::Arc;
 use std::task::Poll;
 use std::time::Duration;
 
-use super::attempt::{Failure, Next, Prepared, RequestCtx, prepare};
+use super::attempt::{Failure, Next, Prepared, RequestCtx};
 use super::translated::Report;
 use crate::config::HedgeConfig;
 use crate::resilience::{Admission, RetryWait, retry_wait};
 use crate::router::{Deployment, Snapshot, health};
 use crate::server::Responder;
 
-type AttemptFuture<'a> = Pin<Box<dyn Future<Output = Result<Prepared, Failure>> + 'a>>;
+type AttemptFuture<'a, W> = Pin<Box<dyn Future<Output = Result<W, Failure>> + 'a>>;
+
+#[path = "engine_seams.rs"]
+mod seams;
+pub use seams::{Attempts, Committed, Live, MonoioTimer, Timer};
 
 /// How the winning attempt came about, for `x-tollgate-route`.
 #[derive(Debug, Default)]
@@ -51,18 +55,18 @@ impl AttemptRecord {
 
 // Lives on the stack for one request; boxing the winner would only add an allocation.
 #[allow(clippy::large_enum_variant)]
-pub enum Outcome {
-    Won(Prepared, Trail),
+pub enum Outcome<W = Prepared> {
+    Won(W, Trail),
     /// Everything failed; the last failure is the client's answer.
     Lost(Failure, String, Trail),
     /// The client left before any answer.
     Abandoned,
 }
 
-struct InFlight<'a> {
+struct InFlight<'a, W> {
     target: usize,
     probe: bool,
-    future: AttemptFuture<'a>,
+    future: AttemptFuture<'a, W>,
 }
 
 /// How a committed answer's delivery ended.
@@ -77,17 +81,30 @@ pub enum Delivered {
 
 /// Tries `targets` in order until one produces output. `panic`: the plan
 /// holds a breaker-open deployment tried only because nothing else was left.
-pub async fn run<'a>(
-    ctx: &'a RequestCtx<'a>,
+pub async fn run(
+    ctx: &RequestCtx<'_>,
     snapshot: &Snapshot,
     targets: &[Arc<Deployment>],
     panic: bool,
     hedge: Option<&HedgeConfig>,
     resp: &Responder<'_>,
 ) -> Outcome {
+    let live = Live { ctx, resp };
+    run_with(&live, &MonoioTimer, snapshot, targets, panic, hedge).await
+}
+
+/// `run` with its attempts and its time supplied by the caller.
+pub async fn run_with<'a, A: Attempts>(
+    attempts: &'a A,
+    timer: &impl Timer,
+    snapshot: &Snapshot,
+    targets: &[Arc<Deployment>],
+    panic: bool,
+    hedge: Option<&HedgeConfig>,
+) -> Outcome<A::Won> {
     let retry = &snapshot.config.routing.retry;
     let mut trail = Trail::default();
-    let mut in_flight: Vec<InFlight<'a>> = Vec::new();
+    let mut in_flight: Vec<InFlight<'a, A::Won>> = Vec::new();
     let mut next_target = 0usize;
     // Per target: the key it was last tried with, and how many keys so far.
     let mut key_used: Vec<(usize, usize)> = vec![(0, 0); targets.len()];
@@ -98,7 +115,7 @@ pub async fn run<'a>(
     let launch = |i: usize,
                   rotate: bool,
                   key_used: &mut Vec<(usize, usize)>,
-                  in_flight: &mut Vec<InFlight<'a>>,
+                  in_flight: &mut Vec<InFlight<'a, A::Won>>,
                   trail: &mut Trail| {
         let d = targets[i].clone();
         let admission = match health::admit(&d) {
@@ -116,7 +133,7 @@ pub async fn run<'a>(
         in_flight.push(InFlight {
             target: i,
             probe,
-            future: Box::pin(prepare(ctx, d, key)),
+            future: Box::pin(attempts.attempt(d, key)),
         });
     };
 
@@ -130,15 +147,15 @@ pub async fn run<'a>(
             _ => None,
         };
         #[allow(clippy::large_enum_variant)]
-        enum Event<'a> {
-            Done(InFlight<'a>, Result<Prepared, Failure>),
+        enum Event<'a, W> {
+            Done(InFlight<'a, W>, Result<W, Failure>),
             HedgeDue,
             ClientGone,
         }
         let event = monoio::select! {
             (f, r) = next_ready(&mut in_flight) => Event::Done(f, r),
-            _ = monoio::time::sleep(hedge_after.unwrap_or(Duration::from_secs(3600))), if hedge_after.is_some() => Event::HedgeDue,
-            _ = watch_client(resp) => Event::ClientGone,
+            _ = timer.sleep(hedge_after.unwrap_or(Duration::from_secs(3600))), if hedge_after.is_some() => Event::HedgeDue,
+            _ = attempts.client_gone() => Event::ClientGone,
         };
         let (finished, result) = match event {
             Event::Done(f, r) => (f, r),
@@ -167,10 +184,10 @@ pub async fn run<'a>(
         match result {
             Ok(mut prepared) => {
                 // The breaker hears of it when delivery ends (`deliver`).
-                prepared.probe = finished.probe;
+                prepared.set_probe(finished.probe);
                 trail
                     .log
-                    .push(AttemptRecord::new(&d, "ok", Some(prepared.ttfb_ms)));
+                    .push(AttemptRecord::new(&d, "ok", Some(prepared.ttfb_ms())));
                 // The losers are cancelled now: dropping them closes their connections.
                 for f in in_flight.drain(..) {
                     health::abandon(&targets[f.target], f.probe);
@@ -242,8 +259,8 @@ pub async fn run<'a>(
                         RetryWait::After(ms) => {
                             trail.waited_ms += ms;
                             monoio::select! {
-                                _ = monoio::time::sleep(Duration::from_millis(ms)) => {},
-                                _ = resp.client_closed() => return Outcome::Abandoned,
+                                _ = timer.sleep(Duration::from_millis(ms)) => {},
+                                _ = attempts.client_closed() => return Outcome::Abandoned,
                             }
                         }
                         RetryWait::TooLong => break,
@@ -278,13 +295,6 @@ pub async fn deliver(
         Delivered::ClientGone => health::abandon(&d, probe),
     }
     report
-}
-
-/// Resolves when the client has gone away. Armed only after a short grace
-/// period: most answers come sooner, and an unarmed watch costs no I/O.
-async fn watch_client(resp: &Responder<'_>) {
-    monoio::time::sleep(Duration::from_millis(20)).await;
-    resp.client_closed().await
 }
 
 /// The next target to try: the next in plan order (skipping a model that
@@ -337,7 +347,9 @@ fn short(f: &Failure) -> String {
 }
 
 /// Waits for whichever in-flight attempt finishes first and removes it.
-async fn next_ready<'a>(set: &mut Vec<InFlight<'a>>) -> (InFlight<'a>, Result<Prepared, Failure>) {
+async fn next_ready<'a, W>(
+    set: &mut Vec<InFlight<'a, W>>,
+) -> (InFlight<'a, W>, Result<W, Failure>) {
     std::future::poll_fn(|cx| {
         for i in 0..set.len() {
             if let Poll::Ready(r) = set[i].future.as_mut().poll(cx) {

@@ -83,3 +83,6 @@ pub fn current() -> Rc<CoreSnapshot> {
         }
     })
 }
+
+#[cfg(test)]
+mod tests;
