@@ -378,7 +378,7 @@ fn memory_is_given_back_after_a_burst(driver: &str) {
     assert_eq!(get(gw.addr, "/healthz").status, 200);
     let before = rss_kib(gw.pid());
     let body = chat_body("mock/echo", &"x".repeat(4 << 20), false);
-    let uploads: Vec<_> = (0..8)
+    let uploads: Vec<_> = (0..4)
         .map(|_| {
             let (addr, body) = (gw.addr, body.clone());
             std::thread::spawn(move || post_chat(addr, &[], &body).status)
@@ -387,8 +387,8 @@ fn memory_is_given_back_after_a_burst(driver: &str) {
     for u in uploads {
         assert_eq!(u.join().unwrap(), 200);
     }
-    // Eight 4 MiB bodies, their parses and their echoed answers came to
-    // well over 100 MiB; what stays is a small fraction of one of them.
+    // Four 4 MiB bodies, their parses and their echoed answers come to well
+    // over 50 MiB at once; what stays is a small fraction of one of them.
     let mut now = 0;
     eventually("the burst's memory is returned", || {
         now = rss_kib(gw.pid());
