@@ -75,11 +75,7 @@ impl Inbound {
     pub fn stream_error_event(self, err: &ApiError, out: &mut Vec<u8>) {
         match self {
             Inbound::OpenAi => crate::api::openai::write_openai_stream_error(err, out),
-            Inbound::Anthropic => {
-                out.extend_from_slice(b"event: error\ndata: ");
-                crate::api::anthropic::write_error_body(err, None, out);
-                out.extend_from_slice(b"\n\n");
-            }
+            Inbound::Anthropic => crate::api::anthropic::write_error_event(err, out),
         }
     }
 }

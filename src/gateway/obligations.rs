@@ -49,7 +49,7 @@ impl ToolCallHold {
                         }
                     }
                 }
-                let rest = !is_empty(&delta);
+                let rest = delta != ChunkDelta::default();
                 if finish_reason.is_some() {
                     out.extend(self.release(choice));
                 }
@@ -85,16 +85,6 @@ impl ToolCallHold {
             finish_reason: None,
         })
     }
-}
-
-fn is_empty(d: &ChunkDelta) -> bool {
-    d.role.is_none()
-        && d.content.is_none()
-        && d.refusal.is_none()
-        && d.reasoning.is_none()
-        && d.reasoning_signature.is_none()
-        && d.redacted_reasoning.is_none()
-        && d.tool_call.is_none()
 }
 
 #[cfg(test)]

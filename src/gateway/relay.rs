@@ -12,6 +12,7 @@ use crate::api::ApiError;
 use crate::api::scrub::StreamScrubber;
 use crate::canonical::Usage;
 use crate::providers::anthropic::passthrough::AnthropicStreamReader;
+use crate::providers::anthropic::wire::WireUsage;
 use crate::providers::openai::OpenAiStreamReader;
 use crate::server::Responder;
 
@@ -306,17 +307,14 @@ fn whole_usage(inbound: Inbound, body: &[u8]) -> Option<Usage> {
             cache_creation_tokens: 0,
             reasoning_tokens: n.reasoning,
         },
-        Inbound::Anthropic => {
-            let prompt = n.input + n.cache_read + n.cache_write;
-            Usage {
-                prompt_tokens: prompt,
-                completion_tokens: n.output,
-                total_tokens: prompt + n.output,
-                cached_prompt_tokens: n.cache_read,
-                cache_creation_tokens: n.cache_write,
-                reasoning_tokens: 0,
-            }
-        }
+        // The same rule as the translated path: prompt tokens include the cache.
+        Inbound::Anthropic => crate::providers::anthropic::convert::map_usage(&WireUsage {
+            input_tokens: Some(n.input),
+            output_tokens: Some(n.output),
+            cache_creation_input_tokens: Some(n.cache_write),
+            cache_read_input_tokens: Some(n.cache_read),
+            ..WireUsage::default()
+        }),
     };
     Some(u)
 }

@@ -153,10 +153,7 @@ impl AnthropicStreamWriter {
             return;
         }
         self.ended = true;
-        begin(out, "error");
-        out.extend_from_slice(b"{\"type\":\"error\",\"error\":");
-        write_error_object(err, out);
-        out.extend_from_slice(b"}\n\n");
+        write_error_event(err, out);
     }
 
     /// [`write_error`](Self::write_error) for a translator's stream failure.
@@ -276,6 +273,15 @@ const EMPTY_TEXT: &[u8] = b"{\"type\":\"text\",\"text\":\"\"}}\n\n";
 const EMPTY_THINKING: &[u8] = b"{\"type\":\"thinking\",\"thinking\":\"\",\"signature\":\"\"}}\n\n";
 
 /// `event: <name>\ndata: ` — the JSON and the blank line follow.
+/// An `error` event on its own: what a stream of this dialect ends with when
+/// it fails after the commit point (the writer's, and the same-dialect relay's).
+pub fn write_error_event(err: &ApiError, out: &mut Vec<u8>) {
+    begin(out, "error");
+    out.extend_from_slice(b"{\"type\":\"error\",\"error\":");
+    write_error_object(err, out);
+    out.extend_from_slice(b"}\n\n");
+}
+
 fn begin(out: &mut Vec<u8>, name: &str) {
     out.extend_from_slice(b"event: ");
     out.extend_from_slice(name.as_bytes());
