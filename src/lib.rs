@@ -6,6 +6,7 @@ pub mod api;
 pub mod canonical;
 pub mod cli;
 pub mod config;
+pub mod context_window;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod gateway;
