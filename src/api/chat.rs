@@ -13,8 +13,40 @@ pub struct ChatEnvelope {
     pub model: String,
     pub stream: bool,
     pub include_usage: bool,
-    /// Span of the top-level `model` value (quotes included) in the original body.
+    /// Span of the top-level `model` value (quotes included) in the original
+    /// body; `None` when the key is escaped or repeated (no safe splice).
     pub model_span: Option<Range<usize>>,
+    /// `metadata.tags`, the routing tags a client may attach.
+    pub tags: Option<String>,
+    /// `max_completion_tokens`, else `max_tokens`, when a whole number.
+    pub max_tokens: Option<u32>,
+}
+
+crate::tape_fields! {
+    struct Envelope {
+        model: "model",
+        messages: "messages",
+        stream: "stream",
+        stream_options: "stream_options",
+        metadata: "metadata",
+        max_completion_tokens: "max_completion_tokens",
+        max_tokens: "max_tokens",
+    }
+}
+
+/// `metadata.tags` when it is a string (routing tags; anything else is
+/// the client's own business).
+pub fn metadata_tags(metadata: Option<simd_json::tape::Value<'_, '_>>) -> Option<String> {
+    let obj = metadata?.as_object()?;
+    crate::canonical::tape::field(&obj, "tags")?
+        .as_str()
+        .map(str::to_owned)
+}
+
+/// How many top-level members are named `key` (a repeated `model` cannot
+/// be spliced: which one a parser reads is the parser's choice).
+pub fn count_key(obj: &crate::canonical::tape::Obj<'_, '_>, key: &str) -> usize {
+    obj.iter().filter(|(k, _)| *k == key).count()
 }
 
 /// Whether a body is an OpenAI-shaped error: a JSON object whose `error`
@@ -33,7 +65,8 @@ pub fn inspect(body: &[u8]) -> Result<ChatEnvelope, ApiError> {
     )
 }
 
-/// As `inspect`, with the span of `model` already found by the caller's scan.
+/// As `inspect`, with the span of the first top-level `model` already found
+/// by the caller; it is kept only if `model` is not repeated.
 pub fn inspect_with_span(
     body: &[u8],
     model_span: Option<Range<usize>>,
@@ -63,8 +96,10 @@ fn check(
     let obj = value.as_object().ok_or_else(|| {
         ApiError::invalid_request("invalid_type", "The request body must be a JSON object.")
     })?;
+    let top = Envelope::read(&obj);
+    let model_span = model_span.filter(|_| count_key(&obj, "model") == 1);
 
-    let model = match obj.get("model") {
+    let model = match top.model {
         None => {
             return Err(ApiError::invalid_request(
                 "missing_required_parameter",
@@ -82,7 +117,7 @@ fn check(
             })?,
     };
 
-    match obj.get("messages") {
+    match top.messages {
         None => {
             return Err(ApiError::invalid_request(
                 "missing_required_parameter",
@@ -123,7 +158,7 @@ fn check(
         }
     }
 
-    let stream = match obj.get("stream") {
+    let stream = match top.stream {
         None => false,
         Some(v) if v.is_null() => false,
         Some(v) => v.as_bool().ok_or_else(|| {
@@ -131,7 +166,7 @@ fn check(
                 .with_param("stream")
         })?,
     };
-    let include_usage = match obj.get("stream_options") {
+    let include_usage = match top.stream_options {
         None => false,
         Some(v) if v.is_null() => false,
         Some(v) => {
@@ -139,7 +174,7 @@ fn check(
                 ApiError::invalid_request("invalid_type", "`stream_options` must be an object.")
                     .with_param("stream_options")
             })?;
-            match o.get("include_usage") {
+            match crate::canonical::tape::field(&o, "include_usage") {
                 None => false,
                 Some(u) => u.as_bool().ok_or_else(|| {
                     ApiError::invalid_request(
@@ -152,11 +187,17 @@ fn check(
         }
     };
 
+    let whole = |v: Option<simd_json::tape::Value<'_, '_>>| {
+        v.and_then(|v| v.as_u64())
+            .and_then(|n| u32::try_from(n).ok())
+    };
     Ok(ChatEnvelope {
         model,
         stream,
         include_usage,
         model_span,
+        tags: metadata_tags(top.metadata),
+        max_tokens: whole(top.max_completion_tokens).or_else(|| whole(top.max_tokens)),
     })
 }
 

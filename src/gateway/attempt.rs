@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use super::dialect::Inbound;
 use super::obligations::Obligations;
 use crate::api::ApiError;
-use crate::api::chat::{self, ChatEnvelope};
+use crate::api::chat::ChatEnvelope;
 use crate::canonical::ChatRequest;
 use crate::canonical::scratch::with_buffer;
 use crate::config::ProviderKind;
@@ -47,14 +47,17 @@ impl RequestCtx<'_> {
     /// The output tokens the request allows, when it says (read only for
     /// whole answers, whose deadline depends on it).
     pub fn max_tokens(&self) -> Option<u32> {
-        *self.max_tokens.get_or_init(|| {
-            let body = &self.req.body;
-            let [completion, max] = crate::canonical::json_scan::find_top_level_values(
-                body,
-                [b"max_completion_tokens", b"max_tokens"],
-            )?;
-            let span = completion.or(max)?;
-            std::str::from_utf8(&body[span]).ok()?.parse().ok()
+        *self.max_tokens.get_or_init(|| match self.envelope.get() {
+            Some(Ok(envelope)) => envelope.max_tokens,
+            _ => {
+                let body = &self.req.body;
+                let [completion, max] = crate::canonical::json_scan::find_top_level_values(
+                    body,
+                    [b"max_completion_tokens", b"max_tokens"],
+                )?;
+                let span = completion.or(max)?;
+                std::str::from_utf8(&body[span]).ok()?.parse().ok()
+            }
         })
     }
 
@@ -62,20 +65,10 @@ impl RequestCtx<'_> {
     /// span of `model` for splicing; the rest goes upstream unread.
     pub fn envelope(&self) -> Result<&ChatEnvelope, ApiError> {
         self.envelope
-            .get_or_init(|| match self.inbound {
-                Inbound::OpenAi => chat::inspect(&self.req.body),
-                Inbound::Anthropic => {
-                    let route = crate::api::anthropic::read_messages_route(&self.req.body)?;
-                    Ok(ChatEnvelope {
-                        model: route.model,
-                        stream: route.stream,
-                        include_usage: false,
-                        model_span: crate::canonical::json_scan::find_top_level_value(
-                            &self.req.body,
-                            b"model",
-                        ),
-                    })
-                }
+            .get_or_init(|| {
+                let first_model =
+                    crate::canonical::json_scan::first_top_level_value(&self.req.body, b"model");
+                self.inbound.envelope(&self.req.body, first_model)
             })
             .as_ref()
             .map_err(Clone::clone)

@@ -43,6 +43,30 @@ impl Inbound {
         }
     }
 
+    /// The same-dialect reading: validated as far as every path validates,
+    /// with the fields routing needs, and `model`'s span (the first
+    /// top-level one, found by the caller) kept only if it is the only one.
+    pub fn envelope(
+        self,
+        body: &[u8],
+        first_model: Option<std::ops::Range<usize>>,
+    ) -> Result<crate::api::chat::ChatEnvelope, ApiError> {
+        match self {
+            Inbound::OpenAi => crate::api::chat::inspect_with_span(body, first_model),
+            Inbound::Anthropic => {
+                let route = crate::api::anthropic::read_messages_route(body)?;
+                Ok(crate::api::chat::ChatEnvelope {
+                    model: route.model,
+                    stream: route.stream,
+                    include_usage: false,
+                    model_span: first_model.filter(|_| route.single_model),
+                    tags: route.tags,
+                    max_tokens: route.max_tokens,
+                })
+            }
+        }
+    }
+
     /// The id of a translated answer: `chatcmpl-…` or `msg_…`.
     pub fn answer_id(self, request_id: &str) -> String {
         match self {

@@ -46,7 +46,7 @@ pub struct AttemptRecord {
 impl AttemptRecord {
     fn new(d: &Deployment, outcome: impl Into<String>, ttfb_ms: Option<u64>) -> Self {
         AttemptRecord {
-            deployment: format!("{}/{}", d.provider.name, d.upstream_model),
+            deployment: d.label.clone(),
             outcome: outcome.into(),
             ttfb_ms,
         }

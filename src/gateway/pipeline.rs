@@ -195,10 +195,7 @@ async fn run(
             rec.attempts = trail.log.clone();
             rec.served = Some((d.provider.name.clone(), d.upstream_model.clone()));
             rec.ttfb_ms = Some(prepared.ttfb_ms);
-            let route = route_header(Some((
-                &trail,
-                &format!("{}/{}", d.provider.name, d.upstream_model),
-            )));
+            let route = route_header(Some((&trail, &d.label)));
             let mut headers: Vec<(&str, &[u8])> = vec![
                 ("x-request-id", request_id.as_bytes()),
                 ("x-tollgate-provider", d.provider.name.as_bytes()),

@@ -6,10 +6,9 @@
 use std::ops::Range;
 
 use super::attempt::RequestCtx;
-use super::dialect::Inbound;
 use super::engine::Trail;
 use crate::api::ApiError;
-use crate::canonical::json_scan::{find_top_level_values, top_level_members};
+use crate::canonical::json_scan::{find_top_level_value, top_level_members};
 use crate::resilience::{ComplexitySignals, ComplexityWeights, complexity_score, count_keywords};
 use crate::router::decide::{Decision, model_chain};
 use crate::router::{ClientKey, Snapshot};
@@ -41,16 +40,17 @@ pub(super) fn timeout_cap(
 
 /// Validates the body in the form its route needs: a chain served only by
 /// translating providers is parsed once, into the canonical model, which
-/// also holds `metadata`; anything else gets the passthrough inspection,
-/// after one scan that finds `model` (unless repeated) and `metadata` (the
-/// canonical parse follows lazily if a fallback needs it). Answers the
-/// requested model and the routing tags in `metadata`.
+/// also holds `metadata`; anything else gets the dialect's envelope, one
+/// tape read (the canonical parse follows lazily if a fallback needs it).
+/// Answers the requested model and the routing tags in `metadata`.
 pub(super) fn read_request(
     ctx: &mut RequestCtx<'_>,
     snapshot: &Snapshot,
     first_model: Option<Range<usize>>,
 ) -> Result<(String, Option<String>), ApiError> {
-    let quick = first_model.and_then(|span| plain_string(&ctx.req.body, span));
+    let quick = first_model
+        .clone()
+        .and_then(|span| plain_string(&ctx.req.body, span));
     let translated_only = |m: &crate::router::ModelRoute| {
         m.deployments
             .iter()
@@ -63,19 +63,6 @@ pub(super) fn read_request(
                     .iter()
                     .all(|m| translated_only(m)))
     });
-    // One pass finds what routing and the whole-answer deadline need.
-    let scan = |body: &[u8]| {
-        find_top_level_values(
-            body,
-            [
-                b"model",
-                b"metadata",
-                b"max_completion_tokens",
-                b"max_tokens",
-            ],
-        )
-    };
-    let mut scanned = None;
     if all_translated {
         match ctx.canonical() {
             Ok(canonical) if Some(canonical.model.as_str()) == quick => {
@@ -96,39 +83,22 @@ pub(super) fn read_request(
             Ok(_) => {}
             // What is not JSON at all gets the general path's error.
             Err(e) => {
-                let found = scan(&ctx.req.body);
-                if found.as_ref().is_some_and(|[model, ..]| model.is_some()) {
+                if find_top_level_value(&ctx.req.body, b"model").is_some() {
                     return Err(e);
                 }
-                scanned = found;
             }
         }
     }
-    let [model_span, metadata_span, completion, max] =
-        scanned.or_else(|| scan(&ctx.req.body)).unwrap_or_default();
-    let number = |span: Range<usize>| std::str::from_utf8(&ctx.req.body[span]).ok()?.parse().ok();
-    let _ = ctx.max_tokens.set(completion.or(max).and_then(number));
-    let envelope = match ctx.inbound {
-        Inbound::OpenAi => crate::api::chat::inspect_with_span(&ctx.req.body, model_span)?,
-        Inbound::Anthropic => {
-            // The scan above found `model`'s span: no second pass for it.
-            let route = crate::api::anthropic::read_messages_route(&ctx.req.body)?;
-            crate::api::chat::ChatEnvelope {
-                model: route.model,
-                stream: route.stream,
-                include_usage: false,
-                model_span,
-            }
-        }
-    };
+    // One tape read validates the body and finds what routing and the
+    // whole-answer deadline need; the span of `model` came from the look
+    // that stopped at it.
+    let envelope = ctx.inbound.envelope(&ctx.req.body, first_model)?;
     ctx.stream = envelope.stream;
     ctx.include_usage = envelope.include_usage;
-    let model = envelope.model.clone();
+    let _ = ctx.max_tokens.set(envelope.max_tokens);
+    let answer = (envelope.model.clone(), envelope.tags.clone());
     let _ = ctx.envelope.set(Ok(envelope));
-    Ok((
-        model,
-        metadata_span.and_then(|span| tags_in(&ctx.req.body[span])),
-    ))
+    Ok(answer)
 }
 
 fn metadata_value<'m>(metadata: &'m [(String, String)], key: &str) -> Option<&'m str> {
@@ -136,14 +106,6 @@ fn metadata_value<'m>(metadata: &'m [(String, String)], key: &str) -> Option<&'m
         .iter()
         .find(|(k, _)| k == key)
         .map(|(_, v)| v.as_str())
-}
-
-/// `tags` in a `metadata` object's JSON text.
-fn tags_in(metadata: &[u8]) -> Option<String> {
-    use crate::canonical::tape::prelude::*;
-    let mut copy = metadata.to_vec();
-    let v = simd_json::to_owned_value(&mut copy).ok()?;
-    v.get("tags").and_then(|t| t.as_str()).map(str::to_owned)
 }
 
 /// A JSON string value without escapes, as `&str` (e.g. the `model` for a
@@ -215,20 +177,26 @@ pub(super) fn complexity(snapshot: &Snapshot, body: &[u8]) -> f64 {
 
 /// `x-tollgate-route`: the decision and how it was carried out.
 pub(super) fn route_value(decision: &Decision, trail: Option<(&Trail, &str)>) -> String {
-    let mut v = decision.reason.clone();
+    use std::fmt::Write;
+    let mut v = String::with_capacity(decision.reason.len() + 96);
+    v.push_str(&decision.reason);
     if let Some((t, served)) = trail {
-        v.push_str(&format!("; deployment={served}; attempts={}", t.attempts));
+        v.push_str("; deployment=");
+        v.push_str(served);
+        let _ = write!(v, "; attempts={}", t.attempts);
         if t.hedged {
             v.push_str("; hedged");
         }
         if t.waited_ms > 0 {
-            v.push_str(&format!("; waited={}ms", t.waited_ms));
+            let _ = write!(v, "; waited={}ms", t.waited_ms);
         }
         if !t.failures.is_empty() {
             v.push_str("; failed=");
             v.push_str(&t.failures.join(","));
         }
     }
-    v.retain(|c| c.is_ascii_graphic() || c == ' ');
+    if !v.bytes().all(|b| b.is_ascii_graphic() || b == b' ') {
+        v.retain(|c| c.is_ascii_graphic() || c == ' ');
+    }
     v
 }

@@ -3,6 +3,8 @@
 //! settings), rules and client keys — swapped whole on reload.
 
 use std::collections::HashMap;
+
+use rustc_hash::FxHashMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -29,6 +31,8 @@ pub struct Deployment {
     /// Request targets (path and query), rendered once: whole and streamed.
     pub target_whole: String,
     pub target_stream: String,
+    /// `provider/upstream_model`, as records and headers name it.
+    pub label: String,
 }
 
 impl Deployment {
@@ -99,7 +103,7 @@ pub struct ClientKey {
 pub struct Snapshot {
     /// The config this was built from, kept so DNS refreshes can rebuild it.
     pub config: Arc<Config>,
-    pub models: HashMap<String, Arc<ModelRoute>>,
+    pub models: FxHashMap<String, Arc<ModelRoute>>,
     /// Every deployment, by `Deployment::index`.
     pub deployments: Vec<Arc<Deployment>>,
     pub keys: Vec<ClientKey>,
@@ -137,7 +141,7 @@ impl Snapshot {
         let providers: HashMap<&str, Arc<Provider>> =
             built.iter().map(|p| (p.name.as_str(), p.clone())).collect();
         let mut deployments: Vec<Arc<Deployment>> = Vec::new();
-        let mut models = HashMap::new();
+        let mut models = FxHashMap::default();
         let mut listed = Vec::new();
         for m in &config.models {
             let specs: Vec<crate::config::DeploymentConfig> = if m.deployments.is_empty() {
@@ -161,6 +165,7 @@ impl Snapshot {
                     timeouts: provider.timeouts.overridden(&m.timeout_settings()),
                     target_whole: provider.chat_target(&upstream_model, false),
                     target_stream: provider.chat_target(&upstream_model, true),
+                    label: format!("{}/{}", provider.name, upstream_model),
                     provider,
                     upstream_model,
                     region: spec.region,

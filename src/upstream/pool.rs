@@ -1,8 +1,8 @@
 //! Per-core keep-alive pools, one stack of idle connections per origin. Each
 //! worker thread has its own: nothing here is shared between cores.
 
+use rustc_hash::FxHashMap;
 use std::cell::{Cell, RefCell};
-use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use super::{Origin, Transport};
@@ -15,7 +15,7 @@ const MAX_IDLE_AGE: Duration = Duration::from_secs(50);
 type Idle = (Transport, Vec<u8>, Instant);
 
 thread_local! {
-    static POOL: RefCell<HashMap<Origin, Vec<Idle>>> = RefCell::new(HashMap::new());
+    static POOL: RefCell<FxHashMap<Origin, Vec<Idle>>> = RefCell::new(FxHashMap::default());
     static OPENED: Cell<u64> = const { Cell::new(0) };
     static REUSED: Cell<u64> = const { Cell::new(0) };
 }

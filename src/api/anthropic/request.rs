@@ -39,6 +39,11 @@ pub fn parse_messages_request(body: &[u8]) -> Result<ChatRequest, ApiError> {
 pub struct MessagesRoute {
     pub model: String,
     pub stream: bool,
+    /// `model` appears once at the top level: its span can be spliced.
+    pub single_model: bool,
+    /// `metadata.tags`, when a client attached routing tags there.
+    pub tags: Option<String>,
+    pub max_tokens: Option<u32>,
 }
 
 /// Reads only `model` and `stream`, for the same-dialect path: that body
@@ -65,14 +70,19 @@ fn read_route(body: &[u8], messages_required: bool) -> Result<MessagesRoute, Api
             .as_object()
             .ok_or_else(|| CanonicalError::new("", "body must be a JSON object"))?;
         let top = RouteTop::read(&obj);
-        let route = MessagesRoute {
+        let mut route = MessagesRoute {
             model: req_str(top.model, &|| "model".into())?.to_owned(),
             stream: opt_bool(top.stream, &|| "stream".into())?,
+            single_model: crate::api::chat::count_key(&obj, "model") == 1,
+            tags: crate::api::chat::metadata_tags(top.metadata),
+            max_tokens: None,
         };
         if !messages_required {
             return Ok(route);
         }
-        max_tokens_given(opt_u32(top.max_tokens, &|| "max_tokens".into())?)?;
+        route.max_tokens = Some(max_tokens_given(opt_u32(top.max_tokens, &|| {
+            "max_tokens".into()
+        })?)?);
         let messages = opt_array(top.messages, &|| "messages".into())?
             .ok_or_else(|| CanonicalError::new("messages", "is required"))?;
         if messages.is_empty() {
@@ -94,7 +104,13 @@ fn max_tokens_given(max_tokens: Option<u32>) -> Result<u32, CanonicalError> {
 }
 
 crate::tape_fields! {
-    struct RouteTop { model: "model", stream: "stream", max_tokens: "max_tokens", messages: "messages" }
+    struct RouteTop {
+        model: "model",
+        stream: "stream",
+        max_tokens: "max_tokens",
+        messages: "messages",
+        metadata: "metadata",
+    }
 }
 
 crate::tape_fields! {
