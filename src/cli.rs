@@ -1,4 +1,4 @@
-//! The command line: `serve` (the default), `check`, `mock-upstream`.
+//! The command line: `serve` (the default), `check`, `models`, `mock-upstream`.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -15,6 +15,7 @@ const USAGE: &str = "\
 usage:
   tollgate [serve] [--config PATH] [--listen ADDR] [--workers N] [--driver auto|io_uring|epoll]
   tollgate check --config PATH
+  tollgate models [--config PATH] [--all]
   tollgate mock-upstream --listen ADDR [--workers N] [--driver auto|io_uring|epoll] [--tls-cert PEM --tls-key PEM] [--fixtures DIR]";
 
 #[derive(Debug, Default)]
@@ -26,6 +27,8 @@ struct Flags {
     tls_cert: Option<String>,
     tls_key: Option<String>,
     fixtures: Option<String>,
+    /// `models`: the whole built-in catalog as well.
+    all: bool,
 }
 
 fn parse_flags(args: &[String]) -> Result<Flags, String> {
@@ -44,6 +47,7 @@ fn parse_flags(args: &[String]) -> Result<Flags, String> {
         };
         match name {
             "--config" | "-c" => flags.config = Some(value()?),
+            "--all" if inline.is_none() => flags.all = true,
             "--listen" => flags.listen = Some(value()?),
             "--tls-cert" => flags.tls_cert = Some(value()?),
             "--tls-key" => flags.tls_key = Some(value()?),
@@ -69,6 +73,7 @@ pub fn run(args: &[String]) -> ExitCode {
     let (command, rest) = match args.first().map(String::as_str) {
         Some("serve") => ("serve", &args[1..]),
         Some("check") => ("check", &args[1..]),
+        Some("models") => ("models", &args[1..]),
         Some("mock-upstream") => ("mock-upstream", &args[1..]),
         Some("--help" | "-h" | "help") => {
             println!("{USAGE}");
@@ -89,6 +94,7 @@ pub fn run(args: &[String]) -> ExitCode {
     };
     match command {
         "check" => check(&flags),
+        "models" => models(&flags),
         "mock-upstream" => mock_upstream(&flags),
         _ => serve(&flags),
     }
@@ -115,6 +121,31 @@ fn check(flags: &Flags) -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+/// Prints the model catalog as this config resolves it: each configured
+/// deployment's upstream model, and with `--all` every built-in entry.
+fn models(flags: &Flags) -> ExitCode {
+    use crate::context_window::catalog::{self, Catalog, ResolvedCatalog};
+    let source = config::resolve_source(flags.config.as_deref());
+    let config = match config::load_file(&source) {
+        Ok(c) => c,
+        Err(errors) => {
+            eprintln!("tollgate: config {source} is invalid:");
+            for e in &errors.0 {
+                eprintln!("  {e}");
+            }
+            return ExitCode::FAILURE;
+        }
+    };
+    let resolved = ResolvedCatalog::resolve(&config);
+    println!("# models configured in {source}");
+    print!("{}", catalog::render_configured(&config, &resolved));
+    if flags.all {
+        println!("\n# built-in catalog");
+        print!("{}", catalog::render_builtin(Catalog::builtin()));
+    }
+    ExitCode::SUCCESS
 }
 
 struct Startup {

@@ -319,6 +319,9 @@ fn validate(config: &Config) -> Vec<ConfigError> {
         );
     }
     super::routing_checks::validate(config, &provider_names, &mut err);
+    errors.extend(crate::context_window::catalog::check_overrides(
+        &config.catalog,
+    ));
     errors
 }
 

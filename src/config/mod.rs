@@ -1,12 +1,14 @@
 //! Configuration: the TOML schema, loading with path-named errors, validation,
 //! and the embedded default that makes a fresh checkout serve `mock/echo`.
 
+mod catalog;
 mod load;
 mod routing;
 mod routing_checks;
 mod schema;
 mod secret;
 
+pub use catalog::{CatalogOverride, PriceFields, TierFields};
 pub use load::{ConfigError, ConfigErrors, ConfigSource, load_file, load_str, resolve_source};
 pub use routing::{
     BreakerConfig, ComplexityConfig, DeploymentConfig, HedgeConfig, KeyConfig, RetryConfig,

@@ -6,6 +6,7 @@ use serde::Deserialize;
 
 use crate::resilience::TimeoutSettings;
 
+use super::catalog::CatalogOverride;
 use super::routing::{DeploymentConfig, HedgeConfig, KeyConfig, RoutingConfig, RuleConfig};
 
 #[derive(Debug, Clone, Deserialize)]
@@ -29,6 +30,9 @@ pub struct Config {
     /// Hooks for testing the gateway itself; nothing here is for production.
     #[serde(default)]
     pub testing: TestingConfig,
+    /// Per-model figures over the built-in model catalog, by upstream model name.
+    #[serde(default)]
+    pub catalog: BTreeMap<String, CatalogOverride>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
