@@ -10,6 +10,8 @@ mod pipeline_common;
 
 use common::*;
 use pipeline_common::*;
+use simd_json::OwnedValue;
+use simd_json::prelude::*;
 
 /// Chunk ids differ per answer; everything else must not.
 fn without_ids(body: &[u8]) -> Vec<String> {
@@ -119,7 +121,94 @@ fn metrics_merge_all_workers(driver: &str) {
     }
 }
 
+/// The delivery record as the access log writes it: one JSON line per
+/// request, the line with this request id.
+fn record_of(gw: &Gateway, r: &Response) -> OwnedValue {
+    let id = r.header("x-request-id").expect("a request id").to_owned();
+    let needle = format!("{{\"request_id\":\"{id}\"");
+    let line = gw.wait_log(0, &needle);
+    json(line[line.find('{').unwrap()..].as_bytes())
+}
+
+fn usage_of(v: &OwnedValue) -> (u64, u64) {
+    (n(v.get("prompt_tokens")), n(v.get("completion_tokens")))
+}
+
+/// Every attempt is in the record, each with its own outcome; the served
+/// one carries the answer's usage, a failed one none. A refused request
+/// has a record too, and a model the config does not serve is not a
+/// metrics label (clients cannot grow the series without bound).
+fn the_record_keeps_every_attempt_and_its_usage(driver: &str) {
+    let mock = start_mock(driver);
+    let cfg = config(mock.addr, 1, "").replace("workers = 1\n", "workers = 1\naccess_log = true\n");
+    let gw = start_gateway(&cfg, driver);
+    let a = gw.addr;
+
+    // `gpt-fb`'s deployment answers 500; its fallback `gpt` serves.
+    let r = post_chat(a, &[], &chat_body("gpt-fb", "count these words", false));
+    assert_eq!(r.status, 200, "{}", r.text());
+    let shown = openai_usage(&r.json());
+    assert!(shown.0 > 0 && shown.1 > 0, "{}", r.text());
+    let rec = record_of(&gw, &r);
+    let attempts = rec
+        .get("attempts")
+        .and_then(|v| v.as_array())
+        .expect("attempts");
+    let field =
+        |v: &OwnedValue, k: &str| v.get(k).and_then(|x| x.as_str()).unwrap_or("").to_owned();
+    let seen: Vec<(String, String)> = attempts
+        .iter()
+        .map(|t| (field(t, "deployment"), field(t, "outcome")))
+        .collect();
+    assert_eq!(
+        seen,
+        [
+            ("down/gpt-fb".to_owned(), "500".to_owned()),
+            ("oa/mock-gpt".to_owned(), "ok".to_owned())
+        ],
+        "{rec:?}"
+    );
+    assert!(
+        attempts[0].get("usage").is_some_and(|u| u.is_null()),
+        "{rec:?}"
+    );
+    assert_eq!(
+        usage_of(attempts[1].get("usage").unwrap()),
+        shown,
+        "{rec:?}"
+    );
+    assert_eq!(usage_of(rec.get("usage").unwrap()), shown, "{rec:?}");
+    assert_eq!(field(&rec, "ending"), "answered");
+    assert_eq!(field(&rec, "model"), "gpt-fb");
+    assert_eq!(n(rec.get("status")), 200);
+
+    // A passthrough stream whose client did not ask for usage: the record
+    // still has it, exact (the gateway asked the upstream).
+    let r = post_chat(a, &[], &with_usage("gpt"));
+    let asked = usage_chunks(&r.body)[0];
+    let r = post_chat(a, &[], &chat_body("gpt", "count these words", true));
+    assert!(usage_chunks(&r.body).is_empty());
+    let rec = record_of(&gw, &r);
+    assert_eq!(usage_of(rec.get("usage").unwrap()), asked, "{rec:?}");
+    assert_eq!(rec.get("stream").and_then(|v| v.as_bool()), Some(true));
+
+    // Refused: a record, with no attempt, and the metrics say `unknown`.
+    let r = post_chat(a, &[], &chat_body("no-such-model-4711", "x", false));
+    assert_eq!(r.status, 404);
+    let rec = record_of(&gw, &r);
+    assert_eq!(field(&rec, "ending"), "refused");
+    assert_eq!(
+        rec.get("attempts")
+            .and_then(|v| v.as_array())
+            .map(|a| a.len()),
+        Some(0)
+    );
+    eventually("the refusal is counted", || counters(a, "unknown").0 == 1);
+    assert!(!get(a, "/metrics").text().contains("no-such-model-4711"));
+}
+
 on_both_drivers!(
+    the_record_keeps_every_attempt_and_its_usage,
     usage_is_recorded_for_every_delivery_path,
     prompt_tokens_count_the_cache_on_every_path,
     metrics_merge_all_workers,

@@ -97,6 +97,10 @@ pub struct ServerConfig {
     /// Accept a config with no `[[models]]` (every request then gets 404 and
     /// `/readyz` 503); off by default, since an empty file is usually a mistake.
     pub allow_no_models: bool,
+    /// Write each request's delivery record as one JSON line on stderr:
+    /// ids, model, every attempt (deployment, outcome, time to first byte,
+    /// usage), what served, status and timings. Never a key or a body.
+    pub access_log: bool,
 }
 
 impl Default for ServerConfig {
@@ -117,6 +121,7 @@ impl Default for ServerConfig {
             tls_cert: None,
             tls_key: None,
             allow_no_models: false,
+            access_log: false,
         }
     }
 }

@@ -41,6 +41,10 @@ pub struct AttemptRecord {
     /// `ok`, `cancelled`, or the failure's short name (`500`, `connect`…).
     pub outcome: String,
     pub ttfb_ms: Option<u64>,
+    /// What the attempt's answer says it cost, when it was read: the
+    /// served attempt's once its delivery ends; an attempt that failed or
+    /// was cancelled before its answer has none.
+    pub usage: Option<crate::canonical::Usage>,
 }
 
 impl AttemptRecord {
@@ -49,6 +53,7 @@ impl AttemptRecord {
             deployment: d.label.clone(),
             outcome: outcome.into(),
             ttfb_ms,
+            usage: None,
         }
     }
 }

@@ -53,6 +53,9 @@ pub async fn serve(gw: &Gateway, inbound: Inbound, req: Request, resp: &mut Resp
         Exit::Delivered(report) => {
             rec.status = report.status;
             rec.usage = report.usage;
+            if let Some(served) = rec.attempts.iter_mut().rev().find(|a| a.outcome == "ok") {
+                served.usage = report.usage;
+            }
             rec.ending = match report.delivered {
                 engine::Delivered::Complete => Ending::Answered,
                 engine::Delivered::UpstreamFailed => Ending::UpstreamFailed,
@@ -86,7 +89,7 @@ pub async fn serve(gw: &Gateway, inbound: Inbound, req: Request, resp: &mut Resp
         }
     }
     rec.close();
-    record(&rec);
+    record(&rec, snapshot.config.server.access_log);
 }
 
 async fn run(
@@ -127,6 +130,7 @@ async fn run(
         Err(e) => return e.into(),
     };
     rec.requested_model = requested.clone();
+    rec.model_configured = snapshot.model(&requested).is_some();
     rec.stream = ctx.stream;
     let facts = RequestFacts {
         model: &requested,
@@ -190,9 +194,9 @@ async fn run(
     let hedge = decision.model.hedge.as_ref();
     let outcome = engine::run(&ctx, snapshot, &targets, planned.panic, hedge, resp).await;
     match outcome {
-        Outcome::Won(prepared, trail) => {
+        Outcome::Won(prepared, mut trail) => {
             let d = prepared.deployment.clone();
-            rec.attempts = trail.log.clone();
+            rec.attempts = std::mem::take(&mut trail.log);
             rec.served = Some((d.provider.name.clone(), d.upstream_model.clone()));
             rec.ttfb_ms = Some(prepared.ttfb_ms);
             let route = route_header(Some((&trail, &d.label)));
@@ -217,8 +221,8 @@ async fn run(
             }
             Exit::Delivered(engine::deliver(prepared, &ctx, &headers, resp).await)
         }
-        Outcome::Lost(failure, provider, trail) => {
-            rec.attempts = trail.log.clone();
+        Outcome::Lost(failure, provider, mut trail) => {
+            rec.attempts = std::mem::take(&mut trail.log);
             let route = route_header(Some((&trail, "none"))).into_bytes();
             // A same-dialect provider's error goes out as it came, with its
             // rate-limit headers; anything else in the client's shape.

@@ -30,6 +30,9 @@ pub struct DeliveryRecord {
     pub key_id: Option<String>,
     /// The model the client asked for (empty when the body had none).
     pub requested_model: String,
+    /// The config serves `requested_model` (else metrics do not name it:
+    /// a client must not be able to grow the series without bound).
+    pub model_configured: bool,
     pub attempts: Vec<AttemptRecord>,
     /// `(provider, upstream model)` that served the answer.
     pub served: Option<(String, String)>,
@@ -50,6 +53,7 @@ impl DeliveryRecord {
             inbound,
             key_id: None,
             requested_model: String::new(),
+            model_configured: false,
             attempts: Vec::new(),
             served: None,
             status: 0,
@@ -68,14 +72,19 @@ impl DeliveryRecord {
     }
 }
 
-/// The one sink every request's record goes to: today the per-core
-/// counters that `/metrics` merges over all workers.
-pub fn record(rec: &DeliveryRecord) {
+/// The one sink every request's record goes to: the per-core counters
+/// that `/metrics` merges over all workers, and the access log when on.
+pub fn record(rec: &DeliveryRecord, access_log: bool) {
     let usage = rec.usage.unwrap_or_default();
+    let model = match (rec.model_configured, rec.requested_model.is_empty()) {
+        (true, _) => rec.requested_model.clone(),
+        (false, true) => "none".to_owned(),
+        (false, false) => "unknown".to_owned(),
+    };
     count(
         SeriesKey {
             inbound: rec.inbound.name(),
-            model: rec.requested_model.clone(),
+            model,
             provider: rec
                 .served
                 .as_ref()
@@ -84,5 +93,110 @@ pub fn record(rec: &DeliveryRecord) {
         },
         usage.prompt_tokens,
         usage.completion_tokens,
+    );
+    if access_log {
+        use std::io::Write;
+        let mut line = rec.to_json();
+        line.push('\n');
+        // One write per line, so lines from different workers never interleave.
+        let _ = std::io::stderr().lock().write_all(line.as_bytes());
+    }
+}
+
+impl DeliveryRecord {
+    /// The record as one JSON object (the access log's line).
+    pub fn to_json(&self) -> String {
+        use std::fmt::Write;
+        let mut out = String::with_capacity(512);
+        let s = |out: &mut String, v: &str| crate::api::error::push_json_str(out, v);
+        out.push_str("{\"request_id\":");
+        s(&mut out, &self.request_id);
+        out.push_str(",\"inbound\":");
+        s(&mut out, self.inbound.name());
+        out.push_str(",\"key_id\":");
+        match &self.key_id {
+            Some(k) => s(&mut out, k),
+            None => out.push_str("null"),
+        }
+        out.push_str(",\"model\":");
+        s(&mut out, &self.requested_model);
+        out.push_str(",\"attempts\":[");
+        for (i, a) in self.attempts.iter().enumerate() {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str("{\"deployment\":");
+            s(&mut out, &a.deployment);
+            out.push_str(",\"outcome\":");
+            s(&mut out, &a.outcome);
+            out.push_str(",\"ttfb_ms\":");
+            push_opt(&mut out, a.ttfb_ms);
+            out.push_str(",\"usage\":");
+            push_usage(&mut out, a.usage.as_ref());
+            out.push('}');
+        }
+        out.push_str("],\"served\":");
+        match &self.served {
+            Some((p, m)) => {
+                out.push_str("{\"provider\":");
+                s(&mut out, p);
+                out.push_str(",\"model\":");
+                s(&mut out, m);
+                out.push('}');
+            }
+            None => out.push_str("null"),
+        }
+        let _ = write!(
+            out,
+            ",\"status\":{},\"stream\":{},\"ending\":\"{}\",\"usage\":",
+            self.status,
+            self.stream,
+            self.ending.name()
+        );
+        push_usage(&mut out, self.usage.as_ref());
+        out.push_str(",\"ttfb_ms\":");
+        push_opt(&mut out, self.ttfb_ms);
+        let _ = write!(out, ",\"total_ms\":{}}}", self.total_ms);
+        out
+    }
+}
+
+impl Ending {
+    pub fn name(self) -> &'static str {
+        match self {
+            Ending::Answered => "answered",
+            Ending::Refused => "refused",
+            Ending::UpstreamFailed => "upstream_failed",
+            Ending::ClientGone => "client_gone",
+        }
+    }
+}
+
+fn push_opt(out: &mut String, v: Option<u64>) {
+    use std::fmt::Write;
+    match v {
+        Some(v) => {
+            let _ = write!(out, "{v}");
+        }
+        None => out.push_str("null"),
+    }
+}
+
+/// Usage with one meaning whatever the provider: `prompt_tokens` includes
+/// cached and cache-written input (OpenAI's rule).
+fn push_usage(out: &mut String, u: Option<&Usage>) {
+    use std::fmt::Write;
+    let Some(u) = u else {
+        out.push_str("null");
+        return;
+    };
+    let _ = write!(
+        out,
+        "{{\"prompt_tokens\":{},\"completion_tokens\":{},\"cached_prompt_tokens\":{},\"cache_creation_tokens\":{},\"reasoning_tokens\":{}}}",
+        u.prompt_tokens,
+        u.completion_tokens,
+        u.cached_prompt_tokens,
+        u.cache_creation_tokens,
+        u.reasoning_tokens
     );
 }
