@@ -113,18 +113,31 @@ upstream_model = "gemini-2.5-flash"
 """
 
 
-@pytest.fixture(scope="session")
-def servers():
+# Every SDK test runs against a gateway (and mock) on each driver, as the
+# Rust tests do; io_uring is skipped, visibly, on a kernel without it.
+DRIVERS = ["io_uring", "epoll"]
+
+
+@pytest.fixture(scope="session", params=DRIVERS)
+def servers(request):
     assert os.path.exists(BIN), f"{BIN} is missing: run cargo build (or cargo test) first"
+    driver = request.param
+    # `auto` picks io_uring where the kernel has it: if it picks epoll, the
+    # io_uring half cannot run here.
+    flag = "auto" if driver == "io_uring" else "epoll"
     env = {k: v for k, v in os.environ.items() if k not in ("TOLLGATE_CONFIG",) and not k.endswith("_API_KEY")}
-    mock = Proc(["mock-upstream", "--listen", "127.0.0.1:0", "--workers", "1"], env)
+    mock = Proc(["mock-upstream", "--listen", "127.0.0.1:0", "--workers", "1", "--driver", flag], env)
+    if f"(driver {driver})" not in "".join(mock.log):
+        mock.stop()
+        pytest.skip(f"{driver} unavailable on this kernel: skipped")
     gw = None
     with tempfile.TemporaryDirectory(prefix="tollgate-sdk-") as d:
         path = os.path.join(d, "tollgate.toml")
         with open(path, "w") as f:
             f.write(CONFIG.format(mock=mock.addr))
         try:
-            gw = Proc(["serve", "--config", path], {**env, "TOLLGATE_SDK_TEST_KEY": KEY})
+            gw = Proc(["serve", "--config", path, "--driver", flag], {**env, "TOLLGATE_SDK_TEST_KEY": KEY})
+            assert f"(driver {driver})" in "".join(gw.log), "".join(gw.log)
             yield {"gateway": f"http://{gw.addr}", "mock": f"http://{mock.addr}", "gw": gw}
         finally:
             if gw:
