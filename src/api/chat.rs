@@ -203,14 +203,18 @@ fn check(
 
 /// The body with the top-level `model` replaced, everything else byte for byte.
 pub fn rewrite_model(body: &[u8], env: &ChatEnvelope, model: &str) -> Option<Vec<u8>> {
-    let span = env.model_span.clone()?;
-    let mut quoted = String::with_capacity(model.len() + 2);
-    super::error::push_json_str(&mut quoted, model);
+    Some(splice_string(body, env.model_span.clone()?, model))
+}
+
+/// The body with the value at `span` replaced by `value` as a JSON string.
+pub fn splice_string(body: &[u8], span: Range<usize>, value: &str) -> Vec<u8> {
+    let mut quoted = String::with_capacity(value.len() + 2);
+    super::error::push_json_str(&mut quoted, value);
     let mut out = Vec::with_capacity(body.len() + quoted.len());
     out.extend_from_slice(&body[..span.start]);
     out.extend_from_slice(quoted.as_bytes());
     out.extend_from_slice(&body[span.end..]);
-    Some(out)
+    out
 }
 
 #[cfg(test)]

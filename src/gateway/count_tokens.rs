@@ -82,18 +82,8 @@ fn parse_for_count(body: &[u8]) -> Result<crate::canonical::ChatRequest, ApiErro
 async fn forward(req: &Request, request_id: &str, d: &Deployment) -> Option<(u16, Vec<u8>)> {
     let provider = &d.provider;
     let path = adapter(provider.kind).count_tokens_path?;
-    let body = match find_top_level_value(&req.body, b"model") {
-        Some(span) => {
-            let mut out = Vec::with_capacity(req.body.len() + d.upstream_model.len());
-            out.extend_from_slice(&req.body[..span.start]);
-            let mut quoted = String::new();
-            crate::api::error::push_json_str(&mut quoted, &d.upstream_model);
-            out.extend_from_slice(quoted.as_bytes());
-            out.extend_from_slice(&req.body[span.end..]);
-            out
-        }
-        None => return None,
-    };
+    let span = find_top_level_value(&req.body, b"model")?;
+    let body = crate::api::chat::splice_string(&req.body, span, &d.upstream_model);
     let base = provider.base.as_ref()?;
     let target = format!("{}{path}", base.path);
     let key = provider.api_keys.first();

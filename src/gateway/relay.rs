@@ -304,7 +304,7 @@ fn whole_usage(inbound: Inbound, body: &[u8]) -> Option<Usage> {
             completion_tokens: n.completion,
             total_tokens: n.total,
             cached_prompt_tokens: n.cached,
-            cache_creation_tokens: 0,
+            cache_creation_tokens: n.cache_write,
             reasoning_tokens: n.reasoning,
         },
         // The same rule as the translated path: prompt tokens include the cache.
@@ -339,7 +339,11 @@ impl UsageNumbers {
             b"prompt_tokens" => &mut self.prompt,
             b"completion_tokens" => &mut self.completion,
             b"total_tokens" => &mut self.total,
-            b"cached_tokens" => &mut self.cached,
+            // OpenAI's `prompt_tokens_details.cached_tokens`; DeepSeek's
+            // top-level `prompt_cache_hit_tokens` says the same (as the
+            // translated path's `read_usage` reads it).
+            b"cached_tokens" | b"prompt_cache_hit_tokens" => &mut self.cached,
+            b"cache_creation_tokens" => &mut self.cache_write,
             b"reasoning_tokens" => &mut self.reasoning,
             b"input_tokens" => &mut self.input,
             b"output_tokens" => &mut self.output,
@@ -446,5 +450,9 @@ mod tests {
             (33, 7, 20, 10)
         );
         assert_eq!(whole_usage(Inbound::OpenAi, br#"{"id":"x"}"#), None);
+        // DeepSeek names the cache hit its own way; the translated path reads it too.
+        let deepseek = br#"{"id":"x","usage":{"prompt_tokens":30,"completion_tokens":2,"total_tokens":32,"prompt_cache_hit_tokens":24,"prompt_cache_miss_tokens":6}}"#;
+        let u = whole_usage(Inbound::OpenAi, deepseek).unwrap();
+        assert_eq!((u.prompt_tokens, u.cached_prompt_tokens), (30, 24));
     }
 }
