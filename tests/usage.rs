@@ -127,7 +127,7 @@ fn record_of(gw: &Gateway, r: &Response) -> OwnedValue {
     let id = r.header("x-request-id").expect("a request id").to_owned();
     let needle = format!("{{\"request_id\":\"{id}\"");
     let line = gw.wait_log(0, &needle);
-    json(line[line.find('{').unwrap()..].as_bytes())
+    json(&line.as_bytes()[line.find('{').unwrap()..])
 }
 
 fn usage_of(v: &OwnedValue) -> (u64, u64) {
