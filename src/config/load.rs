@@ -319,10 +319,51 @@ fn validate(config: &Config) -> Vec<ConfigError> {
         );
     }
     super::routing_checks::validate(config, &provider_names, &mut err);
+    context_checks(config, &mut err);
     errors.extend(crate::context_window::catalog::check_overrides(
         &config.catalog,
     ));
     errors
+}
+
+/// `[context]` and each model's `context`: the models they name exist,
+/// `summarize` has a model to ask, the ratio is a share of the window.
+fn context_checks(config: &Config, err: &mut impl FnMut(String, String)) {
+    use super::FitStrategyName;
+    let known = |name: &str| config.models.iter().any(|m| m.name == name);
+    let mut check = |path: &str, c: &super::ContextConfig| {
+        for (field, name) in [
+            ("summarize_model", &c.summarize_model),
+            ("bigger_model", &c.bigger_model),
+        ] {
+            if let Some(name) = name
+                && !known(name)
+            {
+                err(format!("{path}.{field}"), format!("no model is named `{name}`"));
+            }
+        }
+        if c.strategies.contains(&FitStrategyName::Summarize) && c.summarize_model.is_none() {
+            err(
+                format!("{path}.strategies"),
+                "`summarize` needs `summarize_model`".into(),
+            );
+        }
+        if !(c.target_ratio > 0.0 && c.target_ratio <= 1.0) {
+            err(
+                format!("{path}.target_ratio"),
+                "must be above 0 and at most 1".into(),
+            );
+        }
+    };
+    check("context", &config.context);
+    for (i, m) in config.models.iter().enumerate() {
+        if m.context.is_some() {
+            check(
+                &format!("models[{i}].context"),
+                &config.context.for_model(m.context.as_ref()),
+            );
+        }
+    }
 }
 
 #[cfg(test)]

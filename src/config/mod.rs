@@ -2,6 +2,7 @@
 //! and the embedded default that makes a fresh checkout serve `mock/echo`.
 
 mod catalog;
+mod context;
 mod load;
 mod routing;
 mod routing_checks;
@@ -9,6 +10,7 @@ mod schema;
 mod secret;
 
 pub use catalog::{CatalogOverride, PriceFields, TierFields};
+pub use context::{ContextConfig, FitStrategyName, ModelContextConfig};
 pub use load::{ConfigError, ConfigErrors, ConfigSource, load_file, load_str, resolve_source};
 pub use routing::{
     BreakerConfig, ComplexityConfig, DeploymentConfig, HedgeConfig, KeyConfig, RetryConfig,

@@ -30,6 +30,9 @@ pub struct Config {
     /// Hooks for testing the gateway itself; nothing here is for production.
     #[serde(default)]
     pub testing: TestingConfig,
+    /// Fitting requests into each target's context window (defaults).
+    #[serde(default)]
+    pub context: super::ContextConfig,
     /// Per-model figures over the built-in model catalog, by upstream model name.
     #[serde(default)]
     pub catalog: BTreeMap<String, CatalogOverride>,
@@ -282,6 +285,9 @@ pub struct ModelConfig {
     pub answer_ms_per_token: Option<u64>,
     #[serde(default)]
     pub total_timeout_ms: Option<u64>,
+    /// This model's context fitting, over `[context]`.
+    #[serde(default)]
+    pub context: Option<super::ModelContextConfig>,
 }
 
 /// The timeout fields that providers and models share, as one value.

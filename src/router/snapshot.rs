@@ -33,6 +33,12 @@ pub struct Deployment {
     pub target_stream: String,
     /// `provider/upstream_model`, as records and headers name it.
     pub label: String,
+    /// The catalog's figures for the upstream model (window, tokenizer,
+    /// prices); `None` for a model the catalog does not know: no fitting.
+    pub spec: Option<Arc<crate::context_window::catalog::ModelSpec>>,
+    /// How requests are fitted into this deployment's window (its model's
+    /// `context` over `[context]`).
+    pub fit: Arc<crate::config::ContextConfig>,
 }
 
 impl Deployment {
@@ -143,7 +149,10 @@ impl Snapshot {
         let mut deployments: Vec<Arc<Deployment>> = Vec::new();
         let mut models = FxHashMap::default();
         let mut listed = Vec::new();
+        let catalog = crate::context_window::catalog::ResolvedCatalog::resolve(&config);
+        catalog.log_unknown_configured();
         for m in &config.models {
+            let fit = Arc::new(config.context.for_model(m.context.as_ref()));
             let specs: Vec<crate::config::DeploymentConfig> = if m.deployments.is_empty() {
                 vec![crate::config::DeploymentConfig {
                     provider: m.provider.clone().unwrap_or_default(),
@@ -166,6 +175,8 @@ impl Snapshot {
                     target_whole: provider.chat_target(&upstream_model, false),
                     target_stream: provider.chat_target(&upstream_model, true),
                     label: format!("{}/{}", provider.name, upstream_model),
+                    spec: catalog.get(&upstream_model).cloned().map(Arc::new),
+                    fit: fit.clone(),
                     provider,
                     upstream_model,
                     region: spec.region,
@@ -184,7 +195,7 @@ impl Snapshot {
             let route = ModelRoute {
                 name: m.name.clone(),
                 deployments: mine,
-                fallbacks: m.fallbacks.clone(),
+                fallbacks: with_bigger_model(&m.fallbacks, &fit),
                 hedge: m.hedge.clone(),
                 pinned: false,
             };
@@ -290,4 +301,20 @@ fn render_models(listed: &[(&str, &str)]) -> Vec<u8> {
     }
     out.push_str("]}");
     out.into_bytes()
+}
+
+/// A model whose fitting may skip to `bigger_model` has it in its chain: last,
+/// unless the fallbacks already name it.
+fn with_bigger_model(fallbacks: &[String], fit: &crate::config::ContextConfig) -> Vec<String> {
+    let mut out = fallbacks.to_vec();
+    if fit.enabled
+        && fit
+            .strategies
+            .contains(&crate::config::FitStrategyName::BiggerModel)
+        && let Some(bigger) = &fit.bigger_model
+        && !out.contains(bigger)
+    {
+        out.push(bigger.clone());
+    }
+    out
 }
