@@ -57,8 +57,6 @@ mod summarize;
 mod truncate;
 
 #[cfg(test)]
-mod property;
-#[cfg(test)]
 mod tests;
 
 use std::ops::Range;

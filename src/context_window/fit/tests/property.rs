@@ -2,12 +2,10 @@
 //! calls, results out of order, reused call ids, thinking blocks with
 //! signatures, Gemini-style signed ids, images, mid-conversation prompts):
 //! every strategy's output fits or it says it cannot, and the invariants of
-//! the parent module hold. Then growing conversations: consecutive fitted
-//! requests share their prefix.
+//! the fitting module hold.
 
 use std::collections::HashMap;
 
-use super::tests::{ByteCounter, words};
 use super::*;
 use crate::canonical::{
     ContentPart, Image, ImageSource, Message, ReasoningBlock, ReasoningConfig, Role, ToolCall,
@@ -23,7 +21,7 @@ fn chance(rng: &mut FastRng, percent: u64) -> bool {
     below(rng, 100) < percent
 }
 
-fn sized(rng: &mut FastRng, lo: u32, hi: u32, tag: &str) -> String {
+pub(super) fn sized(rng: &mut FastRng, lo: u32, hi: u32, tag: &str) -> String {
     words(lo + below(rng, u64::from(hi - lo)) as u32, tag)
 }
 
@@ -50,7 +48,7 @@ fn user_turn(rng: &mut FastRng, t: usize) -> Message {
     m
 }
 
-fn thinking(rng: &mut FastRng) -> ReasoningBlock {
+pub(super) fn thinking(rng: &mut FastRng) -> ReasoningBlock {
     if chance(rng, 85) {
         ReasoningBlock::Thought {
             text: sized(rng, 5, 200, "hmm"),
@@ -443,108 +441,4 @@ fn every_strategy_fits_or_says_it_cannot_and_keeps_the_invariants() {
     }
     // The generator does overflow windows: most plans had work to do.
     assert!(fitted_count > 3000, "{fitted_count}");
-}
-
-/// Fits each request of a conversation that grows by one exchange at a
-/// time (the client always sends the whole history) and returns, over the
-/// first 20 pairs of consecutive requests that both needed fitting, how many
-/// pairs have the earlier fitted messages as a prefix of the later ones.
-fn shared_prefixes(
-    seed: u64,
-    strategies: &[Strategy],
-    options: &FitOptions,
-    tools: bool,
-    window: u32,
-) -> usize {
-    let mut rng = FastRng::new(seed);
-    let counter = ByteCounter;
-    let budget = Budget {
-        window,
-        max_output: Some(1000),
-        default_output: 1000,
-        may_lower_max_tokens: false,
-    };
-    let mut history = vec![Message::text(Role::System, words(200, "system"))];
-    let mut previous: Option<Vec<Message>> = None;
-    let (mut pairs, mut shared) = (0, 0);
-    for t in 0..200 {
-        history.push(Message::text(
-            Role::User,
-            sized(&mut rng, 100, 400, &format!("u{t}")),
-        ));
-        let mut req = ChatRequest {
-            messages: history.clone(),
-            ..ChatRequest::default()
-        };
-        let outcome = fit(&mut req, &counter, &budget, strategies, options);
-        assert!(
-            matches!(outcome, FitOutcome::Fits { .. } | FitOutcome::Fitted { .. }),
-            "{outcome:?}"
-        );
-        if matches!(outcome, FitOutcome::Fitted { .. }) {
-            if let Some(prev) = previous.take() {
-                pairs += 1;
-                shared += usize::from(req.messages.starts_with(&prev));
-                if pairs == 20 {
-                    return shared;
-                }
-            }
-            previous = Some(req.messages);
-        }
-        if tools {
-            let mut call = Message::text(Role::Assistant, "");
-            let id = format!("toolu_{t}");
-            call.tool_calls.push(ToolCall {
-                id: id.clone(),
-                name: "read".into(),
-                arguments: "{}".into(),
-            });
-            call.reasoning.push(thinking(&mut rng));
-            let mut result = Message::text(Role::Tool, sized(&mut rng, 300, 900, &id));
-            result.tool_call_id = Some(id);
-            history.push(call);
-            history.push(result);
-        }
-        history.push(Message::text(
-            Role::Assistant,
-            sized(&mut rng, 50, 300, &format!("a{t}")),
-        ));
-    }
-    panic!("the conversation never needed 20 fitted requests");
-}
-
-#[test]
-fn a_growing_conversation_keeps_its_fitted_prefix() {
-    let defaults = FitOptions::default();
-    let cases: &[(&[Strategy], bool, u32)] = &[
-        (&[Strategy::Truncate], false, 8000),
-        (&[Strategy::MiddleOut], false, 8000),
-        (&[Strategy::Truncate], true, 24000),
-        (&[Strategy::MiddleOut], true, 24000),
-        (
-            &[Strategy::CompressToolResults, Strategy::Truncate],
-            true,
-            24000,
-        ),
-    ];
-    for &(strategies, tools, window) in cases {
-        let shared: usize = (1..=5)
-            .map(|seed| shared_prefixes(seed, strategies, &defaults, tools, window))
-            .sum();
-        // The measure: at least 80 of the 100 pairs share the prefix.
-        assert!(
-            shared >= 80,
-            "{strategies:?} tools={tools}: {shared} of 100 pairs share their prefix"
-        );
-    }
-    // Dropping just enough each time (1 % blocks) moves the cut on almost
-    // every request: the measure tells the two apart.
-    let just_enough = FitOptions {
-        low_water_percent: 99,
-        ..defaults
-    };
-    let shared: usize = (1..=5)
-        .map(|seed| shared_prefixes(seed, &[Strategy::Truncate], &just_enough, false, 8000))
-        .sum();
-    assert!(shared <= 30, "just enough: {shared} of 100");
 }
