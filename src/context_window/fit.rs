@@ -21,7 +21,8 @@
 //! - System and developer prompts stay, where they were.
 //! - The latest user message and everything after it stay (an agent's tool
 //!   loop in progress, whose first assistant message carries the thinking
-//!   the provider wants back).
+//!   the provider wants back). Only `compress_tool_results` reaches into
+//!   that loop, stubbing the results of its older rounds.
 //! - Turns are dropped whole, and only at cut points: user messages that no
 //!   tool call / tool result pair straddles. So a call and its results (all
 //!   of them, for parallel calls) go together, an assistant message keeps its
@@ -46,7 +47,11 @@
 //! requests make the same cut, and the fitted requests share their prefix,
 //! until the kept part outgrows the limit; then the cut moves by about a
 //! block, leaving the prompt near the low-water mark (70 % by default) of
-//! the window, room for the next turns.
+//! the window, room for the next turns. In a chain of shrinking strategies
+//! each but the last stops at its last grid cut and leaves the rest to the
+//! next, so the chain's combined cut is stable too; only the last may stop
+//! off the grid, when no grid cut is enough and little is left to keep
+//! (`decide.rs`).
 
 mod blocks;
 mod compress;
@@ -154,6 +159,23 @@ pub struct DroppedSummary {
     pub tokens: u32,
 }
 
+impl DroppedSummary {
+    /// `messages=12, tool_results=3, tokens=45678`, for a response header.
+    pub fn header_value(&self) -> String {
+        format!(
+            "messages={}, tool_results={}, tokens={}",
+            self.messages, self.tool_results_compressed, self.tokens
+        )
+    }
+}
+
+/// Strategy names joined with `,` (`compress_tool_results,truncate`), for a
+/// response header.
+pub fn strategies_header_value(applied: &[Strategy]) -> String {
+    let names: Vec<&str> = applied.iter().map(|s| s.as_str()).collect();
+    names.join(",")
+}
+
 /// What to do with the request.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FitOutcome {
@@ -186,9 +208,9 @@ pub enum FitOutcome {
     },
     /// Condense the unpinned messages in `range` (see [`summary_source`])
     /// into at most `max_summary_tokens`, [`apply_summary`], then fit again
-    /// with the same strategies (the second fit reports `Fits`: record
-    /// `summarize` yourself). If the summary cannot be had, call [`fit`]
-    /// with `strategies[next..]`.
+    /// with the same strategies (that fit cannot tell a summary was made:
+    /// report `summarize` yourself). If the summary cannot be had, call
+    /// [`fit`] with `strategies[next..]`.
     NeedsSummary {
         prompt_tokens: u32,
         range: Range<usize>,
@@ -196,6 +218,20 @@ pub enum FitOutcome {
         max_summary_tokens: u32,
         next: usize,
     },
+}
+
+impl FitOutcome {
+    /// The estimated prompt tokens of the request as it now stands (after
+    /// fitting for `Fitted`, as sent otherwise).
+    pub fn prompt_tokens(&self) -> u32 {
+        match self {
+            FitOutcome::Fits { prompt_tokens, .. }
+            | FitOutcome::Fitted { prompt_tokens, .. }
+            | FitOutcome::Reject { prompt_tokens, .. }
+            | FitOutcome::BiggerModel { prompt_tokens, .. }
+            | FitOutcome::NeedsSummary { prompt_tokens, .. } => *prompt_tokens,
+        }
+    }
 }
 
 /// Fits `request` into `budget`, trying `strategies` in order.

@@ -147,3 +147,35 @@ fn a_fit_found_only_with_less_output_lowers_max_tokens() {
     assert_eq!(lowered_max_tokens, Some(4000 - prompt_tokens));
     assert_eq!(req.sampling.max_output_tokens, lowered_max_tokens);
 }
+
+#[test]
+fn strategies_read_from_config_by_their_snake_case_names() {
+    #[derive(serde::Deserialize)]
+    struct Route {
+        fit: Vec<Strategy>,
+    }
+    let route: Route = toml::from_str(
+        "fit = [\"compress_tool_results\", \"middle_out\", \"truncate\", \"summarize\", \"bigger_model\", \"reject\"]",
+    )
+    .expect("known names");
+    let names: Vec<&str> = route.fit.iter().map(|s| s.as_str()).collect();
+    assert_eq!(
+        strategies_header_value(&route.fit),
+        "compress_tool_results,middle_out,truncate,summarize,bigger_model,reject"
+    );
+    assert_eq!(names.len(), 6);
+    assert!(toml::from_str::<Route>("fit = [\"drop_everything\"]").is_err());
+}
+
+#[test]
+fn the_headers_say_what_was_dropped() {
+    let dropped = DroppedSummary {
+        messages: 12,
+        tool_results_compressed: 3,
+        tokens: 45678,
+    };
+    assert_eq!(
+        dropped.header_value(),
+        "messages=12, tool_results=3, tokens=45678"
+    );
+}
