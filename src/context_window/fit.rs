@@ -45,9 +45,10 @@
 //! enough is taken (`blocks.rs`). Fitting is stateless, yet the grid depends
 //! only on messages that never change as the conversation grows, so the next
 //! requests make the same cut, and the fitted requests share their prefix,
-//! until the kept part outgrows the limit; then the cut moves by about a
-//! block, leaving the prompt near the low-water mark (70 % by default) of
-//! the window, room for the next turns. In a chain of shrinking strategies
+//! until the kept part outgrows the limit (`window − output`); then the
+//! cut moves by about a block, leaving the prompt about a block under the
+//! limit (with the default 70 % low-water mark, 30 % of the window free
+//! for the next turns). In a chain of shrinking strategies
 //! each but the last stops at its last grid cut and leaves the rest to the
 //! next, so the chain's combined cut is stable too; only the last may stop
 //! off the grid, when no grid cut is enough and little is left to keep
@@ -125,8 +126,9 @@ impl Budget {
 /// Tuning that config may override; the defaults suit most routes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct FitOptions {
-    /// Where a block drop leaves the prompt, as a share of the window; the
-    /// block is the rest (`100 −` this). Clamped to 10..=99.
+    /// The block is `100 −` this percent of the window: a drop moves the
+    /// cut by about a block, so the prompt lands about a block under the
+    /// limit and stays put for that many tokens of growth. Clamped to 10..=99.
     pub low_water_percent: u8,
     /// `max_tokens` is never lowered below this (nor below what was asked).
     pub min_output_tokens: u32,
