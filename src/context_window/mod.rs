@@ -7,6 +7,7 @@
 //! (the counter implements it, the fitting strategies consume it).
 
 pub mod catalog;
+pub mod fit;
 
 use crate::canonical::{Message, ToolDefinition};
 
