@@ -6,6 +6,8 @@
 //! (the catalog names it, the counter implements it) and [`CountTokens`]
 //! (the counter implements it, the fitting strategies consume it).
 
+pub mod count;
+
 use crate::canonical::{Message, ToolDefinition};
 
 /// How a model family turns text into tokens.
