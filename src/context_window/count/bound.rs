@@ -7,7 +7,9 @@
 //!   least one byte (o200k, cl100k, Qwen, tekken, DeepSeek, the Llama 3
 //!   bound), or the estimate, which never gives a character more tokens
 //!   than it has bytes (`estimate.rs`, tested over every code point). So
-//!   text of `n` bytes is at most `n` tokens.
+//!   text of `n` bytes is at most `n` tokens — except for Qwen, which
+//!   NFC-normalizes first, and NFC can triple a text's bytes (Unicode's
+//!   stated worst case, UAX #15), so Qwen's text bound is `3n`.
 //! - Overheads: each counter's fixed costs (per message, per name, per
 //!   tool call, per tool, reply priming, preambles) are added at their
 //!   values, or at a value no smaller.
@@ -30,9 +32,16 @@ use super::template::template;
 use crate::canonical::{ChatRequest, ContentPart, Message, ReasoningBlock, ToolDefinition};
 use crate::context_window::TokenizerFamily;
 
-/// The most tokens `bytes_len` bytes of text can cost in any family.
-pub fn upper_bound(bytes_len: usize, _family: TokenizerFamily) -> u32 {
-    u32::try_from(bytes_len).unwrap_or(u32::MAX)
+/// The most tokens `bytes_len` bytes of text can cost in `family`.
+pub fn upper_bound(bytes_len: usize, family: TokenizerFamily) -> u32 {
+    u32::try_from(text_bound(bytes_len as u64, family)).unwrap_or(u32::MAX)
+}
+
+fn text_bound(bytes: u64, family: TokenizerFamily) -> u64 {
+    match family {
+        TokenizerFamily::Qwen => bytes.saturating_mul(3),
+        _ => bytes,
+    }
 }
 
 /// An upper bound of [`super::count_request`] for `request` in `family`,
@@ -50,7 +59,9 @@ pub fn request_upper_bound(family: TokenizerFamily, request: &ChatRequest) -> u3
         Some(func_init) => openai_tools_bound(func_init, &request.tools),
         None => templated_tools_bound(family, &request.tools),
     };
-    u32::try_from(total).unwrap_or(u32::MAX)
+    // Every term above is text bytes or a fixed cost; scaling the lot by
+    // the family's text factor keeps it a bound.
+    u32::try_from(text_bound(total, family)).unwrap_or(u32::MAX)
 }
 
 fn message_bound(family: TokenizerFamily, openai: bool, message: &Message) -> u64 {

@@ -124,6 +124,8 @@ fn isolate_fancy(re: &Regex, text: &str, piece: &mut impl FnMut(&str)) {
 pub struct RankBpe {
     ranks: FxHashMap<Vec<u8>, Rank>,
     splitter: Splitter,
+    /// Whether text is NFC-normalized first (Qwen's tokenizer does).
+    nfc: bool,
 }
 
 impl RankBpe {
@@ -161,12 +163,31 @@ impl RankBpe {
         if let Some(byte) = (0..=255u8).find(|b| !ranks.contains_key(&[*b][..])) {
             return Err(LoadError::MissingByte(byte));
         }
-        Ok(RankBpe { ranks, splitter })
+        Ok(RankBpe {
+            ranks,
+            splitter,
+            nfc: false,
+        })
+    }
+
+    /// Normalizes text to NFC before counting, as Qwen's tokenizer does.
+    pub fn with_nfc(mut self) -> Self {
+        self.nfc = true;
+        self
     }
 
     /// The number of tokens `text` encodes to (special-token text counts as
     /// ordinary text, as providers treat it in user content).
     pub fn count(&self, text: &str) -> u32 {
+        use unicode_normalization::{IsNormalized, UnicodeNormalization, is_nfc_quick};
+        if self.nfc && is_nfc_quick(text.chars()) != IsNormalized::Yes {
+            let normal: String = text.nfc().collect();
+            return self.count_normal(&normal);
+        }
+        self.count_normal(text)
+    }
+
+    fn count_normal(&self, text: &str) -> u32 {
         let mut total = 0u32;
         self.splitter.for_each_piece(text, &mut |piece| {
             let bytes = piece.as_bytes();

