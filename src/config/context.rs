@@ -3,24 +3,7 @@
 
 use serde::Deserialize;
 
-/// One way of making a request fit, tried in the configured order.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FitStrategyName {
-    /// Refuse with a 400 naming the counts.
-    Reject,
-    /// Skip this target for a model with a larger window (`bigger_model`,
-    /// or the next fallback that fits).
-    BiggerModel,
-    /// Drop the oldest turns, in blocks.
-    Truncate,
-    /// Replace old tool results by a stub naming their size and hash.
-    CompressToolResults,
-    /// Keep the head and the tail, drop the middle, in blocks.
-    MiddleOut,
-    /// Condense the oldest turns with `summarize_model`.
-    Summarize,
-}
+pub use crate::context_window::fit::Strategy as FitStrategyName;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -94,7 +77,10 @@ impl ContextConfig {
                 .summarize_model
                 .clone()
                 .or_else(|| self.summarize_model.clone()),
-            bigger_model: own.bigger_model.clone().or_else(|| self.bigger_model.clone()),
+            bigger_model: own
+                .bigger_model
+                .clone()
+                .or_else(|| self.bigger_model.clone()),
             target_ratio: own.target_ratio.unwrap_or(self.target_ratio),
             provider_count: self.provider_count,
         }

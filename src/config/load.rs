@@ -339,7 +339,10 @@ fn context_checks(config: &Config, err: &mut impl FnMut(String, String)) {
             if let Some(name) = name
                 && !known(name)
             {
-                err(format!("{path}.{field}"), format!("no model is named `{name}`"));
+                err(
+                    format!("{path}.{field}"),
+                    format!("no model is named `{name}`"),
+                );
             }
         }
         if c.strategies.contains(&FitStrategyName::Summarize) && c.summarize_model.is_none() {

@@ -7,8 +7,8 @@
 //! (the counter implements it, the fitting strategies consume it).
 
 pub mod catalog;
-pub mod fit;
 pub mod count;
+pub mod fit;
 
 use crate::canonical::{Message, ToolDefinition};
 

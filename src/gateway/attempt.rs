@@ -25,6 +25,8 @@ const MAX_ERROR_BODY: usize = 1024 * 1024;
 /// The request as each kind of provider needs it, parsed at most once each.
 pub struct RequestCtx<'a> {
     pub inbound: Inbound,
+    /// The snapshot the request holds to its end (routes, models to ask).
+    pub snapshot: &'a crate::router::Snapshot,
     pub req: &'a Request,
     pub request_id: &'a str,
     pub stream: bool,
@@ -99,6 +101,8 @@ pub struct Prepared {
     pub ttft_ms: u64,
     /// Admitted as a breaker probe: its delivery's outcome decides.
     pub probe: bool,
+    /// What context fitting counted and did for this attempt, if anything.
+    pub fit: Option<super::fitting::FitReport>,
 }
 
 /// An owned header: lower-cased name, raw value.
@@ -215,7 +219,18 @@ pub async fn prepare(
             ctx.req.headers(),
         )
     };
-    let bytes = if !ctx.is_native(provider.kind) {
+    let (fitted, fit) = super::fitting::for_attempt(ctx, &deployment).await?;
+    let bytes = if let Some(fitted) = &fitted {
+        with_buffer(|body| {
+            (crate::providers::adapter::adapter(provider.kind).write_body)(
+                fitted,
+                &deployment,
+                body,
+            )
+            .map_err(Failure::Invalid)?;
+            Ok(render(body))
+        })?
+    } else if !ctx.is_native(provider.kind) {
         let canonical = ctx.canonical().map_err(Failure::Invalid)?;
         with_buffer(|body| {
             (crate::providers::adapter::adapter(provider.kind).write_body)(
@@ -232,7 +247,11 @@ pub async fn prepare(
     let t = &deployment.timeouts;
     let max_tokens = match ctx.stream {
         true => 0,
-        false => ctx.max_tokens().unwrap_or(deployment.default_max_tokens),
+        false => fit
+            .as_ref()
+            .and_then(|f| f.lowered_max_tokens)
+            .or_else(|| ctx.max_tokens())
+            .unwrap_or(deployment.default_max_tokens),
     };
     let budget = t.output_budget(ctx.stream, max_tokens, ctx.timeout_cap);
     let started = Instant::now();
@@ -278,6 +297,7 @@ pub async fn prepare(
         ttfb_ms,
         ttft_ms,
         probe: false,
+        fit,
     })
 }
 

@@ -10,7 +10,11 @@ use crate::server::Request;
 pub(super) fn needs_key(req: &Request) -> bool {
     matches!(
         req.path(),
-        "/v1/chat/completions" | "/v1/messages" | "/v1/messages/count_tokens" | "/v1/models"
+        "/v1/chat/completions"
+            | "/v1/chat/completions/count_tokens"
+            | "/v1/messages"
+            | "/v1/messages/count_tokens"
+            | "/v1/models"
     )
 }
 

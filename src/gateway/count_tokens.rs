@@ -1,10 +1,14 @@
-//! `POST /v1/messages/count_tokens`: `{"input_tokens": N}` for an Anthropic
-//! request. A model served by an Anthropic deployment is counted by the
-//! provider's own endpoint (model spliced, the rest forwarded as it is);
-//! any other model, or a provider whose endpoint fails, gets the dialect's
-//! documented upper-bound estimate
-//! (`api::anthropic::estimate_input_tokens`) until the context-window
-//! issue's counter replaces it. `x-tollgate-count` says which.
+//! Token counting endpoints, answered by the counter context fitting uses
+//! (`context_window::count`, the model's tokenizer family from the
+//! catalog): `POST /v1/messages/count_tokens` (Anthropic's shape,
+//! `{"input_tokens": N}`) and `POST /v1/chat/completions/count_tokens`
+//! (an OpenAI Chat Completions body; `{"object":
+//! "chat.completion.input_tokens", "input_tokens": N}`). For a model served
+//! by an Anthropic deployment, `[context] provider_count` (on by default)
+//! asks the provider's own count endpoint first (model spliced, the rest
+//! forwarded as it is); the local count answers when it cannot.
+//! `x-tollgate-count` says which answered: `provider`, `exact` (the
+//! family's own tokenizer) or `estimate` (a documented upper bound).
 
 use std::time::Duration;
 
@@ -12,32 +16,44 @@ use super::Gateway;
 use super::auth::authenticate;
 use super::dialect::Inbound;
 use crate::api::ApiError;
-use crate::api::anthropic::{estimate_input_tokens, parse_messages_request, read_route_fields};
+use crate::api::anthropic::{parse_messages_request, read_route_fields};
 use crate::canonical::json_scan::find_top_level_value;
+use crate::context_window::TokenizerFamily;
+use crate::context_window::count::{Counter, count_request};
 use crate::providers::adapter::adapter;
-use crate::router::{self, Deployment};
+use crate::router::{self, Deployment, ModelRoute};
 use crate::server::{Request, Responder};
 
-pub async fn handle(gw: &Gateway, req: Request, resp: &mut Responder<'_>) {
+pub async fn handle(gw: &Gateway, inbound: Inbound, req: Request, resp: &mut Responder<'_>) {
     let request_id = gw.request_id(&req);
     let id = [("x-request-id", request_id.as_bytes())];
-    if let Err(err) = count(&req, &request_id, resp).await {
-        let _ = super::send_error(resp, Inbound::Anthropic, &err, &id).await;
+    if let Err(err) = count(inbound, &req, &request_id, resp).await {
+        let _ = super::send_error(resp, inbound, &err, &id).await;
     }
 }
 
-async fn count(req: &Request, request_id: &str, resp: &mut Responder<'_>) -> Result<(), ApiError> {
+async fn count(
+    inbound: Inbound,
+    req: &Request,
+    request_id: &str,
+    resp: &mut Responder<'_>,
+) -> Result<(), ApiError> {
     let snapshot = router::current();
     authenticate(&snapshot, req)?;
-    let route = read_route_fields(&req.body)?;
+    let name = match inbound {
+        Inbound::Anthropic => read_route_fields(&req.body)?.model,
+        Inbound::OpenAi => crate::api::chat::inspect(&req.body)?.model,
+    };
     let model = snapshot
-        .model(&route.model)
-        .ok_or_else(|| ApiError::model_not_found(&route.model))?;
+        .model(&name)
+        .ok_or_else(|| ApiError::model_not_found(&name))?;
     let counted_by = model
         .deployments
         .iter()
         .find(|d| d.is_enabled() && adapter(d.provider.kind).count_tokens_path.is_some());
-    if let Some(d) = counted_by
+    if inbound == Inbound::Anthropic
+        && snapshot.config.context.provider_count
+        && let Some(d) = counted_by
         && let Some(answer) = forward(req, request_id, d).await
     {
         let (status, body) = answer;
@@ -49,16 +65,44 @@ async fn count(req: &Request, request_id: &str, resp: &mut Responder<'_>) -> Res
         let _ = resp.send_json(status, &headers, &body).await;
         return Ok(());
     }
-    let canonical = parse_for_count(&req.body)?;
-    let n = estimate_input_tokens(&canonical);
-    let body = format!("{{\"input_tokens\":{n}}}");
-    let headers: [(&str, &[u8]); 3] = [
+    let canonical = match inbound {
+        Inbound::Anthropic => parse_for_count(&req.body)?,
+        Inbound::OpenAi => inbound.parse(&req.body)?,
+    };
+    let counter = Counter::new(family_of(model));
+    let n = count_request(&counter, &canonical).total;
+    let body = match inbound {
+        Inbound::Anthropic => format!("{{\"input_tokens\":{n}}}"),
+        Inbound::OpenAi => {
+            format!("{{\"object\":\"chat.completion.input_tokens\",\"input_tokens\":{n}}}")
+        }
+    };
+    let how: &[u8] = if counter.is_exact() {
+        b"exact"
+    } else {
+        b"estimate"
+    };
+    let mut headers: Vec<(&str, &[u8])> = vec![
         ("x-request-id", request_id.as_bytes()),
-        ("request-id", request_id.as_bytes()),
-        ("x-tollgate-count", b"estimate"),
+        ("x-tollgate-count", how),
     ];
+    if inbound == Inbound::Anthropic {
+        headers.push(("request-id", request_id.as_bytes()));
+    }
     let _ = resp.send_json(200, &headers, body.as_bytes()).await;
     Ok(())
+}
+
+/// The tokenizer of the model's first enabled deployment the catalog
+/// knows (the one a request goes to first); the generic bound otherwise.
+fn family_of(model: &ModelRoute) -> TokenizerFamily {
+    model
+        .deployments
+        .iter()
+        .filter(|d| d.is_enabled())
+        .chain(model.deployments.iter())
+        .find_map(|d| d.spec.as_ref().map(|s| s.tokenizer))
+        .unwrap_or(TokenizerFamily::Unknown)
 }
 
 /// A count request carries no `max_tokens`, which a Messages request

@@ -6,6 +6,7 @@ mod auth;
 mod count_tokens;
 mod dialect;
 mod engine;
+mod fitting;
 mod in_process;
 mod obligations;
 mod pipeline;
@@ -97,7 +98,10 @@ impl Service for Gateway {
                 pipeline::serve(self, Inbound::Anthropic, req, resp).await
             }
             "/v1/messages/count_tokens" if method == "POST" => {
-                count_tokens::handle(self, req, resp).await
+                count_tokens::handle(self, Inbound::Anthropic, req, resp).await
+            }
+            "/v1/chat/completions/count_tokens" if method == "POST" => {
+                count_tokens::handle(self, Inbound::OpenAi, req, resp).await
             }
             "/v1/models" if method == "GET" => {
                 let snapshot = crate::router::current();
@@ -123,6 +127,7 @@ impl Service for Gateway {
             path @ ("/v1/chat/completions"
             | "/v1/messages"
             | "/v1/messages/count_tokens"
+            | "/v1/chat/completions/count_tokens"
             | "/v1/models"
             | "/healthz"
             | "/readyz"

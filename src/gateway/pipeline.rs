@@ -107,6 +107,7 @@ async fn run(
     rec.key_id = key.map(|k| k.id.clone());
     let mut ctx = RequestCtx {
         inbound,
+        snapshot,
         req,
         request_id,
         stream: false,
@@ -209,6 +210,21 @@ async fn run(
             if inbound == Inbound::Anthropic {
                 // Where Anthropic's SDK reads the id (`_request_id`).
                 headers.push(("request-id", request_id.as_bytes()));
+            }
+            let fit_headers = prepared
+                .fit
+                .as_ref()
+                .map(|f| f.headers())
+                .unwrap_or_default();
+            headers.extend(fit_headers.iter().map(|(n, v)| (*n, v.as_slice())));
+            // The summarize call is part of what this answer cost.
+            if let Some((label, usage)) = prepared.fit.as_ref().and_then(|f| f.summary.clone()) {
+                rec.attempts.push(engine::AttemptRecord {
+                    deployment: label,
+                    outcome: "summarize".into(),
+                    ttfb_ms: None,
+                    usage,
+                });
             }
             // Betas mean nothing to a provider that is not sent them: named, not lost.
             if let Some(betas) = req.header("anthropic-beta").filter(|b| !b.is_empty())

@@ -4,7 +4,6 @@
 
 mod blocks;
 mod error;
-mod estimate;
 mod output;
 mod read;
 mod request;
@@ -12,7 +11,6 @@ mod response;
 mod stream;
 
 pub use error::{error_body, error_type, is_anthropic_error_body, write_error_body};
-pub use estimate::estimate_input_tokens;
 pub use request::{MessagesRoute, parse_messages_request, read_messages_route, read_route_fields};
 pub use response::{message_response, stop_reason, write_message_response, write_usage};
 pub use stream::{AnthropicStreamWriter, write_error_event};
