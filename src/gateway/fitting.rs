@@ -152,7 +152,11 @@ pub(super) async fn for_attempt(
                     Some(model) if summary.is_none() => {
                         let source: Vec<Message> =
                             summary_source(&request, &range).cloned().collect();
-                        summarize(ctx, model, &source, max_summary_tokens).await
+                        summarize(ctx, model, &source, max_summary_tokens)
+                            .await
+                            .map(|(text, label, usage)| {
+                                (within(&counter, text, max_summary_tokens), label, usage)
+                            })
                     }
                     _ => None,
                 };
@@ -168,6 +172,19 @@ pub(super) async fn for_attempt(
             }
         }
     }
+}
+
+/// The summary cut to the room planned for it, at a character boundary:
+/// a model that ignores its `max_tokens` must not undo the fitting.
+fn within(counter: &Counter, mut text: String, max_tokens: u32) -> String {
+    while counter.text(&text) > max_tokens && !text.is_empty() {
+        let mut at = text.len() * 3 / 4;
+        while !text.is_char_boundary(at) {
+            at -= 1;
+        }
+        text.truncate(at);
+    }
+    text
 }
 
 /// The target's room, with a prompt cap (GPT-5's 272K of 400K) taken as a
