@@ -9,7 +9,7 @@ set -euo pipefail
 
 REQUESTS=${REQUESTS:-2000}    # measured requests per row
 WARMUP=${WARMUP:-200}         # unmeasured requests first (pools, lazy init)
-ROWS=${ROWS:-"passthrough anthropic routed messages-native messages-to-openai nginx"}
+ROWS=${ROWS:-"passthrough passthrough-fit-off anthropic routed messages-native messages-to-openai nginx"}
 MOCK_PORT=${MOCK_PORT:-19190}
 GW_PORT=${GW_PORT:-18180}
 NGINX_PORT=${NGINX_PORT:-18181}
@@ -104,7 +104,18 @@ provider = "mock"
 name = "bench-anthropic"
 provider = "mock-anthropic"
 
+# Context fitting on (the default), with the catalog's figures: every row
+# pays the per-attempt bound check a real model would.
+[catalog."bench-model"]
+like = "gpt-4o-mini"
+
+[catalog."bench-anthropic"]
+like = "claude-sonnet-4-5"
+
 EOF
+# The fit-off row: the same gateway with fitting turned off.
+sed "s/$GW_PORT/$((GW_PORT + 4))/" "$TMP/tollgate.toml" >"$TMP/fitoff.toml"
+printf '\n[context]\nenabled = false\n' >>"$TMP/fitoff.toml"
 # The routed row runs on a second gateway whose config adds perf/run.sh's
 # routing: two weighted deployments, a fallback, twenty rules that do not
 # match (one needs the complexity score).
@@ -168,6 +179,10 @@ for row in $ROWS; do
         model=bench-anthropic
         [ "$row" = messages-to-openai ] && model=bench-model
         RESULTS+=("$(measure "$row" "$GW_PORT" "$model" "${GW_PID[tollgate]}" "$TMP/tollgate.out" "$MESSAGES_BODY" /v1/messages)")
+        ;;
+    passthrough-fit-off)
+        start_gateway fitoff $((GW_PORT + 4))
+        RESULTS+=("$(measure "$row" $((GW_PORT + 4)) bench-model "${GW_PID[fitoff]}" "$TMP/fitoff.out")")
         ;;
     routed)
         start_gateway routed $((GW_PORT + 2))

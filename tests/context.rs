@@ -367,7 +367,10 @@ fn small_requests_load_no_tokenizer(driver: &str) {
         assert_eq!(r.status, 200, "{}", r.text());
     }
     let small = anon_kib(gw.pid());
-    assert!(small < 10 * 1024, "{small} KiB after 200 small fitted requests");
+    assert!(
+        small < 10 * 1024,
+        "{small} KiB after 200 small fitted requests"
+    );
     let r = post_chat(gw.addr, &[], &chat("small", &conversation(20), None));
     assert_eq!(r.status, 200, "{}", r.text());
     let counted = anon_kib(gw.pid());

@@ -219,7 +219,13 @@ pub async fn prepare(
             ctx.req.headers(),
         )
     };
-    let (fitted, fit) = super::fitting::for_attempt(ctx, &deployment).await?;
+    let (fitted, fit) = if super::fitting::must_count(ctx, &deployment) {
+        // Boxed: the counting path (a summarize call among it) is rare, and
+        // its future would otherwise grow every attempt's.
+        Box::pin(super::fitting::for_attempt(ctx, &deployment)).await?
+    } else {
+        (None, None)
+    };
     let bytes = if let Some(fitted) = &fitted {
         with_buffer(|body| {
             (crate::providers::adapter::adapter(provider.kind).write_body)(

@@ -59,20 +59,29 @@ impl FitReport {
     }
 }
 
-/// Fits the request for `d`: `Ok(None, report)` when it goes as it is.
+/// Whether `d` must count the request: fitting is on, the catalog knows
+/// the model, and the cheap bound cannot prove it fits. Synchronous, so
+/// the common case never builds the counting path's (larger) future.
+pub(super) fn must_count(ctx: &RequestCtx<'_>, d: &Deployment) -> bool {
+    let (Some(spec), true) = (d.spec.as_deref(), d.fit.enabled) else {
+        return false;
+    };
+    let budget = budget_for(spec, ctx.max_tokens(), d.fit.lower_max_tokens);
+    !surely_fits(&ctx.req.body, spec, &budget)
+}
+
+/// Fits the request for `d` (once [`must_count`] says so): `Ok(None, report)`
+/// when it goes as it is.
 pub(super) async fn for_attempt(
     ctx: &RequestCtx<'_>,
     d: &Deployment,
 ) -> Result<(Option<ChatRequest>, Option<FitReport>), Failure> {
-    let (Some(spec), true) = (d.spec.as_deref(), d.fit.enabled) else {
+    let Some(spec) = d.spec.as_deref() else {
         return Ok((None, None));
     };
     let counter = Counter::new(spec.tokenizer);
     let requested = ctx.max_tokens();
     let budget = budget_for(spec, requested, d.fit.lower_max_tokens);
-    if surely_fits(&ctx.req.body, spec, &budget) {
-        return Ok((None, None));
-    }
     let native = ctx.is_native(d.provider.kind);
     let canonical = match ctx.canonical() {
         Ok(c) => c,
@@ -213,7 +222,9 @@ fn surely_fits(body: &[u8], spec: &ModelSpec, budget: &Budget) -> bool {
     if bound + u64::from(budget.output()) > u64::from(budget.window) {
         return false;
     }
-    memchr::memmem::find(body, b"image").is_none()
+    static IMAGE: std::sync::LazyLock<memchr::memmem::Finder<'static>> =
+        std::sync::LazyLock::new(|| memchr::memmem::Finder::new(b"image"));
+    IMAGE.find(body).is_none()
 }
 
 fn too_long(d: &Deployment, prompt: u32, output: u32, window: u32) -> Failure {

@@ -96,6 +96,10 @@ kind = "gemini"
 base_url = "http://{mock}/v1beta"
 forward_headers = ["x-mock-*"]
 
+# The OpenAI-format upstream's model counts as gpt-4o does (o200k).
+[catalog."gpt-up"]
+like = "gpt-4o"
+
 [[models]]
 name = "m-openai"
 provider = "up-openai"

@@ -13,7 +13,7 @@ from conftest import KEY, MODEL, ROOT, last_request
 FIXTURES = os.path.join(ROOT, "tests", "fixtures", "anthropic")
 
 
-def test_count_tokens(client, fmt):
+def test_count_tokens(client, oai, fmt):
     raw = client.messages.with_raw_response.count_tokens(
         model=MODEL[fmt], system="be brief",
         messages=[{"role": "user", "content": "how many tokens is this sentence?"}],
@@ -24,9 +24,22 @@ def test_count_tokens(client, fmt):
         # The provider's own endpoint: the mock counts 1000 + its estimate.
         assert counted_by == "provider"
         assert n > 1000
-    else:
-        assert counted_by == "estimate"
-        assert 0 < n < 1000
+        return
+    # The counter fitting uses: exact for o200k (gpt-4o's family), the
+    # documented upper-bound estimate for Gemini.
+    assert counted_by == ("exact" if fmt == "openai" else "estimate")
+    assert 0 < n < 1000
+    # The OpenAI-side endpoint counts the same conversation the same.
+    same = oai.post(
+        "/chat/completions/count_tokens",
+        cast_to=object,
+        body={"model": MODEL[fmt], "messages": [
+            {"role": "system", "content": "be brief"},
+            {"role": "user", "content": "how many tokens is this sentence?"},
+        ]},
+    )
+    assert same["input_tokens"] == n
+    assert same["object"] == "chat.completion.input_tokens"
 
 
 def test_count_tokens_unknown_model(client):
