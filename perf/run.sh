@@ -176,7 +176,8 @@ make_body false | tr -d '\n' >"$TMP/body.json"
 make_body true | tr -d '\n' >"$TMP/body-stream.json"
 sed 's/"bench-model"/"bench-anthropic"/' "$TMP/body.json" >"$TMP/body-anthropic.json"
 sed 's/"bench-model"/"bench-routed"/' "$TMP/body.json" >"$TMP/body-routed.json"
-for kind in body body-stream body-anthropic body-routed msgs-native msgs-openai; do
+sed 's/"bench-model"/"bench-fitted"/' "$TMP/body.json" >"$TMP/body-fitted.json"
+for kind in body body-stream body-anthropic body-routed body-fitted msgs-native msgs-openai; do
     cat >"$TMP/$kind.lua" <<EOF
 local f = assert(io.open("$TMP/$kind.json", "rb"))
 wrk.method = "POST"
@@ -211,6 +212,15 @@ base_url = "http://$HOST:$MOCK_PORT/v1"
 [[models]]
 name = "bench-anthropic"
 provider = "mock-anthropic"
+
+# The passthrough with context fitting on: the catalog knows this model
+# (gpt-4o-mini's figures), so every attempt runs the fitting check.
+[[models]]
+name = "bench-fitted"
+provider = "mock"
+
+[catalog."bench-fitted"]
+like = "gpt-4o-mini"
 
 # Routing and resilience configured but not triggered: two weighted
 # deployments, a fallback chain, breakers and retries on, twenty rules that
@@ -405,6 +415,7 @@ for r in $(seq 1 "$ROUNDS"); do
     # model, each next to a fresh passthrough run, interleaved like the rest.
     run_load "tollgate-anthropic/$CONNS#$r" "${URL[tollgate]}" "$CONNS" "$THREADS" "$TMP/body-anthropic.lua" "$GW_PID"
     run_load "tollgate-routed/$CONNS#$r" "${URL[tollgate]}" "$CONNS" "$THREADS" "$TMP/body-routed.lua" "$GW_PID"
+    run_load "tollgate-fitted/$CONNS#$r" "${URL[tollgate]}" "$CONNS" "$THREADS" "$TMP/body-fitted.lua" "$GW_PID"
     # Anthropic Messages inbound: to an Anthropic upstream (the same-dialect
     # splice) and to the OpenAI-compatible one (translated).
     run_load "tollgate-msgs-native/$CONNS#$r" "${URL[messages]}" "$CONNS" "$THREADS" "$TMP/msgs-native.lua" "$GW_PID"
@@ -415,7 +426,7 @@ for t in "${TARGETS[@]}"; do
     fold_rounds "$t/$CONNS"
     fold_rounds "$t/1"
 done
-for t in tollgate-anthropic tollgate-routed tollgate-msgs-native tollgate-msgs-openai tollgate-again; do
+for t in tollgate-anthropic tollgate-routed tollgate-fitted tollgate-msgs-native tollgate-msgs-openai tollgate-again; do
     fold_rounds "$t/$CONNS"
 done
 if [ "$STREAM" = 1 ]; then
@@ -453,6 +464,9 @@ anth_ratio=$(awk '{printf "%.3f", $0}' <<<"$(median $anth_rounds)")
 routed_ratio=$(awk '{printf "%.3f", $0}' <<<"$(median $routed_rounds)")
 anth_of_medians=$(awk -v a="${RPS[tollgate-anthropic/$CONNS]}" -v b="$pass_rps" 'BEGIN {printf "%.3f", a / b}')
 routed_of_medians=$(awk -v a="${RPS[tollgate-routed/$CONNS]}" -v b="$pass_rps" 'BEGIN {printf "%.3f", a / b}')
+fitted_rounds=$(paired_ratio tollgate-fitted)
+fitted_ratio=$(awk '{printf "%.3f", $0}' <<<"$(median $fitted_rounds)")
+fitted_ok=$(awk -v r="$fitted_ratio" 'BEGIN {print (r >= 0.97) ? "MET" : "MISSED"}')
 native_rounds=$(paired_ratio tollgate-msgs-native)
 msgs_openai_rounds=$(paired_ratio tollgate-msgs-openai)
 native_ratio=$(awk '{printf "%.3f", $0}' <<<"$(median $native_rounds)")
@@ -504,10 +518,11 @@ table() {
     echo "a fallback chain, breakers, retries, 20 rules incl. a complexity rule), then the plain"
     echo "passthrough again:"
     echo
-    table "tollgate-anthropic/$CONNS" "tollgate-routed/$CONNS" "tollgate-msgs-native/$CONNS" "tollgate-msgs-openai/$CONNS" "tollgate-again/$CONNS"
+    table "tollgate-anthropic/$CONNS" "tollgate-routed/$CONNS" "tollgate-fitted/$CONNS" "tollgate-msgs-native/$CONNS" "tollgate-msgs-openai/$CONNS" "tollgate-again/$CONNS"
     echo
     echo "- Anthropic translation rps / passthrough rps, median of the rounds' paired ratios (each round against the mean of its two passthrough runs): **$anth_ratio** (target ≥ 0.9: $anth_ok); rounds: $anth_rounds; ratio of the medians above: $anth_of_medians (passthrough $pass_rps)"
     echo "- routing configured rps / passthrough rps, the same way: **$routed_ratio** (target ≥ 0.95: $routed_ok); rounds: $routed_rounds; ratio of the medians: $routed_of_medians"
+    echo "- context fitting on (a catalog model, 1 KB requests) / passthrough (fitting off: the catalog does not know it), paired: **$fitted_ratio** (target ≥ 0.97: $fitted_ok); rounds: $fitted_rounds"
     echo "- Anthropic Messages inbound → Anthropic upstream (same dialect) / OpenAI passthrough, paired: **$native_ratio** (target ≥ 0.95: $native_ok); rounds: $native_rounds"
     echo "- Anthropic Messages inbound → OpenAI-compatible upstream (translated) / OpenAI passthrough, paired: **$msgs_openai_ratio** (target ≥ 0.85: $msgs_openai_ok); rounds: $msgs_openai_rounds"
     echo "- Tollgate CPU per request (µs, medians): passthrough ${PROXY_CPU[tollgate-again/$CONNS]}, Anthropic translation ${PROXY_CPU[tollgate-anthropic/$CONNS]}, routing configured ${PROXY_CPU[tollgate-routed/$CONNS]}; the mock's own CPU per request differs by format (${MOCK_CPU[tollgate-again/$CONNS]} / ${MOCK_CPU[tollgate-anthropic/$CONNS]} / ${MOCK_CPU[tollgate-routed/$CONNS]}) and shares the proxy's CPU"

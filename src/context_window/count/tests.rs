@@ -208,7 +208,7 @@ fn random_request(rng: &mut Rng) -> String {
         let role = ["system", "user", "assistant"][(rng.next() % 3) as usize];
         out.extend_from_slice(format!(r#"{{"role":"{role}","content":"#).as_bytes());
         write_str(&mut out, &format!("x{}", random_text(rng)));
-        if rng.next() % 3 == 0 {
+        if rng.next().is_multiple_of(3) {
             out.extend_from_slice(br#","name":"#);
             write_str(&mut out, &random_text(rng).replace(['"', '\\'], ""));
         }
