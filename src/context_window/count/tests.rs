@@ -208,7 +208,7 @@ fn random_request(rng: &mut Rng) -> String {
         let role = ["system", "user", "assistant"][(rng.next() % 3) as usize];
         out.extend_from_slice(format!(r#"{{"role":"{role}","content":"#).as_bytes());
         write_str(&mut out, &format!("x{}", random_text(rng)));
-        if rng.next() % 3 == 0 {
+        if rng.next().is_multiple_of(3) {
             out.extend_from_slice(br#","name":"#);
             write_str(&mut out, &random_text(rng).replace(['"', '\\'], ""));
         }
@@ -242,6 +242,28 @@ fn cheap_bound_is_never_below_the_count() {
                 bound >= count,
                 "{family:?}: bound {bound} < count {count} for {json}"
             );
+        }
+    }
+}
+
+#[test]
+fn hostile_text_is_counted_without_panicking() {
+    // A run of 2M spaces makes tiktoken-rs's own encoder panic (its regex
+    // engine runs out of backtracking stack), and its exported merge is
+    // quadratic; these runs take the heap merge, the panic-free splitter.
+    let texts = [
+        format!("{}x", " ".repeat(300_000)),
+        " \t".repeat(100_000),
+        "\n".repeat(100_000),
+    ];
+    for family in [
+        TokenizerFamily::O200k,
+        TokenizerFamily::Qwen,
+        TokenizerFamily::DeepSeek,
+    ] {
+        for text in &texts {
+            let n = Counter::new(family).text(text);
+            assert!(n > 0 && n as usize <= text.len(), "{family:?}: {n}");
         }
     }
 }
