@@ -6,15 +6,15 @@
 //! # The rule
 //!
 //! - A run of letters costs one token per [`UNITS_PER_TOKEN`] units,
-//!   rounded up, or one per two units when the run is longer than
-//!   [`WORD_UNITS`] (no word is: that is a hash, base64 or a repeated
-//!   letter). An ASCII letter is 1 unit; a Greek, Cyrillic or Armenian
+//!   rounded up, or one per two units (at most one per byte) when the run
+//!   is longer than [`WORD_UNITS`] (no word is: that is a hash, base64 or a
+//!   repeated letter). An ASCII letter is 1 unit; a Greek, Cyrillic or Armenian
 //!   letter 2; an accented Latin letter, a combining mark, a Hebrew or
 //!   Arabic letter 4. So "gateway" is 2 tokens, "Straßenbahn" 4.
 //! - A digit, an ASCII punctuation mark or symbol, a newline and a control
 //!   character are one token each.
-//! - A run of spaces and tabs costs one token per four, the last one free
-//!   (it joins the next word, as every BPE vocabulary here does).
+//! - A run of spaces costs one token per four, the last one free (it joins
+//!   the next word, as every BPE vocabulary here does); a tab is a token.
 //! - A kana or CJK ideograph is 1¼ tokens, a Hangul syllable 1½, any other
 //!   character from U+0800 up (Indic scripts, Thai, `€`, `—`, ZWJ, CJK
 //!   punctuation) and Latin-1's symbols 2, one beyond the BMP (emoji,
@@ -64,7 +64,7 @@ pub fn estimate(text: &str) -> u32 {
     let mut run = Run::default();
     let mut blanks: u32 = 0;
     for ch in text.chars() {
-        if ch == ' ' || ch == '\t' {
+        if ch == ' ' {
             tokens += run.take();
             blanks += 1;
             continue;
@@ -91,6 +91,7 @@ pub fn estimate(text: &str) -> u32 {
 #[derive(Default)]
 struct Run {
     chars: u32,
+    bytes: u32,
     digits: u32,
     units: u32,
     /// Lowercase-to-uppercase steps: one is camelCase, more is noise.
@@ -101,6 +102,7 @@ struct Run {
 impl Run {
     fn digit(&mut self) {
         self.chars += 1;
+        self.bytes += 1;
         self.digits += 1;
         self.last_lower = false;
     }
@@ -111,6 +113,7 @@ impl Run {
         }
         self.last_lower = ch.is_lowercase();
         self.chars += 1;
+        self.bytes = self.bytes.saturating_add(ch.len_utf8() as u32);
         self.units = self.units.saturating_add(units);
     }
 
@@ -124,7 +127,8 @@ impl Run {
             // a hash, base64 — which BPE cuts into very short pieces.
             run.chars
         } else if run.units > WORD_UNITS {
-            run.units.div_ceil(2)
+            // Never more than a token a byte.
+            run.units.div_ceil(2).min(run.bytes)
         } else {
             run.units.div_ceil(UNITS_PER_TOKEN)
         };
@@ -197,14 +201,16 @@ mod tests {
     fn never_more_than_one_token_per_byte() {
         let samples = [
             "x", "é", "ß", "€", "—", "😀", "🇩🇪", "\u{0301}", "¡", "\u{7ff}", "    ", " \t ",
-            "a b c", "今", "ह",
+            "\t\t", "a b c", "今", "ह",
         ];
         for s in samples {
             assert!(estimate(s) as usize <= s.len(), "{s:?}");
         }
         for c in (0u32..0x11000).filter_map(char::from_u32) {
-            let s = c.to_string();
-            assert!(estimate(&s) as usize <= s.len(), "{c:?}");
+            for n in [1, 7, 40] {
+                let s = c.to_string().repeat(n);
+                assert!(estimate(&s) as usize <= s.len(), "{c:?} × {n}");
+            }
         }
     }
 

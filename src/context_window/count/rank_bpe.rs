@@ -2,10 +2,14 @@
 //! line), for the families whose tokenizer data ships in `data/tokenizers/`
 //! (Qwen, Mistral tekken, DeepSeek) and for Llama 3's bound.
 //!
-//! The merge step is tiktoken-rs's own ([`byte_pair_split`]); this module
-//! owns the table and the pre-tokenizer that cuts text into the pieces BPE
-//! runs on. Only counts come out: no decoder is kept, which is why these
-//! tables cost about half of what a `CoreBPE` of the same size does.
+//! The merge step is tiktoken-rs's own ([`byte_pair_split`]) for pieces of
+//! up to [`LARGE_PIECE`] bytes; longer ones (a run of thousands of spaces,
+//! a pasted blob) go to [`merge_count`], the same rule — merge the
+//! lowest-ranked adjacent pair, leftmost first — on a heap, because
+//! tiktoken-rs's exported merge is quadratic and its heap version private.
+//! This module owns the table and the pre-tokenizer that cuts text into
+//! the pieces BPE runs on. Only counts come out: no decoder is kept, so a
+//! table costs about half of what a `CoreBPE` of the same size does.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -120,6 +124,9 @@ fn isolate_fancy(re: &Regex, text: &str, piece: &mut impl FnMut(&str)) {
     }
 }
 
+/// Pieces longer than this are merged on a heap ([`merge_count`]).
+pub const LARGE_PIECE: usize = 256;
+
 /// A rank table and the splitter that feeds it.
 pub struct RankBpe {
     ranks: FxHashMap<Vec<u8>, Rank>,
@@ -195,8 +202,10 @@ impl RankBpe {
             // tiktoken-rs's merge wants at least two bytes.
             let n = if bytes.len() < 2 || self.ranks.contains_key(bytes) {
                 usize::from(!bytes.is_empty())
-            } else {
+            } else if bytes.len() <= LARGE_PIECE {
                 byte_pair_split(bytes, &self.ranks).len()
+            } else {
+                merge_count(bytes, &self.ranks)
             };
             total = total.saturating_add(n as u32);
         });
@@ -206,5 +215,114 @@ impl RankBpe {
     /// How many ranks the table holds.
     pub fn rank_count(&self) -> usize {
         self.ranks.len()
+    }
+}
+
+/// Tokens of `piece` under rank-ordered BPE: repeatedly merge the adjacent
+/// pair whose concatenation has the lowest rank (leftmost on ties) until no
+/// pair is in the table. O(n log n): parts form a linked list, candidate
+/// merges sit in a min-heap keyed by (rank, start), and an entry whose
+/// parts changed since it was pushed is skipped when popped.
+pub fn merge_count(piece: &[u8], ranks: &FxHashMap<Vec<u8>, Rank>) -> usize {
+    use std::cmp::Reverse;
+    use std::collections::BinaryHeap;
+
+    let n = piece.len();
+    // Part i spans piece[i..end[i]]; next[i] is the following part's start
+    // (n at the end), prev[i] the previous one's (usize::MAX at the front).
+    let mut end: Vec<usize> = (1..=n).collect();
+    let mut next: Vec<usize> = (1..=n).collect();
+    let mut prev: Vec<usize> = (0..n).map(|i| i.wrapping_sub(1)).collect();
+    let mut alive = vec![true; n];
+    let pair_rank = |i: usize, end: &[usize], next: &[usize]| -> Option<Rank> {
+        let j = next[i];
+        (j < n)
+            .then(|| ranks.get(&piece[i..end[j]]).copied())
+            .flatten()
+    };
+    let mut heap = BinaryHeap::with_capacity(n);
+    for i in 0..n {
+        if let Some(rank) = pair_rank(i, &end, &next) {
+            heap.push(Reverse((rank, i)));
+        }
+    }
+    let mut parts = n;
+    while let Some(Reverse((rank, i))) = heap.pop() {
+        if !alive[i] || pair_rank(i, &end, &next) != Some(rank) {
+            continue;
+        }
+        let j = next[i];
+        end[i] = end[j];
+        next[i] = next[j];
+        if next[j] < n {
+            prev[next[j]] = i;
+        }
+        alive[j] = false;
+        parts -= 1;
+        if let Some(rank) = pair_rank(i, &end, &next) {
+            heap.push(Reverse((rank, i)));
+        }
+        let p = prev[i];
+        if p != usize::MAX
+            && let Some(rank) = pair_rank(p, &end, &next)
+        {
+            heap.push(Reverse((rank, p)));
+        }
+    }
+    parts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A toy table over "ab": bytes, then a few merges in rank order.
+    fn toy() -> FxHashMap<Vec<u8>, Rank> {
+        let mut ranks: FxHashMap<Vec<u8>, Rank> =
+            (0..=255u8).map(|b| (vec![b], Rank::from(b))).collect();
+        for (i, t) in ["ab", "ba", "aab", "abab", "bb", "aa", "abb", "baab"]
+            .iter()
+            .enumerate()
+        {
+            ranks.insert(t.as_bytes().to_vec(), 256 + i as Rank);
+        }
+        ranks
+    }
+
+    #[test]
+    fn heap_merge_agrees_with_tiktoken_rs_merge() {
+        let ranks = toy();
+        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        for len in 2..300 {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            let piece: Vec<u8> = (0..len)
+                .map(|k| {
+                    if (seed >> (k % 64)) & 1 == 1 {
+                        b'a'
+                    } else {
+                        b'b'
+                    }
+                })
+                .collect();
+            assert_eq!(
+                merge_count(&piece, &ranks),
+                byte_pair_split(&piece, &ranks).len(),
+                "{}",
+                String::from_utf8_lossy(&piece)
+            );
+        }
+    }
+
+    #[test]
+    fn a_table_missing_a_byte_is_refused() {
+        let mut ranks = toy();
+        ranks.remove(&vec![b'x']);
+        let splitter = Splitter::pattern(r"\S+|\s+").expect("pattern");
+        assert!(matches!(
+            RankBpe::from_ranks(ranks, splitter),
+            Err(LoadError::MissingByte(b'x'))
+        ));
     }
 }

@@ -245,3 +245,25 @@ fn cheap_bound_is_never_below_the_count() {
         }
     }
 }
+
+#[test]
+fn hostile_text_is_counted_without_panicking() {
+    // A run of 2M spaces makes tiktoken-rs's own encoder panic (its regex
+    // engine runs out of backtracking stack), and its exported merge is
+    // quadratic; these runs take the heap merge, the panic-free splitter.
+    let texts = [
+        format!("{}x", " ".repeat(300_000)),
+        " \t".repeat(100_000),
+        "\n".repeat(100_000),
+    ];
+    for family in [
+        TokenizerFamily::O200k,
+        TokenizerFamily::Qwen,
+        TokenizerFamily::DeepSeek,
+    ] {
+        for text in &texts {
+            let n = Counter::new(family).text(text);
+            assert!(n > 0 && n as usize <= text.len(), "{family:?}: {n}");
+        }
+    }
+}

