@@ -213,12 +213,25 @@ pub fn check_overrides(tables: &BTreeMap<String, CatalogOverride>) -> Vec<Config
 pub fn configured_upstream_names(config: &Config) -> Vec<String> {
     let mut seen = HashSet::new();
     let mut names = Vec::new();
+    // The in-process mock model has no window to fit: it is not listed.
+    let in_process = |provider: &str| {
+        config
+            .providers
+            .iter()
+            .any(|p| p.name == provider && p.kind == crate::config::ProviderKind::Mock)
+    };
     for m in &config.models {
         let upstreams: Vec<&str> = if m.deployments.is_empty() {
-            vec![m.upstream_model.as_deref().unwrap_or(&m.name)]
+            m.provider
+                .as_deref()
+                .filter(|p| !in_process(p))
+                .map(|_| m.upstream_model.as_deref().unwrap_or(&m.name))
+                .into_iter()
+                .collect()
         } else {
             m.deployments
                 .iter()
+                .filter(|d| !in_process(&d.provider))
                 .map(|d| d.upstream_model.as_deref().unwrap_or(&m.name))
                 .collect()
         };
