@@ -19,7 +19,9 @@
 //!   object's properties the same way (an extension: the cookbook would
 //!   undercount them), and a type or enum item that is not a string by its
 //!   JSON text.
-//! - images: `image::ImageRule::OpenAiTiles`.
+//! - images: `image::ImageRule::OpenAiTiles`;
+//! - replayed reasoning blocks count nothing: Chat Completions takes no
+//!   reasoning back, so the OpenAI adapter does not send them.
 //!
 //! The cookbook's published checks hold here: 124 (o200k) and 129 (cl100k)
 //! tokens for its six-message example, 101 and 105 with its weather tool.

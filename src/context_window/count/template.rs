@@ -34,7 +34,10 @@ pub struct Template {
     pub per_tool_call: u32,
     /// Wrapping around a tool result, beyond its content.
     pub per_tool_result: u32,
-    /// Whether replayed reasoning text is part of the prompt.
+    /// Whether replayed reasoning text is part of the prompt: only the
+    /// Anthropic and Gemini adapters send it back; the OpenAI-compatible
+    /// one leaves it out (`providers/openai/request.rs`). Unknown models
+    /// count it, to err high.
     pub counts_reasoning: bool,
     pub image: ImageRule,
 }
@@ -107,7 +110,7 @@ static MISTRAL: Template = Template {
     per_tool: 10,
     per_tool_call: 3,
     per_tool_result: 2,
-    counts_reasoning: true,
+    counts_reasoning: false,
     image: ImageRule::Patches {
         patch: 16,
         max_side: 1024,
@@ -129,7 +132,7 @@ static QWEN: Template = Template {
     per_tool: 10,
     per_tool_call: 14,
     per_tool_result: 6,
-    counts_reasoning: true,
+    counts_reasoning: false,
     image: ImageRule::Patches {
         patch: 28,
         max_side: 2048,
@@ -150,7 +153,7 @@ static LLAMA3: Template = Template {
     per_tool: 3,
     per_tool_call: 10,
     per_tool_result: 2,
-    counts_reasoning: true,
+    counts_reasoning: false,
     image: ImageRule::Patches {
         patch: 28,
         max_side: 2048,
@@ -171,7 +174,7 @@ static DEEPSEEK: Template = Template {
     per_tool: 12,
     per_tool_call: 14,
     per_tool_result: 4,
-    counts_reasoning: true,
+    counts_reasoning: false,
     image: ImageRule::Patches {
         patch: 28,
         max_side: 2048,
