@@ -127,16 +127,8 @@ fn check(flags: &Flags) -> ExitCode {
 /// deployment's upstream model, and with `--all` every built-in entry.
 fn models(flags: &Flags) -> ExitCode {
     use crate::context_window::catalog::{self, Catalog, ResolvedCatalog};
-    let source = config::resolve_source(flags.config.as_deref());
-    let config = match config::load_file(&source) {
-        Ok(c) => c,
-        Err(errors) => {
-            eprintln!("tollgate: config {source} is invalid:");
-            for e in &errors.0 {
-                eprintln!("  {e}");
-            }
-            return ExitCode::FAILURE;
-        }
+    let Some((source, config)) = load_reporting(flags) else {
+        return ExitCode::FAILURE;
     };
     let resolved = ResolvedCatalog::resolve(&config);
     println!("# models configured in {source}");
@@ -232,17 +224,25 @@ where
     Ok((start, workers))
 }
 
-fn serve(flags: &Flags) -> ExitCode {
+/// The config `--config` (or the usual places) names, with every error
+/// printed under its path when it is invalid.
+fn load_reporting(flags: &Flags) -> Option<(config::ConfigSource, config::Config)> {
     let source = config::resolve_source(flags.config.as_deref());
-    let mut config = match config::load_file(&source) {
-        Ok(c) => c,
+    match config::load_file(&source) {
+        Ok(c) => Some((source, c)),
         Err(errors) => {
             eprintln!("tollgate: config {source} is invalid:");
             for e in &errors.0 {
                 eprintln!("  {e}");
             }
-            return ExitCode::FAILURE;
+            None
         }
+    }
+}
+
+fn serve(flags: &Flags) -> ExitCode {
+    let Some((source, mut config)) = load_reporting(flags) else {
+        return ExitCode::FAILURE;
     };
     if let Some(l) = &flags.listen {
         config.server.listen = l.clone();
