@@ -161,7 +161,12 @@ fn check_count(name: &str) {
     inner.remove("generationConfig");
     inner.insert("model".into(), "models/gemini-2.5-flash".into());
     let got_inner = got.get("generateContentRequest").expect("wrapped");
-    assert_eq!(got_inner, &want, "{name}: got {}", String::from_utf8_lossy(&body));
+    assert_eq!(
+        got_inner,
+        &want,
+        "{name}: got {}",
+        String::from_utf8_lossy(&body)
+    );
     assert_eq!(got.as_object().map(|o| o.len()), Some(1));
 }
 
