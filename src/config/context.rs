@@ -23,8 +23,8 @@ pub struct ContextConfig {
     /// Truncating strategies cut down to this share of the window, so the
     /// next requests of a growing conversation keep the same cut.
     pub target_ratio: f64,
-    /// `count_tokens` asks an Anthropic deployment's own count endpoint
-    /// (the local count answers when it cannot).
+    /// `count_tokens` asks an Anthropic or Gemini deployment's own count
+    /// endpoint (the local count answers when it cannot).
     pub provider_count: bool,
 }
 

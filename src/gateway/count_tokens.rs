@@ -3,10 +3,11 @@
 //! catalog): `POST /v1/messages/count_tokens` (Anthropic's shape,
 //! `{"input_tokens": N}`) and `POST /v1/chat/completions/count_tokens`
 //! (an OpenAI Chat Completions body; `{"object":
-//! "chat.completion.input_tokens", "input_tokens": N}`). For a model served
-//! by an Anthropic deployment, `[context] provider_count` (on by default)
-//! asks the provider's own count endpoint first (model spliced, the rest
-//! forwarded as it is); the local count answers when it cannot.
+//! "chat.completion.input_tokens", "input_tokens": N}`). With `[context]
+//! provider_count` (on by default) the provider's own count endpoint is asked
+//! first: Anthropic's with the client's Anthropic body (model spliced),
+//! Gemini's `countTokens` with a body written from the canonical request
+//! (either dialect); the local count answers when it cannot.
 //! `x-tollgate-count` says which answered: `provider`, `exact` (the
 //! family's own tokenizer) or `estimate` (a documented upper bound).
 
@@ -47,40 +48,44 @@ async fn count(
     let model = snapshot
         .model(&name)
         .ok_or_else(|| ApiError::model_not_found(&name))?;
-    let counted_by = model
-        .deployments
-        .iter()
-        .find(|d| d.is_enabled() && adapter(d.provider.kind).count_tokens_path.is_some());
-    if inbound == Inbound::Anthropic
-        && snapshot.config.context.provider_count
-        && let Some(d) = counted_by
-        && let Some(answer) = forward(req, request_id, d).await
-    {
-        let (status, body) = answer;
-        let headers: [(&str, &[u8]); 3] = [
-            ("x-request-id", request_id.as_bytes()),
-            ("request-id", request_id.as_bytes()),
-            ("x-tollgate-count", b"provider"),
-        ];
-        let _ = resp.send_json(status, &headers, &body).await;
-        return Ok(());
-    }
-    let canonical = match inbound {
-        Inbound::Anthropic => parse_for_count(&req.body)?,
-        Inbound::OpenAi => inbound.parse(&req.body)?,
-    };
-    let counter = Counter::new(family_of(model));
-    let n = count_request(&counter, &canonical).total;
-    let body = match inbound {
-        Inbound::Anthropic => format!("{{\"input_tokens\":{n}}}"),
-        Inbound::OpenAi => {
-            format!("{{\"object\":\"chat.completion.input_tokens\",\"input_tokens\":{n}}}")
+    let counted_by = snapshot
+        .config
+        .context
+        .provider_count
+        .then(|| counting_deployment(inbound, model))
+        .flatten();
+    // Anthropic's own body goes as it is, before any parse of ours.
+    let forwarded = match counted_by {
+        Some(d) if adapter(d.provider.kind).count_tokens.is_none() => {
+            forward(req, request_id, d).await
         }
+        _ => None,
     };
-    let how: &[u8] = if counter.is_exact() {
-        b"exact"
-    } else {
-        b"estimate"
+    let (body, how): (Vec<u8>, &[u8]) = match forwarded {
+        Some(body) => (body, b"provider"),
+        None => {
+            let canonical = match inbound {
+                Inbound::Anthropic => parse_for_count(&req.body)?,
+                Inbound::OpenAi => inbound.parse(&req.body)?,
+            };
+            let asked = match counted_by {
+                Some(d) => ask(&canonical, req, request_id, d).await,
+                None => None,
+            };
+            match asked {
+                Some(n) => (answer_body(inbound, n), b"provider"),
+                None => {
+                    let counter = Counter::new(family_of(model));
+                    let n = count_request(&counter, &canonical).total;
+                    let how: &[u8] = if counter.is_exact() {
+                        b"exact"
+                    } else {
+                        b"estimate"
+                    };
+                    (answer_body(inbound, u64::from(n)), how)
+                }
+            }
+        }
     };
     let mut headers: Vec<(&str, &[u8])> = vec![
         ("x-request-id", request_id.as_bytes()),
@@ -89,8 +94,35 @@ async fn count(
     if inbound == Inbound::Anthropic {
         headers.push(("request-id", request_id.as_bytes()));
     }
-    let _ = resp.send_json(200, &headers, body.as_bytes()).await;
+    let _ = resp.send_json(200, &headers, &body).await;
     Ok(())
+}
+
+/// The first enabled deployment whose provider can count this dialect's
+/// request: one fed from the canonical request counts either dialect; one
+/// that takes the client's body as it is counts only Anthropic's.
+fn counting_deployment(inbound: Inbound, model: &ModelRoute) -> Option<&Deployment> {
+    model
+        .deployments
+        .iter()
+        .find(|d| {
+            let a = adapter(d.provider.kind);
+            d.is_enabled()
+                && a.count_tokens_path.is_some()
+                && (a.count_tokens.is_some() || inbound == Inbound::Anthropic)
+        })
+        .map(|d| &**d)
+}
+
+/// The count in the client's dialect.
+fn answer_body(inbound: Inbound, n: u64) -> Vec<u8> {
+    match inbound {
+        Inbound::Anthropic => format!("{{\"input_tokens\":{n}}}"),
+        Inbound::OpenAi => {
+            format!("{{\"object\":\"chat.completion.input_tokens\",\"input_tokens\":{n}}}")
+        }
+    }
+    .into_bytes()
 }
 
 /// The tokenizer of the model's first enabled deployment the catalog
@@ -121,21 +153,60 @@ fn parse_for_count(body: &[u8]) -> Result<crate::canonical::ChatRequest, ApiErro
     parse_messages_request(&with)
 }
 
-/// The provider's own count; `None` when it cannot be had (the estimate
-/// answers instead).
-async fn forward(req: &Request, request_id: &str, d: &Deployment) -> Option<(u16, Vec<u8>)> {
-    let provider = &d.provider;
-    let path = adapter(provider.kind).count_tokens_path?;
+/// The provider's own count, the client's Anthropic body forwarded with the
+/// model spliced; `None` when it cannot be had (the local count answers).
+async fn forward(req: &Request, request_id: &str, d: &Deployment) -> Option<Vec<u8>> {
     let span = find_top_level_value(&req.body, b"model")?;
     let body = crate::api::chat::splice_string(&req.body, span, &d.upstream_model);
+    let answer = post_count(req, request_id, d, &body).await?;
+    find_top_level_value(&answer, b"input_tokens")?;
+    Some(answer)
+}
+
+/// The provider's own count, asked with a body written from the canonical
+/// request (the adapter's count writer); `None` when it cannot be had.
+async fn ask(
+    canonical: &crate::canonical::ChatRequest,
+    req: &Request,
+    request_id: &str,
+    d: &Deployment,
+) -> Option<u64> {
+    let how = adapter(d.provider.kind).count_tokens?;
+    let mut body = Vec::with_capacity(req.body.len() + 64);
+    (how.write_body)(canonical, d, &mut body).ok()?;
+    let answer = post_count(req, request_id, d, &body).await?;
+    let span = find_top_level_value(&answer, how.total_field)?;
+    std::str::from_utf8(&answer[span]).ok()?.parse().ok()
+}
+
+/// Posts a count body to the deployment's count path; the answer's body on
+/// a 200, `None` otherwise. A provider that cannot count (no such endpoint,
+/// a refusal, a timeout) leaves the answer to the local count rather than
+/// failing the client's call.
+async fn post_count(
+    req: &Request,
+    request_id: &str,
+    d: &Deployment,
+    body: &[u8],
+) -> Option<Vec<u8>> {
+    let provider = &d.provider;
+    let path = adapter(provider.kind).count_tokens_path?;
     let base = provider.base.as_ref()?;
-    let target = format!("{}{path}", base.path);
+    let mut target = format!(
+        "{}{}",
+        base.path,
+        path.replace("{model}", &d.upstream_model)
+    );
+    if let Some(q) = &provider.query {
+        target.push(if target.contains('?') { '&' } else { '?' });
+        target.push_str(q);
+    }
     let key = provider.api_keys.first();
     let bytes = crate::providers::render_request(
         provider,
         key,
         &target,
-        &body,
+        body,
         false,
         request_id,
         req.headers(),
@@ -146,10 +217,5 @@ async fn forward(req: &Request, request_id: &str, d: &Deployment) -> Option<(u16
         .ok()?;
     let status = upstream.status;
     let answer = upstream.body.collect(1 << 20).await.ok()?;
-    // A provider that cannot count (no such endpoint, a refusal) leaves the
-    // answer to the estimate rather than failing the client's call.
-    if status != 200 || find_top_level_value(&answer, b"input_tokens").is_none() {
-        return None;
-    }
-    Some((status, answer))
+    (status == 200).then_some(answer)
 }

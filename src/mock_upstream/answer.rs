@@ -154,7 +154,7 @@ struct Pacing {
 }
 
 /// An error body in the provider's own shape.
-fn fault_body(format: Format, status: u16, message: &str) -> Vec<u8> {
+pub(super) fn fault_body(format: Format, status: u16, message: &str) -> Vec<u8> {
     match format {
         Format::OpenAi => ApiError::coded(status, "server_error", "mock_fault", message).to_json(),
         Format::Anthropic => {

@@ -4,11 +4,12 @@
 //! (`x-mock-fixture`), non-stream and SSE answers, chunk count and pacing
 //! (`x-mock-chunks`, `x-mock-chunk-delay-ms`), fault injection per request
 //! (see `faults`), the raw request body echoed back (`x-mock-echo-body`) or
-//! the whole request as JSON (`x-mock-echo-request`), Anthropic's
-//! `POST /v1/messages/count_tokens` (a deterministic count, see `count_tokens`),
+//! the whole request as JSON (`x-mock-echo-request`), Anthropic's and
+//! Gemini's count endpoints (a deterministic count, see `count`),
 //! and counters at `GET /mock/stats`.
 
 mod answer;
+mod count;
 pub mod echo;
 pub mod faults;
 pub mod fixtures;
@@ -127,8 +128,9 @@ impl Service for MockUpstream {
             return;
         }
         stats().requests.fetch_add(1, Ordering::SeqCst);
-        if req.method() == "POST" && path.ends_with("/messages/count_tokens") {
-            let _ = resp.send_json(200, &[], &count_tokens(&req.body)).await;
+        if let Some(format) = count::count_format(req.method(), &path) {
+            let (status, body) = count::answer(format, spec.as_deref(), &req.body, &path);
+            let _ = resp.send_json(status, &[], &body).await;
             return;
         }
         let format = match formats::Format::from_path(&path) {
@@ -155,12 +157,4 @@ impl Service for MockUpstream {
         let id = self.next_id(format);
         answer::answer(&req, format, &path, &plan, &id, resp).await;
     }
-}
-
-/// Anthropic's count endpoint: the echo model's prompt estimate plus 1000, so
-/// a test can tell the provider's count from the gateway's own estimate.
-fn count_tokens(body: &[u8]) -> Vec<u8> {
-    let with_model = formats::plan_for(formats::Format::Anthropic, body, "/v1/messages");
-    let n = with_model.map_or(1000, |p| 1000 + p.prompt_tokens);
-    format!("{{\"input_tokens\":{n}}}").into_bytes()
 }

@@ -32,14 +32,28 @@ pub struct Adapter {
     pub default_headers: &'static [(&'static str, &'static str)],
     /// Client headers passed to this provider as they are (e.g. Anthropic betas).
     pub client_headers: &'static [&'static str],
-    /// Its count-tokens path, when the provider has one.
+    /// Its count-tokens path under the base URL (`{model}` filled), when
+    /// the provider has one.
     pub count_tokens_path: Option<&'static str>,
+    /// How that path is asked: `None` takes an Anthropic count body as the
+    /// client sent it (model spliced); `Some` writes one from the canonical
+    /// request, so any dialect can be counted.
+    pub count_tokens: Option<CountTokens>,
     /// Appends the provider's request body for a canonical request.
     pub write_body: fn(&ChatRequest, &Deployment, &mut Vec<u8>) -> Result<(), ApiError>,
     pub parse_answer: fn(&[u8]) -> Result<ChatResponse, String>,
     pub translator: fn(include_usage: bool) -> Box<dyn StreamTranslator>,
     /// The client-facing error for an upstream error answer (already scrubbed).
     pub map_error: fn(status: u16, body: &[u8], provider: &str) -> ApiError,
+}
+
+/// A provider count endpoint fed from the canonical request.
+#[derive(Clone, Copy)]
+pub struct CountTokens {
+    /// Appends the count request body for a canonical request.
+    pub write_body: fn(&ChatRequest, &Deployment, &mut Vec<u8>) -> Result<(), ApiError>,
+    /// The top-level member of the provider's answer holding the count.
+    pub total_field: &'static [u8],
 }
 
 pub fn adapter(kind: ProviderKind) -> &'static Adapter {

@@ -38,6 +38,7 @@ pub static ADAPTER: super::adapter::Adapter = super::adapter::Adapter {
     default_headers: &[("anthropic-version", "2023-06-01")],
     client_headers: &["anthropic-beta"],
     count_tokens_path: Some("/messages/count_tokens"),
+    count_tokens: None,
     write_body,
     parse_answer: |body| convert::parse_response(body).map_err(|e| e.to_string()),
     translator: |include_usage| Box::new(stream::AnthropicStreamTranslator::new(include_usage)),

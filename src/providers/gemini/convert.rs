@@ -127,6 +127,30 @@ pub fn write_request(
     Ok(())
 }
 
+/// The `countTokens` body: `{"generateContentRequest":{"model":"models/…",
+/// "contents":…,"systemInstruction":…,"tools":…}}` (ai.google.dev/api/tokens).
+/// The generation config is left out: it does not change the prompt's count.
+pub fn write_count_request(
+    req: &ChatRequest,
+    opts: &GeminiOptions,
+    model: &str,
+    out: &mut Vec<u8>,
+) -> Result<(), ConvertError> {
+    out.extend_from_slice(b"{\"generateContentRequest\":{\"model\":");
+    let resource = if model.starts_with("models/") {
+        model.to_owned()
+    } else {
+        format!("models/{model}")
+    };
+    write_str(out, &resource);
+    // The writer opens its own object; its `{` becomes the comma after `model`.
+    let open = out.len();
+    request::write_open(req, opts, out)?;
+    out[open] = b',';
+    out.extend_from_slice(b"}}");
+    Ok(())
+}
+
 /// Writes `"name":` into an object being written, after a comma unless it
 /// is the first member.
 struct Members {

@@ -29,7 +29,15 @@ pub static ADAPTER: super::adapter::Adapter = super::adapter::Adapter {
     chat_path: "/models/{model}:{method}",
     default_headers: &[],
     client_headers: &[],
-    count_tokens_path: None,
+    count_tokens_path: Some("/models/{model}:countTokens"),
+    count_tokens: Some(super::adapter::CountTokens {
+        write_body: |req, d, out| {
+            let opts = GeminiOptions::for_model(&d.upstream_model);
+            convert::write_count_request(req, &opts, &d.upstream_model, out)
+                .map_err(|e| e.to_openai())
+        },
+        total_field: b"totalTokens",
+    }),
     write_body: |req, d, out| {
         let opts = GeminiOptions::for_model(&d.upstream_model);
         convert::write_request(req, &opts, out).map_err(|e| e.to_openai())

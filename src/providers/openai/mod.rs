@@ -76,6 +76,7 @@ pub static ADAPTER: super::adapter::Adapter = super::adapter::Adapter {
     default_headers: &[],
     client_headers: &[],
     count_tokens_path: None,
+    count_tokens: None,
     write_body: |req, d, out| {
         write_request(req, &d.upstream_model, out);
         Ok(())

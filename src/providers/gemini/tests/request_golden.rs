@@ -143,3 +143,36 @@ fn empty_text_parts_are_skipped() {
         super::json(br#"{"contents":[{"role":"user","parts":[{"text":"hi"},{"text":"again"}]}]}"#);
     assert_eq!(body, want);
 }
+
+/// The `countTokens` body carries the generateContent body (without its
+/// generation config) under `generateContentRequest`, with the model named.
+fn check_count(name: &str) {
+    use crate::providers::gemini::convert::write_count_request;
+    use simd_json::prelude::*;
+    let openai = read_fixture(&format!("requests/{name}.openai.json"));
+    let req = parse_openai_request(&openai).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let opts = GeminiOptions::for_model(&req.model);
+    let mut body = Vec::new();
+    write_count_request(&req, &opts, "gemini-2.5-flash", &mut body)
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
+    let got = json(&body);
+    let mut want = json(&read_fixture(&format!("requests/{name}.gemini.json")));
+    let inner = want.as_object_mut().expect("fixture is an object");
+    inner.remove("generationConfig");
+    inner.insert("model".into(), "models/gemini-2.5-flash".into());
+    let got_inner = got.get("generateContentRequest").expect("wrapped");
+    assert_eq!(
+        got_inner,
+        &want,
+        "{name}: got {}",
+        String::from_utf8_lossy(&body)
+    );
+    assert_eq!(got.as_object().map(|o| o.len()), Some(1));
+}
+
+#[test]
+fn count_body_wraps_the_prompt_system_and_tools() {
+    check_count("system");
+    check_count("json_schema");
+    check_count("tool_results");
+}
