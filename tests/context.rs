@@ -345,19 +345,9 @@ fn count_endpoints_agree_across_dialects(driver: &str) {
     assert!((15..30).contains(&a), "{a}");
 }
 
-/// The process's anonymous resident memory: what it allocated, without
-/// the pages of its own (debug) binary.
-fn anon_kib(pid: i32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("RssAnon:"))
-        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        .unwrap()
-}
-
 /// Small requests pass the cheap bound: no tokenizer is loaded (o200k's
-/// ranks alone are ~45 MiB), so the gateway stays in the 10 MiB budget;
+/// ranks alone are ~45 MiB), so the gateway stays in the 10 MiB budget
+/// (anonymous memory: what it allocated, not its debug binary's pages);
 /// the first request that must be counted loads it.
 fn small_requests_load_no_tokenizer(driver: &str) {
     let mock = start_mock(driver);
@@ -366,14 +356,14 @@ fn small_requests_load_no_tokenizer(driver: &str) {
         let r = post_chat(gw.addr, &[], &chat("roomy", &conversation(i % 3), None));
         assert_eq!(r.status, 200, "{}", r.text());
     }
-    let small = anon_kib(gw.pid());
+    let small = proc_kib(gw.pid(), "RssAnon");
     assert!(
         small < 10 * 1024,
         "{small} KiB after 200 small fitted requests"
     );
     let r = post_chat(gw.addr, &[], &chat("small", &conversation(20), None));
     assert_eq!(r.status, 200, "{}", r.text());
-    let counted = anon_kib(gw.pid());
+    let counted = proc_kib(gw.pid(), "RssAnon");
     assert!(
         counted > small + 8 * 1024,
         "{small} -> {counted} KiB: no tokenizer loaded?"

@@ -363,20 +363,11 @@ fn out_of_descriptors_backs_off_and_recovers(driver: &str) {
 
 on_both_drivers!(out_of_descriptors_backs_off_and_recovers);
 
-fn rss_kib(pid: i32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap()
-}
-
 fn memory_is_given_back_after_a_burst(driver: &str) {
     let mock = start_mock(driver);
     let gw = start_gateway(&mock_config(mock.addr, "", ""), driver);
     assert_eq!(get(gw.addr, "/healthz").status, 200);
-    let before = rss_kib(gw.pid());
+    let before = proc_kib(gw.pid(), "VmRSS");
     let body = chat_body("mock/echo", &"x".repeat(4 << 20), false);
     let uploads: Vec<_> = (0..4)
         .map(|_| {
@@ -391,7 +382,7 @@ fn memory_is_given_back_after_a_burst(driver: &str) {
     // over 50 MiB at once; what stays is a small fraction of one of them.
     let mut now = 0;
     eventually("the burst's memory is returned", || {
-        now = rss_kib(gw.pid());
+        now = proc_kib(gw.pid(), "VmRSS");
         now < before + 16 * 1024
     });
 }

@@ -226,19 +226,15 @@ pub async fn prepare(
     } else {
         (None, None)
     };
-    let bytes = if let Some(fitted) = &fitted {
-        with_buffer(|body| {
-            (crate::providers::adapter::adapter(provider.kind).write_body)(
-                fitted,
-                &deployment,
-                body,
-            )
-            .map_err(Failure::Invalid)?;
-            Ok(render(body))
-        })?
-    } else if !ctx.is_native(provider.kind) {
-        let canonical = ctx.canonical().map_err(Failure::Invalid)?;
-        with_buffer(|body| {
+    // A fitted request, or the canonical one for a provider of another
+    // dialect, is written by the adapter; otherwise the client's bytes go.
+    let canonical = match &fitted {
+        Some(fitted) => Some(fitted),
+        None if !ctx.is_native(provider.kind) => Some(ctx.canonical().map_err(Failure::Invalid)?),
+        None => None,
+    };
+    let bytes = match canonical {
+        Some(canonical) => with_buffer(|body| {
             (crate::providers::adapter::adapter(provider.kind).write_body)(
                 canonical,
                 &deployment,
@@ -246,9 +242,8 @@ pub async fn prepare(
             )
             .map_err(Failure::Invalid)?;
             Ok(render(body))
-        })?
-    } else {
-        render(&super::splice::passthrough_body(ctx, &deployment)?)
+        })?,
+        None => render(&super::splice::passthrough_body(ctx, &deployment)?),
     };
     let t = &deployment.timeouts;
     let max_tokens = match ctx.stream {
@@ -331,6 +326,37 @@ async fn hold(
         }
     }
     Ok(())
+}
+
+/// A gateway-made call beside the client's request (a count, a summary):
+/// one whole POST to `target` with the provider's first key, the answer's
+/// body on a 200 and `None` on anything else, so the caller falls back.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn side_call<'h>(
+    provider: &Provider,
+    target: &str,
+    body: &[u8],
+    request_id: &str,
+    client_headers: impl Iterator<Item = (&'h str, &'h [u8])>,
+    head_timeout: Duration,
+    total_timeout: Duration,
+    limit: usize,
+) -> Option<Vec<u8>> {
+    let bytes = crate::providers::render_request(
+        provider,
+        provider.api_keys.first(),
+        target,
+        body,
+        false,
+        request_id,
+        client_headers,
+    );
+    let mut upstream = send(provider, head_timeout, total_timeout, bytes)
+        .await
+        .ok()?;
+    let status = upstream.status;
+    let answer = upstream.body.collect(limit).await.ok()?;
+    (status == 200).then_some(answer)
 }
 
 /// Sends a rendered request and waits for the response head.

@@ -191,31 +191,18 @@ async fn post_count(
 ) -> Option<Vec<u8>> {
     let provider = &d.provider;
     let path = adapter(provider.kind).count_tokens_path?;
-    let base = provider.base.as_ref()?;
-    let mut target = format!(
-        "{}{}",
-        base.path,
-        path.replace("{model}", &d.upstream_model)
-    );
-    if let Some(q) = &provider.query {
-        target.push(if target.contains('?') { '&' } else { '?' });
-        target.push_str(q);
-    }
-    let key = provider.api_keys.first();
-    let bytes = crate::providers::render_request(
+    provider.base.as_ref()?;
+    let target = provider.target(path, &d.upstream_model);
+    let timeout = Duration::from_secs(10);
+    super::attempt::side_call(
         provider,
-        key,
         &target,
         body,
-        false,
         request_id,
         req.headers(),
-    );
-    let timeout = Duration::from_secs(10);
-    let mut upstream = super::attempt::send(provider, timeout, timeout, bytes)
-        .await
-        .ok()?;
-    let status = upstream.status;
-    let answer = upstream.body.collect(1 << 20).await.ok()?;
-    (status == 200).then_some(answer)
+        timeout,
+        timeout,
+        1 << 20,
+    )
+    .await
 }

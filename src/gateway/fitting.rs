@@ -99,41 +99,23 @@ pub(super) async fn for_attempt(
     let mut summary = None;
     loop {
         let outcome = fit(&mut request, &counter, &budget, strategies, &options);
-        match outcome {
+        let rewritten = matches!(outcome, FitOutcome::Fitted { .. });
+        let (prompt_tokens, mut applied, dropped, lowered_max_tokens) = match outcome {
             FitOutcome::Fits {
                 prompt_tokens,
                 lowered_max_tokens,
-            } => {
-                let mut report = FitReport {
-                    prompt_tokens,
-                    lowered_max_tokens,
-                    summary: summary.clone(),
-                    ..FitReport::default()
-                };
-                if summary.is_some() {
-                    report.applied.push(Strategy::Summarize);
-                }
-                let changed = lowered_max_tokens.is_some() || summary.is_some();
-                return Ok((changed.then_some(request), Some(report)));
-            }
+            } => (
+                prompt_tokens,
+                Vec::new(),
+                DroppedSummary::default(),
+                lowered_max_tokens,
+            ),
             FitOutcome::Fitted {
                 prompt_tokens,
-                mut applied,
+                applied,
                 dropped,
                 lowered_max_tokens,
-            } => {
-                if summary.is_some() {
-                    applied.insert(0, Strategy::Summarize);
-                }
-                let report = FitReport {
-                    prompt_tokens,
-                    applied,
-                    dropped,
-                    lowered_max_tokens,
-                    summary,
-                };
-                return Ok((Some(request), Some(report)));
-            }
+            } => (prompt_tokens, applied, dropped, lowered_max_tokens),
             FitOutcome::Reject {
                 prompt_tokens,
                 max_output,
@@ -150,6 +132,7 @@ pub(super) async fn for_attempt(
                     return Err(too_long(d, prompt_tokens, budget.output(), budget.window));
                 }
                 strategies = &strategies[next..];
+                continue;
             }
             FitOutcome::NeedsSummary {
                 range,
@@ -178,8 +161,22 @@ pub(super) async fn for_attempt(
                     // No summary to be had: the strategies after it decide.
                     _ => strategies = &strategies[next.min(strategies.len())..],
                 }
+                continue;
             }
+        };
+        // The fit after a summary cannot tell one was made: it is reported here.
+        if summary.is_some() {
+            applied.insert(0, Strategy::Summarize);
         }
+        let changed = rewritten || lowered_max_tokens.is_some() || summary.is_some();
+        let report = FitReport {
+            prompt_tokens,
+            applied,
+            dropped,
+            lowered_max_tokens,
+            summary,
+        };
+        return Ok((changed.then_some(request), Some(report)));
     }
 }
 
@@ -258,24 +255,19 @@ async fn summarize(
     let adapter = crate::providers::adapter::adapter(d.provider.kind);
     let mut body = Vec::new();
     (adapter.write_body)(&request, d, &mut body).ok()?;
-    let bytes = crate::providers::render_request(
-        &d.provider,
-        d.provider.api_keys.first(),
-        d.chat_target(false),
-        &body,
-        false,
-        ctx.request_id,
-        std::iter::empty(),
-    );
     let t = &d.timeouts;
     let budget = t.output_budget(false, max_tokens, ctx.timeout_cap);
-    let mut upstream = super::attempt::send(&d.provider, t.head_budget(budget), t.total, bytes)
-        .await
-        .ok()?;
-    if upstream.status != 200 {
-        return None;
-    }
-    let answer = upstream.body.collect(4 << 20).await.ok()?;
+    let answer = super::attempt::side_call(
+        &d.provider,
+        d.chat_target(false),
+        &body,
+        ctx.request_id,
+        std::iter::empty(),
+        t.head_budget(budget),
+        t.total,
+        4 << 20,
+    )
+    .await?;
     let parsed = (adapter.parse_answer)(&answer).ok()?;
     let text = parsed.choices.first()?.message.content.clone()?;
     (!text.trim().is_empty()).then(|| (text, d.label.clone(), parsed.usage))

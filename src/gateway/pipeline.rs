@@ -131,7 +131,6 @@ async fn run(
         Err(e) => return e.into(),
     };
     rec.requested_model = requested.clone();
-    rec.model_configured = snapshot.model(&requested).is_some();
     rec.stream = ctx.stream;
     let facts = RequestFacts {
         model: &requested,
@@ -142,10 +141,15 @@ async fn run(
             .map(|r| r.trim().to_string()),
         complexity: complexity(snapshot, &req.body),
     };
+    // Routing found the model, or says whether the config has it.
     let decision = match decide(snapshot, &facts) {
         Ok(d) => d,
-        Err(e) => return e.into(),
+        Err(e) => {
+            rec.model_configured = snapshot.model(&requested).is_some();
+            return e.into();
+        }
     };
+    rec.model_configured = true;
     if !snapshot.stages.is_empty()
         && let Err(e) = run_stages(&mut ctx, snapshot, key, &decision)
     {

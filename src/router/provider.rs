@@ -51,22 +51,22 @@ pub struct Provider {
 impl Provider {
     /// The request target for a chat call to `model`: base path, chat path, query.
     pub fn chat_target(&self, model: &str, stream: bool) -> String {
-        let base = self.base.as_ref().map_or("", |b| b.path.as_str());
-        let mut target =
-            String::with_capacity(base.len() + self.chat_path.len() + model.len() + 32);
-        target.push_str(base);
         // Gemini names the method in the path: one for whole answers, one for SSE.
         let method = if stream {
             "streamGenerateContent?alt=sse"
         } else {
             "generateContent"
         };
-        target.push_str(
-            &self
-                .chat_path
-                .replace("{model}", model)
-                .replace("{method}", method),
-        );
+        self.target(&self.chat_path.replace("{method}", method), model)
+    }
+
+    /// A request target: `path` (with `{model}` marking the upstream model)
+    /// under the base path, and the provider's query string.
+    pub fn target(&self, path: &str, model: &str) -> String {
+        let base = self.base.as_ref().map_or("", |b| b.path.as_str());
+        let mut target = String::with_capacity(base.len() + path.len() + model.len() + 32);
+        target.push_str(base);
+        target.push_str(&path.replace("{model}", model));
         if let Some(q) = &self.query {
             target.push(if target.contains('?') { '&' } else { '?' });
             target.push_str(q);

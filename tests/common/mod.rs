@@ -518,6 +518,16 @@ pub fn mock_stats(mock: SocketAddr) -> simd_json::OwnedValue {
     get(mock, "/mock/stats").json()
 }
 
+/// A `/proc/<pid>/status` memory figure in KiB (`VmRSS`, `RssAnon`…).
+pub fn proc_kib(pid: i32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field)?.strip_prefix(':'))
+        .and_then(|v| v.split_whitespace().next()?.parse().ok())
+        .unwrap_or_else(|| panic!("no {field} in /proc/{pid}/status"))
+}
+
 pub fn stat(mock: SocketAddr, key: &str) -> u64 {
     use simd_json::prelude::*;
     mock_stats(mock).get(key).and_then(|v| v.as_u64()).unwrap()
