@@ -10,6 +10,7 @@ pub mod context_window;
 #[doc(hidden)]
 pub mod fuzz;
 pub mod gateway;
+pub mod governance;
 pub mod http1;
 pub mod mock_upstream;
 pub mod net;
