@@ -1,0 +1,12 @@
+//! Where governance state lives: the embedded SQLite store (the default, and
+//! the only one that survives a restart on its own) and the ledger writer
+//! that feeds it spend rows off the request path.
+
+pub mod ledger_writer;
+pub mod sqlite;
+
+#[cfg(test)]
+mod temp_db;
+
+pub use ledger_writer::{FlushError, LedgerSender, LedgerWriter, LedgerWriterConfig};
+pub use sqlite::{Store, StoreError};

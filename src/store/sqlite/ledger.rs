@@ -1,0 +1,254 @@
+//! The spend ledger: rows appended in batches, each batch in one transaction
+//! that also adds it to the daily rollups, so a rollup never counts a row the
+//! ledger lacks. Spend queries and budget reloads read only the rollups.
+
+use std::collections::HashMap;
+
+use rusqlite::{Row, TransactionBehavior, params};
+
+use super::error::{StoreError, sql};
+use super::{Store, from_sql_int, to_sql_int, to_sql_limit};
+use crate::governance::types::{Dimension, LedgerRow, Period, SpendRow};
+
+const INSERT_ROW: &str = "INSERT INTO ledger (
+    ts_ms, request_id, key_id, team, end_user, model, served_by,
+    prompt_tokens, cached_tokens, cache_write_tokens, completion_tokens, reasoning_tokens,
+    provider_nanos, charge_nanos, gateway_nanos, priced
+) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+
+/// Sums clamp to the `i64` range: SQLite turns an overflowing `+` into a
+/// REAL, which the STRICT table would refuse, and a batch refused for ever
+/// would stall the ledger behind it. Absurd usage from an upstream must not.
+const ADD_TO_ROLLUP: &str = "INSERT INTO spend (
+    dimension, id, day, requests, prompt_tokens, completion_tokens,
+    provider_nanos, charge_nanos, gateway_nanos
+) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
+ON CONFLICT (dimension, id, day) DO UPDATE SET
+    requests = MAX(MIN(requests + excluded.requests, 9223372036854775807), -9223372036854775808),
+    prompt_tokens = MAX(MIN(prompt_tokens + excluded.prompt_tokens, 9223372036854775807), -9223372036854775808),
+    completion_tokens = MAX(MIN(completion_tokens + excluded.completion_tokens, 9223372036854775807), -9223372036854775808),
+    provider_nanos = MAX(MIN(provider_nanos + excluded.provider_nanos, 9223372036854775807), -9223372036854775808),
+    charge_nanos = MAX(MIN(charge_nanos + excluded.charge_nanos, 9223372036854775807), -9223372036854775808),
+    gateway_nanos = MAX(MIN(gateway_nanos + excluded.gateway_nanos, 9223372036854775807), -9223372036854775808)";
+
+const SELECT_ROWS: &str = "SELECT seq,
+    ts_ms, request_id, key_id, team, end_user, model, served_by,
+    prompt_tokens, cached_tokens, cache_write_tokens, completion_tokens, reasoning_tokens,
+    provider_nanos, charge_nanos, gateway_nanos, priced
+FROM ledger WHERE seq > ?1 ORDER BY seq LIMIT ?2";
+
+const SPEND_COLUMNS: &str = "SELECT id, day, requests, prompt_tokens, completion_tokens,
+    provider_nanos, charge_nanos, gateway_nanos FROM spend";
+
+impl Store {
+    /// Appends `rows` in one transaction, with their rollups, and returns the
+    /// sequence number each row was given, in order. Numbers only grow and
+    /// are never reused, so a peer that has seen up to `n` needs `> n`.
+    pub fn append_ledger(&mut self, rows: &[LedgerRow]) -> Result<Vec<i64>, StoreError> {
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql("starting a ledger batch"))?;
+        let mut seqs = Vec::with_capacity(rows.len());
+        {
+            let mut insert = tx
+                .prepare_cached(INSERT_ROW)
+                .map_err(sql("appending to the ledger"))?;
+            for row in rows {
+                let seq = insert
+                    .insert(params![
+                        to_sql_int(row.ts_ms),
+                        row.request_id,
+                        row.key_id,
+                        row.team,
+                        row.end_user,
+                        row.model,
+                        row.served_by,
+                        to_sql_int(row.prompt_tokens),
+                        to_sql_int(row.cached_tokens),
+                        to_sql_int(row.cache_write_tokens),
+                        to_sql_int(row.completion_tokens),
+                        to_sql_int(row.reasoning_tokens),
+                        row.provider_nanos,
+                        row.charge_nanos,
+                        row.gateway_nanos,
+                        row.priced,
+                    ])
+                    .map_err(sql("appending to the ledger"))?;
+                seqs.push(seq);
+            }
+            let mut add = tx
+                .prepare_cached(ADD_TO_ROLLUP)
+                .map_err(sql("updating the spend rollups"))?;
+            for ((dim, id, day), t) in rollups(rows) {
+                add.execute(params![
+                    dim.name(),
+                    id,
+                    day,
+                    to_sql_int(t.requests),
+                    to_sql_int(t.prompt_tokens),
+                    to_sql_int(t.completion_tokens),
+                    t.provider_nanos,
+                    t.charge_nanos,
+                    t.gateway_nanos,
+                ])
+                .map_err(sql("updating the spend rollups"))?;
+            }
+        }
+        tx.commit().map_err(sql("committing a ledger batch"))?;
+        Ok(seqs)
+    }
+
+    /// Up to `limit` ledger rows after `since_seq`, oldest first: what a Redis
+    /// peer that has applied up to `since_seq` still has to replay.
+    pub fn ledger(
+        &self,
+        since_seq: i64,
+        limit: usize,
+    ) -> Result<Vec<(i64, LedgerRow)>, StoreError> {
+        let mut select = self
+            .conn
+            .prepare_cached(SELECT_ROWS)
+            .map_err(sql("reading the ledger"))?;
+        let rows = select
+            .query_map(params![since_seq, to_sql_limit(limit)], |row| {
+                Ok((row.get(0)?, ledger_row(row)?))
+            })
+            .and_then(|rows| rows.collect())
+            .map_err(sql("reading the ledger"))?;
+        Ok(rows)
+    }
+
+    /// The rollups of `dim` (one id, or every id) from `from_day` to `to_day`
+    /// inclusive (days since the epoch, UTC), ordered by id, then day.
+    pub fn spend(
+        &self,
+        dim: Dimension,
+        id: Option<&str>,
+        from_day: i64,
+        to_day: i64,
+    ) -> Result<Vec<SpendRow>, StoreError> {
+        let range = "dimension = ?1 AND day >= ?2 AND day <= ?3";
+        let rows = match id {
+            Some(id) => self
+                .conn
+                .prepare_cached(&format!(
+                    "{SPEND_COLUMNS} WHERE {range} AND id = ?4 ORDER BY day"
+                ))
+                .and_then(|mut select| {
+                    select
+                        .query_map(params![dim.name(), from_day, to_day, id], spend_row)?
+                        .collect()
+                }),
+            None => self
+                .conn
+                .prepare_cached(&format!("{SPEND_COLUMNS} WHERE {range} ORDER BY id, day"))
+                .and_then(|mut select| {
+                    select
+                        .query_map(params![dim.name(), from_day, to_day], spend_row)?
+                        .collect()
+                }),
+        };
+        rows.map_err(sql("reading the spend rollups"))
+    }
+
+    /// What `dim`/`id` was charged (nano-USD) in the `period` that contains
+    /// `day`: the figure a budget resumes from after a restart.
+    pub fn charged(
+        &self,
+        dim: Dimension,
+        id: &str,
+        period: Period,
+        day: i64,
+    ) -> Result<i64, StoreError> {
+        let from = period.start(day);
+        let until = period.end(day).unwrap_or(i64::MAX);
+        self.conn
+            .prepare_cached(
+                "SELECT charge_nanos FROM spend
+                 WHERE dimension = ?1 AND id = ?2 AND day >= ?3 AND day < ?4",
+            )
+            .and_then(|mut select| {
+                // Summed here, saturating, where SQL's SUM fails on overflow.
+                select
+                    .query_map(params![dim.name(), id, from, until], |row| row.get(0))?
+                    .try_fold(0_i64, |total, charge: rusqlite::Result<i64>| {
+                        Ok(total.saturating_add(charge?))
+                    })
+            })
+            .map_err(sql("summing a period's charges"))
+    }
+}
+
+/// One rollup line's sums.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+struct Totals {
+    requests: u64,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    provider_nanos: i64,
+    charge_nanos: i64,
+    gateway_nanos: i64,
+}
+
+impl Totals {
+    fn add(&mut self, row: &LedgerRow) {
+        self.requests = self.requests.saturating_add(1);
+        self.prompt_tokens = self.prompt_tokens.saturating_add(row.prompt_tokens);
+        self.completion_tokens = self.completion_tokens.saturating_add(row.completion_tokens);
+        self.provider_nanos = self.provider_nanos.saturating_add(row.provider_nanos);
+        self.charge_nanos = self.charge_nanos.saturating_add(row.charge_nanos);
+        self.gateway_nanos = self.gateway_nanos.saturating_add(row.gateway_nanos);
+    }
+}
+
+/// A batch summed per (dimension, id, day) first, so a batch of a thousand
+/// requests from one key touches that key's rollup once. A row with no id in
+/// a dimension (no team, say) is left out of that dimension only.
+fn rollups(rows: &[LedgerRow]) -> HashMap<(Dimension, String, i64), Totals> {
+    let mut sums: HashMap<(Dimension, String, i64), Totals> = HashMap::new();
+    for row in rows {
+        let day = row.day();
+        for dim in Dimension::ALL {
+            if let Some(id) = dim.of(row) {
+                sums.entry((dim, id, day)).or_default().add(row);
+            }
+        }
+    }
+    sums
+}
+
+/// Reads a ledger row from columns 1.. of [`SELECT_ROWS`] (0 is the seq).
+fn ledger_row(row: &Row<'_>) -> rusqlite::Result<LedgerRow> {
+    Ok(LedgerRow {
+        ts_ms: from_sql_int(row.get(1)?),
+        request_id: row.get(2)?,
+        key_id: row.get(3)?,
+        team: row.get(4)?,
+        end_user: row.get(5)?,
+        model: row.get(6)?,
+        served_by: row.get(7)?,
+        prompt_tokens: from_sql_int(row.get(8)?),
+        cached_tokens: from_sql_int(row.get(9)?),
+        cache_write_tokens: from_sql_int(row.get(10)?),
+        completion_tokens: from_sql_int(row.get(11)?),
+        reasoning_tokens: from_sql_int(row.get(12)?),
+        provider_nanos: row.get(13)?,
+        charge_nanos: row.get(14)?,
+        gateway_nanos: row.get(15)?,
+        priced: row.get(16)?,
+    })
+}
+
+fn spend_row(row: &Row<'_>) -> rusqlite::Result<SpendRow> {
+    Ok(SpendRow {
+        id: row.get(0)?,
+        day: Period::Day.id(row.get(1)?),
+        requests: from_sql_int(row.get(2)?),
+        prompt_tokens: from_sql_int(row.get(3)?),
+        completion_tokens: from_sql_int(row.get(4)?),
+        provider_nanos: row.get(5)?,
+        charge_nanos: row.get(6)?,
+        gateway_nanos: row.get(7)?,
+    })
+}
