@@ -1,0 +1,242 @@
+//! One process, a local source: refill, floors, settling, slots.
+
+use super::*;
+
+#[test]
+fn a_rate_limit_refills_continuously_and_never_above_capacity() {
+    let limiter = Limiter::new(2);
+    let mut source = LocalSource::new();
+    let b = limiter.define(spec("rpm", 600, Refill::PerMinute));
+    assert!(
+        b.try_take(1, Priority::Standard).is_err(),
+        "empty until the first pass"
+    );
+    limiter.tick(0, NOON, &mut source);
+    assert_eq!(drain(&b, 1, Priority::Standard), 600);
+
+    // 600/min is one token per 100 ms; half a token waits for its other half.
+    limiter.tick(50, NOON, &mut source);
+    assert_eq!(drain(&b, 1, Priority::Standard), 0);
+    limiter.tick(100, NOON, &mut source);
+    assert_eq!(drain(&b, 1, Priority::Standard), 1);
+    limiter.tick(1_100, NOON, &mut source);
+    assert_eq!(drain(&b, 1, Priority::Standard), 10);
+
+    // Ten idle minutes fill it to capacity, not beyond.
+    limiter.tick(601_100, NOON, &mut source);
+    assert_eq!(drain(&b, 1, Priority::Standard), 600);
+}
+
+#[test]
+fn a_refusal_says_when_to_retry_and_what_is_left() {
+    let limiter = Limiter::new(2);
+    let mut source = LocalSource::new();
+    let b = limiter.define(spec("tpm", 600, Refill::PerMinute));
+    limiter.tick(0, NOON, &mut source);
+    assert_eq!(
+        b.status(),
+        Status {
+            limit: 600,
+            remaining: 600,
+            reset_ms: 0
+        }
+    );
+    assert!(b.try_take(60, Priority::Standard).is_ok());
+    limiter.tick(10, NOON, &mut source);
+    let s = b.status();
+    assert_eq!((s.remaining, s.reset_ms), (540, 6_000), "60 tokens at 10/s");
+
+    assert_eq!(drain(&b, 100, Priority::Standard), 500);
+    limiter.tick(20, NOON, &mut source);
+    let d = b.try_take(100, Priority::Standard).unwrap_err();
+    assert_eq!((d.limit, d.remaining, d.unavailable), (600, 40, false));
+    assert_eq!(d.retry_after_ms, 6_000, "60 more tokens at 10/s");
+    assert_eq!(d.reset_ms, 56_000);
+    assert_eq!(
+        b.try_take(601, Priority::Critical)
+            .unwrap_err()
+            .retry_after_ms,
+        NEVER,
+        "larger than the limit: no wait helps"
+    );
+}
+
+#[test]
+fn each_class_stops_at_its_floor_and_critical_takes_the_last() {
+    let limiter = Limiter::new(2);
+    let mut source = LocalSource::new();
+    let mut s = spec("rpm", 100, Refill::Period(Period::Total));
+    s.reserve = Reserve {
+        critical: 0.1,
+        standard: 0.2,
+    };
+    let b = limiter.define(s);
+    limiter.tick(0, NOON, &mut source);
+    assert_eq!(drain(&b, 1, Priority::Batch), 70);
+    assert_eq!(drain(&b, 1, Priority::Standard), 20);
+    assert_eq!(drain(&b, 1, Priority::Critical), 10);
+
+    limiter.tick(1, NOON, &mut source);
+    let d = b.try_take(1, Priority::Batch).unwrap_err();
+    assert_eq!(
+        d.retry_after_ms, NEVER,
+        "a spent total budget never comes back"
+    );
+    assert_eq!(
+        b.try_take(71, Priority::Batch).unwrap_err().retry_after_ms,
+        NEVER,
+        "more than batch may ever use"
+    );
+}
+
+#[test]
+fn a_class_cannot_spend_its_cores_slot_once_the_pool_is_below_its_floor() {
+    let limiter = Limiter::new(2);
+    let mut source = LocalSource::new();
+    let mut s = spec("rpm", 1_000, Refill::Period(Period::Total));
+    s.reserve.standard = 0.5;
+    let b = limiter.define(s);
+    limiter.tick(0, NOON, &mut source);
+    // Standard traffic draws the pool below batch's floor; its slot keeps a batch.
+    for _ in 0..520 {
+        b.try_take(1, Priority::Standard).unwrap();
+    }
+    assert!(b.held() - b.pool.load(std::sync::atomic::Ordering::Relaxed) > 0);
+    assert!(b.try_take(1, Priority::Batch).is_err());
+    assert!(b.try_take(1, Priority::Standard).is_ok());
+}
+
+#[test]
+fn settling_gives_back_or_takes_more_and_debt_is_repaid_first() {
+    let limiter = Limiter::new(2);
+    let mut source = LocalSource::new();
+    let b = limiter.define(spec("budget", 100, Refill::Period(Period::Total)));
+    limiter.tick(0, NOON, &mut source);
+    b.try_take(50, Priority::Standard).unwrap();
+    b.settle(20);
+    assert_eq!(
+        drain(&b, 1, Priority::Standard),
+        70,
+        "30 used of the 50 reserved"
+    );
+
+    let r = limiter.define(spec("rate", 600, Refill::PerMinute));
+    limiter.tick(0, NOON, &mut source);
+    assert_eq!(drain(&r, 1, Priority::Standard), 600);
+    r.settle(-60);
+    limiter.tick(100, NOON, &mut source);
+    let d = r.try_take(1, Priority::Standard).unwrap_err();
+    assert_eq!(
+        d.retry_after_ms, 6_000,
+        "the 60 owed come back before the next one"
+    );
+    limiter.tick(6_000, NOON, &mut source);
+    assert_eq!(drain(&r, 1, Priority::Standard), 0);
+    limiter.tick(6_100, NOON, &mut source);
+    assert_eq!(drain(&r, 1, Priority::Standard), 1);
+}
+
+#[test]
+fn a_charge_before_the_first_pass_counts_against_the_period() {
+    let limiter = Limiter::new(2);
+    let mut source = LocalSource::new();
+    let b = limiter.define(spec("budget", 1_000, Refill::Period(Period::Day)));
+    b.charge(300);
+    limiter.tick(0, NOON, &mut source);
+    assert_eq!(b.status().remaining, 700);
+    assert_eq!(drain(&b, 1, Priority::Standard), 700);
+}
+
+#[test]
+fn tokens_stranded_on_a_quiet_core_go_back_to_the_pool() {
+    let limiter = Limiter::new(3);
+    let mut source = LocalSource::new();
+    let b = limiter.define(spec("rpm", 100, Refill::Period(Period::Total)));
+    limiter.tick(0, NOON, &mut source);
+    bind_slot(0);
+    b.try_take(1, Priority::Standard).unwrap();
+    let pool = || b.pool.load(std::sync::atomic::Ordering::Relaxed);
+    assert!(pool() < 99, "core 0 took a batch for later");
+    limiter.tick(1, NOON, &mut source);
+    limiter.tick(5, NOON, &mut source);
+    assert!(pool() < 99, "core 0 was busy a moment ago");
+    limiter.tick(30, NOON, &mut source);
+    assert_eq!(pool(), 99, "core 0 went quiet");
+    bind_slot(1);
+    assert_eq!(drain(&b, 1, Priority::Standard), 99);
+}
+
+#[test]
+fn a_starved_core_gets_a_busy_cores_tokens_at_the_next_pass() {
+    let limiter = Limiter::new(3);
+    let mut source = LocalSource::new();
+    let b = limiter.define(spec("rpm", 100, Refill::Period(Period::Total)));
+    limiter.tick(0, NOON, &mut source);
+    bind_slot(0);
+    b.try_take(1, Priority::Standard).unwrap();
+    bind_slot(1);
+    let first = drain(&b, 1, Priority::Standard);
+    // Core 0 was busy a moment ago, yet core 1 went short: rebalance.
+    limiter.tick(1, NOON, &mut source);
+    assert_eq!(1 + first + drain(&b, 1, Priority::Standard), 100);
+}
+
+#[test]
+fn redefining_keeps_the_state_and_moves_the_limit() {
+    let limiter = Limiter::new(2);
+    let mut source = LocalSource::new();
+    let b = limiter.define(spec("budget", 100, Refill::Period(Period::Total)));
+    limiter.tick(0, NOON, &mut source);
+    b.try_take(40, Priority::Standard).unwrap();
+    let again = limiter.define(spec("budget", 150, Refill::Period(Period::Total)));
+    assert!(Arc::ptr_eq(&b, &again));
+    limiter.tick(1, NOON, &mut source);
+    assert_eq!(b.status(), {
+        Status {
+            limit: 150,
+            remaining: 110,
+            reset_ms: NEVER,
+        }
+    });
+    assert_eq!(drain(&b, 1, Priority::Standard), 110);
+}
+
+#[test]
+fn a_retired_bucket_is_gone_and_its_tokens_go_back() {
+    let limiter = Limiter::new(2);
+    let remote = FakeRemote::default();
+    let mut source = remote.clone();
+    let b = limiter.define(spec("rpm", 100, Refill::Period(Period::Total)));
+    assert!(b.try_take(1, Priority::Standard).is_err());
+    limiter.tick(0, NOON, &mut source);
+    assert!(b.try_take(1, Priority::Standard).is_ok());
+    limiter.retire("rpm");
+    assert!(limiter.get("rpm").is_none());
+    limiter.tick(1, NOON, &mut source);
+    assert_eq!(remote.level("rpm"), 99);
+}
+
+#[test]
+fn a_bucket_retired_and_defined_again_keeps_the_spend_so_far() {
+    let limiter = Limiter::new(2);
+    let mut source = LocalSource::new();
+    let b = limiter.define(spec("budget", 100, Refill::Period(Period::Total)));
+    limiter.tick(0, NOON, &mut source);
+    b.try_take(30, Priority::Standard).unwrap();
+    limiter.retire("budget");
+    let again = limiter.define(spec("budget", 100, Refill::Period(Period::Total)));
+    assert!(!Arc::ptr_eq(&b, &again));
+    limiter.tick(1, NOON, &mut source);
+    assert_eq!(drain(&again, 1, Priority::Standard), 70);
+}
+
+#[test]
+fn the_spawned_aggregator_stops_when_told() {
+    let limiter = Limiter::new(2);
+    let aggregator = limiter.spawn(
+        Box::new(LocalSource::new()),
+        std::time::Duration::from_millis(1),
+    );
+    limiter.stop();
+    aggregator.join().unwrap();
+}
