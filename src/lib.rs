@@ -21,5 +21,6 @@ pub mod router;
 pub mod runtime;
 pub mod server;
 pub mod sse;
+pub mod store;
 pub mod tls;
 pub mod upstream;

@@ -1,0 +1,3 @@
+//! Where governance state lives outside the process: the Redis tier.
+
+pub mod redis;
