@@ -11,6 +11,8 @@ use std::time::{Duration, Instant};
 
 use tollgate::http1::ChunkedDecoder;
 
+pub mod redis;
+
 pub const DRIVERS: [&str; 2] = ["io_uring", "epoll"];
 
 /// Runs a test body once per driver, as two named tests.

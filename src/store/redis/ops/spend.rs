@@ -1,0 +1,253 @@
+//! Spend on the Redis tier: ledger batches applied once each, rolled up per
+//! dimension and UTC day (and all time), and read back for reports and
+//! budgets. Rows are summed per group here, so Redis does one `HINCRBY` per
+//! group and counter rather than per row.
+
+use std::collections::BTreeMap;
+use std::sync::LazyLock;
+
+use crate::governance::types::{Dimension, LedgerRow, Period, SpendRow};
+
+use super::{Tier, as_slices, checked};
+use crate::store::redis::{RedisError, Script, Value};
+
+/// Days a daily rollup is kept in Redis (the embedded store keeps them all);
+/// a spend query spans at most this many days.
+pub const RETENTION_DAYS: i64 = 400;
+
+/// How long a batch's marker guards against a replay.
+const BATCH_MARKER_TTL_SECS: u64 = 7 * 86_400;
+
+/// Ledger stream entries kept (approximately: `MAXLEN ~`).
+const LEDGER_STREAM_CAP: u64 = 1_000_000;
+
+/// Rollup reads per pipeline, so a report over many ids stays in bounded
+/// requests and replies.
+const READ_CHUNK: usize = 1000;
+
+/// A rollup's counters, in the order the script takes them.
+const FIELDS: [&str; 6] = [
+    "requests",
+    "prompt_tokens",
+    "completion_tokens",
+    "provider_nanos",
+    "charge_nanos",
+    "gateway_nanos",
+];
+const CHARGE: &[u8] = b"charge_nanos";
+
+static SPEND: LazyLock<Script> =
+    LazyLock::new(|| Script::new(include_str!("../scripts/spend.lua")));
+
+impl Tier {
+    /// Applies one batch of `instance`'s ledger rows: rollups per dimension
+    /// and day, and each row onto the ledger stream — atomically, and once:
+    /// the same `(instance, batch_seq)` sent again changes nothing and
+    /// returns `false`. An empty batch does nothing and sends nothing.
+    pub fn apply_spend(
+        &mut self,
+        instance: &str,
+        batch_seq: i64,
+        rows: &[LedgerRow],
+    ) -> Result<bool, RedisError> {
+        if rows.is_empty() {
+            return Ok(true);
+        }
+        let groups = rollup(rows);
+        let mut keys = vec![
+            self.redis_key(&["batch", &batch_seq.to_string(), instance]),
+            self.redis_key(&["ledger"]),
+        ];
+        let mut args = vec![
+            BATCH_MARKER_TTL_SECS.to_string().into_bytes(),
+            (RETENTION_DAYS * 86_400).to_string().into_bytes(),
+            LEDGER_STREAM_CAP.to_string().into_bytes(),
+            instance.as_bytes().to_vec(),
+            groups.len().to_string().into_bytes(),
+        ];
+        for ((dim, id, day), sums) in &groups {
+            let day = Period::Day.id(*day);
+            keys.push(self.day_key(dim, &day, id));
+            keys.push(self.redis_key(&["spend-ids", dim, &day]));
+            keys.push(self.redis_key(&["spend", dim, "total", id]));
+            args.push(id.as_bytes().to_vec());
+            args.extend(sums.iter().map(|n| n.to_string().into_bytes()));
+        }
+        for row in rows {
+            let json = simd_json::serde::to_string(row)
+                .map_err(|e| RedisError::Invalid(format!("a ledger row: {e}")))?;
+            args.push(json.into_bytes());
+        }
+        let reply = self
+            .redis
+            .eval(&SPEND, &as_slices(&keys), &as_slices(&args))?;
+        match reply {
+            Value::Int(1) => Ok(true),
+            Value::Int(0) => Ok(false),
+            _ => Err(RedisError::Unexpected(
+                "the spend script: not 0 or 1".into(),
+            )),
+        }
+    }
+
+    /// Rolled-up spend in `dim` from `from_day` to `to_day` (days since the
+    /// epoch, inclusive), for one id or every id, ordered by id then day;
+    /// days with no spend are left out. Two round trips for every id (the
+    /// day indexes, then the rollups), one for a single id.
+    pub fn spend(
+        &mut self,
+        dim: Dimension,
+        id: Option<&str>,
+        from_day: i64,
+        to_day: i64,
+    ) -> Result<Vec<SpendRow>, RedisError> {
+        if to_day < from_day {
+            return Ok(Vec::new());
+        }
+        if to_day - from_day >= RETENTION_DAYS {
+            return Err(RedisError::Invalid(format!(
+                "a spend query spans at most {RETENTION_DAYS} days"
+            )));
+        }
+        let days: Vec<String> = (from_day..=to_day).map(|d| Period::Day.id(d)).collect();
+        let mut wanted: Vec<(String, usize)> = match id {
+            Some(id) => (0..days.len()).map(|i| (id.to_owned(), i)).collect(),
+            None => self.ids_by_day(dim, &days)?,
+        };
+        wanted.sort();
+        let mut rows = Vec::new();
+        for chunk in wanted.chunks(READ_CHUNK) {
+            let cmds: Vec<Vec<Vec<u8>>> = chunk
+                .iter()
+                .map(|(id, day)| {
+                    let mut cmd =
+                        vec![b"HMGET".to_vec(), self.day_key(dim.name(), &days[*day], id)];
+                    cmd.extend(FIELDS.iter().map(|f| f.as_bytes().to_vec()));
+                    cmd
+                })
+                .collect();
+            let replies = self.redis.pipeline(&cmds)?;
+            for ((id, day), reply) in chunk.iter().zip(replies) {
+                if let Some(row) = spend_row(checked(reply)?, id, &days[*day])? {
+                    rows.push(row);
+                }
+            }
+        }
+        Ok(rows)
+    }
+
+    /// What `id` was charged (nano-USD) in `dim` over the period holding
+    /// `day`: one round trip (the day's rollup, every day of the month in
+    /// one pipeline, or the all-time rollup).
+    pub fn charged(
+        &mut self,
+        dim: Dimension,
+        id: &str,
+        period: Period,
+        day: i64,
+    ) -> Result<i64, RedisError> {
+        let hget = |key: Vec<u8>| vec![b"HGET".to_vec(), key, CHARGE.to_vec()];
+        let cmds: Vec<Vec<Vec<u8>>> = match period.end(day) {
+            None => vec![hget(self.redis_key(&["spend", dim.name(), "total", id]))],
+            Some(end) => (period.start(day)..end)
+                .map(|d| hget(self.day_key(dim.name(), &Period::Day.id(d), id)))
+                .collect(),
+        };
+        let mut total: i64 = 0;
+        for reply in self.redis.pipeline(&cmds)? {
+            let n = checked(reply)?
+                .to_i64()
+                .ok_or_else(|| RedisError::Unexpected("a charge that is not an integer".into()))?;
+            total = total.saturating_add(n);
+        }
+        Ok(total)
+    }
+
+    /// Every `(id, index into days)` with spend, from the days' indexes.
+    fn ids_by_day(
+        &mut self,
+        dim: Dimension,
+        days: &[String],
+    ) -> Result<Vec<(String, usize)>, RedisError> {
+        let cmds: Vec<Vec<Vec<u8>>> = days
+            .iter()
+            .map(|day| {
+                vec![
+                    b"SMEMBERS".to_vec(),
+                    self.redis_key(&["spend-ids", dim.name(), day]),
+                ]
+            })
+            .collect();
+        let mut wanted = Vec::new();
+        for (i, reply) in self.redis.pipeline(&cmds)?.into_iter().enumerate() {
+            let members = checked(reply)?
+                .into_array()
+                .ok_or_else(|| RedisError::Unexpected("SMEMBERS: not an array".into()))?;
+            for member in members {
+                let id = member
+                    .as_bytes()
+                    .ok_or_else(|| RedisError::Unexpected("SMEMBERS: not a string".into()))?;
+                wanted.push((String::from_utf8_lossy(id).into_owned(), i));
+            }
+        }
+        Ok(wanted)
+    }
+
+    fn day_key(&self, dim: &str, day: &str, id: &str) -> Vec<u8> {
+        self.redis_key(&["spend", dim, day, id])
+    }
+}
+
+/// The batch summed per `(dimension, id, day)`, in the order of `FIELDS`.
+fn rollup(rows: &[LedgerRow]) -> BTreeMap<(&'static str, String, i64), [i64; 6]> {
+    let mut groups: BTreeMap<(&'static str, String, i64), [i64; 6]> = BTreeMap::new();
+    for row in rows {
+        let tokens = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        let sums = [
+            1,
+            tokens(row.prompt_tokens),
+            tokens(row.completion_tokens),
+            row.provider_nanos,
+            row.charge_nanos,
+            row.gateway_nanos,
+        ];
+        for dim in Dimension::ALL {
+            let Some(id) = dim.of(row) else {
+                continue;
+            };
+            let group = groups.entry((dim.name(), id, row.day())).or_default();
+            for (total, n) in group.iter_mut().zip(sums) {
+                *total = total.saturating_add(n);
+            }
+        }
+    }
+    groups
+}
+
+/// A day's rollup from `HMGET`'s six answers; `None` when it has none.
+fn spend_row(reply: Value, id: &str, day: &str) -> Result<Option<SpendRow>, RedisError> {
+    let values = reply
+        .into_array()
+        .filter(|v| v.len() == FIELDS.len())
+        .ok_or_else(|| RedisError::Unexpected("HMGET: not six values".into()))?;
+    if values.iter().all(|v| *v == Value::Nil) {
+        return Ok(None);
+    }
+    let mut n = [0i64; 6];
+    for (slot, value) in n.iter_mut().zip(&values) {
+        *slot = value.to_i64().ok_or_else(|| {
+            RedisError::Unexpected("a rollup counter that is not an integer".into())
+        })?;
+    }
+    let count = |i: usize| u64::try_from(n[i]).unwrap_or(0);
+    Ok(Some(SpendRow {
+        id: id.to_owned(),
+        day: day.to_owned(),
+        requests: count(0),
+        prompt_tokens: count(1),
+        completion_tokens: count(2),
+        provider_nanos: n[3],
+        charge_nanos: n[4],
+        gateway_nanos: n[5],
+    }))
+}
