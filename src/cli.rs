@@ -181,6 +181,8 @@ fn server_tls(
 
 /// Everything a server command needs to start its workers.
 struct Launch<'a> {
+    /// The first worker's index (an admin listener's worker follows the API's).
+    first_id: usize,
     listen: &'a str,
     workers: usize,
     driver: DriverChoice,
@@ -213,6 +215,7 @@ where
     let tls = server_tls(l.tls_cert, l.tls_key)?;
     let listeners = std::mem::take(&mut start.listeners);
     let workers = runtime::spawn_workers(
+        l.first_id,
         listeners,
         start.driver,
         l.limits,
@@ -256,9 +259,21 @@ fn serve(flags: &Flags) -> ExitCode {
     // Before any socket: reported once the listening line is out.
     let nofile = runtime::raise_nofile_limit();
     let mut generation = 1;
+    if let Err(e) = check_exposure(&config) {
+        eprintln!("tollgate: {e}");
+        return ExitCode::FAILURE;
+    }
     let first = crate::router::Snapshot::build(std::sync::Arc::new(config.clone()), generation);
     let startup_notes = snapshot_notes(&first);
     crate::router::publish(first);
+    let worker_count = match config.server.workers {
+        0 => runtime::available_cores(),
+        n => n,
+    };
+    if let Err(e) = crate::governance::runtime::start(&config, worker_count + 1) {
+        eprintln!("tollgate: governance: {e}");
+        return ExitCode::FAILURE;
+    }
     spawn_dns_refresher();
 
     let signals = match Signals::new([SIGHUP, SIGTERM, SIGINT]) {
@@ -271,6 +286,7 @@ fn serve(flags: &Flags) -> ExitCode {
     let server = &config.server;
     let launched = launch(
         Launch {
+            first_id: 0,
             listen: &server.listen,
             workers: server.workers,
             driver: server.driver,
@@ -292,6 +308,31 @@ fn serve(flags: &Flags) -> ExitCode {
         start.driver.name(),
         config.models.len()
     );
+    let admin_workers = match &config.admin.listen {
+        Some(listen) => {
+            let launched = launch(
+                Launch {
+                    first_id: start.workers,
+                    listen,
+                    workers: 1,
+                    driver: server.driver,
+                    limits: Limits::from_config(server),
+                    drain: Duration::from_millis(server.drain_timeout_ms),
+                    tls_cert: &server.tls_cert,
+                    tls_key: &server.tls_key,
+                },
+                crate::gateway::Gateway::admin,
+            );
+            match launched {
+                Ok((admin, set)) => {
+                    eprintln!("tollgate: admin API listening on {}", admin.addr);
+                    Some(set)
+                }
+                Err(code) => return code,
+            }
+        }
+        None => None,
+    };
     match nofile {
         Ok((before, after)) if before != after => {
             eprintln!("tollgate: open files limit {after} (raised from {before})");
@@ -311,8 +352,28 @@ fn serve(flags: &Flags) -> ExitCode {
     eprintln!("tollgate: shutting down: draining in-flight requests");
     runtime::lifecycle().begin_shutdown();
     workers.join();
+    if let Some(set) = admin_workers {
+        set.join();
+    }
     eprintln!("tollgate: stopped");
     ExitCode::SUCCESS
+}
+
+/// A gateway reachable from other hosts must ask for keys, unless the
+/// operator says otherwise: it spends the providers' keys for whoever calls.
+fn check_exposure(config: &Config) -> Result<(), String> {
+    let public = config
+        .server
+        .listen
+        .parse::<SocketAddr>()
+        .is_ok_and(|a| !a.ip().is_loopback());
+    if public && !config::keys_required(config) && !config.governance.allow_unauthenticated {
+        return Err(format!(
+            "refusing to serve {} with no key configured: anyone who reaches it could spend the providers' keys. Add [[keys]] or [[admin.tokens]], or set `[governance] allow_unauthenticated = true`",
+            config.server.listen
+        ));
+    }
+    Ok(())
 }
 
 /// Provider addresses are resolved off the request path; this keeps them
@@ -350,6 +411,7 @@ fn reload_config(source: &ConfigSource, running: &Config, generation: u64) {
                 std::sync::Arc::new(new.clone()),
                 generation,
             ));
+            crate::governance::runtime::reconfigure(&new);
             eprintln!(
                 "tollgate: reload: config {source} applied (generation {generation}, {} models)",
                 new.models.len()
@@ -400,6 +462,7 @@ fn mock_upstream(flags: &Flags) -> ExitCode {
     limits.max_body_bytes = 64 * 1024 * 1024;
     let launched = launch(
         Launch {
+            first_id: 0,
             listen,
             workers: flags.workers.unwrap_or(0),
             driver: flags.driver.unwrap_or(DriverChoice::Auto),

@@ -20,6 +20,8 @@ pub struct ChatEnvelope {
     pub tags: Option<String>,
     /// `max_completion_tokens`, else `max_tokens`, when a whole number.
     pub max_tokens: Option<u32>,
+    /// The end user the client names (`user`; Anthropic `metadata.user_id`).
+    pub end_user: Option<String>,
 }
 
 crate::tape_fields! {
@@ -31,7 +33,21 @@ crate::tape_fields! {
         metadata: "metadata",
         max_completion_tokens: "max_completion_tokens",
         max_tokens: "max_tokens",
+        user: "user",
     }
+}
+
+/// An end-user id as the ledger keeps it: present and at most 256 bytes.
+pub fn end_user_id(s: &str) -> Option<String> {
+    (!s.is_empty() && s.len() <= 256).then(|| s.to_owned())
+}
+
+/// `metadata.user_id` when it is a string (Anthropic's end user).
+pub fn metadata_user_id(metadata: Option<simd_json::tape::Value<'_, '_>>) -> Option<String> {
+    let obj = metadata?.as_object()?;
+    crate::canonical::tape::field(&obj, "user_id")?
+        .as_str()
+        .and_then(end_user_id)
 }
 
 /// `metadata.tags` when it is a string (routing tags; anything else is
@@ -198,6 +214,7 @@ fn check(
         model_span,
         tags: metadata_tags(top.metadata),
         max_tokens: whole(top.max_completion_tokens).or_else(|| whole(top.max_tokens)),
+        end_user: top.user.and_then(|v| v.as_str().and_then(end_user_id)),
     })
 }
 

@@ -121,7 +121,10 @@ pub fn load_str(text: &str) -> Result<Config, ConfigErrors> {
 fn is_secret_path(path: &str) -> bool {
     path.split('.').any(|part| {
         let name = part.split('[').next().unwrap_or(part);
-        matches!(name, "api_key" | "api_keys" | "key")
+        matches!(
+            name,
+            "api_key" | "api_keys" | "key" | "token" | "password" | "hash"
+        )
     })
 }
 
@@ -320,6 +323,7 @@ fn validate(config: &Config) -> Vec<ConfigError> {
     }
     super::routing_checks::validate(config, &provider_names, &mut err);
     context_checks(config, &mut err);
+    super::governance::validate(config, &mut err);
     errors.extend(crate::context_window::catalog::check_overrides(
         &config.catalog,
     ));

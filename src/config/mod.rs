@@ -3,6 +3,7 @@
 
 mod catalog;
 mod context;
+mod governance;
 mod load;
 mod routing;
 mod routing_checks;
@@ -11,6 +12,10 @@ mod secret;
 
 pub use catalog::{CatalogOverride, PriceFields, TierFields};
 pub use context::{ContextConfig, FitStrategyName, ModelContextConfig};
+pub use governance::{
+    AdminConfig, AdminScope, AdminTokenConfig, EndUserConfig, FailPolicy, GovernanceConfig,
+    RedisConfig, ReserveConfig, TeamConfig, keys_required, parse_hash,
+};
 pub use load::{ConfigError, ConfigErrors, ConfigSource, load_file, load_str, resolve_source};
 pub use routing::{
     BreakerConfig, ComplexityConfig, DeploymentConfig, HedgeConfig, KeyConfig, RetryConfig,

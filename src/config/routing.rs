@@ -39,6 +39,10 @@ pub struct HedgeConfig {
     /// Cap on extra cost: at most this many hedge attempts per request.
     #[serde(default = "one")]
     pub max_extra: u32,
+    /// Charge what a losing hedge cost to the key; otherwise the gateway
+    /// bears it (its own column in the spend ledger).
+    #[serde(default)]
+    pub charge_losers: bool,
 }
 
 fn default_hedge_floor_ms() -> u64 {
@@ -200,8 +204,12 @@ pub struct RuleMatch {
 pub struct KeyConfig {
     /// Named in rules and logs; never the secret itself.
     pub id: String,
-    /// `env:VAR` or `file:/path`, like provider keys.
-    pub key: String,
+    /// `env:VAR` or `file:/path`, like provider keys; or give `hash`.
+    #[serde(default)]
+    pub key: Option<String>,
+    /// `sha256:<hex>` of the key, so the config need not hold it at all.
+    #[serde(default)]
+    pub hash: Option<String>,
     /// Requests with this key only ever reach deployments in this region.
     #[serde(default)]
     pub region: Option<String>,
@@ -211,4 +219,21 @@ pub struct KeyConfig {
     /// (otherwise the header is ignored).
     #[serde(default)]
     pub allow_timeout_header: bool,
+    #[serde(default)]
+    pub team: Option<String>,
+    /// Models this key may use (client-facing names); empty = every model.
+    #[serde(default)]
+    pub models: Vec<String>,
+    #[serde(default)]
+    pub limits: crate::governance::types::RateLimits,
+    #[serde(default)]
+    pub budgets: crate::governance::types::Budgets,
+    #[serde(default)]
+    pub priority: crate::governance::types::Priority,
+    /// May pick a lower priority per request with `x-tollgate-priority`.
+    #[serde(default)]
+    pub allow_priority_header: bool,
+    /// `YYYY-MM-DD` (UTC): refused from that day on.
+    #[serde(default)]
+    pub expires: Option<String>,
 }

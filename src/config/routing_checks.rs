@@ -171,8 +171,5 @@ pub(super) fn validate(config: &Config, providers: &HashSet<&str>, err: &mut Rep
         if k.id.is_empty() || !ids.insert(k.id.as_str()) {
             err(format!("keys[{i}].id"), "must be present and unique".into());
         }
-        if let Err(why) = super::secret::check_reference(&k.key) {
-            err(format!("keys[{i}].key"), why.into());
-        }
     }
 }

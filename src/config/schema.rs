@@ -36,6 +36,16 @@ pub struct Config {
     /// Per-model figures over the built-in model catalog, by upstream model name.
     #[serde(default)]
     pub catalog: BTreeMap<String, CatalogOverride>,
+    /// Where keys, spend and limits are kept; the Redis tier.
+    #[serde(default)]
+    pub governance: super::governance::GovernanceConfig,
+    /// The admin API's credentials and listener.
+    #[serde(default)]
+    pub admin: super::governance::AdminConfig,
+    #[serde(default)]
+    pub teams: Vec<super::governance::TeamConfig>,
+    #[serde(default)]
+    pub end_users: Vec<super::governance::EndUserConfig>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -227,6 +237,10 @@ pub struct ProviderConfig {
     /// Top-level request fields always sent with this value (e.g. `enable_thinking = false`).
     #[serde(default)]
     pub set_fields: BTreeMap<String, toml::Value>,
+    /// This provider endpoint's own limits (requests and tokens per minute,
+    /// over every model it serves): past them its deployments are skipped.
+    #[serde(default)]
+    pub limits: crate::governance::types::RateLimits,
 }
 
 fn default_connect_timeout_ms() -> u64 {
@@ -288,6 +302,9 @@ pub struct ModelConfig {
     /// This model's context fitting, over `[context]`.
     #[serde(default)]
     pub context: Option<super::ModelContextConfig>,
+    /// Requests and tokens per minute over every client of this model.
+    #[serde(default)]
+    pub limits: crate::governance::types::RateLimits,
 }
 
 /// The timeout fields that providers and models share, as one value.

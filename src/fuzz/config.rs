@@ -211,7 +211,7 @@ fn pasted_key(config: &Config) -> Option<String> {
     config
         .keys
         .iter()
-        .position(|k| k.key.contains(MARK))
+        .position(|k| k.key.as_deref().is_some_and(|s| s.contains(MARK)))
         .map(|i| format!("keys[{i}]"))
 }
 

@@ -43,6 +43,8 @@ pub struct RequestCtx<'a> {
     /// A policy stage changed the canonical request: every attempt renders
     /// from it, so no body goes upstream as the client wrote it.
     pub rewritten: bool,
+    /// Whole answers carry `x-tollgate-cost` (governance is on).
+    pub price_answers: bool,
 }
 
 impl RequestCtx<'_> {

@@ -1,9 +1,11 @@
-//! Client keys: which presented credential (Bearer, `x-api-key`, `api-key`)
-//! matches a configured `[[keys]]` entry, compared in constant time. Checked
-//! from the head alone, so a request without a key never gets its body read.
+//! Client keys: the presented credential (Bearer, `x-api-key`, `api-key`)
+//! hashed and looked up among the keys governance holds, so only digests
+//! are ever compared or stored. Checked from the head alone, so a request
+//! without a key never gets its body read.
 
 use crate::api::ApiError;
-use crate::router::{ClientKey, Snapshot};
+use crate::governance::keys::digest_of;
+use crate::governance::state::{GovSnapshot, Key};
 use crate::server::Request;
 
 /// Whether this route serves only requests that carry a client key.
@@ -15,44 +17,48 @@ pub(super) fn needs_key(req: &Request) -> bool {
             | "/v1/messages"
             | "/v1/messages/count_tokens"
             | "/v1/models"
+            | "/key/info"
     )
 }
 
-/// With `[[keys]]` configured, every request must carry one of them.
-pub(super) fn authenticate<'s>(
-    snapshot: &'s Snapshot,
-    req: &Request,
-) -> Result<Option<&'s ClientKey>, ApiError> {
-    if snapshot.keys.is_empty() {
-        return Ok(None);
-    }
-    let presented = req
-        .header("authorization")
+/// The credential a request presents, whichever header carries it.
+pub(crate) fn presented(req: &Request) -> Option<&[u8]> {
+    req.header("authorization")
         .and_then(|v| {
             v.strip_prefix(b"Bearer ")
                 .or_else(|| v.strip_prefix(b"bearer "))
         })
         .or_else(|| req.header("x-api-key"))
         .or_else(|| req.header("api-key"))
-        .map(<[u8]>::trim_ascii);
-    let found = presented.and_then(|p| {
-        snapshot.keys.iter().find(|k| {
-            k.secret
-                .as_ref()
-                .is_some_and(|s| constant_time_eq(s.expose().as_bytes(), p))
-        })
-    });
-    match found {
-        Some(k) => Ok(Some(k)),
-        None => Err(ApiError::coded(
+        .map(<[u8]>::trim_ascii)
+        .filter(|p| !p.is_empty())
+}
+
+/// When keys are required, the request's key, or why it has none.
+pub(super) fn authenticate<'g>(
+    gov: &'g GovSnapshot,
+    req: &Request,
+) -> Result<Option<&'g Key>, ApiError> {
+    if !gov.required {
+        return Ok(None);
+    }
+    let Some(key) = presented(req).and_then(|p| gov.by_digest(&digest_of(p))) else {
+        return Err(ApiError::coded(
             401,
             "invalid_request_error",
             "invalid_api_key",
-            "Missing or unknown API key. Send `Authorization: Bearer <key>`.",
-        )),
+            "Missing or unknown API key. Send `Authorization: Bearer <key>` (or `x-api-key`).",
+        ));
+    };
+    if let Some(at) = key.expires_at
+        && at <= crate::resilience::unix_secs()
+    {
+        return Err(ApiError::coded(
+            401,
+            "invalid_request_error",
+            "expired_api_key",
+            "This API key has expired.",
+        ));
     }
-}
-
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    Ok(Some(key))
 }

@@ -40,7 +40,8 @@ async fn count(
     resp: &mut Responder<'_>,
 ) -> Result<(), ApiError> {
     let snapshot = router::current();
-    authenticate(&snapshot, req)?;
+    let gov = crate::governance::state::current();
+    let key = authenticate(&gov, req)?;
     let name = match inbound {
         Inbound::Anthropic => read_route_fields(&req.body)?.model,
         Inbound::OpenAi => crate::api::chat::inspect(&req.body)?.model,
@@ -48,6 +49,14 @@ async fn count(
     let model = snapshot
         .model(&name)
         .ok_or_else(|| ApiError::model_not_found(&name))?;
+    if key.is_some_and(|k| !k.models.is_empty() && !k.models.contains(&name)) {
+        return Err(ApiError::coded(
+            403,
+            "permission_error",
+            "model_not_allowed",
+            format!("This key may not use model `{name}`."),
+        ));
+    }
     let counted_by = snapshot
         .config
         .context

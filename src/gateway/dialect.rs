@@ -62,6 +62,7 @@ impl Inbound {
                     model_span: first_model.filter(|_| route.single_model),
                     tags: route.tags,
                     max_tokens: route.max_tokens,
+                    end_user: route.end_user,
                 })
             }
         }

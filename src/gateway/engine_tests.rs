@@ -147,6 +147,7 @@ fn a_hedge_never_fires_before_its_floor() {
         after_ms,
         min_after_ms,
         max_extra: 1,
+        charge_losers: false,
     };
     assert_eq!(
         hedge_delay(&h(Some(300), 50), &t[0]),
@@ -327,6 +328,7 @@ fn a_hedge_starts_after_its_delay_and_the_loser_is_cancelled() {
         after_ms: Some(100),
         min_after_ms: 50,
         max_extra: 1,
+        charge_losers: false,
     };
     let clock = FakeClock::default();
     let script = Script::new(&clock, [ok(500), ok(150)]);
@@ -353,6 +355,7 @@ fn a_first_answer_before_the_hedge_delay_launches_no_hedge() {
         after_ms: Some(100),
         min_after_ms: 50,
         max_extra: 1,
+        charge_losers: false,
     };
     let clock = FakeClock::default();
     let script = Script::new(&clock, [ok(99)]);

@@ -17,6 +17,7 @@ use crate::sse::SseParser;
 
 pub async fn serve(
     ctx: &RequestCtx<'_>,
+    spec: Option<&crate::context_window::catalog::ModelSpec>,
     upstream_model: &str,
     headers: &[(&str, &[u8])],
     resp: &mut Responder<'_>,
@@ -45,6 +46,15 @@ pub async fn serve(
     let native = ctx.inbound == Inbound::OpenAi && !ctx.rewritten;
     if !plan.stream {
         let json = plan.completion_json(&answer_id);
+        let cost = ctx
+            .price_answers
+            .then(|| crate::governance::cost::answer_header(spec, Some(&usage)))
+            .flatten();
+        let mut with_cost = headers.to_vec();
+        if let Some((n, v)) = &cost {
+            with_cost.push((n, v));
+        }
+        let headers = &with_cost[..];
         let sent = if native {
             let mut all = Vec::with_capacity(headers.len() + 1);
             all.push(("content-type", b"application/json" as &[u8]));

@@ -14,6 +14,7 @@ mod policy;
 mod read;
 mod record;
 mod relay;
+mod spend;
 mod splice;
 mod translated;
 
@@ -32,10 +33,39 @@ pub struct Gateway {
     worker: usize,
     next_id: Cell<u64>,
     id_salt: u64,
+    /// Which routes this listener serves.
+    role: Role,
+}
+
+/// The API listener serves the API (and `/admin/*` unless the admin API has
+/// its own listener); the admin listener serves only `/admin/*` and health.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    Api { admin_here: bool },
+    Admin,
 }
 
 impl Gateway {
     pub fn new(worker: usize) -> Self {
+        let admin_here = crate::router::current().config.admin.listen.is_none();
+        Self::with_role(worker, Role::Api { admin_here })
+    }
+
+    pub fn admin(worker: usize) -> Self {
+        Self::with_role(worker, Role::Admin)
+    }
+
+    fn with_role(worker: usize, role: Role) -> Self {
+        crate::governance::limits::bind_slot(worker);
+        if crate::governance::runtime::get().is_some_and(|rt| rt.has_ledger()) {
+            // Hand this core's spend rows to the ledger writer, in batches.
+            monoio::spawn(async move {
+                loop {
+                    monoio::time::sleep(std::time::Duration::from_millis(20)).await;
+                    crate::governance::ledger::flush_local();
+                }
+            });
+        }
         // Publish this core's breaker states for /metrics, off the request path.
         monoio::spawn(async move {
             loop {
@@ -48,6 +78,7 @@ impl Gateway {
             worker,
             next_id: Cell::new(0),
             id_salt: crate::router::health::random_u64() & 0xffff_ffff,
+            role,
         }
     }
 
@@ -71,8 +102,8 @@ impl Service for Gateway {
     /// never gets to upload a body. `chat` checks again against the snapshot
     /// it holds, which a reload may have changed since.
     fn admit(&self, req: &Request) -> Result<(), ApiError> {
-        if auth::needs_key(req) {
-            auth::authenticate(&crate::router::current(), req)?;
+        if self.role != Role::Admin && auth::needs_key(req) {
+            auth::authenticate(&crate::governance::state::current(), req)?;
         }
         Ok(())
     }
@@ -88,9 +119,39 @@ impl Service for Gateway {
         (body, headers)
     }
 
-    async fn call(&self, req: Request, resp: &mut Responder<'_>) {
+    async fn call(&self, mut req: Request, resp: &mut Responder<'_>) {
         let method = req.method();
+        let path = req.path();
+        let admin_route = path.starts_with("/admin/");
+        let admin_here = matches!(self.role, Role::Admin | Role::Api { admin_here: true });
+        if admin_route && admin_here {
+            let (method, path) = (method.to_owned(), path.to_owned());
+            let query = req.query().map(str::to_owned);
+            let presented = auth::presented(&req).map(<[u8]>::to_vec);
+            let (status, body) = crate::governance::admin::handle(
+                &method,
+                &path,
+                query.as_deref(),
+                presented.as_deref(),
+                &mut req.body,
+            );
+            let _ = resp.send_json(status, &[], &body).await;
+            return;
+        }
+        if self.role == Role::Admin && !matches!(path, "/healthz" | "/readyz") {
+            let err = ApiError::not_found(path);
+            let _ = send_error(resp, Inbound::OpenAi, &err, &[]).await;
+            return;
+        }
         match req.path() {
+            "/key/info" if method == "GET" => {
+                let gov = crate::governance::state::current();
+                let (status, body) = match auth::authenticate(&gov, &req) {
+                    Ok(key) => crate::governance::admin::key_info(&gov, key),
+                    Err(e) => (e.status, e.to_json()),
+                };
+                let _ = resp.send_json(status, &[], &body).await;
+            }
             "/v1/chat/completions" if method == "POST" => {
                 pipeline::serve(self, Inbound::OpenAi, req, resp).await
             }
@@ -207,7 +268,8 @@ fn metrics_text(worker: usize) -> String {
          # TYPE tollgate_upstream_connections_idle gauge\ntollgate_upstream_connections_idle{{worker=\"{worker}\"}} {idle}\n",
         snapshot.generation,
         snapshot.models.len()
-    ) + &crate::router::report::metrics_text()
+    ) + &crate::governance::tier::metrics_text()
+        + &crate::router::report::metrics_text()
         + &crate::observe::metrics::metrics_text()
 }
 

@@ -34,6 +34,8 @@ enum Exit {
     Raw(u16, Vec<(String, Vec<u8>)>, Vec<u8>),
     /// The client left before any answer.
     Abandoned,
+    /// Governance refused it (key, model, limit, budget), with its headers.
+    Refused(Box<crate::governance::enforce::Refusal>),
 }
 
 impl From<ApiError> for Exit {
@@ -47,7 +49,21 @@ pub async fn serve(gw: &Gateway, inbound: Inbound, req: Request, resp: &mut Resp
     let mut rec = DeliveryRecord::new(&request_id, inbound);
     // Hold this snapshot to the end: a reload mid-request does not affect it.
     let snapshot = router::current();
-    let exit = run(inbound, &req, &request_id, &snapshot, &mut rec, resp).await;
+    let gov = crate::governance::state::current();
+    let mut admission = None;
+    let exit = run(
+        inbound,
+        &req,
+        &request_id,
+        &snapshot,
+        Governed {
+            gov: &gov,
+            admission: &mut admission,
+        },
+        &mut rec,
+        resp,
+    )
+    .await;
     let id = ("x-request-id", request_id.as_bytes());
     match exit {
         Exit::Delivered(report) => {
@@ -61,6 +77,13 @@ pub async fn serve(gw: &Gateway, inbound: Inbound, req: Request, resp: &mut Resp
                 engine::Delivered::UpstreamFailed => Ending::UpstreamFailed,
                 engine::Delivered::ClientGone => Ending::ClientGone,
             };
+        }
+        Exit::Refused(refusal) => {
+            rec.status = refusal.error.status;
+            rec.ending = Ending::Refused;
+            let mut headers: Vec<(&str, &[u8])> = vec![id];
+            headers.extend(refusal.headers.iter().map(|(n, v)| (*n, v.as_slice())));
+            let _ = super::send_error(resp, inbound, &refusal.error, &headers).await;
         }
         Exit::Error(err, extra) => {
             rec.status = err.status;
@@ -89,7 +112,17 @@ pub async fn serve(gw: &Gateway, inbound: Inbound, req: Request, resp: &mut Resp
         }
     }
     rec.close();
+    if gov.active {
+        super::spend::account(&rec, &snapshot, &gov, admission.as_mut());
+    }
     record(&rec, snapshot.config.server.access_log);
+}
+
+/// What governance lends the request path: its snapshot, and where the
+/// request's admission (its reservations) is kept for settling at the end.
+struct Governed<'a> {
+    gov: &'a std::rc::Rc<crate::governance::state::CoreGov>,
+    admission: &'a mut Option<crate::governance::enforce::Admission>,
 }
 
 async fn run(
@@ -97,14 +130,17 @@ async fn run(
     req: &Request,
     request_id: &str,
     snapshot: &Snapshot,
+    governed: Governed<'_>,
     rec: &mut DeliveryRecord,
     resp: &mut Responder<'_>,
 ) -> Exit {
-    let key = match authenticate(snapshot, req) {
+    let gov = governed.gov;
+    let key = match authenticate(gov, req) {
         Ok(k) => k,
         Err(e) => return e.into(),
     };
     rec.key_id = key.map(|k| k.id.clone());
+    rec.team = key.and_then(|k| k.record.team.clone());
     let mut ctx = RequestCtx {
         inbound,
         snapshot,
@@ -119,17 +155,22 @@ async fn run(
         max_tokens: OnceCell::new(),
         obligations: Obligations::default(),
         rewritten: false,
+        price_answers: gov.active,
     };
-    match timeout_cap(snapshot, key, req) {
+    match timeout_cap(gov.required, key, req) {
         Ok(cap) => ctx.timeout_cap = cap,
         Err(e) => return e.into(),
     }
     // Clients send `model` first: this look stops there.
     let first_model = first_top_level_value(&req.body, b"model");
-    let (requested, metadata_tags) = match read_request(&mut ctx, snapshot, first_model) {
+    let (requested, metadata_tags, end_user) = match read_request(&mut ctx, snapshot, first_model) {
         Ok(r) => r,
         Err(e) => return e.into(),
     };
+    rec.end_user = req
+        .header_str(&gov.end_user_header)
+        .and_then(|u| crate::api::chat::end_user_id(u.trim()))
+        .or(end_user);
     rec.requested_model = requested.clone();
     rec.stream = ctx.stream;
     let facts = RequestFacts {
@@ -150,12 +191,44 @@ async fn run(
         }
     };
     rec.model_configured = true;
+    if gov.active {
+        // A limit with room held on another core (or not yet leased from
+        // Redis) is asked again after the aggregator's next passes: a short
+        // wait, never a refusal the limit did not mean.
+        let pass =
+            std::time::Duration::from_millis(snapshot.config.governance.aggregator_interval_ms);
+        let mut tries = 0;
+        loop {
+            match super::spend::admit(&ctx, gov, key, &decision, rec.end_user.as_deref()) {
+                Ok(a) => {
+                    *governed.admission = Some(a);
+                    break;
+                }
+                Err(refusal) if refusal.retry_soon && tries < 3 => {
+                    tries += 1;
+                    monoio::time::sleep(pass * 2).await;
+                }
+                Err(refusal) => return Exit::Refused(refusal),
+            }
+        }
+    }
     if !snapshot.stages.is_empty()
         && let Err(e) = run_stages(&mut ctx, snapshot, key, &decision)
     {
         return e.into();
     }
-    let planned = plan(snapshot, &decision);
+    let mut planned = plan(snapshot, &decision);
+    if let Some(admission) = governed.admission.as_mut()
+        && !gov.providers.is_empty()
+    {
+        // A provider endpoint whose own limit is spent is skipped, not sent
+        // a request it would refuse with a 429.
+        let before = planned.targets.len();
+        super::spend::skip_spent_providers(admission, &mut planned);
+        if planned.targets.is_empty() && before > 0 {
+            return Exit::Refused(super::spend::providers_spent(&decision));
+        }
+    }
     let route_header = |trail: Option<(&Trail, &str)>| route_value(&decision, trail);
     let Some(first) = planned.targets.first().cloned() else {
         let why = decision
@@ -185,7 +258,11 @@ async fn run(
             ("x-tollgate-route", route.as_bytes()),
         ];
         rec.served = Some((first.provider.name.clone(), first.upstream_model.clone()));
-        return match super::in_process::serve(&ctx, &first.upstream_model, &headers, resp).await {
+        let mut all = headers.to_vec();
+        let limit_headers = admission_headers(governed.admission);
+        all.extend(limit_headers.iter().map(|(n, v)| (*n, v.as_slice())));
+        let spec = first.spec.as_deref();
+        return match super::in_process::serve(&ctx, spec, &first.upstream_model, &all, resp).await {
             Ok(report) => Exit::Delivered(report),
             Err(e) => e.into(),
         };
@@ -221,6 +298,8 @@ async fn run(
                 .map(|f| f.headers())
                 .unwrap_or_default();
             headers.extend(fit_headers.iter().map(|(n, v)| (*n, v.as_slice())));
+            let limit_headers = admission_headers(governed.admission);
+            headers.extend(limit_headers.iter().map(|(n, v)| (*n, v.as_slice())));
             // The summarize call is part of what this answer cost.
             if let Some((label, usage)) = prepared.fit.as_ref().and_then(|f| f.summary.clone()) {
                 rec.attempts.push(engine::AttemptRecord {
@@ -259,6 +338,16 @@ async fn run(
         }
         Outcome::Abandoned => Exit::Abandoned,
     }
+}
+
+/// The `x-ratelimit-*` headers an admitted request's answer carries.
+fn admission_headers(
+    admission: &Option<crate::governance::enforce::Admission>,
+) -> Vec<(&'static str, Vec<u8>)> {
+    admission
+        .as_ref()
+        .map(|a| a.headers.clone())
+        .unwrap_or_default()
 }
 
 /// Runs the snapshot's policy stages over the canonical request.

@@ -18,14 +18,14 @@ use crate::server::Request;
 /// output, honoured for keys allowed to use it (and for everyone when no
 /// keys are configured); ignored for other keys.
 pub(super) fn timeout_cap(
-    snapshot: &Snapshot,
+    keys_required: bool,
     key: Option<&ClientKey>,
     req: &Request,
 ) -> Result<Option<std::time::Duration>, ApiError> {
     let Some(value) = req.header_str("x-tollgate-timeout-ms") else {
         return Ok(None);
     };
-    let allowed = snapshot.keys.is_empty() || key.is_some_and(|k| k.allow_timeout_header);
+    let allowed = !keys_required || key.is_some_and(|k| k.allow_timeout_header);
     if !allowed {
         return Ok(None);
     }
@@ -42,12 +42,13 @@ pub(super) fn timeout_cap(
 /// translating providers is parsed once, into the canonical model, which
 /// also holds `metadata`; anything else gets the dialect's envelope, one
 /// tape read (the canonical parse follows lazily if a fallback needs it).
-/// Answers the requested model and the routing tags in `metadata`.
+/// Answers the requested model, the routing tags in `metadata` and the end
+/// user the body names.
 pub(super) fn read_request(
     ctx: &mut RequestCtx<'_>,
     snapshot: &Snapshot,
     first_model: Option<Range<usize>>,
-) -> Result<(String, Option<String>), ApiError> {
+) -> Result<(String, Option<String>, Option<String>), ApiError> {
     let quick = first_model
         .clone()
         .and_then(|span| plain_string(&ctx.req.body, span));
@@ -72,10 +73,14 @@ pub(super) fn read_request(
                     canonical.stream,
                     canonical.include_usage,
                 );
+                let end_user = canonical
+                    .user
+                    .as_deref()
+                    .and_then(crate::api::chat::end_user_id);
                 let _ = ctx.max_tokens.set(canonical.sampling.max_output_tokens);
                 ctx.stream = stream;
                 ctx.include_usage = include_usage;
-                return Ok((model, tags));
+                return Ok((model, tags, end_user));
             }
             // A repeated `model` may parse to another value than the first
             // one seen: that body takes the general path, which routes by
@@ -96,7 +101,11 @@ pub(super) fn read_request(
     ctx.stream = envelope.stream;
     ctx.include_usage = envelope.include_usage;
     let _ = ctx.max_tokens.set(envelope.max_tokens);
-    let answer = (envelope.model.clone(), envelope.tags.clone());
+    let answer = (
+        envelope.model.clone(),
+        envelope.tags.clone(),
+        envelope.end_user.clone(),
+    );
     let _ = ctx.envelope.set(Ok(envelope));
     Ok(answer)
 }

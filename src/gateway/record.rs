@@ -28,6 +28,9 @@ pub struct DeliveryRecord {
     pub request_id: String,
     pub inbound: Inbound,
     pub key_id: Option<String>,
+    pub team: Option<String>,
+    /// The end user the client named (header, `user`, `metadata.user_id`).
+    pub end_user: Option<String>,
     /// The model the client asked for (empty when the body had none).
     pub requested_model: String,
     /// The config serves `requested_model` (else metrics do not name it:
@@ -52,6 +55,8 @@ impl DeliveryRecord {
             request_id: request_id.to_owned(),
             inbound,
             key_id: None,
+            team: None,
+            end_user: None,
             requested_model: String::new(),
             model_configured: false,
             attempts: Vec::new(),

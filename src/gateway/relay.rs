@@ -130,10 +130,17 @@ pub async fn relay(
     // A whole answer was held to its end: its usage is read off it now.
     if !is_sse && upstream.body.is_done() {
         let usage = whole_usage(ctx.inbound, &first);
+        let cost = ctx
+            .price_answers
+            .then(|| {
+                crate::governance::cost::answer_header(deployment.spec.as_deref(), usage.as_ref())
+            })
+            .flatten();
         let headers: Vec<(&str, &[u8])> = upstream
             .headers()
             .filter(|(n, _)| relayed_header(n))
             .chain(ours.iter().copied())
+            .chain(cost.as_ref().map(|(n, v)| (*n, v.as_slice())))
             .collect();
         let sent = resp.send(status, &headers, &first).await;
         let delivered = match sent {

@@ -54,7 +54,15 @@ pub async fn deliver(
         // and every request would otherwise move that much on each call.
         Box::pin(stream(prepared, translator, writer, hold, headers, resp)).await
     } else {
-        whole(prepared, ctx.inbound, answer_id, headers, resp).await
+        whole(
+            prepared,
+            ctx.inbound,
+            ctx.price_answers,
+            answer_id,
+            headers,
+            resp,
+        )
+        .await
     }
 }
 
@@ -125,6 +133,7 @@ pub fn write_answer(inbound: Inbound, answer: &ChatResponse, out: &mut Vec<u8>) 
 async fn whole(
     prepared: Prepared,
     inbound: Inbound,
+    price_answers: bool,
     answer_id: String,
     headers: &[(&str, &[u8])],
     resp: &mut Responder<'_>,
@@ -175,8 +184,15 @@ async fn whole(
         answer.model = deployment.upstream_model.clone();
     }
     let usage = answer.usage;
+    let cost = price_answers
+        .then(|| crate::governance::cost::answer_header(deployment.spec.as_deref(), usage.as_ref()))
+        .flatten();
+    let mut all = headers.to_vec();
+    if let Some((n, v)) = &cost {
+        all.push((n, v));
+    }
     let sent = resp
-        .send_json_written(200, headers, |out| write_answer(inbound, &answer, out))
+        .send_json_written(200, &all, |out| write_answer(inbound, &answer, out))
         .await;
     Report {
         delivered: if sent.is_ok() {

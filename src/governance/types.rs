@@ -196,7 +196,7 @@ pub enum KeySource {
 }
 
 /// A gateway key. The secret itself is never kept: only its SHA-256.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct KeyRecord {
     /// Public id, named in logs, the ledger and the admin API.

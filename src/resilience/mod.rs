@@ -14,7 +14,7 @@ mod select;
 
 pub use backoff::{RetryWait, backoff_ms, parse_retry_after, parse_retry_after_ms, retry_wait};
 pub use breaker::{Admission, Breaker, BreakerParams, BreakerState};
-pub use clock::{Clock, ManualClock, MonotonicClock, unix_secs};
+pub use clock::{Clock, ManualClock, MonotonicClock, unix_millis, unix_secs};
 pub use complexity::{ComplexitySignals, ComplexityWeights, complexity_score, count_keywords};
 pub use deadline::{TimeoutSettings, Timeouts};
 pub use latency::LatencyStats;

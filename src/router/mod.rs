@@ -9,7 +9,7 @@ mod provider;
 pub mod report;
 mod snapshot;
 
-pub use provider::{Provider, ProviderState, toml_to_json};
+pub use provider::{Provider, ProviderState, read_secret, toml_to_json};
 pub use snapshot::{ClientKey, Deployment, ModelRoute, Snapshot};
 
 use std::cell::RefCell;

@@ -216,7 +216,7 @@ pub(super) fn build_provider(p: &ProviderConfig) -> Provider {
     }
 }
 
-pub(super) fn read_secret(reference: &str) -> Result<Secret, String> {
+pub fn read_secret(reference: &str) -> Result<Secret, String> {
     if let Some(var) = reference.strip_prefix("env:") {
         match std::env::var(var) {
             Ok(v) if !v.trim().is_empty() => Ok(Secret::new(v.trim().to_string())),

@@ -94,16 +94,8 @@ impl ModelRoute {
     }
 }
 
-/// A client key from `[[keys]]`, its secret resolved.
-#[derive(Debug)]
-pub struct ClientKey {
-    pub id: String,
-    pub secret: Option<crate::config::Secret>,
-    pub region: Option<String>,
-    pub tags: Vec<String>,
-    /// May lower its deadlines with `x-tollgate-timeout-ms`.
-    pub allow_timeout_header: bool,
-}
+/// A client key, as governance resolved it (record, team, buckets).
+pub type ClientKey = crate::governance::state::Key;
 
 #[derive(Debug)]
 pub struct Snapshot {
@@ -112,7 +104,6 @@ pub struct Snapshot {
     pub models: FxHashMap<String, Arc<ModelRoute>>,
     /// Every deployment, by `Deployment::index`.
     pub deployments: Vec<Arc<Deployment>>,
-    pub keys: Vec<ClientKey>,
     /// The `GET /v1/models` body, rendered once per snapshot.
     pub models_json: Vec<u8>,
     /// Complexity keywords, lower-cased once.
@@ -222,17 +213,6 @@ impl Snapshot {
             };
             models.insert(name, Arc::new(route));
         }
-        let keys = config
-            .keys
-            .iter()
-            .map(|k| ClientKey {
-                id: k.id.clone(),
-                secret: super::provider::read_secret(&k.key).ok(),
-                region: k.region.clone(),
-                tags: k.tags.clone(),
-                allow_timeout_header: k.allow_timeout_header,
-            })
-            .collect();
         let unready = if config.models.is_empty() {
             Some("no model is configured")
         } else if listed.is_empty() {
@@ -259,7 +239,6 @@ impl Snapshot {
             models_json: render_models(&listed),
             models,
             deployments,
-            keys,
             generation,
             stages: crate::gateway::stages_for(&config),
             unready,

@@ -116,11 +116,14 @@ fn facts<'a>(model: &'a str, tags: &[&str]) -> RequestFacts<'a> {
 
 fn key(region: &str) -> ClientKey {
     ClientKey {
-        id: "k".into(),
-        secret: None,
-        region: Some(region.into()),
-        tags: Vec::new(),
-        allow_timeout_header: false,
+        record: crate::governance::types::KeyRecord {
+            id: "k".into(),
+            region: Some(region.into()),
+            ..Default::default()
+        },
+        team: None,
+        rates: Default::default(),
+        budgets: Default::default(),
     }
 }
 

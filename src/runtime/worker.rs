@@ -54,6 +54,7 @@ impl WorkerSet {
 
 /// Starts one worker per listener. `make_service` runs on each worker thread.
 pub fn spawn_workers<S, F>(
+    first_id: usize,
     listeners: Vec<std::net::TcpListener>,
     driver: Driver,
     limits: Limits,
@@ -69,9 +70,10 @@ where
     let cpus = super::allowed_cpus();
     lifecycle()
         .workers_total
-        .store(listeners.len(), Ordering::SeqCst);
+        .fetch_add(listeners.len(), Ordering::SeqCst);
     let mut handles = Vec::new();
-    for (id, std_listener) in listeners.into_iter().enumerate() {
+    for (i, std_listener) in listeners.into_iter().enumerate() {
+        let id = first_id + i;
         let make_service = make_service.clone();
         let limits = limits.clone();
         let tls = tls.clone();

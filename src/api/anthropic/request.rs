@@ -44,6 +44,8 @@ pub struct MessagesRoute {
     /// `metadata.tags`, when a client attached routing tags there.
     pub tags: Option<String>,
     pub max_tokens: Option<u32>,
+    /// `metadata.user_id`: the end user.
+    pub end_user: Option<String>,
 }
 
 /// Reads only `model` and `stream`, for the same-dialect path: that body
@@ -76,6 +78,7 @@ fn read_route(body: &[u8], messages_required: bool) -> Result<MessagesRoute, Api
             single_model: crate::api::chat::count_key(&obj, "model") == 1,
             tags: crate::api::chat::metadata_tags(top.metadata),
             max_tokens: None,
+            end_user: crate::api::chat::metadata_user_id(top.metadata),
         };
         if !messages_required {
             return Ok(route);

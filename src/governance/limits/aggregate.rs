@@ -194,8 +194,9 @@ fn exchange_remote(
     source: &mut dyn Source,
 ) {
     let pool = bucket.pool.load(Relaxed);
-    let target = demand.saturating_mul(2).min(spec.capacity);
-    if demand > 0 && pool < target {
+    let keep = idle_keep(bucket, spec);
+    let target = demand.saturating_mul(2).max(keep).min(spec.capacity);
+    if (demand > 0 || pool < keep) && pool < target {
         let mut want = target - pool;
         if let Some(rest) = agg.outside {
             want = want.min((rest / 8).max(refused.min(rest)).max(1));
@@ -208,8 +209,8 @@ fn exchange_remote(
             }
             Err(_) => bucket.published.unavailable.store(true, Relaxed),
         }
-    } else if pool > 0 && now_ms.saturating_sub(agg.demand_ms) >= POOL_IDLE_MS {
-        let half = take_half(bucket);
+    } else if pool > keep && now_ms.saturating_sub(agg.demand_ms) >= POOL_IDLE_MS {
+        let half = take_half(bucket, pool - keep);
         if half > 0 {
             if source.give_back(spec, half, day).is_ok() {
                 agg.outside = agg.outside.map(|rest| rest.saturating_add(half));
@@ -221,14 +222,34 @@ fn exchange_remote(
     }
 }
 
-/// Takes half the pool (rounded up) out of it, racing the cores fairly.
-fn take_half(bucket: &Bucket) -> i64 {
+/// What an idle instance keeps on hand from a shared source: room for
+/// twice its largest request (or 1/64 of the limit), so the first request
+/// after a quiet spell is admitted without waiting for a lease. Across N
+/// instances at most N times this is stranded when the others are busy.
+pub(super) fn idle_keep(bucket: &Bucket, spec: &BucketSpec) -> i64 {
+    (spec.capacity / 64)
+        .max(
+            bucket
+                .published
+                .largest_take
+                .load(Relaxed)
+                .saturating_mul(2),
+        )
+        .clamp(1, spec.capacity.max(1))
+}
+
+/// Takes half the pool (rounded up, at most `spare`) out of it, racing the
+/// cores fairly.
+fn take_half(bucket: &Bucket, spare: i64) -> i64 {
     let mut pool = bucket.pool.load(Relaxed);
     for _ in 0..super::CAS_ATTEMPTS {
         if pool <= 0 {
             return 0;
         }
-        let half = pool - pool / 2;
+        let half = (pool - pool / 2).min(spare).max(0);
+        if half == 0 {
+            return 0;
+        }
         match bucket
             .pool
             .compare_exchange_weak(pool, pool - half, Relaxed, Relaxed)

@@ -74,6 +74,9 @@ pub struct Denied {
     /// When a retry may succeed; [`NEVER`] when it cannot (a total budget
     /// spent, or a take larger than what this priority may ever use).
     pub retry_after_ms: u64,
+    /// The tokens exist, held by another core or instance or not yet
+    /// leased: the aggregator's next pass may bring them here.
+    pub elsewhere: bool,
     pub limit: i64,
     pub remaining: i64,
     pub reset_ms: u64,
@@ -105,6 +108,9 @@ pub(super) struct Published {
     /// The aggregator's interval: the soonest a refused take can change.
     pub(super) tick_ms: AtomicU64,
     pub(super) unavailable: AtomicBool,
+    /// The largest take that reached the pool: a shared source's pool keeps
+    /// at least room for it, so a quiet key's next request is not refused.
+    pub(super) largest_take: AtomicI64,
 }
 
 pub struct Bucket {
@@ -126,6 +132,7 @@ impl Bucket {
             outside: AtomicI64::new(0),
             tick_ms: AtomicU64::new(1),
             unavailable: AtomicBool::new(false),
+            largest_take: AtomicI64::new(0),
         };
         let bucket = Bucket {
             id: spec.id.clone(),
@@ -178,6 +185,9 @@ impl Bucket {
                 Ok(_) => return Ok(()),
                 Err(now) => level = now,
             }
+        }
+        if n > self.published.largest_take.load(Relaxed) {
+            self.published.largest_take.fetch_max(n, Relaxed);
         }
         self.take_from_pool(slot, n, floor, p)
     }
@@ -289,6 +299,7 @@ impl Bucket {
         };
         Denied {
             retry_after_ms,
+            elsewhere: deficit <= 0 && n.saturating_add(floor) <= spec.capacity,
             limit: status.limit,
             remaining: status.remaining,
             reset_ms: status.reset_ms,

@@ -41,6 +41,9 @@ pub struct FailoverSource {
     last_remaining: FxHashMap<String, i64>,
     /// Buckets whose fallback level was seeded in this outage.
     seeded: FxHashSet<String>,
+    /// Instances sharing the limits, as last seen: a fail-open share is
+    /// one over it, taken when an outage begins.
+    instances: Option<Arc<std::sync::atomic::AtomicU64>>,
 }
 
 impl FailoverSource {
@@ -61,7 +64,15 @@ impl FailoverSource {
             owed_specs: FxHashMap::default(),
             last_remaining: FxHashMap::default(),
             seeded: FxHashSet::default(),
+            instances: None,
         }
+    }
+
+    /// Fail-open shares follow this count of live instances (1 / count,
+    /// read when an outage begins) instead of the fixed share.
+    pub fn sharing_with(mut self, instances: Arc<std::sync::atomic::AtomicU64>) -> Self {
+        self.instances = Some(instances);
+        self
     }
 
     pub fn is_degraded(&self) -> bool {
@@ -99,6 +110,9 @@ impl FailoverSource {
     fn go_down(&mut self, now_ms: u64) {
         if self.next_probe_ms.is_none() {
             self.seeded.clear();
+            if let (OutagePolicy::FailOpen { .. }, Some(n)) = (self.policy, &self.instances) {
+                self.fallback.set_share(1.0 / n.load(Relaxed).max(1) as f64);
+            }
         }
         self.next_probe_ms = Some(now_ms.saturating_add(self.retry_ms));
         self.degraded.store(true, Relaxed);

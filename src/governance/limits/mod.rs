@@ -113,6 +113,10 @@ pub struct Limiter {
     /// what they held.
     retired: Mutex<Vec<Arc<Bucket>>>,
     stopped: AtomicBool,
+    /// Passes the aggregator has finished, so a caller that defined buckets
+    /// can wait for them to be filled.
+    passes: std::sync::atomic::AtomicU64,
+    running: AtomicBool,
 }
 
 impl Limiter {
@@ -123,6 +127,8 @@ impl Limiter {
             buckets: ArcSwap::from_pointee(Buckets::default()),
             retired: Mutex::new(Vec::new()),
             stopped: AtomicBool::new(false),
+            passes: std::sync::atomic::AtomicU64::new(0),
+            running: AtomicBool::new(false),
         })
     }
 
@@ -177,6 +183,23 @@ impl Limiter {
         for bucket in live.values() {
             aggregate::pass(bucket, now_ms, utc_ms, source);
         }
+        self.passes.fetch_add(1, Relaxed);
+    }
+
+    /// Waits (at most about a second) until the running aggregator has made
+    /// `n` more passes: buckets defined before the call are filled then.
+    /// Off the request path only (config loads, admin calls).
+    pub fn await_passes(&self, n: u64) {
+        if !self.running.load(Relaxed) {
+            return;
+        }
+        let target = self.passes.load(Relaxed) + n;
+        for _ in 0..1000 {
+            if self.passes.load(Relaxed) >= target {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(1));
+        }
     }
 
     /// Runs the aggregator on its own thread, a pass every `every`.
@@ -186,6 +209,7 @@ impl Limiter {
         every: Duration,
     ) -> std::thread::JoinHandle<()> {
         let limiter = self.clone();
+        self.running.store(true, Relaxed);
         std::thread::Builder::new()
             .name("tollgate-limits".into())
             .spawn(move || {

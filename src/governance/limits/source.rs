@@ -87,6 +87,13 @@ impl LocalSource {
         LocalSource::with_share(1.0)
     }
 
+    /// Changes the fraction held from now on (the number of instances changed).
+    pub fn set_share(&mut self, share: f64) {
+        if share.is_finite() {
+            self.share = share.clamp(0.0, 1.0);
+        }
+    }
+
     pub fn with_share(share: f64) -> LocalSource {
         let share = if share.is_finite() {
             share.clamp(0.0, 1.0)

@@ -75,5 +75,10 @@ fn an_instance_that_goes_quiet_hands_its_lease_to_the_other() {
         total >= CAPACITY * 95 / 100,
         "admitted {total} of {CAPACITY}"
     );
-    assert_eq!(b.bucket.held(), 0, "the quiet instance kept nothing");
+    let keep = super::super::aggregate::idle_keep(&b.bucket, &b.bucket.spec());
+    assert!(
+        b.bucket.held() <= keep,
+        "the quiet instance kept only room for its next request: {} > {keep}",
+        b.bucket.held()
+    );
 }

@@ -1,0 +1,183 @@
+//! Governance at the pipeline's two ends: admission (before any upstream is
+//! tried: the key's models, priority, limits and budgets, reserved) and
+//! accounting (once the request has ended: every attempt priced, the key
+//! charged, the reservations settled, one ledger row queued).
+
+use std::rc::Rc;
+
+use super::attempt::RequestCtx;
+use super::record::DeliveryRecord;
+use crate::api::ApiError;
+use crate::governance::cost::{self, Cost};
+use crate::governance::enforce::{self, Admission, Ask, Refusal};
+use crate::governance::state::{CoreGov, GovSnapshot, Key};
+use crate::governance::types::LedgerRow;
+use crate::router::Snapshot;
+use crate::router::decide::Decision;
+use crate::router::plan::Plan;
+
+/// Admits the request under its key's (and team's, model's, end user's)
+/// limits and budgets, reserving its estimated tokens and cost.
+pub(super) fn admit(
+    ctx: &RequestCtx<'_>,
+    gov: &Rc<CoreGov>,
+    key: Option<&Key>,
+    decision: &Decision,
+    end_user: Option<&str>,
+) -> Result<Admission, Box<Refusal>> {
+    let spec = decision
+        .model
+        .deployments
+        .first()
+        .and_then(|d| d.spec.clone());
+    let output = ctx.max_tokens().map(u64::from).unwrap_or_else(|| {
+        spec.as_ref()
+            .map_or(4096, |s| u64::from(s.default_output_tokens))
+    });
+    let body = &ctx.req.body;
+    let prompt = || prompt_estimate(body);
+    let price = |p: u64, o: u64| cost::estimate(spec.as_deref(), p, o);
+    enforce::admit(
+        gov,
+        key,
+        &Ask {
+            model: &decision.model.name,
+            end_user,
+            priority_header: ctx.req.header("x-tollgate-priority"),
+            prompt_tokens: &prompt,
+            output_tokens: output,
+            price: &price,
+        },
+    )
+}
+
+/// The estimated prompt tokens of a body: the context counter's estimate
+/// over its text (JSON syntax included, so it errs high).
+pub(super) fn prompt_estimate(body: &[u8]) -> u64 {
+    match std::str::from_utf8(body) {
+        Ok(text) => u64::from(crate::context_window::count::estimate::estimate(text)),
+        Err(_) => body.len() as u64 / 2,
+    }
+}
+
+/// Drops the leading targets whose provider endpoint has spent its own
+/// limit, taking the first remaining one's request from it.
+pub(super) fn skip_spent_providers(admission: &mut Admission, planned: &mut Plan) {
+    while let Some(first) = planned.targets.first() {
+        if admission.take_provider(&first.provider.name) {
+            return;
+        }
+        let skipped = planned.targets.remove(0);
+        planned.excluded.push(format!(
+            "provider `{}` is at its own rate limit",
+            skipped.provider.name
+        ));
+    }
+}
+
+pub(super) fn providers_spent(decision: &Decision) -> Box<Refusal> {
+    Box::new(Refusal {
+        error: ApiError::coded(
+            429,
+            "rate_limit_error",
+            "provider_limit_reached",
+            format!(
+                "Every provider that serves model `{}` is at its rate limit.",
+                decision.model.name
+            ),
+        ),
+        headers: vec![("retry-after", b"1".to_vec())],
+        retry_soon: false,
+    })
+}
+
+/// Prices every attempt that produced tokens, settles the reservations to
+/// what the key is charged, and queues the ledger row.
+pub(super) fn account(
+    rec: &DeliveryRecord,
+    snapshot: &Snapshot,
+    gov: &GovSnapshot,
+    admission: Option<&mut Admission>,
+) {
+    let spec_of = |label: &str| {
+        snapshot
+            .deployments
+            .iter()
+            .find(|d| d.label == label)
+            .and_then(|d| d.spec.clone())
+    };
+    let charge_losers = snapshot
+        .model(&rec.requested_model)
+        .and_then(|m| m.hedge.as_ref())
+        .is_some_and(|h| h.charge_losers);
+    let estimated_prompt = admission.as_ref().map_or(0, |a| a.reserved_prompt_tokens());
+    let mut row = LedgerRow {
+        ts_ms: crate::resilience::unix_millis(),
+        request_id: rec.request_id.clone(),
+        key_id: rec.key_id.clone(),
+        team: rec.team.clone(),
+        end_user: rec.end_user.clone(),
+        model: if rec.model_configured {
+            rec.requested_model.clone()
+        } else {
+            "unknown".into()
+        },
+        served_by: rec.served.as_ref().map(|(p, m)| format!("{p}/{m}")),
+        priced: true,
+        ..LedgerRow::default()
+    };
+    let mut provider = Cost {
+        nanos: 0,
+        priced: true,
+    };
+    let mut charge = 0i64;
+    // The in-process model answers without an attempt record.
+    let in_process = match (&rec.served, rec.attempts.is_empty(), rec.usage) {
+        (Some((p, m)), true, Some(usage)) => Some(crate::gateway::engine::AttemptRecord {
+            deployment: format!("{p}/{m}"),
+            outcome: "ok".into(),
+            ttfb_ms: None,
+            usage: Some(usage),
+        }),
+        _ => None,
+    };
+    for a in rec.attempts.iter().chain(&in_process) {
+        let (usage, loser) = match (&a.usage, a.outcome.as_str()) {
+            (Some(u), _) => (*u, false),
+            // A hedge cancelled at the commit point had its prompt read by
+            // the provider, which bills it: the gateway's estimate of it.
+            (None, "cancelled") if rec.ttfb_ms.is_some() => (
+                crate::canonical::Usage {
+                    prompt_tokens: estimated_prompt,
+                    total_tokens: estimated_prompt,
+                    ..Default::default()
+                },
+                true,
+            ),
+            _ => continue,
+        };
+        let c = cost::of_usage(spec_of(&a.deployment).as_deref(), &usage);
+        provider += c;
+        row.prompt_tokens += usage.prompt_tokens;
+        row.cached_tokens += usage.cached_prompt_tokens;
+        row.cache_write_tokens += usage.cache_creation_tokens;
+        row.completion_tokens += usage.completion_tokens;
+        row.reasoning_tokens += usage.reasoning_tokens;
+        if loser && !charge_losers {
+            row.gateway_nanos += c.nanos;
+        } else {
+            charge += c.nanos;
+        }
+    }
+    row.provider_nanos = provider.nanos;
+    row.charge_nanos = charge;
+    row.priced = provider.priced;
+    if let Some(a) = admission {
+        a.settle(row.prompt_tokens + row.completion_tokens, charge);
+    }
+    // A request refused before any provider was asked spent nothing.
+    let refused = rec.ending == super::record::Ending::Refused && rec.served.is_none();
+    if gov.ledger && !refused && crate::governance::runtime::get().is_some() {
+        crate::governance::ledger::push(row);
+    }
+}

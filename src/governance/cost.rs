@@ -1,0 +1,146 @@
+//! What a request costs, from its usage and the catalog's prices: integer
+//! nano-USD (a price of `$p` per million tokens is `p × 1000` nanos a token).
+
+use crate::canonical::Usage;
+use crate::context_window::catalog::{ModelSpec, Price};
+
+/// A cost, and whether every price it needed was known.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Cost {
+    pub nanos: i64,
+    pub priced: bool,
+}
+
+impl std::ops::AddAssign for Cost {
+    fn add_assign(&mut self, other: Cost) {
+        self.nanos += other.nanos;
+        self.priced &= other.priced;
+    }
+}
+
+fn part(tokens: u64, price: Option<f64>, priced: &mut bool) -> f64 {
+    if tokens == 0 {
+        return 0.0;
+    }
+    match price {
+        Some(p) => tokens as f64 * p * 1000.0,
+        None => {
+            *priced = false;
+            0.0
+        }
+    }
+}
+
+/// What the provider bills for `usage` on `spec`: uncached input, cache
+/// reads, cache writes (the 5-minute price: the one a plain
+/// `cache_control` buys), output, reasoning — each at the tier the prompt's
+/// size selects.
+pub fn of_usage(spec: Option<&ModelSpec>, usage: &Usage) -> Cost {
+    let Some(spec) = spec else {
+        let any = usage.prompt_tokens + usage.completion_tokens > 0;
+        return Cost {
+            nanos: 0,
+            priced: !any,
+        };
+    };
+    let price: &Price = spec.price_for_prompt(usage.prompt_tokens.min(u32::MAX as u64) as u32);
+    let mut priced = true;
+    let cached = usage.cached_prompt_tokens.min(usage.prompt_tokens);
+    let written = usage
+        .cache_creation_tokens
+        .min(usage.prompt_tokens - cached);
+    let fresh = usage.prompt_tokens - cached - written;
+    let reasoning = usage.reasoning_tokens.min(usage.completion_tokens);
+    let output = usage.completion_tokens - reasoning;
+    let nanos = part(fresh, price.input, &mut priced)
+        + part(cached, price.cached_input.or(price.input), &mut priced)
+        + part(written, price.cache_write_5m.or(price.input), &mut priced)
+        + part(output, price.output, &mut priced)
+        + part(reasoning, price.reasoning.or(price.output), &mut priced);
+    Cost {
+        nanos: nanos.ceil() as i64,
+        priced,
+    }
+}
+
+/// The reservation for a request not yet answered: its estimated prompt
+/// and the output it may produce, all at the uncached prices.
+pub fn estimate(spec: Option<&ModelSpec>, prompt_tokens: u64, output_tokens: u64) -> i64 {
+    of_usage(
+        spec,
+        &Usage {
+            prompt_tokens,
+            completion_tokens: output_tokens,
+            total_tokens: prompt_tokens + output_tokens,
+            ..Usage::default()
+        },
+    )
+    .nanos
+}
+
+/// `x-tollgate-cost`: USD with nine decimals, trailing zeros cut (`0.000123`).
+pub fn header_value(nanos: i64) -> Vec<u8> {
+    let sign = if nanos < 0 { "-" } else { "" };
+    let n = nanos.unsigned_abs();
+    let mut s = format!("{sign}{}.{:09}", n / 1_000_000_000, n % 1_000_000_000);
+    while s.ends_with('0') && !s.ends_with(".0") {
+        s.pop();
+    }
+    s.into_bytes()
+}
+
+/// The cost header of a whole answer served by `spec` with `usage`.
+pub fn answer_header(
+    spec: Option<&ModelSpec>,
+    usage: Option<&Usage>,
+) -> Option<(&'static str, Vec<u8>)> {
+    let cost = of_usage(spec, usage?);
+    cost.priced
+        .then(|| ("x-tollgate-cost", header_value(cost.nanos)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::context_window::catalog::Catalog;
+
+    #[test]
+    fn each_kind_of_token_is_priced_apart() {
+        let catalog = Catalog::builtin();
+        let spec = catalog.get("claude-sonnet-4-5").expect("in the catalog");
+        let p = spec.price;
+        let usage = Usage {
+            prompt_tokens: 1_000,
+            completion_tokens: 500,
+            total_tokens: 1_500,
+            cached_prompt_tokens: 200,
+            cache_creation_tokens: 100,
+            reasoning_tokens: 0,
+        };
+        let cost = of_usage(Some(spec), &usage);
+        let want = 700.0 * p.input.unwrap() * 1000.0
+            + 200.0 * p.cached_input.unwrap() * 1000.0
+            + 100.0 * p.cache_write_5m.unwrap() * 1000.0
+            + 500.0 * p.output.unwrap() * 1000.0;
+        assert_eq!(cost.nanos, want.ceil() as i64);
+        assert!(cost.priced);
+    }
+
+    #[test]
+    fn an_unknown_price_is_flagged_not_zeroed_silently() {
+        let usage = Usage {
+            prompt_tokens: 10,
+            completion_tokens: 5,
+            total_tokens: 15,
+            ..Usage::default()
+        };
+        assert_eq!(
+            of_usage(None, &usage),
+            Cost {
+                nanos: 0,
+                priced: false
+            }
+        );
+        assert!(of_usage(None, &Usage::default()).priced);
+    }
+}

@@ -1,0 +1,340 @@
+//! The governance state a request reads: every key by digest, the teams,
+//! end users, models and providers with limits, and the buckets that hold
+//! them — one immutable snapshot, rebuilt whenever the config, the admin API
+//! or the Redis tier changes what it holds, and read per core like the
+//! routing snapshot (a plain atomic load to see whether it changed).
+
+use std::cell::RefCell;
+use std::rc::Rc;
+use std::sync::Arc;
+
+use rustc_hash::FxHashMap;
+
+use super::keys::{Digest, from_hex};
+use super::limits::{Bucket, BucketSpec, Limiter, Refill, Reserve};
+use super::types::{Budgets, EndUserRecord, KeyRecord, Period, RateLimits, TeamRecord};
+use crate::config::Config;
+
+/// Bucket indices for a requests/min and a tokens/min limit.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct RateBuckets {
+    pub rpm: Option<u32>,
+    pub tpm: Option<u32>,
+}
+
+/// Bucket indices for the day, month and total budgets.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct BudgetBuckets(pub [Option<u32>; 3]);
+
+#[derive(Debug)]
+pub struct Key {
+    pub record: KeyRecord,
+    /// The key's team, by index into `GovSnapshot::teams`.
+    pub team: Option<usize>,
+    pub rates: RateBuckets,
+    pub budgets: BudgetBuckets,
+}
+
+impl std::ops::Deref for Key {
+    type Target = KeyRecord;
+    fn deref(&self) -> &KeyRecord {
+        &self.record
+    }
+}
+
+#[derive(Debug)]
+pub struct Team {
+    pub record: TeamRecord,
+    pub rates: RateBuckets,
+    pub budgets: BudgetBuckets,
+}
+
+#[derive(Default)]
+pub struct GovSnapshot {
+    /// Requests must present a key.
+    pub required: bool,
+    /// Anything is limited, budgeted or recorded (else the request path skips governance).
+    pub active: bool,
+    pub ledger: bool,
+    pub end_user_header: String,
+    pub keys: Vec<Key>,
+    by_digest: FxHashMap<Digest, usize>,
+    by_id: FxHashMap<String, usize>,
+    pub teams: Vec<Team>,
+    team_ids: FxHashMap<String, usize>,
+    pub end_users: FxHashMap<String, BudgetBuckets>,
+    pub models: FxHashMap<String, RateBuckets>,
+    pub providers: FxHashMap<String, RateBuckets>,
+    pub buckets: Vec<Arc<Bucket>>,
+}
+
+impl GovSnapshot {
+    pub fn by_digest(&self, d: &Digest) -> Option<&Key> {
+        self.by_digest.get(d).map(|&i| &self.keys[i])
+    }
+
+    pub fn by_id(&self, id: &str) -> Option<&Key> {
+        self.by_id.get(id).map(|&i| &self.keys[i])
+    }
+
+    pub fn key_index(&self, id: &str) -> Option<usize> {
+        self.by_id.get(id).copied()
+    }
+
+    pub fn team_of(&self, key: &Key) -> Option<&Team> {
+        key.team.map(|i| &self.teams[i])
+    }
+
+    pub fn team(&self, id: &str) -> Option<&Team> {
+        self.team_ids.get(id).map(|&i| &self.teams[i])
+    }
+
+    pub fn bucket(&self, i: u32) -> &Bucket {
+        &self.buckets[i as usize]
+    }
+
+    /// Builds the snapshot from the config and the stored records, defining
+    /// (or re-defining, state kept) each bucket in the limiter. `charged`
+    /// answers what a budget has already been charged in its current period
+    /// (from the store or Redis), for buckets the limiter had not seen.
+    pub fn build(
+        config: &Config,
+        stored: &Records,
+        limiter: &Limiter,
+        charged: &mut dyn FnMut(&str, Period) -> i64,
+    ) -> GovSnapshot {
+        let g = &config.governance;
+        let mut b = Builder {
+            limiter,
+            reserve: Reserve {
+                critical: g.reserve.critical,
+                standard: g.reserve.standard,
+            },
+            buckets: Vec::new(),
+            charged,
+        };
+        let mut snap = GovSnapshot {
+            required: crate::config::keys_required(config),
+            ledger: g.ledger,
+            end_user_header: g.end_user_header.clone(),
+            ..GovSnapshot::default()
+        };
+        // Config first; a stored record of the same id (made by the admin API) wins.
+        let mut teams: Vec<TeamRecord> = config
+            .teams
+            .iter()
+            .map(|t| TeamRecord {
+                id: t.id.clone(),
+                limits: t.limits,
+                budgets: t.budgets,
+                models: t.models.clone(),
+            })
+            .collect();
+        for t in &stored.teams {
+            match teams.iter_mut().find(|c| c.id == t.id) {
+                Some(c) => *c = t.clone(),
+                None => teams.push(t.clone()),
+            }
+        }
+        for t in teams {
+            let rates = b.rates("team", &t.id, &t.limits);
+            let budgets = b.budgets("team", &t.id, &t.budgets);
+            snap.team_ids.insert(t.id.clone(), snap.teams.len());
+            snap.teams.push(Team {
+                record: t,
+                rates,
+                budgets,
+            });
+        }
+        let mut users: Vec<EndUserRecord> = config
+            .end_users
+            .iter()
+            .map(|u| EndUserRecord {
+                id: u.id.clone(),
+                budgets: u.budgets,
+            })
+            .collect();
+        for u in &stored.end_users {
+            match users.iter_mut().find(|c| c.id == u.id) {
+                Some(c) => *c = u.clone(),
+                None => users.push(u.clone()),
+            }
+        }
+        for u in users {
+            let budgets = b.budgets("user", &u.id, &u.budgets);
+            snap.end_users.insert(u.id, budgets);
+        }
+        let now = crate::resilience::unix_secs();
+        let config_keys = super::keys::from_config(config);
+        let stored_keys = stored
+            .keys
+            .iter()
+            .filter(|k| !config_keys.iter().any(|c| c.id == k.id));
+        for k in config_keys.iter().chain(stored_keys) {
+            if k.revoked_at.is_some() || k.expires_at.is_some_and(|t| t <= now) {
+                continue;
+            }
+            let Some(digest) = from_hex(&k.hash) else {
+                continue;
+            };
+            let rates = b.rates("key", &k.id, &k.limits);
+            let budgets = b.budgets("key", &k.id, &k.budgets);
+            let i = snap.keys.len();
+            snap.by_digest.insert(digest, i);
+            snap.by_id.insert(k.id.clone(), i);
+            snap.keys.push(Key {
+                record: k.clone(),
+                team: k.team.as_ref().and_then(|t| snap.team_ids.get(t).copied()),
+                rates,
+                budgets,
+            });
+        }
+        for m in &config.models {
+            let rates = b.rates("model", &m.name, &m.limits);
+            if rates.rpm.is_some() || rates.tpm.is_some() {
+                snap.models.insert(m.name.clone(), rates);
+            }
+        }
+        for p in &config.providers {
+            let rates = b.rates("provider", &p.name, &p.limits);
+            if rates.rpm.is_some() || rates.tpm.is_some() {
+                snap.providers.insert(p.name.clone(), rates);
+            }
+        }
+        snap.buckets = b.buckets;
+        snap.active =
+            snap.required || !snap.buckets.is_empty() || g.ledger && !snap.keys.is_empty();
+        snap
+    }
+}
+
+/// What the store (or Redis) holds beside the config.
+#[derive(Debug, Default, Clone)]
+pub struct Records {
+    pub keys: Vec<KeyRecord>,
+    pub teams: Vec<TeamRecord>,
+    pub end_users: Vec<EndUserRecord>,
+}
+
+struct Builder<'a> {
+    limiter: &'a Limiter,
+    reserve: Reserve,
+    buckets: Vec<Arc<Bucket>>,
+    charged: &'a mut dyn FnMut(&str, Period) -> i64,
+}
+
+impl Builder<'_> {
+    fn define(&mut self, id: String, capacity: i64, refill: Refill) -> u32 {
+        let fresh = self.limiter.get(&id).is_none();
+        let bucket = self.limiter.define(BucketSpec {
+            id: id.clone(),
+            capacity,
+            refill,
+            reserve: self.reserve,
+        });
+        if fresh && let Refill::Period(p) = refill {
+            let already = (self.charged)(&id, p);
+            if already > 0 {
+                bucket.charge(already);
+            }
+        }
+        self.buckets.push(bucket);
+        (self.buckets.len() - 1) as u32
+    }
+
+    fn rates(&mut self, kind: &str, id: &str, l: &RateLimits) -> RateBuckets {
+        RateBuckets {
+            rpm: l
+                .rpm
+                .map(|n| self.define(format!("rpm:{kind}:{id}"), n as i64, Refill::PerMinute)),
+            tpm: l
+                .tpm
+                .map(|n| self.define(format!("tpm:{kind}:{id}"), n as i64, Refill::PerMinute)),
+        }
+    }
+
+    fn budgets(&mut self, kind: &str, id: &str, b: &Budgets) -> BudgetBuckets {
+        let mut out = BudgetBuckets::default();
+        for (slot, period) in out.0.iter_mut().zip(Period::ALL) {
+            if let Some(usd) = period.limit(b) {
+                *slot = Some(self.define(
+                    format!("budget:{kind}:{id}:{}", period.name()),
+                    super::types::usd_to_nanos(usd),
+                    Refill::Period(period),
+                ));
+            }
+        }
+        out
+    }
+}
+
+/// The dimension and id a budget bucket's id names (`budget:key:k1:day`).
+pub fn budget_owner(bucket_id: &str) -> Option<(super::types::Dimension, &str)> {
+    use super::types::Dimension;
+    let rest = bucket_id.strip_prefix("budget:")?;
+    let (kind, rest) = rest.split_once(':')?;
+    let (id, _) = rest.rsplit_once(':')?;
+    let dim = match kind {
+        "key" => Dimension::Key,
+        "team" => Dimension::Team,
+        "user" => Dimension::EndUser,
+        _ => return None,
+    };
+    Some((dim, id))
+}
+
+static CURRENT: std::sync::OnceLock<arc_swap::ArcSwap<GovSnapshot>> = std::sync::OnceLock::new();
+
+/// Installs a new snapshot.
+pub fn publish(snap: GovSnapshot) {
+    let snap = Arc::new(snap);
+    match CURRENT.get() {
+        Some(c) => c.store(snap),
+        None => {
+            if let Err(c) = CURRENT.set(arc_swap::ArcSwap::new(snap.clone())) {
+                c.store(snap);
+            }
+        }
+    }
+}
+
+/// One core's hold on a governance snapshot; cloned per request without atomics.
+pub struct CoreGov(Arc<GovSnapshot>);
+
+impl std::ops::Deref for CoreGov {
+    type Target = GovSnapshot;
+    fn deref(&self) -> &GovSnapshot {
+        &self.0
+    }
+}
+
+/// The snapshot in force, as this core's handle (no shared count touched
+/// unless a new one was published). Before any is published: an empty one.
+pub fn current() -> Rc<CoreGov> {
+    thread_local! {
+        static LOCAL: RefCell<Option<Rc<CoreGov>>> = const { RefCell::new(None) };
+    }
+    let Some(shared) = CURRENT.get() else {
+        thread_local! {
+            static EMPTY: Rc<CoreGov> = Rc::new(CoreGov(Arc::new(GovSnapshot::default())));
+        }
+        return EMPTY.with(Rc::clone);
+    };
+    let latest = shared.load();
+    LOCAL.with(|local| {
+        let mut local = local.borrow_mut();
+        match &*local {
+            Some(mine) if Arc::ptr_eq(&mine.0, &latest) => mine.clone(),
+            _ => {
+                let fresh = Rc::new(CoreGov(arc_swap::Guard::into_inner(latest)));
+                *local = Some(fresh.clone());
+                fresh
+            }
+        }
+    })
+}
+
+/// The snapshot shared by every core, for the admin API (off the request path).
+pub fn shared() -> Option<Arc<GovSnapshot>> {
+    CURRENT.get().map(|c| c.load_full())
+}
