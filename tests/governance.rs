@@ -675,7 +675,158 @@ hash = "sha256:{}"
     }
 }
 
+/// Today's rows of `/admin/spend?by=<by>&id=<id>`, summed: (requests, charge, gateway cost).
+fn spend_of(addr: SocketAddr, by: &str, id: &str) -> (u64, f64, f64) {
+    let v = admin_call(
+        addr,
+        ADMIN,
+        "GET",
+        &format!("/admin/spend?by={by}&id={id}"),
+        "",
+    )
+    .json();
+    let rows = v["data"].as_array().unwrap();
+    (
+        rows.iter().map(|r| r["requests"].as_u64().unwrap()).sum(),
+        rows.iter().map(|r| r["charge_usd"].as_f64().unwrap()).sum(),
+        rows.iter()
+            .map(|r| r["gateway_cost_usd"].as_f64().unwrap())
+            .sum(),
+    )
+}
+
+fn streams_without_usage_are_counted_not_free(driver: &str) {
+    let mock = start_mock(driver);
+    let dir = TempDir::new();
+    let extra = format!(
+        "[[keys]]\nid = \"quiet\"\nhash = \"sha256:{}\"\n",
+        sha("tg-quiet")
+    );
+    let gw = start_gateway(&config(mock.addr, &dir, 1, &extra, ""), driver);
+    let r = post_chat(
+        gw.addr,
+        &[
+            ("authorization", "Bearer tg-quiet"),
+            ("x-mock-fault", "no-usage"),
+        ],
+        &chat_body("fast", "a stream whose provider reports no usage", true),
+    );
+    assert_eq!(r.status, 200);
+    assert!(
+        sse_data(&r.body)
+            .iter()
+            .all(|d| !d.contains("prompt_tokens")),
+        "the mock sent no usage"
+    );
+    eventually("the stream was charged what the gateway counted", || {
+        let (n, charge, _) = spend_of(gw.addr, "key", "quiet");
+        n == 1 && charge > 0.0
+    });
+}
+
+fn end_users_are_attributed_and_budgeted(driver: &str) {
+    let mock = start_mock(driver);
+    let dir = TempDir::new();
+    let extra = format!(
+        "[[keys]]\nid = \"saas\"\nhash = \"sha256:{}\"\n\n[[end_users]]\nid = \"cust-small\"\nbudgets = {{ daily_usd = 0.0002 }}\n",
+        sha("tg-saas")
+    );
+    let gw = start_gateway(&config(mock.addr, &dir, 1, &extra, ""), driver);
+    let auth = ("authorization", "Bearer tg-saas");
+    let openai = |user: &str| {
+        format!(
+            r#"{{"model":"fast","max_tokens":10,"user":"{user}","messages":[{{"role":"user","content":"hello there"}}]}}"#
+        )
+    };
+    // Named three ways: OpenAI `user`, Anthropic `metadata.user_id`, the header.
+    assert_eq!(
+        post_chat(gw.addr, &[auth], openai("cust-big").as_bytes()).status,
+        200
+    );
+    let anthropic = br#"{"model":"fast","max_tokens":10,"metadata":{"user_id":"cust-big"},"messages":[{"role":"user","content":"hello there"}]}"#;
+    assert_eq!(
+        post(
+            gw.addr,
+            "/v1/messages",
+            &[
+                ("x-api-key", "tg-saas"),
+                ("anthropic-version", "2023-06-01")
+            ],
+            anthropic
+        )
+        .status,
+        200
+    );
+    assert_eq!(
+        post_chat(
+            gw.addr,
+            &[auth, ("x-tollgate-end-user", "cust-big")],
+            &chat_body("fast", "hi", false)
+        )
+        .status,
+        200
+    );
+    eventually("spend per end user", || {
+        spend_of(gw.addr, "end_user", "cust-big").0 == 3
+    });
+    // A budgeted end user runs out; the key's other end users do not.
+    let mut small = 0;
+    while post_chat(gw.addr, &[auth], openai("cust-small").as_bytes()).status == 200 {
+        small += 1;
+        assert!(small < 100, "the end user's budget held");
+    }
+    assert!(small >= 1);
+    let r = post_chat(gw.addr, &[auth], openai("cust-small").as_bytes());
+    assert_eq!(r.status, 429);
+    assert_eq!(r.error_code(), "budget_exceeded");
+    assert!(r.text().contains("end user"), "{}", r.text());
+    assert_eq!(
+        post_chat(gw.addr, &[auth], openai("cust-big").as_bytes()).status,
+        200
+    );
+}
+
+fn a_hedge_losers_cost_is_the_gateways(driver: &str) {
+    let mock = start_mock(driver);
+    let dir = TempDir::new();
+    let extra = format!(
+        r#"
+[[providers]]
+name = "quickp"
+kind = "openai_compatible"
+base_url = "http://{}/v1"
+
+[[models]]
+name = "quick"
+provider = "quickp"
+upstream_model = "same"
+
+[[keys]]
+id = "h"
+hash = "sha256:{}"
+"#,
+        mock.addr,
+        sha("tg-h")
+    );
+    let text = config(mock.addr, &dir, 1, &extra, "headers = { \"x-mock-fault\" = \"latency-ms=3000\" }").replace(
+        "upstream_model = \"mock-fast\"\n\n[[models]]\nname = \"same\"",
+        "upstream_model = \"mock-fast\"\nfallbacks = [\"quick\"]\nhedge = { after_ms = 50 }\n\n[[models]]\nname = \"same\"",
+    );
+    let gw = start_gateway(&text, driver);
+    let r = chat(gw.addr, "tg-h", "fast");
+    assert_eq!(r.status, 200, "{}", r.text());
+    assert_eq!(r.header("x-tollgate-provider"), Some("quickp"));
+    let cost: f64 = r.header("x-tollgate-cost").unwrap().parse().unwrap();
+    eventually("the loser's cost is in the gateway's column", || {
+        let (n, charge, gateway) = spend_of(gw.addr, "key", "h");
+        n == 1 && gateway > 0.0 && (charge - cost).abs() < 1e-9
+    });
+}
+
 on_both_drivers!(
+    streams_without_usage_are_counted_not_free,
+    end_users_are_attributed_and_budgeted,
+    a_hedge_losers_cost_is_the_gateways,
     stream_costs_only_when_asked,
     keys_in_both_dialects,
     admin_keys_work_at_once_and_survive_a_restart,

@@ -66,8 +66,24 @@ pub async fn serve(gw: &Gateway, inbound: Inbound, req: Request, resp: &mut Resp
     .await;
     let id = ("x-request-id", request_id.as_bytes());
     match exit {
-        Exit::Delivered(report) => {
+        Exit::Delivered(mut report) => {
             rec.status = report.status;
+            // A provider that reports no usage (some compatible ones, on
+            // streams) is not served for free: the gateway counts the answer
+            // itself — the prompt's estimate, and one token per output event.
+            let reported = report
+                .usage
+                .is_some_and(|u| u.prompt_tokens + u.completion_tokens > 0);
+            if !reported && report.events > 0 && gov.active {
+                let prompt = super::spend::prompt_estimate(&req.body);
+                report.usage = Some(crate::canonical::Usage {
+                    prompt_tokens: prompt,
+                    completion_tokens: report.events,
+                    total_tokens: prompt + report.events,
+                    ..Default::default()
+                });
+                rec.usage_counted = true;
+            }
             rec.usage = report.usage;
             if let Some(served) = rec.attempts.iter_mut().rev().find(|a| a.outcome == "ok") {
                 served.usage = report.usage;
@@ -113,7 +129,7 @@ pub async fn serve(gw: &Gateway, inbound: Inbound, req: Request, resp: &mut Resp
     }
     rec.close();
     if gov.active {
-        super::spend::account(&rec, &snapshot, &gov, admission.as_mut());
+        super::spend::account(&rec, &req.body, &snapshot, &gov, admission.as_mut());
     }
     record(&rec, snapshot.config.server.access_log);
 }

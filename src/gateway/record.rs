@@ -43,6 +43,8 @@ pub struct DeliveryRecord {
     pub stream: bool,
     /// The answer's usage, canonical: prompt tokens include cached ones.
     pub usage: Option<Usage>,
+    /// The provider reported none: `usage` is the gateway's own count.
+    pub usage_counted: bool,
     pub ttfb_ms: Option<u64>,
     pub total_ms: u64,
     pub ending: Ending,
@@ -64,6 +66,7 @@ impl DeliveryRecord {
             status: 0,
             stream: false,
             usage: None,
+            usage_counted: false,
             ttfb_ms: None,
             total_ms: 0,
             ending: Ending::Refused,
@@ -159,6 +162,9 @@ impl DeliveryRecord {
             self.ending.name()
         );
         push_usage(&mut out, self.usage.as_ref());
+        if self.usage_counted {
+            out.push_str(",\"usage_counted_by_gateway\":true");
+        }
         out.push_str(",\"ttfb_ms\":");
         push_opt(&mut out, self.ttfb_ms);
         let _ = write!(out, ",\"total_ms\":{}}}", self.total_ms);

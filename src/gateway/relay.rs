@@ -91,6 +91,14 @@ impl Reader {
         }
     }
 
+    /// Events seen so far.
+    fn events(&self) -> u64 {
+        match self {
+            Reader::OpenAi { reader, .. } => reader.counts().0,
+            Reader::Anthropic(reader, _) => reader.counts().0,
+        }
+    }
+
     fn ended_cleanly(&self) -> bool {
         match self {
             Reader::OpenAi { reader, .. } => reader.ended_cleanly(),
@@ -144,10 +152,11 @@ pub async fn relay(
         .header("content-type")
         .is_some_and(|v| v.len() >= 17 && v[..17].eq_ignore_ascii_case(b"text/event-stream"));
     let status = upstream.status;
-    let report = |delivered, usage| Report {
+    let report = |delivered, usage, events| Report {
         delivered,
         usage,
         status,
+        events,
     };
     // A whole answer was held to its end: its usage is read off it now.
     if !is_sse && upstream.body.is_done() {
@@ -169,7 +178,7 @@ pub async fn relay(
             Ok(()) => Delivered::Complete,
             Err(_) => Delivered::ClientGone,
         };
-        return report(delivered, usage);
+        return report(delivered, usage, 0);
     }
     let length = upstream.content_length().filter(|_| !is_sse);
     let head_result = {
@@ -184,7 +193,7 @@ pub async fn relay(
         }
     };
     if head_result.is_err() {
-        return report(Delivered::ClientGone, None);
+        return report(Delivered::ClientGone, None, 0);
     }
     if let Some(len) = length {
         return relay_sized(upstream, first, len, resp).await;
@@ -202,7 +211,7 @@ pub async fn relay(
     if !first.is_empty() {
         let bytes = boundary.complete(reader.pass(&first, &mut kept), &mut whole);
         if !bytes.is_empty() && resp.send_chunk(&scrubber.feed(bytes)).await.is_err() {
-            return report(Delivered::ClientGone, reader.usage());
+            return report(Delivered::ClientGone, reader.usage(), reader.events());
         }
     }
     let failure = loop {
@@ -212,7 +221,7 @@ pub async fn relay(
                 if !bytes.is_empty() && resp.send_chunk(&scrubber.feed(bytes)).await.is_err() {
                     // The client left: dropping the body closes the upstream
                     // connection instead of returning it to the pool half-read.
-                    return report(Delivered::ClientGone, reader.usage());
+                    return report(Delivered::ClientGone, reader.usage(), reader.events());
                 }
             }
             Ok(None) if reader.ended_cleanly() || reader.upstream_error() || !is_sse => break None,
@@ -246,10 +255,10 @@ pub async fn relay(
         None => Delivered::Complete,
     };
     if !tail.is_empty() && resp.send_chunk(&tail).await.is_err() {
-        return report(Delivered::ClientGone, reader.usage());
+        return report(Delivered::ClientGone, reader.usage(), reader.events());
     }
     let _ = resp.end_stream().await;
-    report(delivered, reader.usage())
+    report(delivered, reader.usage(), reader.events())
 }
 
 /// Holds back the bytes of an event not yet complete, so that only whole
@@ -291,6 +300,7 @@ async fn relay_sized(
 ) -> Report {
     let status = upstream.status;
     let report = |delivered| Report {
+        events: 0,
         delivered,
         usage: None,
         status,

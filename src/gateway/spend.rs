@@ -95,6 +95,7 @@ pub(super) fn providers_spent(decision: &Decision) -> Box<Refusal> {
 /// what the key is charged, and queues the ledger row.
 pub(super) fn account(
     rec: &DeliveryRecord,
+    body: &[u8],
     snapshot: &Snapshot,
     gov: &GovSnapshot,
     admission: Option<&mut Admission>,
@@ -110,7 +111,11 @@ pub(super) fn account(
         .model(&rec.requested_model)
         .and_then(|m| m.hedge.as_ref())
         .is_some_and(|h| h.charge_losers);
-    let estimated_prompt = admission.as_ref().map_or(0, |a| a.reserved_prompt_tokens());
+    let reserved = admission.as_ref().map_or(0, |a| a.reserved_prompt_tokens());
+    let estimated_prompt = || match reserved {
+        0 => prompt_estimate(body),
+        n => n,
+    };
     let mut row = LedgerRow {
         ts_ms: crate::resilience::unix_millis(),
         request_id: rec.request_id.clone(),
@@ -148,8 +153,8 @@ pub(super) fn account(
             // the provider, which bills it: the gateway's estimate of it.
             (None, "cancelled") if rec.ttfb_ms.is_some() => (
                 crate::canonical::Usage {
-                    prompt_tokens: estimated_prompt,
-                    total_tokens: estimated_prompt,
+                    prompt_tokens: estimated_prompt(),
+                    total_tokens: estimated_prompt(),
                     ..Default::default()
                 },
                 true,

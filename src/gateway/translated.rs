@@ -28,6 +28,9 @@ pub struct Report {
     pub delivered: Delivered,
     pub usage: Option<Usage>,
     pub status: u16,
+    /// Stream events that reached the client: what the gateway counts the
+    /// output by when the provider reports no usage.
+    pub events: u64,
 }
 
 /// Delivers a committed answer through the provider's adapter.
@@ -73,6 +76,8 @@ pub async fn deliver(
 /// A client's stream in its own dialect.
 pub struct StreamWriter {
     dialect: DialectWriter,
+    /// Chunks written other than usage.
+    pub events: u64,
     /// The client asked for the cost in the final usage (the model's prices).
     cost: Option<crate::governance::cost::Pricing>,
 }
@@ -96,6 +101,7 @@ impl StreamWriter {
         };
         StreamWriter {
             dialect,
+            events: 0,
             cost: None,
         }
     }
@@ -107,6 +113,9 @@ impl StreamWriter {
     }
 
     pub fn chunk(&mut self, chunk: &ChatChunk, usage: Usage, out: &mut Vec<u8>) {
+        if !matches!(chunk, ChatChunk::Usage(_)) {
+            self.events += 1;
+        }
         match &mut self.dialect {
             DialectWriter::OpenAi {
                 context,
@@ -184,6 +193,7 @@ async fn whole(
         delivered: Delivered::UpstreamFailed,
         usage: None,
         status: err.status,
+        events: 0,
     };
     if !upstream.body.is_done() {
         // Boxed: reading on is rare here (the answer usually arrives with
@@ -236,6 +246,7 @@ async fn whole(
         },
         usage,
         status: 200,
+        events: 0,
     }
 }
 
@@ -260,13 +271,14 @@ async fn stream(
         ("cache-control", b"no-cache"),
     ];
     all.extend_from_slice(headers);
-    let gone = |translator: &dyn StreamTranslator| Report {
+    let gone = |translator: &dyn StreamTranslator, events: u64| Report {
         delivered: Delivered::ClientGone,
         usage: Some(translator.usage()),
         status: 200,
+        events,
     };
     if resp.start_stream(200, &all, false).await.is_err() {
-        return gone(&*translator);
+        return gone(&*translator, writer.events);
     }
     let mut parser = SseParser::new();
     parser.feed(&first);
@@ -299,7 +311,7 @@ async fn stream(
         if !out.is_empty() {
             if resp.send_chunk(&out).await.is_err() {
                 // The client left: dropping the upstream body closes that connection.
-                return gone(&*translator);
+                return gone(&*translator, writer.events);
             }
             out.clear();
         }
@@ -336,6 +348,7 @@ async fn stream(
         delivered,
         usage: Some(translator.usage()),
         status: 200,
+        events: writer.events,
     }
 }
 

@@ -93,11 +93,14 @@ pub async fn answer(
         let _ = resp.send_json(200, &[], &req.body).await;
         return;
     }
-    let Some(echo) = formats::plan_for(format, &req.body, path) else {
+    let Some(mut echo) = formats::plan_for(format, &req.body, path) else {
         let err = ApiError::invalid_request("invalid_json", "The mock could not read the request.");
         let _ = resp.send_error(&err, &[]).await;
         return;
     };
+    if plan.no_usage {
+        echo.include_usage = false;
+    }
     let pieces = req.header_str("x-mock-chunks").and_then(|v| v.parse().ok());
     let pacing = Pacing {
         delay: req

@@ -4,7 +4,7 @@
 //! `retry-after=2`, `hang-body`, `context-length`, `echo-key` (an error that
 //! quotes the key it was sent, as some providers do), `echo-key-stream` (a
 //! stream whose error event quotes it), `drop-last` (a stream that ends
-//! cleanly without its final event), `detail-body` (an error body in no
+//! cleanly without its final event), `no-usage` (a stream without its usage chunk), `detail-body` (an error body in no
 //! provider's shape, `{"detail":…}`), limited by `times=N` (the first N requests
 //! with that spec), `every=N` (every Nth of them) and `when-key=K` (only requests presenting key K), joined
 //! with `;` or `,`.
@@ -46,6 +46,9 @@ pub struct FaultPlan {
     pub drop_last: bool,
     /// Error bodies as `{"detail":"…"}`, the shape of no provider's API.
     pub detail_body: bool,
+    /// An OpenAI-format stream without its usage chunk, even when asked
+    /// (as some compatible providers send).
+    pub no_usage: bool,
 }
 
 impl FaultPlan {
@@ -80,6 +83,7 @@ impl FaultPlan {
                 "echo-key" => plan.echo_key = true,
                 "echo-key-stream" => plan.echo_key_stream = true,
                 "drop-last" => plan.drop_last = true,
+                "no-usage" => plan.no_usage = true,
                 "detail-body" => plan.detail_body = true,
                 "every" => {
                     plan.every = Some(
