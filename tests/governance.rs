@@ -823,7 +823,51 @@ hash = "sha256:{}"
     });
 }
 
+fn a_reload_changes_keys_and_an_expired_key_is_refused(driver: &str) {
+    let mock = start_mock(driver);
+    let dir = TempDir::new();
+    let key = |id: &str, extra: &str| {
+        format!(
+            "[[keys]]\nid = \"{id}\"\nhash = \"sha256:{}\"\n{extra}\n",
+            sha(&format!("tg-{id}"))
+        )
+    };
+    let gw = start_gateway(
+        &config(
+            mock.addr,
+            &dir,
+            2,
+            &(key("old", "") + &key("stale", "expires = \"2020-01-01\"")),
+            "",
+        ),
+        driver,
+    );
+    assert_eq!(chat(gw.addr, "tg-old", "fast").status, 200);
+    assert_eq!(
+        chat(gw.addr, "tg-stale", "fast").status,
+        401,
+        "an expired key"
+    );
+    let lines = gw.log().len();
+    gw.rewrite_config(&config(
+        mock.addr,
+        &dir,
+        2,
+        &key("new", "limits = { rpm = 1000 }"),
+        "",
+    ));
+    gw.signal("HUP");
+    gw.wait_log(lines, "reload: config");
+    for _ in 0..4 {
+        assert_eq!(chat(gw.addr, "tg-old", "fast").status, 401);
+        let r = chat(gw.addr, "tg-new", "fast");
+        assert_eq!(r.status, 200);
+        assert_eq!(r.header("x-ratelimit-limit-requests"), Some("1000"));
+    }
+}
+
 on_both_drivers!(
+    a_reload_changes_keys_and_an_expired_key_is_refused,
     streams_without_usage_are_counted_not_free,
     end_users_are_attributed_and_budgeted,
     a_hedge_losers_cost_is_the_gateways,

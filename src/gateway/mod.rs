@@ -269,6 +269,7 @@ fn metrics_text(worker: usize) -> String {
         snapshot.generation,
         snapshot.models.len()
     ) + &crate::governance::tier::metrics_text()
+        + &crate::governance::runtime::metrics_text()
         + &crate::router::report::metrics_text()
         + &crate::observe::metrics::metrics_text()
 }

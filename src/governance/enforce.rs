@@ -39,7 +39,6 @@ pub struct Ask<'a> {
 /// figures by [`Admission::settle`] (or, if dropped unsettled, given back).
 pub struct Admission {
     gov: Rc<CoreGov>,
-    key: Option<usize>,
     pub priority: Priority,
     taken: Vec<(u32, i64, Unit)>,
     reserved_prompt: u64,
@@ -70,14 +69,6 @@ impl From<ApiError> for Box<Refusal> {
 }
 
 impl Admission {
-    pub fn key<'g>(&self, gov: &'g GovSnapshot) -> Option<&'g Key> {
-        self.key.map(|i| &gov.keys[i])
-    }
-
-    pub fn key_index(&self) -> Option<usize> {
-        self.key
-    }
-
     pub fn reserved_tokens(&self) -> i64 {
         self.reserved_tokens
     }
@@ -139,7 +130,6 @@ pub fn admit(
     key: Option<&Key>,
     ask: &Ask<'_>,
 ) -> Result<Admission, Box<Refusal>> {
-    let key_index = key.and_then(|k| gov.key_index(&k.id));
     let team = key.and_then(|k| gov.team_of(k));
     if let Some(k) = key {
         let allowed = |list: &[String]| list.is_empty() || list.iter().any(|m| m == ask.model);
@@ -156,7 +146,6 @@ pub fn admit(
     let priority = priority_of(key, ask.priority_header)?;
     let mut adm = Admission {
         gov: gov.clone(),
-        key: key_index,
         priority,
         taken: Vec::new(),
         reserved_prompt: 0,

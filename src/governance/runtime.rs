@@ -375,3 +375,15 @@ fn describe_key(k: &KeyRecord) -> String {
         k.revoked_at
     )
 }
+
+/// The ledger's gauges for `/metrics`: rows dropped because the writer's
+/// queue was full or the store refused them for too long.
+pub fn metrics_text() -> String {
+    let Some(ledger) = get().and_then(|rt| rt.ledger.as_ref()) else {
+        return String::new();
+    };
+    format!(
+        "# TYPE tollgate_ledger_rows_dropped_total counter\ntollgate_ledger_rows_dropped_total {}\n",
+        ledger.dropped()
+    )
+}

@@ -77,10 +77,6 @@ impl GovSnapshot {
         self.by_id.get(id).map(|&i| &self.keys[i])
     }
 
-    pub fn key_index(&self, id: &str) -> Option<usize> {
-        self.by_id.get(id).copied()
-    }
-
     pub fn team_of(&self, key: &Key) -> Option<&Team> {
         key.team.map(|i| &self.teams[i])
     }
