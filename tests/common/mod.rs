@@ -242,6 +242,8 @@ pub fn start_gateway(config: &str, driver: &str) -> Gateway {
     let dir = TempDir::new();
     let path = dir.path.join("tollgate.toml");
     std::fs::write(&path, config).unwrap();
+    // In its own directory: a config without `[governance] store` keeps
+    // its embedded store (`tollgate.db`) there, not in the checkout.
     let proc = spawn(
         &[
             "serve",
@@ -250,7 +252,7 @@ pub fn start_gateway(config: &str, driver: &str) -> Gateway {
             "--driver",
             driver,
         ],
-        None,
+        Some(&dir.path),
     );
     Gateway {
         proc,

@@ -74,6 +74,10 @@ max_attempts = 1
 [routing.breaker]
 enabled = false
 
+# The embedded store in the session's temp directory, not the checkout.
+[governance]
+store = "{store}"
+
 [[keys]]
 id = "sdk"
 key = "env:TOLLGATE_SDK_TEST_KEY"
@@ -138,7 +142,7 @@ def servers(request):
     with tempfile.TemporaryDirectory(prefix="tollgate-sdk-") as d:
         path = os.path.join(d, "tollgate.toml")
         with open(path, "w") as f:
-            f.write(CONFIG.format(mock=mock.addr))
+            f.write(CONFIG.format(mock=mock.addr, store=os.path.join(d, "gov.db")))
         try:
             gw = Proc(["serve", "--config", path, "--driver", flag], {**env, "TOLLGATE_SDK_TEST_KEY": KEY})
             assert f"(driver {driver})" in "".join(gw.log), "".join(gw.log)
