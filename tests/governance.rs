@@ -601,7 +601,82 @@ fn admin_api_on_its_own_listener(driver: &str) {
     );
 }
 
+fn stream_costs_only_when_asked(driver: &str) {
+    let mock = start_mock(driver);
+    let dir = TempDir::new();
+    let extra = format!(
+        r#"
+[[providers]]
+name = "anth"
+kind = "anthropic"
+base_url = "http://{}/v1"
+
+[[models]]
+name = "claude-same"
+provider = "anth"
+upstream_model = "mock-fast"
+
+[[keys]]
+id = "s"
+hash = "sha256:{}"
+"#,
+        mock.addr,
+        sha("tg-s")
+    );
+    let gw = start_gateway(&config(mock.addr, &dir, 1, &extra, ""), driver);
+    let ask = [
+        ("authorization", "Bearer tg-s"),
+        ("x-tollgate-include-cost", "true"),
+    ];
+    let plain = [("authorization", "Bearer tg-s")];
+    // OpenAI passthrough (relayed bytes): the usage chunk carries the cost.
+    let body = br#"{"model":"fast","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"hello there"}]}"#;
+    let with = sse_data(&post_chat(gw.addr, &ask, body).body);
+    let usage_chunk = with
+        .iter()
+        .find(|d| d.contains("\"usage\":{"))
+        .expect("a usage chunk");
+    let v = simd_json::to_owned_value(&mut usage_chunk.clone().into_bytes()).unwrap();
+    let prompt = v["usage"]["prompt_tokens"].as_u64().unwrap() as f64;
+    let completion = v["usage"]["completion_tokens"].as_u64().unwrap() as f64;
+    let cost = v["usage"]["cost"]
+        .as_f64()
+        .expect("cost in the usage chunk");
+    assert!(
+        (cost - (prompt + 2.0 * completion) * 1e-6).abs() < 1e-9,
+        "{usage_chunk}"
+    );
+    let without = sse_data(&post_chat(gw.addr, &plain, body).body);
+    assert!(
+        without.iter().all(|d| !d.contains("\"cost\"")),
+        "{without:?}"
+    );
+    // Anthropic, translated (OpenAI upstream) and relayed (Anthropic upstream):
+    // the message_delta event carries it.
+    for model in ["fast", "claude-same"] {
+        let body = format!(
+            r#"{{"model":"{model}","max_tokens":50,"stream":true,"messages":[{{"role":"user","content":"hello there"}}]}}"#
+        );
+        let mut h = vec![("x-api-key", "tg-s"), ("anthropic-version", "2023-06-01")];
+        let without = post(gw.addr, "/v1/messages", &h, body.as_bytes());
+        assert_eq!(without.status, 200, "{}", without.text());
+        assert!(!without.text().contains("\"cost\""), "{}", without.text());
+        h.push(("x-tollgate-include-cost", "true"));
+        let with = post(gw.addr, "/v1/messages", &h, body.as_bytes());
+        let delta = sse_data(&with.body)
+            .into_iter()
+            .find(|d| d.contains("message_delta"))
+            .expect("a message_delta event");
+        let v = simd_json::to_owned_value(&mut delta.clone().into_bytes()).unwrap();
+        assert!(
+            v["usage"]["cost"].as_f64().is_some_and(|c| c > 0.0),
+            "{model}: {delta}"
+        );
+    }
+}
+
 on_both_drivers!(
+    stream_costs_only_when_asked,
     keys_in_both_dialects,
     admin_keys_work_at_once_and_survive_a_restart,
     budgets_stop_spend_and_are_never_overshot,

@@ -45,6 +45,9 @@ pub struct RequestCtx<'a> {
     pub rewritten: bool,
     /// Whole answers carry `x-tollgate-cost` (governance is on).
     pub price_answers: bool,
+    /// The client asked (`x-tollgate-include-cost: true`) for the cost in a
+    /// stream's final usage chunk or event.
+    pub include_cost: bool,
 }
 
 impl RequestCtx<'_> {

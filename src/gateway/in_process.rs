@@ -77,7 +77,7 @@ pub async fn serve(
         return Ok(report(false, usage));
     }
     let events = plan.stream_events(&answer_id, None);
-    if native && !ctx.obligations.need_canonical() {
+    if native && !ctx.obligations.need_canonical() && !ctx.include_cost {
         for event in events {
             if resp.send_chunk(&event).await.is_err() {
                 return Ok(report(false, usage));
@@ -86,7 +86,10 @@ pub async fn serve(
         return Ok(report(resp.end_stream().await.is_ok(), usage));
     }
     let mut translator = (adapter(crate::config::ProviderKind::Mock).translator)(true);
-    let mut writer = StreamWriter::new(ctx.inbound, &answer_id, upstream_model, ctx.include_usage);
+    let mut writer = StreamWriter::new(ctx.inbound, &answer_id, upstream_model, ctx.include_usage)
+        .with_cost(ctx.include_cost.then(|| {
+            crate::governance::cost::Pricing(spec.map(|s| std::sync::Arc::new(s.clone())))
+        }));
     let mut parser = SseParser::new();
     let mut chunks = Vec::new();
     let mut out = Vec::new();

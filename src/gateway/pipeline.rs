@@ -156,6 +156,10 @@ async fn run(
         obligations: Obligations::default(),
         rewritten: false,
         price_answers: gov.active,
+        include_cost: gov.active
+            && req
+                .header("x-tollgate-include-cost")
+                .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"true")),
     };
     match timeout_cap(gov.required, key, req) {
         Ok(cap) => ctx.timeout_cap = cap,

@@ -32,38 +32,59 @@ enum Reader {
         reader: OpenAiStreamReader,
         /// The gateway asked for the usage chunk the client did not: take it out.
         strip_usage: bool,
+        /// The client asked for the cost in the final usage (the model's prices).
+        cost: Option<Pricing>,
     },
-    Anthropic(AnthropicStreamReader),
+    Anthropic(AnthropicStreamReader, Option<Pricing>),
 }
 
+use crate::governance::cost::Pricing;
+
 impl Reader {
-    fn new(ctx: &RequestCtx<'_>) -> Self {
+    fn new(ctx: &RequestCtx<'_>, deployment: &crate::router::Deployment) -> Self {
+        let cost = ctx.include_cost.then(|| Pricing(deployment.spec.clone()));
         match ctx.inbound {
             Inbound::OpenAi => Reader::OpenAi {
                 reader: OpenAiStreamReader::new(),
                 strip_usage: !ctx.include_usage,
+                cost,
             },
-            Inbound::Anthropic => Reader::Anthropic(AnthropicStreamReader::new()),
+            Inbound::Anthropic => Reader::Anthropic(AnthropicStreamReader::new(), cost),
         }
     }
 
     /// Watches `piece`; answers the bytes to relay (the piece itself
-    /// unless an event is taken out).
+    /// unless an event is taken out or given its cost).
     fn pass<'p>(&mut self, piece: &'p [u8], out: &'p mut Vec<u8>) -> &'p [u8] {
         match self {
             Reader::OpenAi {
                 reader,
                 strip_usage: true,
+                ..
             } => {
                 out.clear();
                 reader.relay_without_usage(piece, out);
+                out
+            }
+            Reader::OpenAi {
+                reader,
+                cost: Some(p),
+                ..
+            } => {
+                out.clear();
+                reader.relay_with_cost(piece, out, &|u| p.price(u));
                 out
             }
             Reader::OpenAi { reader, .. } => {
                 reader.observe(piece);
                 piece
             }
-            Reader::Anthropic(reader) => {
+            Reader::Anthropic(reader, Some(p)) => {
+                out.clear();
+                reader.relay_with_cost(piece, out, &|u| p.price(u));
+                out
+            }
+            Reader::Anthropic(reader, None) => {
                 reader.observe(piece);
                 piece
             }
@@ -73,7 +94,7 @@ impl Reader {
     fn ended_cleanly(&self) -> bool {
         match self {
             Reader::OpenAi { reader, .. } => reader.ended_cleanly(),
-            Reader::Anthropic(reader) => reader.ended_cleanly(),
+            Reader::Anthropic(reader, _) => reader.ended_cleanly(),
         }
     }
 
@@ -81,14 +102,14 @@ impl Reader {
     fn upstream_error(&self) -> bool {
         match self {
             Reader::OpenAi { reader, .. } => reader.error().is_some(),
-            Reader::Anthropic(reader) => reader.error().is_some(),
+            Reader::Anthropic(reader, _) => reader.error().is_some(),
         }
     }
 
     fn usage(&self) -> Option<Usage> {
         match self {
             Reader::OpenAi { reader, .. } => reader.usage(),
-            Reader::Anthropic(reader) => reader.usage(),
+            Reader::Anthropic(reader, _) => reader.usage(),
         }
     }
 
@@ -96,6 +117,7 @@ impl Reader {
         if let Reader::OpenAi {
             reader,
             strip_usage: true,
+            ..
         } = self
         {
             reader.flush(out);
@@ -171,7 +193,7 @@ pub async fn relay(
     // never legitimately holds it.
     let keys = &deployment.provider.api_keys;
     let mut scrubber = StreamScrubber::new(keys.iter().map(|k| k.expose()));
-    let mut reader = Reader::new(ctx);
+    let mut reader = Reader::new(ctx, &deployment);
     let (mut kept, mut whole) = (Vec::new(), Vec::new());
     let mut boundary = Boundary {
         events: is_sse,

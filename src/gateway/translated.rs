@@ -48,6 +48,10 @@ pub async fn deliver(
             &answer_id,
             &prepared.deployment.upstream_model,
             ctx.include_usage,
+        )
+        .with_cost(
+            ctx.include_cost
+                .then(|| crate::governance::cost::Pricing(prepared.deployment.spec.clone())),
         );
         let hold = ctx.obligations.hold_tool_calls.then(ToolCallHold::default);
         // Boxed: the stream's state is several times the whole answer's,
@@ -67,7 +71,13 @@ pub async fn deliver(
 }
 
 /// A client's stream in its own dialect.
-pub enum StreamWriter {
+pub struct StreamWriter {
+    dialect: DialectWriter,
+    /// The client asked for the cost in the final usage (the model's prices).
+    cost: Option<crate::governance::cost::Pricing>,
+}
+
+enum DialectWriter {
     OpenAi {
         context: ChunkContext,
         include_usage: bool,
@@ -77,27 +87,43 @@ pub enum StreamWriter {
 
 impl StreamWriter {
     pub fn new(inbound: Inbound, id: &str, model: &str, include_usage: bool) -> Self {
-        match inbound {
-            Inbound::OpenAi => StreamWriter::OpenAi {
+        let dialect = match inbound {
+            Inbound::OpenAi => DialectWriter::OpenAi {
                 context: ChunkContext::new(id, now_secs(), model),
                 include_usage,
             },
-            Inbound::Anthropic => StreamWriter::Anthropic(AnthropicStreamWriter::new(id, model)),
+            Inbound::Anthropic => DialectWriter::Anthropic(AnthropicStreamWriter::new(id, model)),
+        };
+        StreamWriter {
+            dialect,
+            cost: None,
         }
     }
 
+    /// Puts the cost in the final usage chunk or event.
+    pub fn with_cost(mut self, cost: Option<crate::governance::cost::Pricing>) -> Self {
+        self.cost = cost;
+        self
+    }
+
     pub fn chunk(&mut self, chunk: &ChatChunk, usage: Usage, out: &mut Vec<u8>) {
-        match self {
-            StreamWriter::OpenAi {
+        match &mut self.dialect {
+            DialectWriter::OpenAi {
                 context,
                 include_usage,
             } => {
                 // The usage-only chunk goes out only to a client that asked.
-                if *include_usage || !matches!(chunk, ChatChunk::Usage(_)) {
-                    write_openai_chunk(chunk, context, out);
+                match (chunk, &self.cost) {
+                    (ChatChunk::Usage(_), _) if !*include_usage => {}
+                    (ChatChunk::Usage(u), Some(p)) => {
+                        let mut event = Vec::new();
+                        write_openai_chunk(chunk, context, &mut event);
+                        crate::governance::cost::inject(&event, p.price(u), out);
+                    }
+                    _ => write_openai_chunk(chunk, context, out),
                 }
             }
-            StreamWriter::Anthropic(w) => {
+            DialectWriter::Anthropic(w) => {
                 w.set_usage(usage);
                 w.write_chunk(chunk, out);
             }
@@ -105,19 +131,27 @@ impl StreamWriter {
     }
 
     pub fn finish(&mut self, usage: Usage, out: &mut Vec<u8>) {
-        match self {
-            StreamWriter::OpenAi { .. } => write_openai_done(out),
-            StreamWriter::Anthropic(w) => {
+        match &mut self.dialect {
+            DialectWriter::OpenAi { .. } => write_openai_done(out),
+            DialectWriter::Anthropic(w) => {
                 w.set_usage(usage);
-                w.finish(out);
+                match &self.cost {
+                    // The final `message_delta` carries the usage: and the cost.
+                    Some(p) => {
+                        let mut events = Vec::new();
+                        w.finish(&mut events);
+                        crate::governance::cost::inject(&events, p.price(&usage), out);
+                    }
+                    None => w.finish(out),
+                }
             }
         }
     }
 
     pub fn error(&mut self, err: &ApiError, out: &mut Vec<u8>) {
-        match self {
-            StreamWriter::OpenAi { .. } => write_openai_stream_error(err, out),
-            StreamWriter::Anthropic(w) => w.write_error(err, out),
+        match &mut self.dialect {
+            DialectWriter::OpenAi { .. } => write_openai_stream_error(err, out),
+            DialectWriter::Anthropic(w) => w.write_error(err, out),
         }
     }
 }

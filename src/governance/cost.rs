@@ -99,6 +99,34 @@ pub fn answer_header(
         .then(|| ("x-tollgate-cost", header_value(cost.nanos)))
 }
 
+/// The prices a stream's final usage is costed at, when its client asked.
+pub struct Pricing(pub Option<std::sync::Arc<ModelSpec>>);
+
+impl Pricing {
+    pub fn price(&self, usage: &Usage) -> i64 {
+        of_usage(self.0.as_deref(), usage).nanos
+    }
+}
+
+/// Copies `event` to `out` with `"cost":<USD>` as the first member of its
+/// last `usage` object (the final usage chunk or event a client asked to
+/// see the cost in); an event without one is copied as it is.
+pub fn inject(event: &[u8], nanos: i64, out: &mut Vec<u8>) {
+    const USAGE: &[u8] = b"\"usage\":{";
+    let Some(at) = memchr::memmem::rfind(event, USAGE) else {
+        out.extend_from_slice(event);
+        return;
+    };
+    let open = at + USAGE.len();
+    out.extend_from_slice(&event[..open]);
+    out.extend_from_slice(b"\"cost\":");
+    out.extend_from_slice(&header_value(nanos));
+    if event.get(open) != Some(&b'}') {
+        out.push(b',');
+    }
+    out.extend_from_slice(&event[open..]);
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -124,6 +152,26 @@ mod tests {
             + 500.0 * p.output.unwrap() * 1000.0;
         assert_eq!(cost.nanos, want.ceil() as i64);
         assert!(cost.priced);
+    }
+
+    #[test]
+    fn the_cost_goes_into_the_last_usage_object() {
+        let mut out = Vec::new();
+        inject(
+            b"data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3}}\n\n",
+            9000,
+            &mut out,
+        );
+        assert_eq!(
+            out,
+            b"data: {\"choices\":[],\"usage\":{\"cost\":0.000009,\"prompt_tokens\":3}}\n\n"
+        );
+        out.clear();
+        inject(b"{\"usage\":{}}", 1_500_000_000, &mut out);
+        assert_eq!(out, b"{\"usage\":{\"cost\":1.5}}");
+        out.clear();
+        inject(b"data: {}\n\n", 1, &mut out);
+        assert_eq!(out, b"data: {}\n\n");
     }
 
     #[test]

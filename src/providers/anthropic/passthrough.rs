@@ -50,6 +50,30 @@ impl AnthropicStreamReader {
         self.frames = frames;
     }
 
+    /// Relays events as they came, but `message_delta` (the final usage)
+    /// with its cost (`price` of the usage so far, nano-USD) added.
+    pub fn relay_with_cost(
+        &mut self,
+        piece: &[u8],
+        out: &mut Vec<u8>,
+        price: &dyn Fn(&Usage) -> i64,
+    ) {
+        let mut frames = std::mem::take(&mut self.frames);
+        frames.feed(piece, |event| {
+            self.inspect(event);
+            let name = scan::event_name(event)
+                .or_else(|| scan::data(event).and_then(|d| scan::plain_str(d, &TYPE)));
+            if name == Some(b"message_delta".as_slice())
+                && let Some(usage) = self.usage()
+            {
+                crate::governance::cost::inject(event, price(&usage), out);
+            } else {
+                out.extend_from_slice(event);
+            }
+        });
+        self.frames = frames;
+    }
+
     /// Usage so far in canonical terms (final after `message_stop`);
     /// `None` before `message_start`.
     pub fn usage(&self) -> Option<Usage> {

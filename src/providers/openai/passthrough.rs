@@ -78,6 +78,25 @@ impl OpenAiStreamReader {
         self.frames = frames;
     }
 
+    /// Relays events as they came, but the usage-only chunk with its cost
+    /// (`price` of the usage, nano-USD) added to its `usage` object.
+    pub fn relay_with_cost(
+        &mut self,
+        piece: &[u8],
+        out: &mut Vec<u8>,
+        price: &dyn Fn(&Usage) -> i64,
+    ) {
+        let mut frames = std::mem::take(&mut self.frames);
+        frames.feed(piece, |event| match self.inspect(event) {
+            Seen::UsageOnly => {
+                let usage = self.usage.unwrap_or_default();
+                crate::governance::cost::inject(event, price(&usage), out);
+            }
+            Seen::Other => out.extend_from_slice(event),
+        });
+        self.frames = frames;
+    }
+
     /// When the upstream body ends in stripping mode: the held bytes of an
     /// unfinished event, passed on as the upstream sent them (the stream
     /// was cut; the caller follows them with its error event).
