@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use crate::governance::types::{Budgets, RateLimits};
+use crate::governance::types::Budgets;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -141,28 +141,6 @@ impl AdminScope {
             AdminScope::Approvals => "approvals",
         }
     }
-}
-
-/// `[[teams]]`: budgets, limits and allowed models its keys share.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct TeamConfig {
-    pub id: String,
-    #[serde(default)]
-    pub limits: RateLimits,
-    #[serde(default)]
-    pub budgets: Budgets,
-    #[serde(default)]
-    pub models: Vec<String>,
-}
-
-/// `[[end_users]]`: budgets for one end user the clients name.
-#[derive(Debug, Clone, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct EndUserConfig {
-    pub id: String,
-    #[serde(default)]
-    pub budgets: Budgets,
 }
 
 /// Whether requests must carry a gateway key under this config.

@@ -13,8 +13,8 @@ mod secret;
 pub use catalog::{CatalogOverride, PriceFields, TierFields};
 pub use context::{ContextConfig, FitStrategyName, ModelContextConfig};
 pub use governance::{
-    AdminConfig, AdminScope, AdminTokenConfig, EndUserConfig, FailPolicy, GovernanceConfig,
-    RedisConfig, ReserveConfig, TeamConfig, keys_required, parse_hash,
+    AdminConfig, AdminScope, AdminTokenConfig, FailPolicy, GovernanceConfig, RedisConfig,
+    ReserveConfig, keys_required, parse_hash,
 };
 pub use load::{ConfigError, ConfigErrors, ConfigSource, load_file, load_str, resolve_source};
 pub use routing::{

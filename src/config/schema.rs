@@ -42,10 +42,12 @@ pub struct Config {
     /// The admin API's credentials and listener.
     #[serde(default)]
     pub admin: super::governance::AdminConfig,
+    /// Teams: budgets, limits and allowed models their keys share.
     #[serde(default)]
-    pub teams: Vec<super::governance::TeamConfig>,
+    pub teams: Vec<crate::governance::types::TeamRecord>,
+    /// Budgets for end users the clients name.
     #[serde(default)]
-    pub end_users: Vec<super::governance::EndUserConfig>,
+    pub end_users: Vec<crate::governance::types::EndUserRecord>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

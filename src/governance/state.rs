@@ -116,16 +116,7 @@ impl GovSnapshot {
             ..GovSnapshot::default()
         };
         // Config first; a stored record of the same id (made by the admin API) wins.
-        let mut teams: Vec<TeamRecord> = config
-            .teams
-            .iter()
-            .map(|t| TeamRecord {
-                id: t.id.clone(),
-                limits: t.limits,
-                budgets: t.budgets,
-                models: t.models.clone(),
-            })
-            .collect();
+        let mut teams: Vec<TeamRecord> = config.teams.clone();
         for t in &stored.teams {
             match teams.iter_mut().find(|c| c.id == t.id) {
                 Some(c) => *c = t.clone(),
@@ -142,14 +133,7 @@ impl GovSnapshot {
                 budgets,
             });
         }
-        let mut users: Vec<EndUserRecord> = config
-            .end_users
-            .iter()
-            .map(|u| EndUserRecord {
-                id: u.id.clone(),
-                budgets: u.budgets,
-            })
-            .collect();
+        let mut users: Vec<EndUserRecord> = config.end_users.clone();
         for u in &stored.end_users {
             match users.iter_mut().find(|c| c.id == u.id) {
                 Some(c) => *c = u.clone(),
