@@ -5,14 +5,16 @@
 #
 #   perf/instructions.sh                  # every row, 2000 requests each
 #   REQUESTS=5000 ROWS="passthrough nginx" perf/instructions.sh
+#   ROWS="passthrough governed governed-redis" perf/instructions.sh
 set -euo pipefail
 
 REQUESTS=${REQUESTS:-2000}    # measured requests per row
 WARMUP=${WARMUP:-200}         # unmeasured requests first (pools, lazy init)
-ROWS=${ROWS:-"passthrough passthrough-fit-off anthropic routed messages-native messages-to-openai nginx"}
+ROWS=${ROWS:-"passthrough passthrough-fit-off anthropic routed messages-native messages-to-openai governed governed-redis nginx"}
 MOCK_PORT=${MOCK_PORT:-19190}
-GW_PORT=${GW_PORT:-18180}
+GW_PORT=${GW_PORT:-18180}     # the rows' gateways listen on GW_PORT, +2, +4, +6, +8
 NGINX_PORT=${NGINX_PORT:-18181}
+REDIS_PORT=${REDIS_PORT:-16391}  # the governed-redis row's redis-server
 KEEP_DUMPS=${KEEP_DUMPS:-}     # a directory: keep the callgrind dumps there (callgrind_annotate)
 HOST=127.0.0.1
 
@@ -30,6 +32,14 @@ command -v valgrind >/dev/null || {
     apt-get update -qq >/dev/null && apt-get install -y -qq valgrind >/dev/null
 }
 command -v python3 >/dev/null || die "python3 is needed for the client"
+case " $ROWS " in
+*" governed-redis "*)
+    command -v redis-server >/dev/null || {
+        log "installing redis-server"
+        apt-get update -qq >/dev/null && apt-get install -y -qq redis-server >/dev/null
+    }
+    ;;
+esac
 if [ ! -x "$BIN" ] || [ -n "$(find "$ROOT/src" "$ROOT/Cargo.toml" -newer "$BIN" -print -quit)" ]; then
     log "building release"
     (cd "$ROOT" && cargo build --release --quiet)
@@ -64,20 +74,39 @@ BODY='{"model":"MODEL","messages":[{"role":"system","content":"You are a concise
 # The same conversation as an Anthropic Messages request.
 MESSAGES_BODY='{"model":"MODEL","max_tokens":512,"system":"You are a concise assistant for a travel agency. Answer in plain English, cite the booking reference when you have one, and call a tool when live data is needed.","messages":[{"role":"user","content":"Hi, I need to get from Lyon to Milan next Tuesday morning."},{"role":"assistant","content":"Sure. Do you prefer the train or a flight, and is there a time you must arrive by?"},{"role":"user","content":"Train, and I must be in Milan by 2pm. Two adults, one bike."}],"tools":[{"name":"search_trains","description":"Search scheduled trains between two stations on a date.","input_schema":{"type":"object","properties":{"from":{"type":"string","description":"Departure station"},"to":{"type":"string","description":"Arrival station"},"date":{"type":"string","description":"ISO 8601 date"},"arrive_by":{"type":"string","description":"Latest arrival, HH:MM"},"passengers":{"type":"integer","minimum":1},"bikes":{"type":"integer","minimum":0}},"required":["from","to","date"]}}],"tool_choice":{"type":"auto"},"temperature":0.2}'
 
-# client.py PORT MODEL N BODY [PATH]: N requests on one keep-alive
-# connection; exits 1 on any non-200 answer.
+# client.py PORT MODEL N BODY [PATH [KEY]]: N requests on one keep-alive
+# connection, with `authorization: Bearer KEY` when KEY is given; exits 1
+# on any non-200 answer.
 cat >"$TMP/client.py" <<'EOF'
 import http.client, sys
 port, model, n, body = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
 path = sys.argv[5] if len(sys.argv) > 5 else "/v1/chat/completions"
+key = sys.argv[6] if len(sys.argv) > 6 else ""
 payload = body.replace("MODEL", model).encode()
+headers = {"content-type": "application/json", "anthropic-version": "2023-06-01"}
+if key:
+    headers["authorization"] = "Bearer " + key
 c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 for i in range(n):
-    c.request("POST", path, payload, {"content-type": "application/json", "anthropic-version": "2023-06-01"})
+    c.request("POST", path, payload, headers)
     r = c.getresponse()
     data = r.read()
     if r.status != 200:
         sys.exit(f"request {i}: HTTP {r.status}: {data[:200]!r}")
+EOF
+
+# counter.py PORT NAME: a counter from the gateway's /metrics; prints
+# nothing when the gateway does not export it.
+cat >"$TMP/counter.py" <<'EOF'
+import sys, urllib.request
+port, name = sys.argv[1], sys.argv[2]
+try:
+    text = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=10).read().decode()
+except OSError:
+    sys.exit(0)
+for line in text.splitlines():
+    if line.split(" ")[0] == name:
+        print(line.split(" ")[1])
 EOF
 
 cat >"$TMP/tollgate.toml" <<EOF
@@ -135,23 +164,73 @@ for r in $(seq 1 19); do
 done
 printf '[[rules]]\nname = "very-hard"\nmatch = { min_complexity = 0.99 }\nroute_to = "bench-model"\n' >>"$TMP/routed.toml"
 
+# The governed rows: the passthrough gateway plus governance on the same
+# model. One key, which the client sends; rate limits and a budget far
+# above what the run uses (nothing is refused, every bucket is taken and
+# settled); an explicit price (the catalog's own), so every request is
+# costed; the store's ledger writing every request. governed-redis adds the
+# Redis tier, against the redis-server this script starts.
+KEY=tg-perf-bench-key
+KEY_HASH=$(printf '%s' "$KEY" | sha256sum | cut -d' ' -f1)
+# governed_config PORT STORE [GOVERNANCE_LINES]
+governed_config() {
+    sed -e "s/$GW_PORT/$1/" -e 's/^like = "gpt-4o-mini"$/&\nprice = { input = 0.15, output = 0.6 }/' "$TMP/tollgate.toml"
+    cat <<EOF
+[governance]
+store = "$2"
+${3:-}
+
+[[keys]]
+id = "bench"
+hash = "sha256:$KEY_HASH"
+limits = { rpm = 100000000, tpm = 10000000000 }
+budgets = { total_usd = 1000000.0 }
+EOF
+}
+governed_config $((GW_PORT + 6)) "$TMP/gov.db" >"$TMP/governed.toml"
+governed_config $((GW_PORT + 8)) "$TMP/gov-redis.db" \
+    "$(printf '[governance.redis]\nurl = "redis://%s:%s"' "$HOST" "$REDIS_PORT")" >"$TMP/governed-redis.toml"
+
 "$BIN" mock-upstream --listen "$HOST:$MOCK_PORT" --workers 1 --driver epoll >"$TMP/mock.log" 2>&1 &
 PIDS+=($!)
 wait_port "$MOCK_PORT"
 
-# measure NAME PORT MODEL PID OUT [BODY PATH]: zero the counters after the
-# warm-up, dump after N.
+# measure NAME PORT MODEL PID OUT [BODY PATH KEY]: zero the counters after
+# the warm-up, dump after N. A gateway with the Redis tier also reports the
+# round trips it made to Redis over the same requests (from /metrics, read
+# outside the counted window).
 measure() {
-    local name=$1 port=$2 model=$3 pid=$4 out=$5 body=${6:-$BODY} path=${7:-/v1/chat/completions}
-    python3 "$TMP/client.py" "$port" "$model" "$WARMUP" "$body" "$path" || die "$name: warm-up failed"
+    local name=$1 port=$2 model=$3 pid=$4 out=$5 body=${6:-$BODY} path=${7:-/v1/chat/completions} key=${8:-}
+    local trips=tollgate_governance_redis_round_trips_total trips0 trips1
+    python3 "$TMP/client.py" "$port" "$model" "$WARMUP" "$body" "$path" "$key" || die "$name: warm-up failed"
+    trips0=$(python3 "$TMP/counter.py" "$port" "$trips")
     callgrind_control -z "$pid" >/dev/null 2>&1
-    python3 "$TMP/client.py" "$port" "$model" "$REQUESTS" "$body" "$path" || die "$name: run failed"
+    python3 "$TMP/client.py" "$port" "$model" "$REQUESTS" "$body" "$path" "$key" || die "$name: run failed"
     callgrind_control -d "$pid" >/dev/null 2>&1
+    trips1=$(python3 "$TMP/counter.py" "$port" "$trips")
     sleep 0.5
     local ir
     ir=$(ls -t "$out".* 2>/dev/null | head -1 | xargs grep -h '^summary:' | awk '{print $2}')
     [ -n "$ir" ] || die "$name: no callgrind dump"
     awk -v ir="$ir" -v n="$REQUESTS" -v name="$name" 'BEGIN { printf "%-20s %10.0f instructions/request\n", name, ir / n }'
+    if [ -n "$trips0" ] && [ -n "$trips1" ]; then
+        awk -v a="$trips0" -v b="$trips1" -v n="$REQUESTS" -v name="$name" \
+            'BEGIN { printf "%-20s %10.4f Redis round trips/request (%d over %d requests)\n", name, (b - a) / n, b - a, n }'
+    fi
+}
+
+# start_redis: a redis-server for the governed-redis row, no persistence,
+# its files in the temp dir; killed on exit with the rest.
+REDIS_PID=""
+start_redis() {
+    [ -n "$REDIS_PID" ] && return 0
+    (echo >"/dev/tcp/$HOST/$REDIS_PORT") 2>/dev/null && die "port $REDIS_PORT is in use (set REDIS_PORT)"
+    mkdir -p "$TMP/redis"
+    redis-server --bind "$HOST" --port "$REDIS_PORT" --save "" --appendonly no --daemonize no \
+        --protected-mode no --dir "$TMP/redis" --logfile "$TMP/redis/redis.log" &
+    REDIS_PID=$!
+    PIDS+=("$REDIS_PID")
+    wait_port "$REDIS_PORT"
 }
 
 declare -A GW_PID=()
@@ -187,6 +266,17 @@ for row in $ROWS; do
     routed)
         start_gateway routed $((GW_PORT + 2))
         RESULTS+=("$(measure routed $((GW_PORT + 2)) bench-routed "${GW_PID[routed]}" "$TMP/routed.out")")
+        ;;
+    governed)
+        start_gateway governed $((GW_PORT + 6))
+        RESULTS+=("$(measure governed $((GW_PORT + 6)) bench-model "${GW_PID[governed]}" "$TMP/governed.out" \
+            "$BODY" /v1/chat/completions "$KEY")")
+        ;;
+    governed-redis)
+        start_redis
+        start_gateway governed-redis $((GW_PORT + 8))
+        RESULTS+=("$(measure governed-redis $((GW_PORT + 8)) bench-model "${GW_PID[governed-redis]}" \
+            "$TMP/governed-redis.out" "$BODY" /v1/chat/completions "$KEY")")
         ;;
     nginx)
         NGINX=$(command -v nginx || echo /usr/sbin/nginx)

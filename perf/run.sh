@@ -18,6 +18,9 @@ STREAM=${STREAM:-1}              # 1: also measure "stream":true through Tollgat
 MOCK_PORT=${MOCK_PORT:-19090}
 GW_PORT=${GW_PORT:-18080}
 NGINX_PORT=${NGINX_PORT:-18081}
+GOV_PORT=${GOV_PORT:-18082}      # Tollgate with governance (keys, limits, budget, ledger)
+GOVR_PORT=${GOVR_PORT:-18083}    # the same with the Redis tier
+REDIS_PORT=${REDIS_PORT:-16379}  # the redis-server this script starts for it
 KEEP_TMP=${KEEP_TMP:-0}          # 1: keep logs and configs in the temp dir
 HOST=127.0.0.1
 
@@ -131,6 +134,7 @@ if [ -z "$NGINX" ]; then
     NGINX=$(command -v nginx || echo /usr/sbin/nginx)
 fi
 [ -x "$NGINX" ] || die "nginx not found after install"
+command -v redis-server >/dev/null || apt_install redis-server
 [ "$PIN" = 1 ] && ! command -v taskset >/dev/null && die "taskset missing (util-linux); set PIN=0"
 
 if [ ! -x "$BIN" ] || [ -n "$(find "$ROOT/src" "$ROOT/Cargo.toml" "$ROOT/Cargo.lock" -newer "$BIN" -print -quit)" ]; then
@@ -138,7 +142,7 @@ if [ ! -x "$BIN" ] || [ -n "$(find "$ROOT/src" "$ROOT/Cargo.toml" "$ROOT/Cargo.l
     (cd "$ROOT" && cargo build --release --quiet)
 fi
 
-for p in "$MOCK_PORT" "$GW_PORT" "$NGINX_PORT"; do
+for p in "$MOCK_PORT" "$GW_PORT" "$NGINX_PORT" "$GOV_PORT" "$GOVR_PORT" "$REDIS_PORT"; do
     port_free "$p" || die "port $p is already in use on this machine"
 done
 
@@ -238,6 +242,41 @@ for r in $(seq 1 19); do
 done
 printf '[[rules]]\nname = "very-hard"\nmatch = { min_complexity = 0.99 }\nroute_to = "bench-model"\n' >>"$TMP/tollgate.toml"
 
+# The governed gateways: the same config plus governance on bench-model. One
+# key, which the load sends; rate limits and a budget far above what a run
+# uses (nothing is refused, every bucket is taken and settled); a price (the
+# catalog's gpt-4o-mini figures, fitting kept off as in the passthrough), so
+# every request is costed; the store's ledger writing every request. The
+# second adds the Redis tier.
+KEY=tg-perf-bench-key
+KEY_HASH=$(printf '%s' "$KEY" | sha256sum | cut -d' ' -f1)
+# governed_config PORT STORE [GOVERNANCE_LINES]
+governed_config() {
+    sed "s/^listen = .*/listen = \"$HOST:$1\"/" "$TMP/tollgate.toml"
+    cat <<EOF
+
+[catalog."bench-model"]
+like = "gpt-4o-mini"
+price = { input = 0.15, output = 0.6 }
+
+[context]
+enabled = false
+
+[governance]
+store = "$2"
+${3:-}
+
+[[keys]]
+id = "bench"
+hash = "sha256:$KEY_HASH"
+limits = { rpm = 100000000, tpm = 10000000000 }
+budgets = { total_usd = 1000000.0 }
+EOF
+}
+governed_config "$GOV_PORT" "$TMP/gov.db" >"$TMP/governed.toml"
+governed_config "$GOVR_PORT" "$TMP/gov-redis.db" \
+    "$(printf '[governance.redis]\nurl = "redis://%s:%s"' "$HOST" "$REDIS_PORT")" >"$TMP/governed-redis.toml"
+
 mkdir -p "$TMP/nginx"
 chmod 755 "$TMP/nginx"
 cat >"$TMP/nginx/nginx.conf" <<EOF
@@ -289,6 +328,21 @@ PIDS+=("$GW_PID")
 wait_for_log "$TMP/tollgate.log" "listening on" "$GW_PID"
 GW_BANNER=$(grep -m1 "listening on" "$TMP/tollgate.log")
 
+log "starting redis-server on $HOST:$REDIS_PORT (no persistence) and the governed gateways on $GOV_PORT, $GOVR_PORT"
+mkdir -p "$TMP/redis"
+"${ON_SERVER[@]}" redis-server --bind "$HOST" --port "$REDIS_PORT" --save "" --appendonly no --daemonize no \
+    --protected-mode no --dir "$TMP/redis" --logfile "$TMP/redis/redis.log" &
+REDIS_PID=$!
+PIDS+=("$REDIS_PID")
+wait_for_port "$REDIS_PORT"
+declare -A GOV_PID=()
+for g in governed governed-redis; do
+    "${ON_SERVER[@]}" "$BIN" --config "$TMP/$g.toml" --driver "$DRIVER" >"$TMP/$g.log" 2>&1 &
+    GOV_PID[$g]=$!
+    PIDS+=("$!")
+    wait_for_log "$TMP/$g.log" "listening on" "${GOV_PID[$g]}"
+done
+
 log "starting nginx on $HOST:$NGINX_PORT ($WORKERS workers)"
 NGINX_ARGS=(-p "$TMP/nginx" -c "$TMP/nginx/nginx.conf")
 "$NGINX" -h 2>&1 | grep -q -- '-e filename' && NGINX_ARGS+=(-e "$TMP/nginx/error.log")
@@ -304,6 +358,8 @@ declare -A URL=(
     [tollgate]="http://$HOST:$GW_PORT/v1/chat/completions"
     [nginx]="http://$HOST:$NGINX_PORT/v1/chat/completions"
     [messages]="http://$HOST:$GW_PORT/v1/messages"
+    [governed]="http://$HOST:$GOV_PORT/v1/chat/completions"
+    [governed-redis]="http://$HOST:$GOVR_PORT/v1/chat/completions"
 )
 for t in "${TARGETS[@]}"; do
     code=$(curl -sS -o "$TMP/check-$t.json" -w '%{http_code}' --max-time 5 \
@@ -311,9 +367,18 @@ for t in "${TARGETS[@]}"; do
     [ "$code" = 200 ] && grep -q 'chat.completion' "$TMP/check-$t.json" ||
         die "$t: sanity request got HTTP $code: $(head -c 300 "$TMP/check-$t.json")"
 done
-log "sanity requests OK (HTTP 200 with a chat.completion from all three)"
+for g in governed governed-redis; do
+    code=$(curl -sS -o "$TMP/check-$g.json" -w '%{http_code}' --max-time 5 -H "authorization: Bearer $KEY" \
+        -H 'content-type: application/json' --data-binary @"$TMP/body.json" "${URL[$g]}")
+    [ "$code" = 200 ] && grep -q 'chat.completion' "$TMP/check-$g.json" ||
+        die "$g: sanity request got HTTP $code: $(head -c 300 "$TMP/check-$g.json")"
+    code=$(curl -sS -o /dev/null -w '%{http_code}' --max-time 5 \
+        -H 'content-type: application/json' --data-binary @"$TMP/body.json" "${URL[$g]}")
+    [ "$code" = 401 ] || die "$g: a request without the key got HTTP $code, not 401"
+done
+log "sanity requests OK (HTTP 200 with a chat.completion from all; 401 without the key on the governed gateways)"
 
-CPU_NOTE="load generator on CPUs [$LOAD_CPUS]; observed thread affinity: mock [$(cpus_of "$MOCK_PID")], Tollgate [$(cpus_of "$GW_PID")], nginx [$(cpus_of "$NGINX_PID")]"
+CPU_NOTE="load generator on CPUs [$LOAD_CPUS]; observed thread affinity: mock [$(cpus_of "$MOCK_PID")], Tollgate [$(cpus_of "$GW_PID")], nginx [$(cpus_of "$NGINX_PID")], governed Tollgates [$(cpus_of "${GOV_PID[governed]}")] [$(cpus_of "${GOV_PID[governed-redis]}")], redis-server [$(cpus_of "$REDIS_PID")]"
 [ "$PIN" = 1 ] || CPU_NOTE="no taskset pinning; $CPU_NOTE"
 log "$CPU_NOTE"
 
@@ -324,6 +389,16 @@ LOADAVG_START=$(cut -d' ' -f1-3 /proc/loadavg)
 CLK_TCK=$(getconf CLK_TCK)
 declare -A RPS P50 P99 ERRS REQS PROXY_CPU MOCK_CPU RPS_RANGE
 declare -A PROXY_PID=([direct]=- [tollgate]=$GW_PID [nginx]=$NGINX_PID [tollgate-stream]=$GW_PID)
+# The governed-redis gateway's Redis round trips, its requests, and
+# redis-server's CPU ticks over its runs (Redis's own work per request is not
+# in the proxy CPU column).
+TRIPS=0 TRIP_REQS=0 REDIS_TICKS=0
+
+# metric_sum PORT NAME: the sum of a metric's series on a gateway's /metrics.
+metric_sum() {
+    curl -sS --max-time 5 "http://$HOST:$1/metrics" |
+        awk -v n="$2" '$1 == n || index($1, n "{") == 1 {s += $NF} END {printf "%.0f", s}'
+}
 
 # CPU time (clock ticks, user + system) of a process and its children
 # (nginx workers are children of the master).
@@ -339,15 +414,17 @@ cpu_ticks() {
 # µs of CPU per request from a tick delta.
 per_request() { awk -v t="$1" -v n="$2" -v hz="$CLK_TCK" 'BEGIN {printf "%.1f", (n > 0) ? t * 1e6 / hz / n : 0}'; }
 
-# run_load KEY URL CONNS THREADS LUA PROXY_PID: one bounded run, parsed into the tables.
+# run_load KEY URL CONNS THREADS LUA PROXY_PID [API_KEY]: one bounded run,
+# parsed into the tables; with API_KEY every request carries it as a Bearer token.
 run_load() {
     local key=$1 url=$2 conns=$3 threads=$4 lua=$5 ppid=$6 out="$TMP/load-${1//[\/#]/-}.txt"
-    local p0=0 p1=0 m0 m1
+    local p0=0 p1=0 m0 m1 auth=()
+    [ -n "${7:-}" ] && auth=(-H "authorization: Bearer $7")
     if [ "$LOADGEN" = wrk ]; then
-        "${ON_LOAD[@]}" timeout "$TIMEOUT" wrk -t"$threads" -c"$conns" -d"$WARMUP" -s "$lua" "$url" >/dev/null
+        "${ON_LOAD[@]}" timeout "$TIMEOUT" wrk -t"$threads" -c"$conns" -d"$WARMUP" "${auth[@]}" -s "$lua" "$url" >/dev/null
         [ "$ppid" = - ] || p0=$(cpu_ticks "$ppid")
         m0=$(cpu_ticks "$MOCK_PID")
-        "${ON_LOAD[@]}" timeout "$TIMEOUT" wrk -t"$threads" -c"$conns" -d"$DURATION" --latency -s "$lua" "$url" >"$out"
+        "${ON_LOAD[@]}" timeout "$TIMEOUT" wrk -t"$threads" -c"$conns" -d"$DURATION" --latency "${auth[@]}" -s "$lua" "$url" >"$out"
         RPS[$key]=$(awk '/^Requests\/sec:/ {printf "%.0f", $2}' "$out")
         P50[$key]=$(to_us "$(awk '$1 == "50%" {print $2}' "$out")")
         P99[$key]=$(to_us "$(awk '$1 == "99%" {print $2}' "$out")")
@@ -357,11 +434,11 @@ run_load() {
     else
         local body=${lua%.lua}.json
         "${ON_LOAD[@]}" timeout "$TIMEOUT" oha --no-tui -z "$WARMUP" -c "$conns" -m POST \
-            -H 'content-type: application/json' -D "$body" "$url" >/dev/null
+            -H 'content-type: application/json' "${auth[@]}" -D "$body" "$url" >/dev/null
         [ "$ppid" = - ] || p0=$(cpu_ticks "$ppid")
         m0=$(cpu_ticks "$MOCK_PID")
         "${ON_LOAD[@]}" timeout "$TIMEOUT" oha --no-tui --output-format json -z "$DURATION" -c "$conns" -m POST \
-            -H 'content-type: application/json' -D "$body" "$url" >"$out"
+            -H 'content-type: application/json' "${auth[@]}" -D "$body" "$url" >"$out"
         RPS[$key]=$(jq -r '.summary.requestsPerSec | floor' "$out")
         P50[$key]=$(jq -r '.latencyPercentiles.p50 * 1e6 * 10 | round / 10' "$out")
         P99[$key]=$(jq -r '.latencyPercentiles.p99 * 1e6 * 10 | round / 10' "$out")
@@ -420,13 +497,24 @@ for r in $(seq 1 "$ROUNDS"); do
     # splice) and to the OpenAI-compatible one (translated).
     run_load "tollgate-msgs-native/$CONNS#$r" "${URL[messages]}" "$CONNS" "$THREADS" "$TMP/msgs-native.lua" "$GW_PID"
     run_load "tollgate-msgs-openai/$CONNS#$r" "${URL[messages]}" "$CONNS" "$THREADS" "$TMP/msgs-openai.lua" "$GW_PID"
+    # Governance on (its own gateways, the key on every request), then with
+    # the Redis tier: its round trips are read around its runs.
+    run_load "tollgate-governed/$CONNS#$r" "${URL[governed]}" "$CONNS" "$THREADS" "$TMP/body.lua" "${GOV_PID[governed]}" "$KEY"
+    t0=$(metric_sum "$GOVR_PORT" tollgate_governance_redis_round_trips_total)
+    q0=$(metric_sum "$GOVR_PORT" tollgate_requests_total)
+    c0=$(cpu_ticks "$REDIS_PID")
+    run_load "tollgate-governed-redis/$CONNS#$r" "${URL[governed-redis]}" "$CONNS" "$THREADS" "$TMP/body.lua" \
+        "${GOV_PID[governed-redis]}" "$KEY"
+    TRIPS=$((TRIPS + $(metric_sum "$GOVR_PORT" tollgate_governance_redis_round_trips_total) - t0))
+    TRIP_REQS=$((TRIP_REQS + $(metric_sum "$GOVR_PORT" tollgate_requests_total) - q0))
+    REDIS_TICKS=$((REDIS_TICKS + $(cpu_ticks "$REDIS_PID") - c0))
     run_load "tollgate-again/$CONNS#$r" "${URL[tollgate]}" "$CONNS" "$THREADS" "$TMP/body.lua" "$GW_PID"
 done
 for t in "${TARGETS[@]}"; do
     fold_rounds "$t/$CONNS"
     fold_rounds "$t/1"
 done
-for t in tollgate-anthropic tollgate-routed tollgate-fitted tollgate-msgs-native tollgate-msgs-openai tollgate-again; do
+for t in tollgate-anthropic tollgate-routed tollgate-fitted tollgate-msgs-native tollgate-msgs-openai tollgate-governed tollgate-governed-redis tollgate-again; do
     fold_rounds "$t/$CONNS"
 done
 if [ "$STREAM" = 1 ]; then
@@ -437,6 +525,9 @@ if [ "$STREAM" = 1 ]; then
     done
 fi
 kill -0 "$GW_PID" 2>/dev/null || die "Tollgate exited during the run: $(tail -5 "$TMP/tollgate.log")"
+for g in governed governed-redis; do
+    kill -0 "${GOV_PID[$g]}" 2>/dev/null || die "$g exited during the run: $(tail -5 "$TMP/$g.log")"
+done
 
 # ---------------------------------------------------------------- report
 
@@ -473,6 +564,13 @@ native_ratio=$(awk '{printf "%.3f", $0}' <<<"$(median $native_rounds)")
 msgs_openai_ratio=$(awk '{printf "%.3f", $0}' <<<"$(median $msgs_openai_rounds)")
 native_ok=$(awk -v r="$native_ratio" 'BEGIN {print (r >= 0.95) ? "MET" : "MISSED"}')
 msgs_openai_ok=$(awk -v r="$msgs_openai_ratio" 'BEGIN {print (r >= 0.85) ? "MET" : "MISSED"}')
+governed_rounds=$(paired_ratio tollgate-governed)
+governed_redis_rounds=$(paired_ratio tollgate-governed-redis)
+governed_ratio=$(awk '{printf "%.3f", $0}' <<<"$(median $governed_rounds)")
+governed_redis_ratio=$(awk '{printf "%.3f", $0}' <<<"$(median $governed_redis_rounds)")
+governed_ok=$(awk -v r="$governed_ratio" 'BEGIN {print (r >= 0.95) ? "MET" : "MISSED"}')
+governed_redis_ok=$(awk -v r="$governed_redis_ratio" 'BEGIN {print (r >= 0.95) ? "MET" : "MISSED"}')
+trips_per_request=$(awk -v t="$TRIPS" -v n="$TRIP_REQS" 'BEGIN {printf "%.5f", (n > 0) ? t / n : 0}')
 anth_ok=$(awk -v r="$anth_ratio" 'BEGIN {print (r >= 0.9) ? "MET" : "MISSED"}')
 routed_ok=$(awk -v r="$routed_ratio" 'BEGIN {print (r >= 0.95) ? "MET" : "MISSED"}')
 added_ok=$(awk -v a="$added" 'BEGIN {print (a < 50) ? "MET" : "MISSED"}')
@@ -496,7 +594,7 @@ table() {
 }
 
 {
-    echo "# Load run: direct vs Tollgate vs nginx, translation and routing"
+    echo "# Load run: direct vs Tollgate vs nginx, translation, routing and governance"
     echo
     echo "- when: $(date -u +%Y-%m-%dT%H:%M:%SZ), commit \`$SHA\`"
     echo "- command: \`DURATION=$DURATION ROUNDS=$ROUNDS CONNS=$CONNS THREADS=$THREADS WORKERS=$WORKERS MOCK_WORKERS=$MOCK_WORKERS PIN=$PIN DRIVER=$DRIVER perf/run.sh\`"
@@ -515,17 +613,21 @@ table() {
     echo
     echo "Through Tollgate only, same body: translated to Anthropic's format (the mock answers"
     echo "as Anthropic), and with routing configured but not triggered (two weighted deployments,"
-    echo "a fallback chain, breakers, retries, 20 rules incl. a complexity rule), then the plain"
-    echo "passthrough again:"
+    echo "a fallback chain, breakers, retries, 20 rules incl. a complexity rule), through gateways"
+    echo "with governance on (and with the Redis tier), then the plain passthrough again:"
     echo
-    table "tollgate-anthropic/$CONNS" "tollgate-routed/$CONNS" "tollgate-fitted/$CONNS" "tollgate-msgs-native/$CONNS" "tollgate-msgs-openai/$CONNS" "tollgate-again/$CONNS"
+    table "tollgate-anthropic/$CONNS" "tollgate-routed/$CONNS" "tollgate-fitted/$CONNS" "tollgate-msgs-native/$CONNS" "tollgate-msgs-openai/$CONNS" \
+        "tollgate-governed/$CONNS" "tollgate-governed-redis/$CONNS" "tollgate-again/$CONNS"
     echo
     echo "- Anthropic translation rps / passthrough rps, median of the rounds' paired ratios (each round against the mean of its two passthrough runs): **$anth_ratio** (target ≥ 0.9: $anth_ok); rounds: $anth_rounds; ratio of the medians above: $anth_of_medians (passthrough $pass_rps)"
     echo "- routing configured rps / passthrough rps, the same way: **$routed_ratio** (target ≥ 0.95: $routed_ok); rounds: $routed_rounds; ratio of the medians: $routed_of_medians"
     echo "- context fitting on (a catalog model, 1 KB requests) / passthrough (fitting off: the catalog does not know it), paired: **$fitted_ratio** (target ≥ 0.97: $fitted_ok); rounds: $fitted_rounds"
     echo "- Anthropic Messages inbound → Anthropic upstream (same dialect) / OpenAI passthrough, paired: **$native_ratio** (target ≥ 0.95: $native_ok); rounds: $native_rounds"
     echo "- Anthropic Messages inbound → OpenAI-compatible upstream (translated) / OpenAI passthrough, paired: **$msgs_openai_ratio** (target ≥ 0.85: $msgs_openai_ok); rounds: $msgs_openai_rounds"
-    echo "- Tollgate CPU per request (µs, medians): passthrough ${PROXY_CPU[tollgate-again/$CONNS]}, Anthropic translation ${PROXY_CPU[tollgate-anthropic/$CONNS]}, routing configured ${PROXY_CPU[tollgate-routed/$CONNS]}; the mock's own CPU per request differs by format (${MOCK_CPU[tollgate-again/$CONNS]} / ${MOCK_CPU[tollgate-anthropic/$CONNS]} / ${MOCK_CPU[tollgate-routed/$CONNS]}) and shares the proxy's CPU"
+    echo "- governance on (key, rpm/tpm limits, budget, cost, ledger; its own gateway) / passthrough, paired: **$governed_ratio** (target ≥ 0.95: $governed_ok); rounds: $governed_rounds"
+    echo "- governance with the Redis tier / passthrough, paired: **$governed_redis_ratio** (target ≥ 0.95: $governed_redis_ok); rounds: $governed_redis_rounds"
+    echo "- Redis round trips per request (governed-redis, warm-ups included): **$trips_per_request** ($TRIPS round trips over $TRIP_REQS requests); redis-server CPU $(per_request "$REDIS_TICKS" "$TRIP_REQS") µs per request (on the servers' CPU, not in the proxy CPU column)"
+    echo "- Tollgate CPU per request (µs, medians): passthrough ${PROXY_CPU[tollgate-again/$CONNS]}, Anthropic translation ${PROXY_CPU[tollgate-anthropic/$CONNS]}, routing configured ${PROXY_CPU[tollgate-routed/$CONNS]}, governed ${PROXY_CPU[tollgate-governed/$CONNS]}, governed with Redis ${PROXY_CPU[tollgate-governed-redis/$CONNS]} (every thread of the process: the ledger writer and the Redis tier's included); the mock's own CPU per request differs by format (${MOCK_CPU[tollgate-again/$CONNS]} / ${MOCK_CPU[tollgate-anthropic/$CONNS]} / ${MOCK_CPU[tollgate-routed/$CONNS]}) and shares the proxy's CPU"
     if [ "$STREAM" = 1 ]; then
         echo
         echo "Streaming (\`\"stream\":true\`, SSE from the mock) through Tollgate only:"
