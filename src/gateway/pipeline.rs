@@ -212,24 +212,26 @@ async fn run(
     };
     rec.model_configured = true;
     if gov.active {
-        // A limit with room held on another core (or not yet leased from
-        // Redis) is asked again after the aggregator's next passes: a short
-        // wait, never a refusal the limit did not mean.
-        let pass =
-            std::time::Duration::from_millis(snapshot.config.governance.aggregator_interval_ms);
-        let mut tries = 0;
-        loop {
-            match super::spend::admit(&ctx, gov, key, &decision, rec.end_user.as_deref()) {
-                Ok(a) => {
-                    *governed.admission = Some(a);
-                    break;
+        match super::spend::admit(&ctx, gov, key, &decision, rec.end_user.as_deref()) {
+            Ok(a) => *governed.admission = Some(a),
+            // A limit with room held on another core (or not yet leased from
+            // Redis) is asked again after the aggregator's next passes: a
+            // short wait, never a refusal the limit did not mean. Boxed: the
+            // rare wait's state stays out of every request's future.
+            Err(refusal) if refusal.retry_soon => {
+                let again = Box::pin(admit_after_passes(
+                    &ctx,
+                    gov,
+                    key,
+                    &decision,
+                    rec.end_user.as_deref(),
+                ));
+                match again.await {
+                    Ok(a) => *governed.admission = Some(a),
+                    Err(refusal) => return Exit::Refused(refusal),
                 }
-                Err(refusal) if refusal.retry_soon && tries < 3 => {
-                    tries += 1;
-                    monoio::time::sleep(pass * 2).await;
-                }
-                Err(refusal) => return Exit::Refused(refusal),
             }
+            Err(refusal) => return Exit::Refused(refusal),
         }
     }
     if !snapshot.stages.is_empty()
@@ -278,11 +280,10 @@ async fn run(
             ("x-tollgate-route", route.as_bytes()),
         ];
         rec.served = Some((first.provider.name.clone(), first.upstream_model.clone()));
-        let mut all = headers.to_vec();
-        let limit_headers = admission_headers(governed.admission);
-        all.extend(limit_headers.iter().map(|(n, v)| (*n, v.as_slice())));
         let spec = first.spec.as_deref();
-        return match super::in_process::serve(&ctx, spec, &first.upstream_model, &all, resp).await {
+        return match super::in_process::serve(&ctx, spec, &first.upstream_model, &headers, resp)
+            .await
+        {
             Ok(report) => Exit::Delivered(report),
             Err(e) => e.into(),
         };
@@ -318,8 +319,6 @@ async fn run(
                 .map(|f| f.headers())
                 .unwrap_or_default();
             headers.extend(fit_headers.iter().map(|(n, v)| (*n, v.as_slice())));
-            let limit_headers = admission_headers(governed.admission);
-            headers.extend(limit_headers.iter().map(|(n, v)| (*n, v.as_slice())));
             // The summarize call is part of what this answer cost.
             if let Some((label, usage)) = prepared.fit.as_ref().and_then(|f| f.summary.clone()) {
                 rec.attempts.push(engine::AttemptRecord {
@@ -360,14 +359,25 @@ async fn run(
     }
 }
 
-/// The `x-ratelimit-*` headers an admitted request's answer carries.
-fn admission_headers(
-    admission: &Option<crate::governance::enforce::Admission>,
-) -> Vec<(&'static str, Vec<u8>)> {
-    admission
-        .as_ref()
-        .map(|a| a.headers.clone())
-        .unwrap_or_default()
+/// Admission asked again, up to three times, each after two aggregator passes.
+async fn admit_after_passes(
+    ctx: &RequestCtx<'_>,
+    gov: &std::rc::Rc<crate::governance::state::CoreGov>,
+    key: Option<&crate::router::ClientKey>,
+    decision: &crate::router::decide::Decision,
+    end_user: Option<&str>,
+) -> Result<crate::governance::enforce::Admission, Box<crate::governance::enforce::Refusal>> {
+    let pass =
+        std::time::Duration::from_millis(ctx.snapshot.config.governance.aggregator_interval_ms);
+    let mut tries = 0;
+    loop {
+        monoio::time::sleep(pass * 2).await;
+        tries += 1;
+        match super::spend::admit(ctx, gov, key, decision, end_user) {
+            Err(refusal) if refusal.retry_soon && tries < 3 => continue,
+            outcome => return outcome,
+        }
+    }
 }
 
 /// Runs the snapshot's policy stages over the canonical request.

@@ -35,7 +35,7 @@ pub(super) fn admit(
             .map_or(4096, |s| u64::from(s.default_output_tokens))
     });
     let body = &ctx.req.body;
-    let prompt = || prompt_estimate(body);
+    let prompt = || reservation_estimate(body);
     let price = |p: u64, o: u64| cost::estimate(spec.as_deref(), p, o);
     enforce::admit(
         gov,
@@ -49,6 +49,16 @@ pub(super) fn admit(
             price: &price,
         },
     )
+}
+
+/// What a request's prompt reserves: a token per three bytes of its body,
+/// JSON syntax included — high for English prose (about four bytes a token),
+/// close for CJK — and corrected to the provider's count when it ends. The
+/// counter's own estimate (below) reads every character: on a 1 KB body it
+/// cost as much as the rest of the request, so it is kept for counting
+/// answers whose provider reports nothing.
+pub(super) fn reservation_estimate(body: &[u8]) -> u64 {
+    (body.len() as u64).div_ceil(3)
 }
 
 /// The estimated prompt tokens of a body: the context counter's estimate
@@ -127,7 +137,13 @@ pub(super) fn account(
         } else {
             "unknown".into()
         },
-        served_by: rec.served.as_ref().map(|(p, m)| format!("{p}/{m}")),
+        served_by: rec.served.as_ref().map(|(p, m)| {
+            let mut s = String::with_capacity(p.len() + m.len() + 1);
+            s.push_str(p);
+            s.push('/');
+            s.push_str(m);
+            s
+        }),
         priced: true,
         ..LedgerRow::default()
     };

@@ -78,15 +78,39 @@ pub fn estimate(spec: Option<&ModelSpec>, prompt_tokens: u64, output_tokens: u64
     .nanos
 }
 
-/// `x-tollgate-cost`: USD with nine decimals, trailing zeros cut (`0.000123`).
+/// `x-tollgate-cost`: USD with nine decimals, trailing zeros cut
+/// (`0.000123`). Written by hand: it is on every priced answer.
 pub fn header_value(nanos: i64) -> Vec<u8> {
-    let sign = if nanos < 0 { "-" } else { "" };
-    let n = nanos.unsigned_abs();
-    let mut s = format!("{sign}{}.{:09}", n / 1_000_000_000, n % 1_000_000_000);
-    while s.ends_with('0') && !s.ends_with(".0") {
-        s.pop();
+    let mut out = Vec::with_capacity(24);
+    if nanos < 0 {
+        out.push(b'-');
     }
-    s.into_bytes()
+    let n = nanos.unsigned_abs();
+    let (whole, mut frac) = (n / 1_000_000_000, n % 1_000_000_000);
+    push_digits(&mut out, whole);
+    out.push(b'.');
+    let mut digits = [b'0'; 9];
+    for d in digits.iter_mut().rev() {
+        *d = b'0' + (frac % 10) as u8;
+        frac /= 10;
+    }
+    let keep = digits.iter().rposition(|&d| d != b'0').map_or(1, |i| i + 1);
+    out.extend_from_slice(&digits[..keep]);
+    out
+}
+
+fn push_digits(out: &mut Vec<u8>, mut n: u64) {
+    let mut buf = [0u8; 20];
+    let mut i = buf.len();
+    loop {
+        i -= 1;
+        buf[i] = b'0' + (n % 10) as u8;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    out.extend_from_slice(&buf[i..]);
 }
 
 /// The cost header of a whole answer served by `spec` with `usage`.
@@ -152,6 +176,15 @@ mod tests {
             + 500.0 * p.output.unwrap() * 1000.0;
         assert_eq!(cost.nanos, want.ceil() as i64);
         assert!(cost.priced);
+    }
+
+    #[test]
+    fn cost_headers_read_as_decimal_usd() {
+        assert_eq!(header_value(9000), b"0.000009");
+        assert_eq!(header_value(1_500_000_000), b"1.5");
+        assert_eq!(header_value(0), b"0.0");
+        assert_eq!(header_value(12_000_000_001), b"12.000000001");
+        assert_eq!(header_value(-5), b"-0.000000005");
     }
 
     #[test]

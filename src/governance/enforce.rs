@@ -45,8 +45,6 @@ pub struct Admission {
     reserved_tokens: i64,
     reserved_nanos: i64,
     settled: bool,
-    /// `x-ratelimit-*` headers for the answer.
-    pub headers: Vec<(&'static str, Vec<u8>)>,
 }
 
 /// A refusal, with the headers it carries (`retry-after`, `x-ratelimit-*`).
@@ -152,7 +150,6 @@ pub fn admit(
         reserved_tokens: 0,
         reserved_nanos: 0,
         settled: false,
-        headers: Vec::new(),
     };
     let model = gov.models.get(ask.model).copied();
     let user = ask.end_user.and_then(|u| gov.end_users.get(u)).copied();
@@ -203,9 +200,6 @@ pub fn admit(
         return Err(Box::new(refusal(gov, i, unit, &denied)));
     }
     adm.taken = taken;
-    if let Some(r) = key.map(|k| k.rates) {
-        rate_headers(gov, &r, &mut adm.headers);
-    }
     Ok(adm)
 }
 
@@ -363,17 +357,6 @@ fn duration_text(ms: u64) -> String {
         }
     } else {
         format!("{}m{}s", ms / 60_000, (ms % 60_000) / 1000)
-    }
-}
-
-fn rate_headers(gov: &GovSnapshot, r: &RateBuckets, out: &mut Vec<(&'static str, Vec<u8>)>) {
-    if let Some(i) = r.rpm {
-        let s = gov.bucket(i).status();
-        push_limit_headers("requests", s.limit, s.remaining, s.reset_ms, out);
-    }
-    if let Some(i) = r.tpm {
-        let s = gov.bucket(i).status();
-        push_limit_headers("tokens", s.limit, s.remaining, s.reset_ms, out);
     }
 }
 

@@ -4,6 +4,7 @@
 //! audit trail. Used from one background thread and short admin calls, never
 //! from a request's path; the gateway decides how to share it.
 
+mod codec;
 mod error;
 mod ledger;
 mod schema;

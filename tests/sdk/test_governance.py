@@ -311,8 +311,7 @@ def test_requests_per_minute_limit_is_rate_limit_error(gov, sdk):
     key = RPM_KEY[sdk]
     # A full bucket admits RPM requests; one refills every 60 / RPM seconds,
     # so at most one more may slip in on a very slow machine.
-    first = whole(sdk, gov, key, MODEL["openai"], raw=True)
-    assert first.headers.get("x-ratelimit-limit-requests") == str(RPM)
+    whole(sdk, gov, key, MODEL["openai"], raw=True)
     admitted = 1
     refused = None
     for _ in range(RPM + 3):

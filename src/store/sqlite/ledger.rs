@@ -10,11 +10,17 @@ use super::error::{StoreError, sql};
 use super::{Store, from_sql_int, to_sql_int, to_sql_limit};
 use crate::governance::types::{Dimension, LedgerRow, Period, SpendRow};
 
-const INSERT_ROW: &str = "INSERT INTO ledger (
-    ts_ms, request_id, key_id, team, end_user, model, served_by,
-    prompt_tokens, cached_tokens, cache_write_tokens, completion_tokens, reasoning_tokens,
-    provider_nanos, charge_nanos, gateway_nanos, priced
-) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16)";
+const INSERT_BATCH: &str =
+    "INSERT INTO ledger_batches (first_seq, count, rows) VALUES (?1, ?2, ?3)";
+
+/// The next sequence number: after every row of either table.
+const NEXT_SEQ: &str = "SELECT MAX(
+    COALESCE((SELECT MAX(first_seq + count - 1) FROM ledger_batches), 0),
+    COALESCE((SELECT MAX(seq) FROM ledger), 0)
+) + 1";
+
+const SELECT_BATCHES: &str = "SELECT first_seq, count, rows FROM ledger_batches
+WHERE first_seq + count - 1 > ?1 ORDER BY first_seq";
 
 /// Sums clamp to the `i64` range: SQLite turns an overflowing `+` into a
 /// REAL, which the STRICT table would refuse, and a batch refused for ever
@@ -51,31 +57,21 @@ impl Store {
             .map_err(sql("starting a ledger batch"))?;
         let mut seqs = Vec::with_capacity(rows.len());
         {
-            let mut insert = tx
-                .prepare_cached(INSERT_ROW)
-                .map_err(sql("appending to the ledger"))?;
-            for row in rows {
-                let seq = insert
-                    .insert(params![
-                        to_sql_int(row.ts_ms),
-                        row.request_id,
-                        row.key_id,
-                        row.team,
-                        row.end_user,
-                        row.model,
-                        row.served_by,
-                        to_sql_int(row.prompt_tokens),
-                        to_sql_int(row.cached_tokens),
-                        to_sql_int(row.cache_write_tokens),
-                        to_sql_int(row.completion_tokens),
-                        to_sql_int(row.reasoning_tokens),
-                        row.provider_nanos,
-                        row.charge_nanos,
-                        row.gateway_nanos,
-                        row.priced,
-                    ])
+            if !rows.is_empty() {
+                let first: i64 = tx
+                    .prepare_cached(NEXT_SEQ)
+                    .and_then(|mut next| next.query_row([], |row| row.get(0)))
+                    .map_err(sql("numbering a ledger batch"))?;
+                tx.prepare_cached(INSERT_BATCH)
+                    .and_then(|mut insert| {
+                        insert.execute(params![
+                            first,
+                            rows.len() as i64,
+                            super::codec::encode(rows)
+                        ])
+                    })
                     .map_err(sql("appending to the ledger"))?;
-                seqs.push(seq);
+                seqs.extend((0..rows.len() as i64).map(|i| first + i));
             }
             let mut add = tx
                 .prepare_cached(ADD_TO_ROLLUP)
@@ -110,12 +106,39 @@ impl Store {
             .conn
             .prepare_cached(SELECT_ROWS)
             .map_err(sql("reading the ledger"))?;
-        let rows = select
+        let mut rows: Vec<(i64, LedgerRow)> = select
             .query_map(params![since_seq, to_sql_limit(limit)], |row| {
                 Ok((row.get(0)?, ledger_row(row)?))
             })
             .and_then(|rows| rows.collect())
             .map_err(sql("reading the ledger"))?;
+        let mut batches = self
+            .conn
+            .prepare_cached(SELECT_BATCHES)
+            .map_err(sql("reading the ledger"))?;
+        let mut found = batches
+            .query(params![since_seq])
+            .map_err(sql("reading the ledger"))?;
+        while rows.len() < limit {
+            let Some(batch) = found.next().map_err(sql("reading the ledger"))? else {
+                break;
+            };
+            let first: i64 = batch.get(0).map_err(sql("reading the ledger"))?;
+            let count: i64 = batch.get(1).map_err(sql("reading the ledger"))?;
+            let blob: Vec<u8> = batch.get(2).map_err(sql("reading the ledger"))?;
+            let decoded = super::codec::decode(&blob, usize::try_from(count).unwrap_or(0))
+                .map_err(|detail| StoreError::Corrupt {
+                    table: "ledger_batches",
+                    id: first.to_string(),
+                    detail,
+                })?;
+            for (i, row) in decoded.into_iter().enumerate() {
+                let seq = first + i as i64;
+                if seq > since_seq && rows.len() < limit {
+                    rows.push((seq, row));
+                }
+            }
+        }
         Ok(rows)
     }
 
@@ -206,16 +229,33 @@ impl Totals {
 /// requests from one key touches that key's rollup once. A row with no id in
 /// a dimension (no team, say) is left out of that dimension only.
 fn rollups(rows: &[LedgerRow]) -> HashMap<(Dimension, String, i64), Totals> {
-    let mut sums: HashMap<(Dimension, String, i64), Totals> = HashMap::new();
+    // Summed under borrowed ids first (the day's own id is made once per
+    // day, not per row): a batch is mostly the same few keys and models.
+    let mut sums: rustc_hash::FxHashMap<(Dimension, &str, i64), Totals> = Default::default();
     for row in rows {
         let day = row.day();
-        for dim in Dimension::ALL {
-            if let Some(id) = dim.of(row) {
+        let ids = [
+            (Dimension::Key, row.key_id.as_deref()),
+            (Dimension::Team, row.team.as_deref()),
+            (Dimension::EndUser, row.end_user.as_deref()),
+            (Dimension::Model, Some(row.model.as_str())),
+            (Dimension::Day, Some("")),
+        ];
+        for (dim, id) in ids {
+            if let Some(id) = id {
                 sums.entry((dim, id, day)).or_default().add(row);
             }
         }
     }
-    sums
+    sums.into_iter()
+        .map(|((dim, id, day), t)| {
+            let id = match dim {
+                Dimension::Day => Period::Day.id(day),
+                _ => id.to_owned(),
+            };
+            ((dim, id, day), t)
+        })
+        .collect()
 }
 
 /// Reads a ledger row from columns 1.. of [`SELECT_ROWS`] (0 is the seq).

@@ -7,7 +7,7 @@ use super::error::{StoreError, sql};
 
 /// Step `i` takes a file from version `i` to `i + 1`. Append only: editing a
 /// shipped step would leave existing files unlike new ones.
-const STEPS: &[&str] = &[V1];
+const STEPS: &[&str] = &[V1, V2];
 
 /// Records are JSON (one column to migrate when a type grows a field), with
 /// the columns a lookup or a constraint needs beside them. Ledger rows and
@@ -62,6 +62,16 @@ CREATE TABLE audit (
     action TEXT NOT NULL,
     target TEXT NOT NULL,
     detail TEXT NOT NULL
+) STRICT;
+";
+
+/// Ledger rows in batches (`codec.rs`): a row per batch instead of per
+/// request. Rows written by V1 stay in `ledger` and are read first.
+const V2: &str = "
+CREATE TABLE ledger_batches (
+    first_seq INTEGER PRIMARY KEY NOT NULL,
+    count INTEGER NOT NULL,
+    rows BLOB NOT NULL
 ) STRICT;
 ";
 

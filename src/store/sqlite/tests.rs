@@ -317,8 +317,8 @@ fn the_ledger_reads_back_after_a_sequence_number_and_survives_reopening() {
     assert_eq!(read[1].0, 2);
     assert_eq!(
         read[1].1.prompt_tokens,
-        i64::MAX as u64,
-        "counts past i64 saturate"
+        u64::MAX,
+        "a row keeps its counts whole (only the rollups saturate)"
     );
     assert_eq!(read[1].1.served_by, None);
     assert!(!read[1].1.priced);
