@@ -298,6 +298,81 @@ pub struct LedgerRow {
 }
 
 impl LedgerRow {
+    /// The row as JSON, the same object serde writes; by hand, since the
+    /// Redis tier writes one per request.
+    pub fn write_json(&self, out: &mut Vec<u8>) {
+        fn num(out: &mut Vec<u8>, n: u64) {
+            let mut buf = [0u8; 20];
+            let mut i = buf.len();
+            let mut n = n;
+            loop {
+                i -= 1;
+                buf[i] = b'0' + (n % 10) as u8;
+                n /= 10;
+                if n == 0 {
+                    break;
+                }
+            }
+            out.extend_from_slice(&buf[i..]);
+        }
+        fn int(out: &mut Vec<u8>, n: i64) {
+            if n < 0 {
+                out.push(b'-');
+            }
+            num(out, n.unsigned_abs());
+        }
+        fn text(out: &mut Vec<u8>, s: &str) {
+            crate::canonical::json::write_str(out, s);
+        }
+        fn opt(out: &mut Vec<u8>, s: &Option<String>) {
+            match s {
+                Some(s) => text(out, s),
+                None => out.extend_from_slice(b"null"),
+            }
+        }
+        out.extend_from_slice(b"{\"ts_ms\":");
+        num(out, self.ts_ms);
+        out.extend_from_slice(b",\"request_id\":");
+        text(out, &self.request_id);
+        out.extend_from_slice(b",\"key_id\":");
+        opt(out, &self.key_id);
+        out.extend_from_slice(b",\"team\":");
+        opt(out, &self.team);
+        out.extend_from_slice(b",\"end_user\":");
+        opt(out, &self.end_user);
+        out.extend_from_slice(b",\"model\":");
+        text(out, &self.model);
+        out.extend_from_slice(b",\"served_by\":");
+        opt(out, &self.served_by);
+        for (name, n) in [
+            ("prompt_tokens", self.prompt_tokens),
+            ("cached_tokens", self.cached_tokens),
+            ("cache_write_tokens", self.cache_write_tokens),
+            ("completion_tokens", self.completion_tokens),
+            ("reasoning_tokens", self.reasoning_tokens),
+        ] {
+            out.extend_from_slice(b",\"");
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"\":");
+            num(out, n);
+        }
+        for (name, n) in [
+            ("provider_nanos", self.provider_nanos),
+            ("charge_nanos", self.charge_nanos),
+            ("gateway_nanos", self.gateway_nanos),
+        ] {
+            out.extend_from_slice(b",\"");
+            out.extend_from_slice(name.as_bytes());
+            out.extend_from_slice(b"\":");
+            int(out, n);
+        }
+        out.extend_from_slice(if self.priced {
+            b",\"priced\":true}"
+        } else {
+            b",\"priced\":false}"
+        });
+    }
+
     /// The UTC day (since the epoch) the row counts in.
     pub fn day(&self) -> i64 {
         (self.ts_ms / 86_400_000) as i64
@@ -395,6 +470,32 @@ mod tests {
         assert_eq!(Period::Month.id(20_789), "2026-12");
         assert_eq!(Period::Month.end(20_789), Some(days_from_civil(2027, 1, 1)));
         assert_eq!(Period::Month.start(20_789), days_from_civil(2026, 12, 1));
+    }
+
+    #[test]
+    fn ledger_rows_write_the_json_serde_writes() {
+        let row = LedgerRow {
+            ts_ms: 1,
+            request_id: "req \"1\"".into(),
+            key_id: Some("k".into()),
+            team: None,
+            end_user: Some("ü".into()),
+            model: "m".into(),
+            served_by: None,
+            prompt_tokens: u64::MAX,
+            cached_tokens: 0,
+            cache_write_tokens: 3,
+            completion_tokens: 4,
+            reasoning_tokens: 5,
+            provider_nanos: -6,
+            charge_nanos: i64::MIN,
+            gateway_nanos: 0,
+            priced: true,
+        };
+        let mut ours = Vec::new();
+        row.write_json(&mut ours);
+        let back: LedgerRow = simd_json::serde::from_slice(&mut ours.clone()).unwrap();
+        assert_eq!(back, row, "{}", String::from_utf8_lossy(&ours));
     }
 
     #[test]

@@ -74,9 +74,9 @@ impl Tier {
             args.extend(sums.iter().map(|n| n.to_string().into_bytes()));
         }
         for row in rows {
-            let json = simd_json::serde::to_string(row)
-                .map_err(|e| RedisError::Invalid(format!("a ledger row: {e}")))?;
-            args.push(json.into_bytes());
+            let mut json = Vec::with_capacity(320);
+            row.write_json(&mut json);
+            args.push(json);
         }
         let reply = self
             .redis
