@@ -501,10 +501,11 @@ fn spend_batches_apply_once_and_roll_up() {
         0
     );
 
-    // Each row once on the ledger stream, as JSON that reads back whole.
+    // Each applied batch once on the ledger stream, its rows a JSON array
+    // that reads back whole.
     assert_eq!(
         t.redis().cmd(&[b"XLEN", b"tg:ledger"]).unwrap(),
-        Value::Int(5)
+        Value::Int(3)
     );
     let first = t
         .redis()
@@ -526,9 +527,10 @@ fn spend_batches_apply_once_and_roll_up() {
             Value::Bulk(b"inst-1".to_vec())
         ]
     );
+    assert_eq!(fields[2], Value::Bulk(b"rows".to_vec()));
     let mut json = fields[3].as_bytes().unwrap().to_vec();
-    let back: LedgerRow = simd_json::serde::from_slice(&mut json).unwrap();
-    assert_eq!(back, rows[0]);
+    let back: Vec<LedgerRow> = simd_json::serde::from_slice(&mut json).unwrap();
+    assert_eq!(back, rows[..2]);
 }
 
 fn key_record(id: &str) -> KeyRecord {

@@ -128,10 +128,10 @@ pub async fn serve(gw: &Gateway, inbound: Inbound, req: Request, resp: &mut Resp
         }
     }
     rec.close();
-    if gov.active {
-        super::spend::account(&rec, &req.body, &snapshot, &gov, admission.as_mut());
-    }
     record(&rec, snapshot.config.server.access_log);
+    if gov.active {
+        super::spend::account(rec, &req.body, &snapshot, &gov, admission.as_mut());
+    }
 }
 
 /// What governance lends the request path: its snapshot, and where the

@@ -29,14 +29,14 @@ pub(super) fn admit(
         .model
         .deployments
         .first()
-        .and_then(|d| d.spec.clone());
-    let output = ctx.max_tokens().map(u64::from).unwrap_or_else(|| {
-        spec.as_ref()
-            .map_or(4096, |s| u64::from(s.default_output_tokens))
-    });
+        .and_then(|d| d.spec.as_deref());
+    let output = ctx
+        .max_tokens()
+        .map(u64::from)
+        .unwrap_or_else(|| spec.map_or(4096, |s| u64::from(s.default_output_tokens)));
     let body = &ctx.req.body;
     let prompt = || reservation_estimate(body);
-    let price = |p: u64, o: u64| cost::estimate(spec.as_deref(), p, o);
+    let price = |p: u64, o: u64| cost::estimate(spec, p, o);
     enforce::admit(
         gov,
         key,
@@ -104,7 +104,7 @@ pub(super) fn providers_spent(decision: &Decision) -> Box<Refusal> {
 /// Prices every attempt that produced tokens, settles the reservations to
 /// what the key is charged, and queues the ledger row.
 pub(super) fn account(
-    rec: &DeliveryRecord,
+    mut rec: DeliveryRecord,
     body: &[u8],
     snapshot: &Snapshot,
     gov: &GovSnapshot,
@@ -115,7 +115,7 @@ pub(super) fn account(
             .deployments
             .iter()
             .find(|d| d.label == label)
-            .and_then(|d| d.spec.clone())
+            .and_then(|d| d.spec.as_deref())
     };
     let charge_losers = snapshot
         .model(&rec.requested_model)
@@ -128,12 +128,12 @@ pub(super) fn account(
     };
     let mut row = LedgerRow {
         ts_ms: crate::resilience::unix_millis(),
-        request_id: rec.request_id.clone(),
-        key_id: rec.key_id.clone(),
-        team: rec.team.clone(),
-        end_user: rec.end_user.clone(),
+        request_id: std::mem::take(&mut rec.request_id),
+        key_id: rec.key_id.take(),
+        team: rec.team.take(),
+        end_user: rec.end_user.take(),
         model: if rec.model_configured {
-            rec.requested_model.clone()
+            std::mem::take(&mut rec.requested_model)
         } else {
             "unknown".into()
         },
@@ -177,7 +177,7 @@ pub(super) fn account(
             ),
             _ => continue,
         };
-        let c = cost::of_usage(spec_of(&a.deployment).as_deref(), &usage);
+        let c = cost::of_usage(spec_of(&a.deployment), &usage);
         provider += c;
         row.prompt_tokens += usage.prompt_tokens;
         row.cached_tokens += usage.cached_prompt_tokens;

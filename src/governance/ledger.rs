@@ -25,10 +25,10 @@ pub fn push(row: LedgerRow) {
     }
 }
 
-/// Hands this core's pending rows to the ledger writer.
+/// Hands this core's pending rows to the ledger writer, as one message.
 pub fn flush_local() {
     let rows = PENDING.with(|p| std::mem::take(&mut *p.borrow_mut()));
-    for row in rows {
-        super::runtime::record_spend(row);
+    if !rows.is_empty() {
+        super::runtime::record_spend(rows);
     }
 }

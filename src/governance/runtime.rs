@@ -140,11 +140,11 @@ pub fn reconfigure(config: &Config) {
     }
 }
 
-/// Queues one request's ledger row (never blocks; a full queue drops it
-/// and counts the drop).
-pub fn record_spend(row: LedgerRow) {
+/// Queues a core's ledger rows (never blocks; a full queue drops them and
+/// counts the drop).
+pub fn record_spend(rows: Vec<LedgerRow>) {
     if let Some(sender) = get().and_then(|rt| rt.sender.as_ref()) {
-        let _ = sender.send(row);
+        let _ = sender.send_batch(rows);
     }
 }
 

@@ -61,6 +61,8 @@ pub enum FlushError {
 enum Message {
     /// Boxed so the channel's slots, allocated up front, stay small.
     Row(Box<LedgerRow>),
+    /// A worker's rows since its last hand-over: one message, not one each.
+    Rows(Vec<LedgerRow>),
     Flush(Sender<Result<(), FlushError>>),
     Stop,
 }
@@ -80,6 +82,23 @@ impl LedgerSender {
             Ok(()) => true,
             Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
                 self.dropped.fetch_add(1, Ordering::Relaxed);
+                false
+            }
+        }
+    }
+
+    /// Queues a batch of rows as one message, without blocking. False: the
+    /// channel was full or the writer has stopped, and the rows are dropped
+    /// and counted.
+    pub fn send_batch(&self, rows: Vec<LedgerRow>) -> bool {
+        if rows.is_empty() {
+            return true;
+        }
+        let n = rows.len() as u64;
+        match self.tx.try_send(Message::Rows(rows)) {
+            Ok(()) => true,
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.dropped.fetch_add(n, Ordering::Relaxed);
                 false
             }
         }
@@ -205,6 +224,11 @@ impl Worker {
             };
             match message {
                 Some(Message::Row(row)) => self.add(*row),
+                Some(Message::Rows(rows)) => {
+                    for row in rows {
+                        self.add(row);
+                    }
+                }
                 Some(Message::Flush(reply)) => {
                     let outcome = self.commit().map_err(FlushError::Store);
                     // The flusher may have given up waiting; nothing to do.
@@ -246,8 +270,16 @@ impl Worker {
     fn take_queued(&mut self) {
         let queued: Vec<Message> = self.rx.try_iter().take(self.capacity).collect();
         for message in queued {
-            if let Message::Row(row) = message {
-                self.keep(*row);
+            match message {
+                Message::Row(row) => {
+                    self.keep(*row);
+                }
+                Message::Rows(rows) => {
+                    for row in rows {
+                        self.keep(row);
+                    }
+                }
+                Message::Flush(_) | Message::Stop => {}
             }
         }
     }

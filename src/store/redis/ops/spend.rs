@@ -18,7 +18,7 @@ pub const RETENTION_DAYS: i64 = 400;
 /// How long a batch's marker guards against a replay.
 const BATCH_MARKER_TTL_SECS: u64 = 7 * 86_400;
 
-/// Ledger stream entries kept (approximately: `MAXLEN ~`).
+/// Ledger stream entries (one per batch) kept (approximately: `MAXLEN ~`).
 const LEDGER_STREAM_CAP: u64 = 1_000_000;
 
 /// Rollup reads per pipeline, so a report over many ids stays in bounded
@@ -73,11 +73,16 @@ impl Tier {
             args.push(id.as_bytes().to_vec());
             args.extend(sums.iter().map(|n| n.to_string().into_bytes()));
         }
-        for row in rows {
-            let mut json = Vec::with_capacity(320);
+        let mut json = Vec::with_capacity(rows.len() * 320 + 2);
+        json.push(b'[');
+        for (i, row) in rows.iter().enumerate() {
+            if i > 0 {
+                json.push(b',');
+            }
             row.write_json(&mut json);
-            args.push(json);
         }
+        json.push(b']');
+        args.push(json);
         let reply = self
             .redis
             .eval(&SPEND, &as_slices(&keys), &as_slices(&args))?;
