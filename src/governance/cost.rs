@@ -87,7 +87,7 @@ pub fn header_value(nanos: i64) -> Vec<u8> {
     }
     let n = nanos.unsigned_abs();
     let (whole, mut frac) = (n / 1_000_000_000, n % 1_000_000_000);
-    push_digits(&mut out, whole);
+    crate::canonical::json::write_u64(&mut out, whole);
     out.push(b'.');
     let mut digits = [b'0'; 9];
     for d in digits.iter_mut().rev() {
@@ -97,20 +97,6 @@ pub fn header_value(nanos: i64) -> Vec<u8> {
     let keep = digits.iter().rposition(|&d| d != b'0').map_or(1, |i| i + 1);
     out.extend_from_slice(&digits[..keep]);
     out
-}
-
-fn push_digits(out: &mut Vec<u8>, mut n: u64) {
-    let mut buf = [0u8; 20];
-    let mut i = buf.len();
-    loop {
-        i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
-    }
-    out.extend_from_slice(&buf[i..]);
 }
 
 /// The cost header of a whole answer served by `spec` with `usage`.

@@ -301,20 +301,7 @@ impl LedgerRow {
     /// The row as JSON, the same object serde writes; by hand, since the
     /// Redis tier writes one per request.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        fn num(out: &mut Vec<u8>, n: u64) {
-            let mut buf = [0u8; 20];
-            let mut i = buf.len();
-            let mut n = n;
-            loop {
-                i -= 1;
-                buf[i] = b'0' + (n % 10) as u8;
-                n /= 10;
-                if n == 0 {
-                    break;
-                }
-            }
-            out.extend_from_slice(&buf[i..]);
-        }
+        use crate::canonical::json::write_u64 as num;
         fn int(out: &mut Vec<u8>, n: i64) {
             if n < 0 {
                 out.push(b'-');
@@ -325,10 +312,7 @@ impl LedgerRow {
             crate::canonical::json::write_str(out, s);
         }
         fn opt(out: &mut Vec<u8>, s: &Option<String>) {
-            match s {
-                Some(s) => text(out, s),
-                None => out.extend_from_slice(b"null"),
-            }
+            crate::canonical::json::write_opt_str(out, s.as_deref());
         }
         out.extend_from_slice(b"{\"ts_ms\":");
         num(out, self.ts_ms);
