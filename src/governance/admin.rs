@@ -28,8 +28,8 @@ pub struct AdminToken {
     pub scopes: Vec<AdminScope>,
 }
 
+/// An error in the OpenAI shape every gateway error has.
 fn error(status: u16, code: &str, message: &str) -> Answer {
-    let mut body = String::from("{\"error\":{\"type\":");
     let kind = match status {
         401 => "authentication_error",
         403 => "permission_error",
@@ -38,13 +38,10 @@ fn error(status: u16, code: &str, message: &str) -> Answer {
         503 => "service_unavailable_error",
         _ => "invalid_request_error",
     };
-    crate::api::error::push_json_str(&mut body, kind);
-    body.push_str(",\"code\":");
-    crate::api::error::push_json_str(&mut body, code);
-    body.push_str(",\"message\":");
-    crate::api::error::push_json_str(&mut body, message);
-    body.push_str("}}");
-    (status, body.into_bytes())
+    (
+        status,
+        crate::api::ApiError::coded(status, kind, code, message).to_json(),
+    )
 }
 
 fn json<T: Serialize>(status: u16, value: &T) -> Answer {

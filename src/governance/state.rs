@@ -8,6 +8,8 @@ use std::cell::RefCell;
 use std::rc::Rc;
 use std::sync::Arc;
 
+use crate::runtime::published::{Core, Published};
+
 use rustc_hash::FxHashMap;
 
 use super::keys::{Digest, from_hex};
@@ -59,7 +61,6 @@ pub struct GovSnapshot {
     pub end_user_header: String,
     pub keys: Vec<Key>,
     by_digest: FxHashMap<Digest, usize>,
-    by_id: FxHashMap<String, usize>,
     pub teams: Vec<Team>,
     team_ids: FxHashMap<String, usize>,
     pub end_users: FxHashMap<String, BudgetBuckets>,
@@ -71,10 +72,6 @@ pub struct GovSnapshot {
 impl GovSnapshot {
     pub fn by_digest(&self, d: &Digest) -> Option<&Key> {
         self.by_digest.get(d).map(|&i| &self.keys[i])
-    }
-
-    pub fn by_id(&self, id: &str) -> Option<&Key> {
-        self.by_id.get(id).map(|&i| &self.keys[i])
     }
 
     pub fn team_of(&self, key: &Key) -> Option<&Team> {
@@ -161,7 +158,6 @@ impl GovSnapshot {
             let budgets = b.budgets("key", &k.id, &k.budgets);
             let i = snap.keys.len();
             snap.by_digest.insert(digest, i);
-            snap.by_id.insert(k.id.clone(), i);
             snap.keys.push(Key {
                 record: k.clone(),
                 team: k.team.as_ref().and_then(|t| snap.team_ids.get(t).copied()),
@@ -263,58 +259,29 @@ pub fn budget_owner(bucket_id: &str) -> Option<(super::types::Dimension, &str)> 
     Some((dim, id))
 }
 
-static CURRENT: std::sync::OnceLock<arc_swap::ArcSwap<GovSnapshot>> = std::sync::OnceLock::new();
+static CURRENT: Published<GovSnapshot> = Published::new();
 
 /// Installs a new snapshot.
 pub fn publish(snap: GovSnapshot) {
-    let snap = Arc::new(snap);
-    match CURRENT.get() {
-        Some(c) => c.store(snap),
-        None => {
-            if let Err(c) = CURRENT.set(arc_swap::ArcSwap::new(snap.clone())) {
-                c.store(snap);
-            }
-        }
-    }
+    CURRENT.publish(snap);
 }
 
 /// One core's hold on a governance snapshot; cloned per request without atomics.
-pub struct CoreGov(Arc<GovSnapshot>);
+pub type CoreGov = Core<GovSnapshot>;
 
-impl std::ops::Deref for CoreGov {
-    type Target = GovSnapshot;
-    fn deref(&self) -> &GovSnapshot {
-        &self.0
-    }
-}
-
-/// The snapshot in force, as this core's handle (no shared count touched
-/// unless a new one was published). Before any is published: an empty one.
+/// The snapshot in force, as this core's handle (see `Published`). Before
+/// any is published: an empty one.
 pub fn current() -> Rc<CoreGov> {
     thread_local! {
         static LOCAL: RefCell<Option<Rc<CoreGov>>> = const { RefCell::new(None) };
+        static EMPTY: Rc<CoreGov> = Rc::new(Core::new(GovSnapshot::default()));
     }
-    let Some(shared) = CURRENT.get() else {
-        thread_local! {
-            static EMPTY: Rc<CoreGov> = Rc::new(CoreGov(Arc::new(GovSnapshot::default())));
-        }
-        return EMPTY.with(Rc::clone);
-    };
-    let latest = shared.load();
-    LOCAL.with(|local| {
-        let mut local = local.borrow_mut();
-        match &*local {
-            Some(mine) if Arc::ptr_eq(&mine.0, &latest) => mine.clone(),
-            _ => {
-                let fresh = Rc::new(CoreGov(arc_swap::Guard::into_inner(latest)));
-                *local = Some(fresh.clone());
-                fresh
-            }
-        }
-    })
+    CURRENT
+        .core(&LOCAL)
+        .unwrap_or_else(|| EMPTY.with(Rc::clone))
 }
 
 /// The snapshot shared by every core, for the admin API (off the request path).
 pub fn shared() -> Option<Arc<GovSnapshot>> {
-    CURRENT.get().map(|c| c.load_full())
+    CURRENT.shared().map(|c| c.load_full())
 }

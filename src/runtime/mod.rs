@@ -6,6 +6,7 @@ mod contain;
 mod fds;
 mod listener;
 mod memory;
+pub mod published;
 mod worker;
 
 pub use fds::raise_nofile_limit;
