@@ -187,10 +187,13 @@ async fn run(
         Ok(r) => r,
         Err(e) => return e.into(),
     };
-    rec.end_user = req
-        .header_str(&gov.end_user_header)
-        .and_then(|u| crate::api::chat::end_user_id(u.trim()))
-        .or(end_user);
+    // Only spend accounting reads the end user: no header scan without it.
+    if gov.active {
+        rec.end_user = req
+            .header_str(&gov.end_user_header)
+            .and_then(|u| crate::api::chat::end_user_id(u.trim()))
+            .or(end_user);
+    }
     rec.requested_model = requested.clone();
     rec.stream = ctx.stream;
     let facts = RequestFacts {
