@@ -11,6 +11,7 @@ pub mod context_window;
 pub mod fuzz;
 pub mod gateway;
 pub mod governance;
+pub mod guard;
 pub mod http1;
 pub mod mock_upstream;
 pub mod net;
