@@ -138,7 +138,15 @@ pub fn handle(
         ("GET", ["spend"]) => spend(rt, query),
         ("GET", ["audit"]) => audit(rt, query),
         ("GET", ["limits"]) => limits(),
-        ("GET", ["approvals"]) => json(200, &Listed::<String> { data: Vec::new() }),
+        (_, ["approvals", rest @ ..]) => crate::guard::approvals::routes::serve(
+            crate::guard::approvals::book(),
+            method,
+            rest,
+            query,
+            actor,
+            body,
+            &mut |action, target, detail| rt.audit(actor, action, target, detail),
+        ),
         _ => error(
             404,
             "not_found",

@@ -213,7 +213,7 @@ impl Runtime {
         self.limiter.await_passes(2);
     }
 
-    fn audit(&self, actor: &str, action: &str, target: &str, detail: String) {
+    pub(crate) fn audit(&self, actor: &str, action: &str, target: &str, detail: String) {
         let entry = AuditEntry {
             ts_ms: crate::resilience::unix_millis(),
             actor: actor.to_owned(),
