@@ -1,13 +1,18 @@
 //! Answering one mock request: faults first, then echoes of the request,
-//! then a fixture or the echo model in the requested wire format.
+//! then a fixture, the test's tool calls or the echo model in the requested
+//! wire format.
 
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
+use super::echo::EchoPlan;
+use super::extras;
 use super::faults::FaultPlan;
 use super::fixtures::{self, Fixture};
 use super::formats::{self, Format};
 use super::stats;
+use super::text_cut::TextCut;
+use super::tool_call::ToolAnswer;
 use crate::api::ApiError;
 use crate::api::error::push_json_str;
 use crate::server::{Request, Responder};
@@ -101,13 +106,13 @@ pub async fn answer(
     if plan.no_usage {
         echo.include_usage = false;
     }
-    let pieces = req.header_str("x-mock-chunks").and_then(|v| v.parse().ok());
     let pacing = Pacing {
         delay: req
             .header_str("x-mock-chunk-delay-ms")
             .and_then(|v| v.parse().ok())
             .map(Duration::from_millis),
         cut_after: plan.cut_after,
+        headers: extras::headers(format, extras::requested(req)),
     };
     if let Some(name) = req.header_str("x-mock-fixture") {
         match fixtures::load(format.fixture_dir(), name, echo.stream) {
@@ -126,34 +131,80 @@ pub async fn answer(
         }
         return;
     }
-    if echo.stream {
-        let mut events = match format {
-            Format::OpenAi => echo.stream_events(id, pieces),
-            Format::Anthropic => formats::anthropic_events(&echo, id, pieces),
-            Format::Gemini { .. } => formats::gemini_events(&echo, id, pieces),
-        };
-        if plan.echo_key_stream {
-            let key = super::presented_key(req).unwrap_or_default();
-            events.truncate(1);
-            events.push(super::faults::echoed_key_event(format, key));
+    match generate(req, format, &mut echo, id) {
+        Ok(Generated::Stream(mut events)) => {
+            if plan.echo_key_stream {
+                let key = super::presented_key(req).unwrap_or_default();
+                events.truncate(1);
+                events.push(super::faults::echoed_key_event(format, key));
+            }
+            if plan.drop_last {
+                events.pop();
+            }
+            stream_events(&events, true, &pacing, resp).await;
         }
-        if plan.drop_last {
-            events.pop();
+        Ok(Generated::Body(body)) => send_body(200, &body, &pacing, resp).await,
+        Err(message) => {
+            let err = ApiError::invalid_request("bad_mock_header", message);
+            let _ = resp.send_error(&err, &[]).await;
         }
-        stream_events(&events, true, &pacing, resp).await;
-    } else {
-        let body = match format {
-            Format::OpenAi => echo.completion_json(id),
-            Format::Anthropic => formats::anthropic_message(&echo, id),
-            Format::Gemini { .. } => formats::gemini_body(&echo, id),
-        };
-        send_body(200, &body, &pacing, resp).await;
     }
+}
+
+/// A generated answer: whole, or the stream's events (unframed).
+enum Generated {
+    Body(Vec<u8>),
+    Stream(Vec<Vec<u8>>),
+}
+
+/// The answer the test's headers ask for: tool calls (`x-mock-tool-call`),
+/// the text of `x-mock-text`, or the echo; streamed text cut as `TextCut` says.
+fn generate(
+    req: &Request,
+    format: Format,
+    echo: &mut EchoPlan,
+    id: &str,
+) -> Result<Generated, String> {
+    let extras = extras::requested(req);
+    if let Some(text) = req.header("x-mock-text") {
+        echo.text = std::str::from_utf8(text)
+            .map_err(|_| "x-mock-text is not UTF-8".to_string())?
+            .to_string();
+    }
+    let cut = TextCut::from_headers(
+        req.header_str("x-mock-chunks"),
+        req.header_str("x-mock-split-at"),
+    )?;
+    if let Some(tools) = ToolAnswer::from_request(req)? {
+        return if echo.stream {
+            let pieces = cut.cut(&tools.text)?;
+            tools
+                .events(format, echo, id, &pieces, extras)
+                .map(Generated::Stream)
+        } else {
+            tools.body(format, echo, id, extras).map(Generated::Body)
+        };
+    }
+    if !echo.stream {
+        return Ok(Generated::Body(match format {
+            Format::OpenAi => echo.completion_json_with(id, extras::openai_body_tail(extras)),
+            Format::Anthropic => formats::anthropic_message(echo, id),
+            Format::Gemini { .. } => formats::gemini_body(echo, id),
+        }));
+    }
+    let pieces = cut.cut(&echo.text)?;
+    Ok(Generated::Stream(match format {
+        Format::OpenAi => echo.stream_events_of(id, &pieces, extras::openai_chunk_tail(extras)),
+        Format::Anthropic => formats::anthropic_events_of(echo, id, &pieces),
+        Format::Gemini { .. } => formats::gemini_events(echo, id, &pieces),
+    }))
 }
 
 struct Pacing {
     delay: Option<Duration>,
     cut_after: Option<usize>,
+    /// Sent with every successful answer (the provider extras, when asked).
+    headers: &'static [(&'static str, &'static [u8])],
 }
 
 /// An error body in the provider's own shape.
@@ -198,22 +249,25 @@ pub(super) fn fault_body(format: Format, status: u16, message: &str) -> Vec<u8> 
 async fn send_body(status: u16, body: &[u8], pacing: &Pacing, resp: &mut Responder<'_>) {
     if pacing.cut_after.is_some() {
         // Promise the whole body, deliver half, hang up.
-        let _ = resp.start_sized(status, &[JSON], body.len() as u64).await;
+        let mut headers = vec![JSON];
+        headers.extend_from_slice(pacing.headers);
+        let _ = resp.start_sized(status, &headers, body.len() as u64).await;
         let _ = resp.send_raw(&body[..body.len() / 2]).await;
         resp.abort();
         return;
     }
-    let _ = resp.send_json(status, &[], body).await;
+    let _ = resp.send_json(status, pacing.headers, body).await;
 }
 
 /// Streams events; `frame` adds the blank line generated events lack.
 async fn stream_events(events: &[Vec<u8>], frame: bool, pacing: &Pacing, resp: &mut Responder<'_>) {
     let s = stats();
     s.streams_started.fetch_add(1, Ordering::SeqCst);
-    let headers: [(&str, &[u8]); 2] = [
+    let mut headers: Vec<(&str, &[u8])> = vec![
         ("content-type", b"text/event-stream"),
         ("cache-control", b"no-cache"),
     ];
+    headers.extend_from_slice(pacing.headers);
     if resp.start_stream(200, &headers, true).await.is_err() {
         s.streams_aborted.fetch_add(1, Ordering::SeqCst);
         return;

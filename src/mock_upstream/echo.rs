@@ -64,6 +64,11 @@ impl EchoPlan {
 
     /// The whole `chat.completion` response.
     pub fn completion_json(&self, id: &str) -> Vec<u8> {
+        self.completion_json_with(id, super::extras::openai_body_tail(false))
+    }
+
+    /// The whole answer, `tail` (JSON members, each led by a comma) closing it.
+    pub(super) fn completion_json_with(&self, id: &str, tail: &str) -> Vec<u8> {
         let mut out = String::with_capacity(self.text.len() + 320);
         out.push_str("{\"id\":");
         push_json_str(&mut out, id);
@@ -77,7 +82,8 @@ impl EchoPlan {
         push_json_str(&mut out, &self.text);
         out.push_str(",\"refusal\":null},\"logprobs\":null,\"finish_reason\":\"stop\"}],");
         self.push_usage(&mut out);
-        out.push_str(",\"system_fingerprint\":null}");
+        out.push_str(tail);
+        out.push('}');
         out.into_bytes()
     }
 
@@ -94,6 +100,12 @@ impl EchoPlan {
     /// The SSE events of a streamed answer, in order, `[DONE]` last. The text
     /// is split into `pieces` chunks (by words when `None`).
     pub fn stream_events(&self, id: &str, pieces: Option<usize>) -> Vec<Vec<u8>> {
+        self.stream_events_of(id, &split_text(&self.text, pieces), "")
+    }
+
+    /// The stream of [`stream_events`](Self::stream_events) with the text
+    /// already cut, `tail` (JSON members) closing every chunk.
+    pub(super) fn stream_events_of(&self, id: &str, pieces: &[&str], tail: &str) -> Vec<Vec<u8>> {
         let created = now_secs();
         let mut events = Vec::new();
         let head = |out: &mut String| {
@@ -107,25 +119,32 @@ impl EchoPlan {
         };
         let mut first = String::new();
         head(&mut first);
-        first.push_str(",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]}\n\n");
+        first.push_str(",\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"},\"finish_reason\":null}]");
+        first.push_str(tail);
+        first.push_str("}\n\n");
         events.push(first.into_bytes());
-        for piece in split_text(&self.text, pieces) {
+        for piece in pieces {
             let mut ev = String::with_capacity(piece.len() + 160);
             head(&mut ev);
             ev.push_str(",\"choices\":[{\"index\":0,\"delta\":{\"content\":");
             push_json_str(&mut ev, piece);
-            ev.push_str("},\"finish_reason\":null}]}\n\n");
+            ev.push_str("},\"finish_reason\":null}]");
+            ev.push_str(tail);
+            ev.push_str("}\n\n");
             events.push(ev.into_bytes());
         }
         let mut last = String::new();
         head(&mut last);
-        last.push_str(",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n");
+        last.push_str(",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]");
+        last.push_str(tail);
+        last.push_str("}\n\n");
         events.push(last.into_bytes());
         if self.include_usage {
             let mut usage = String::new();
             head(&mut usage);
             usage.push_str(",\"choices\":[],");
             self.push_usage(&mut usage);
+            usage.push_str(tail);
             usage.push_str("}\n\n");
             events.push(usage.into_bytes());
         }

@@ -144,8 +144,8 @@ pub fn anthropic_message(plan: &EchoPlan, id: &str) -> Vec<u8> {
     out.into_bytes()
 }
 
-pub fn anthropic_events(plan: &EchoPlan, id: &str, pieces: Option<usize>) -> Vec<Vec<u8>> {
-    let mut events = Vec::new();
+/// The stream's first event, `message_start`, as the `event:` and `data:` lines.
+pub(super) fn anthropic_message_start(plan: &EchoPlan, id: &str) -> String {
     let mut start = String::from(
         "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":",
     );
@@ -157,10 +157,20 @@ pub fn anthropic_events(plan: &EchoPlan, id: &str, pieces: Option<usize>) -> Vec
         ",\"content\":[],\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{{\"input_tokens\":{},\"output_tokens\":1}}}}}}",
         plan.prompt_tokens
     );
-    events.push(start);
+    start
+}
+
+/// The echo's Messages stream, its text cut into `pieces` (by words when `None`).
+pub fn anthropic_events(plan: &EchoPlan, id: &str, pieces: Option<usize>) -> Vec<Vec<u8>> {
+    anthropic_events_of(plan, id, &split_text(&plan.text, pieces))
+}
+
+/// The echo's Messages stream, its text already cut into `pieces`.
+pub(super) fn anthropic_events_of(plan: &EchoPlan, id: &str, pieces: &[&str]) -> Vec<Vec<u8>> {
+    let mut events = vec![anthropic_message_start(plan, id)];
     events.push("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}".into());
     events.push("event: ping\ndata: {\"type\": \"ping\"}".into());
-    for piece in split_text(&plan.text, pieces) {
+    for piece in pieces {
         let mut ev = String::from(
             "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":",
         );
@@ -179,16 +189,23 @@ pub fn anthropic_events(plan: &EchoPlan, id: &str, pieces: Option<usize>) -> Vec
     events.into_iter().map(String::into_bytes).collect()
 }
 
-fn gemini_response(plan: &EchoPlan, id: &str, text: &str, last: bool) -> String {
-    let mut out = String::from("{\"candidates\":[{\"content\":{\"parts\":[{\"text\":");
-    push_json_str(&mut out, text);
-    out.push_str("}],\"role\":\"model\"}");
-    if last {
+/// One `GenerateContentResponse` whose content is `parts` (a JSON array);
+/// the last one of an answer (`completion_tokens` given) carries the finish
+/// reason and the usage.
+pub(super) fn gemini_candidate(
+    plan: &EchoPlan,
+    id: &str,
+    parts: &str,
+    completion_tokens: Option<u64>,
+) -> String {
+    let mut out = String::from("{\"candidates\":[{\"content\":{\"parts\":");
+    out.push_str(parts);
+    out.push_str(",\"role\":\"model\"}");
+    if completion_tokens.is_some() {
         out.push_str(",\"finishReason\":\"STOP\"");
     }
     out.push_str(",\"index\":0}]");
-    if last {
-        let c = plan.completion_tokens();
+    if let Some(c) = completion_tokens {
         let _ = write!(
             out,
             ",\"usageMetadata\":{{\"promptTokenCount\":{},\"candidatesTokenCount\":{c},\"totalTokenCount\":{}}}",
@@ -204,17 +221,30 @@ fn gemini_response(plan: &EchoPlan, id: &str, text: &str, last: bool) -> String 
     out
 }
 
+/// A `parts` array holding one text part.
+pub(super) fn gemini_text_parts(text: &str) -> String {
+    let mut parts = String::from("[{\"text\":");
+    push_json_str(&mut parts, text);
+    parts.push_str("}]");
+    parts
+}
+
+fn gemini_response(plan: &EchoPlan, id: &str, text: &str, last: bool) -> String {
+    let usage = last.then(|| plan.completion_tokens());
+    gemini_candidate(plan, id, &gemini_text_parts(text), usage)
+}
+
 pub fn gemini_body(plan: &EchoPlan, id: &str) -> Vec<u8> {
     gemini_response(plan, id, &plan.text, true).into_bytes()
 }
 
-pub fn gemini_events(plan: &EchoPlan, id: &str, pieces: Option<usize>) -> Vec<Vec<u8>> {
-    let parts = split_text(&plan.text, pieces);
-    let n = parts.len();
+/// The echo's stream, its text already cut into `pieces`.
+pub(super) fn gemini_events(plan: &EchoPlan, id: &str, pieces: &[&str]) -> Vec<Vec<u8>> {
+    let n = pieces.len();
     if n == 0 {
         return vec![format!("data: {}", gemini_response(plan, id, "", true)).into_bytes()];
     }
-    parts
+    pieces
         .iter()
         .enumerate()
         .map(|(i, p)| format!("data: {}", gemini_response(plan, id, p, i + 1 == n)).into_bytes())

@@ -6,14 +6,20 @@
 //! (see `faults`), the raw request body echoed back (`x-mock-echo-body`) or
 //! the whole request as JSON (`x-mock-echo-request`), Anthropic's and
 //! Gemini's count endpoints (a deterministic count, see `count`),
-//! and counters at `GET /mock/stats`.
+//! tool calls the test names (`x-mock-tool-call`, see `tool_call`), a text
+//! chosen and cut by the test (`x-mock-text`, `x-mock-split-at`, see
+//! `text_cut`), provider-specific fields and headers a gateway should strip
+//! (`x-mock-provider-extras: 1`, see `extras`), and counters at `GET /mock/stats`.
 
 mod answer;
 mod count;
 pub mod echo;
+mod extras;
 pub mod faults;
 pub mod fixtures;
 pub mod formats;
+mod text_cut;
+mod tool_call;
 
 use faults::FaultPlan;
 use std::sync::atomic::{AtomicU64, Ordering};

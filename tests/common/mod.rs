@@ -382,6 +382,8 @@ impl Client {
                 self.buf.extend_from_slice(&tmp[..n]);
                 n
             }
+            // A read with a timeout sees EINTR when task work (an io_uring probe's teardown) runs.
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => self.fill(),
             Err(_) => 0,
         }
     }
