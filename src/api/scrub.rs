@@ -149,6 +149,14 @@ fn value_after(bytes: &[u8], end: usize, word: &[u8]) -> Option<(usize, usize)> 
         .then_some((start, stop))
 }
 
+/// Byte ranges of the key-shaped tokens in `bytes`, for the answer guard
+/// that redacts them as a stream flows (`guard::text::window`).
+pub fn key_spans(bytes: &[u8]) -> Vec<(usize, usize)> {
+    let mut hits = Vec::new();
+    key_shaped(bytes, &mut hits);
+    hits
+}
+
 /// Whether `s` as a whole looks like a credential rather than a name: a
 /// known key prefix, a key-shaped token, or a long run of letters and
 /// digits with no `_` (variable names have words; keys do not).
