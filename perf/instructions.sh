@@ -10,9 +10,9 @@ set -euo pipefail
 
 REQUESTS=${REQUESTS:-2000}    # measured requests per row
 WARMUP=${WARMUP:-200}         # unmeasured requests first (pools, lazy init)
-ROWS=${ROWS:-"passthrough passthrough-fit-off anthropic routed messages-native messages-to-openai governed governed-redis nginx"}
+ROWS=${ROWS:-"passthrough passthrough-fit-off anthropic routed messages-native messages-to-openai governed governed-redis plain guarded nginx"}
 MOCK_PORT=${MOCK_PORT:-19190}
-GW_PORT=${GW_PORT:-18180}     # the rows' gateways listen on GW_PORT, +2, +4, +6, +8
+GW_PORT=${GW_PORT:-18180}     # the rows' gateways listen on GW_PORT, +2, +4, +6, +8, +10
 NGINX_PORT=${NGINX_PORT:-18181}
 REDIS_PORT=${REDIS_PORT:-16391}  # the governed-redis row's redis-server
 KEEP_DUMPS=${KEEP_DUMPS:-}     # a directory: keep the callgrind dumps there (callgrind_annotate)
@@ -73,6 +73,11 @@ BODY='{"model":"MODEL","messages":[{"role":"system","content":"You are a concise
 
 # The same conversation as an Anthropic Messages request.
 MESSAGES_BODY='{"model":"MODEL","max_tokens":512,"system":"You are a concise assistant for a travel agency. Answer in plain English, cite the booking reference when you have one, and call a tool when live data is needed.","messages":[{"role":"user","content":"Hi, I need to get from Lyon to Milan next Tuesday morning."},{"role":"assistant","content":"Sure. Do you prefer the train or a flight, and is there a time you must arrive by?"},{"role":"user","content":"Train, and I must be in Milan by 2pm. Two adults, one bike."}],"tools":[{"name":"search_trains","description":"Search scheduled trains between two stations on a date.","input_schema":{"type":"object","properties":{"from":{"type":"string","description":"Departure station"},"to":{"type":"string","description":"Arrival station"},"date":{"type":"string","description":"ISO 8601 date"},"arrive_by":{"type":"string","description":"Latest arrival, HH:MM"},"passengers":{"type":"integer","minimum":1},"bikes":{"type":"integer","minimum":0}},"required":["from","to","date"]}}],"tool_choice":{"type":"auto"},"temperature":0.2}'
+
+# The guards rows' ~1 KB request: a conversation without tools (the
+# guards issue's baseline), the same for guards off (`plain`, the
+# passthrough gateway) and on (`guarded`).
+PLAIN_BODY='{"model":"MODEL","messages":[{"role":"system","content":"You are a concise assistant for a travel agency. Answer in plain English, cite the booking reference when you have one, and never invent prices or timetables you have not been given."},{"role":"user","content":"Hi, I need to get from Lyon to Milan next Tuesday morning. We are two adults travelling with one bike, and we would like a direct connection if there is one."},{"role":"assistant","content":"Sure. Do you prefer the train or a flight, and is there a time you must arrive by? Trains between Lyon Part-Dieu and Milano Porta Garibaldi usually take about five hours."},{"role":"user","content":"Train, please, and I must be in Milan by 2pm because of a meeting near the station. Which departures would work, and do we need to reserve a space for the bike in advance on that route? Thanks a lot for your help."}],"temperature":0.2,"max_tokens":512,"stream":false}'
 
 # client.py PORT MODEL N BODY [PATH [KEY]]: N requests on one keep-alive
 # connection, with `authorization: Bearer KEY` when KEY is given; exits 1
@@ -191,6 +196,28 @@ governed_config $((GW_PORT + 6)) "$TMP/gov.db" >"$TMP/governed.toml"
 governed_config $((GW_PORT + 8)) "$TMP/gov-redis.db" \
     "$(printf '[governance.redis]\nurl = "redis://%s:%s"' "$HOST" "$REDIS_PORT")" >"$TMP/governed-redis.toml"
 
+# The guarded row: the passthrough gateway plus request-side guards —
+# injection scoring (block), PII (mask) and a default tool policy — on
+# every request.
+sed "s/$GW_PORT/$((GW_PORT + 10))/" "$TMP/tollgate.toml" >"$TMP/guarded.toml"
+cat >>"$TMP/guarded.toml" <<EOF
+[guards]
+default_tool_policy = "travel"
+
+[guards.injection]
+action = "block"
+
+[guards.pii]
+action = "mask"
+answers = false
+
+[guards.tool_policies.travel]
+undeclared = "refuse"
+
+[[guards.tool_policies.travel.tools]]
+name = "search_trains"
+EOF
+
 "$BIN" mock-upstream --listen "$HOST:$MOCK_PORT" --workers 1 --driver epoll >"$TMP/mock.log" 2>&1 &
 PIDS+=($!)
 wait_port "$MOCK_PORT"
@@ -277,6 +304,14 @@ for row in $ROWS; do
         start_gateway governed-redis $((GW_PORT + 8))
         RESULTS+=("$(measure governed-redis $((GW_PORT + 8)) bench-model "${GW_PID[governed-redis]}" \
             "$TMP/governed-redis.out" "$BODY" /v1/chat/completions "$KEY")")
+        ;;
+    plain)
+        start_gateway tollgate "$GW_PORT"
+        RESULTS+=("$(measure plain "$GW_PORT" bench-model "${GW_PID[tollgate]}" "$TMP/tollgate.out" "$PLAIN_BODY")")
+        ;;
+    guarded)
+        start_gateway guarded $((GW_PORT + 10))
+        RESULTS+=("$(measure guarded $((GW_PORT + 10)) bench-model "${GW_PID[guarded]}" "$TMP/guarded.out" "$PLAIN_BODY")")
         ;;
     nginx)
         NGINX=$(command -v nginx || echo /usr/sbin/nginx)

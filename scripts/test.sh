@@ -29,6 +29,11 @@ echo "== cargo clippy"
 cargo clippy --all-targets -- -D warnings
 
 echo "== cargo test"
+# Every gateway and mock process the tests start keeps its log here; the
+# audit at the end greps them all for the secrets the tests used.
+export TOLLGATE_TEST_LOG_DIR="$PWD/target/test-logs"
+rm -rf "$TOLLGATE_TEST_LOG_DIR"
+mkdir -p "$TOLLGATE_TEST_LOG_DIR"
 # Unit and integration tests (the crate has no doc tests).
 log=$(mktemp)
 pylog=$(mktemp)
@@ -59,6 +64,13 @@ set +e
 "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/sdk 2>&1 | tee "$pylog"
 pystatus=${PIPESTATUS[0]}
 set -e
+
+echo "== log audit (no secret in any log the suite produced)"
+set +e
+TOLLGATE_LOG_AUDIT=1 cargo test --test log_secrets -- --nocapture 2>&1 | tee -a "$log"
+audit=${PIPESTATUS[0]}
+set -e
+[ "$audit" -eq 0 ] || status=$audit
 
 # The last line is the total over every test binary and the SDK tests.
 # pytest's summary ("2 failed, 73 passed, 1 error in 5.1s"); a run that

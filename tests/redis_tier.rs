@@ -555,6 +555,7 @@ fn key_record(id: &str) -> KeyRecord {
         tags: vec!["x".to_string()],
         allow_timeout_header: false,
         expires_at: Some(2_000_000_000),
+        tool_policy: None,
         created_at: 1_700_000_000,
         revoked_at: None,
         created_by: "root".to_string(),

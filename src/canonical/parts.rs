@@ -1,7 +1,7 @@
 //! [`Parts`]: a message's content parts. Most messages carry one (a plain
 //! string `content`), which is held inline rather than in its own `Vec`.
 
-use std::ops::Deref;
+use std::ops::{Deref, DerefMut};
 
 use super::ContentPart;
 
@@ -40,6 +40,16 @@ impl Deref for Parts {
         match &self.0 {
             Repr::None => &[],
             Repr::One(part) => std::slice::from_ref(part),
+            Repr::Many(parts) => parts,
+        }
+    }
+}
+
+impl DerefMut for Parts {
+    fn deref_mut(&mut self) -> &mut [ContentPart] {
+        match &mut self.0 {
+            Repr::None => &mut [],
+            Repr::One(part) => std::slice::from_mut(part),
             Repr::Many(parts) => parts,
         }
     }

@@ -324,6 +324,7 @@ fn validate(config: &Config) -> Vec<ConfigError> {
     super::routing_checks::validate(config, &provider_names, &mut err);
     context_checks(config, &mut err);
     super::governance::validate(config, &mut err);
+    super::guards::validate(config, &mut err);
     errors.extend(crate::context_window::catalog::check_overrides(
         &config.catalog,
     ));

@@ -4,6 +4,7 @@
 mod catalog;
 mod context;
 mod governance;
+mod guards;
 mod load;
 mod routing;
 mod routing_checks;
@@ -16,6 +17,7 @@ pub use governance::{
     AdminConfig, AdminScope, AdminTokenConfig, FailPolicy, GovernanceConfig, RedisConfig,
     ReserveConfig, keys_required, parse_hash,
 };
+pub use guards::{ApprovalMode, ApprovalsConfig, GuardsConfig, RouteGuardsConfig};
 pub use load::{ConfigError, ConfigErrors, ConfigSource, load_file, load_str, resolve_source};
 pub use routing::{
     BreakerConfig, ComplexityConfig, DeploymentConfig, HedgeConfig, KeyConfig, RetryConfig,

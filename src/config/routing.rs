@@ -236,4 +236,7 @@ pub struct KeyConfig {
     /// `YYYY-MM-DD` (UTC): refused from that day on.
     #[serde(default)]
     pub expires: Option<String>,
+    /// The `[guards.tool_policies.<name>]` this key's requests answer to.
+    #[serde(default)]
+    pub tool_policy: Option<String>,
 }

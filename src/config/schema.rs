@@ -48,6 +48,9 @@ pub struct Config {
     /// Budgets for end users the clients name.
     #[serde(default)]
     pub end_users: Vec<crate::governance::types::EndUserRecord>,
+    /// Injection, PII, leak and tool-call guards, approvals, external checks.
+    #[serde(default)]
+    pub guards: super::GuardsConfig,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -307,6 +310,9 @@ pub struct ModelConfig {
     /// Requests and tokens per minute over every client of this model.
     #[serde(default)]
     pub limits: crate::governance::types::RateLimits,
+    /// This route's guards: its tool policy, and whether answers are sanitized.
+    #[serde(default)]
+    pub guards: super::RouteGuardsConfig,
 }
 
 /// The timeout fields that providers and models share, as one value.

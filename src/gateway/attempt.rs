@@ -43,6 +43,8 @@ pub struct RequestCtx<'a> {
     /// A policy stage changed the canonical request: every attempt renders
     /// from it, so no body goes upstream as the client wrote it.
     pub rewritten: bool,
+    /// What the guard stage tells the client (`x-tollgate-guard`), if anything.
+    pub guard_flags: String,
     /// Whole answers carry `x-tollgate-cost` (governance is on).
     pub price_answers: bool,
     /// The client asked (`x-tollgate-include-cost: true`) for the cost in a

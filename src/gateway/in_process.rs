@@ -118,5 +118,6 @@ fn report(sent: bool, usage: Usage) -> Report {
         usage: Some(usage),
         status: 200,
         events: 0,
+        guard: Vec::new(),
     }
 }

@@ -1,12 +1,14 @@
 //! The gateway's HTTP routes: chat completions, models, health, readiness
 //! and metrics. One `Gateway` per worker; nothing in it is shared across cores.
 
+mod answer_guard;
 mod attempt;
 mod auth;
 mod count_tokens;
 mod dialect;
 mod engine;
 mod fitting;
+mod guards;
 mod in_process;
 mod obligations;
 mod pipeline;
@@ -20,6 +22,7 @@ mod translated;
 
 pub use attempt::Failure;
 pub use dialect::Inbound;
+pub use guards::{GuardStage, Guards};
 pub use obligations::{Obligations, ToolCallHold};
 pub use policy::{PolicyStage, StageRequest, stages_for};
 pub use record::{DeliveryRecord, Ending};
@@ -148,6 +151,15 @@ impl Service for Gateway {
                 let gov = crate::governance::state::current();
                 let (status, body) = match auth::authenticate(&gov, &req) {
                     Ok(key) => crate::governance::admin::key_info(&gov, key),
+                    Err(e) => (e.status, e.to_json()),
+                };
+                let _ = resp.send_json(status, &[], &body).await;
+            }
+            path if path.starts_with("/v1/tollgate/approvals/") && method == "GET" => {
+                let gov = crate::governance::state::current();
+                let id = &path["/v1/tollgate/approvals/".len()..];
+                let (status, body) = match auth::authenticate(&gov, &req) {
+                    Ok(key) => answer_guard::client_view(id, key.map(|k| k.id.as_str())),
                     Err(e) => (e.status, e.to_json()),
                 };
                 let _ = resp.send_json(status, &[], &body).await;

@@ -1,22 +1,34 @@
 //! What policy stages ask of the response side, and the machinery that
-//! honours it. Today: holding each streamed tool call until it is complete,
-//! so a stage (the guards issue's tool policy) can see it whole before any of
-//! it reaches the client. Text and reasoning deltas are never held.
+//! holds streamed tool calls: each is released only when complete, so the
+//! tool policy (`answer_guard.rs`) sees it whole before any of it reaches
+//! the client. Text and reasoning deltas are never held here.
+
+use std::sync::Arc;
 
 use crate::canonical::{ChatChunk, ChunkDelta, ToolCallDelta};
 
 /// Obligations attached to one request by its policy stages.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct Obligations {
     /// Streamed tool calls are released only when complete.
     pub hold_tool_calls: bool,
+    /// Every tool call the model emits answers to this policy.
+    pub tool_policy: Option<Arc<crate::guard::tools::ToolPolicy>>,
+    /// Answer text passes these rules (keys, canaries, system prompt, PII).
+    pub text: Option<Arc<super::answer_guard::TextObligation>>,
+    /// Provider-specific fields and headers are not passed on.
+    pub sanitize: bool,
+    /// The key approvals are bound to.
+    pub key_id: Option<String>,
+    /// The approval the client presented (`x-tollgate-approval-id`).
+    pub approval_id: Option<String>,
 }
 
 impl Obligations {
     /// Whether the answer must pass through the canonical model (a byte
     /// relay cannot honour these).
     pub fn need_canonical(&self) -> bool {
-        self.hold_tool_calls
+        self.hold_tool_calls || self.tool_policy.is_some() || self.text.is_some() || self.sanitize
     }
 }
 

@@ -36,6 +36,8 @@ enum Exit {
     Abandoned,
     /// Governance refused it (key, model, limit, budget), with its headers.
     Refused(Box<crate::governance::enforce::Refusal>),
+    /// A non-blocking approval's held answer, released to its resubmission.
+    Replayed(crate::guard::approvals::Held),
 }
 
 impl From<ApiError> for Exit {
@@ -68,6 +70,7 @@ pub async fn serve(gw: &Gateway, inbound: Inbound, req: Request, resp: &mut Resp
     match exit {
         Exit::Delivered(mut report) => {
             rec.status = report.status;
+            rec.guard.append(&mut report.guard);
             // A provider that reports no usage (some compatible ones, on
             // streams) is not served for free: the gateway counts the answer
             // itself — the prompt's estimate, and one token per output event.
@@ -126,6 +129,22 @@ pub async fn serve(gw: &Gateway, inbound: Inbound, req: Request, resp: &mut Resp
             rec.ending = Ending::ClientGone;
             resp.abort();
         }
+        Exit::Replayed(held) => {
+            rec.status = held.status;
+            rec.ending = Ending::Answered;
+            let mut headers: Vec<(&str, &[u8])> = vec![
+                id,
+                ("content-type", held.content_type.as_bytes()),
+                ("x-tollgate-approval-status", b"released"),
+            ];
+            headers.extend(
+                held.headers
+                    .iter()
+                    .filter(|(n, _)| n != "x-request-id")
+                    .map(|(n, v)| (n.as_str(), v.as_slice())),
+            );
+            let _ = resp.send(held.status, &headers, &held.body).await;
+        }
     }
     rec.close();
     record(&rec, snapshot.config.server.access_log);
@@ -169,14 +188,31 @@ async fn run(
         timeout_cap: None,
         hold_bytes: snapshot.config.routing.retry.hold_answer_bytes,
         max_tokens: OnceCell::new(),
-        obligations: Obligations::default(),
+        obligations: Obligations {
+            key_id: key.map(|k| k.id.clone()),
+            approval_id: req
+                .header_str("x-tollgate-approval-id")
+                .map(|v| v.trim().to_owned()),
+            ..Obligations::default()
+        },
         rewritten: false,
+        guard_flags: String::new(),
         price_answers: gov.active,
         include_cost: gov.active
             && req
                 .header("x-tollgate-include-cost")
                 .is_some_and(|v| v.trim_ascii().eq_ignore_ascii_case(b"true")),
     };
+    if let Some(approval) = ctx.obligations.approval_id.as_deref()
+        && snapshot.guards.is_some()
+    {
+        use super::answer_guard::{Replay, replay};
+        match replay(approval, ctx.obligations.key_id.as_deref(), &mut rec.guard) {
+            Replay::NotHeld => {}
+            Replay::Answer(held) => return Exit::Replayed(held),
+            Replay::Refused(e) => return e.into(),
+        }
+    }
     match timeout_cap(gov.required, key, req) {
         Ok(cap) => ctx.timeout_cap = cap,
         Err(e) => return e.into(),
@@ -237,10 +273,21 @@ async fn run(
             Err(refusal) => return Exit::Refused(refusal),
         }
     }
-    if !snapshot.stages.is_empty()
-        && let Err(e) = run_stages(&mut ctx, snapshot, key, &decision)
+    if !snapshot.stages.is_empty() {
+        let team_policy = key
+            .and_then(|k| gov.team_of(k))
+            .and_then(|t| t.record.tool_policy.as_deref());
+        if let Err(e) = run_stages(&mut ctx, snapshot, key, team_policy, &decision, rec) {
+            return e.into();
+        }
+    }
+    if let Some(guards) = snapshot.guards.as_ref()
+        && !guards.external.is_empty()
     {
-        return e.into();
+        let text = request_text(&ctx);
+        if let Err(e) = super::guards::external_checks(guards, &text, &mut rec.guard).await {
+            return e.into();
+        }
     }
     let mut planned = plan(snapshot, &decision);
     if let Some(admission) = governed.admission.as_mut()
@@ -316,6 +363,9 @@ async fn run(
                 // Where Anthropic's SDK reads the id (`_request_id`).
                 headers.push(("request-id", request_id.as_bytes()));
             }
+            if !ctx.guard_flags.is_empty() {
+                headers.push(("x-tollgate-guard", ctx.guard_flags.as_bytes()));
+            }
             let fit_headers = prepared
                 .fit
                 .as_ref()
@@ -383,34 +433,68 @@ async fn admit_after_passes(
     }
 }
 
-/// Runs the snapshot's policy stages over the canonical request.
+/// Runs the snapshot's policy stages over the canonical request — parsed
+/// only when a stage needs it.
 fn run_stages(
     ctx: &mut RequestCtx<'_>,
     snapshot: &Snapshot,
     key: Option<&crate::router::ClientKey>,
+    team_policy: Option<&str>,
     decision: &crate::router::decide::Decision,
+    rec: &mut DeliveryRecord,
 ) -> Result<(), ApiError> {
+    let route = &decision.model.guards;
+    if !snapshot.stages.iter().any(|s| s.needed(ctx.req, route)) {
+        return Ok(());
+    }
     ctx.canonical()?;
     let mut canonical = ctx
         .canonical
         .take()
         .expect("parsed above")
         .expect("parsed without error above");
-    let mut obligations = ctx.obligations;
+    let mut obligations = std::mem::take(&mut ctx.obligations);
+    let mut flags = Vec::new();
     let mut stage_req = StageRequest {
         canonical: &mut canonical,
         http: ctx.req,
         key,
+        team_policy,
         decision,
         obligations: &mut obligations,
         rewritten: false,
+        events: &mut rec.guard,
+        flags: &mut flags,
     };
+    let mut outcome = Ok(());
     for stage in &snapshot.stages {
-        stage.apply(&mut stage_req)?;
+        if let Err(e) = stage.apply(&mut stage_req) {
+            outcome = Err(e);
+            break;
+        }
     }
     let rewritten = stage_req.rewritten;
     ctx.obligations = obligations;
     ctx.rewritten |= rewritten;
+    ctx.guard_flags = flags.join(" ");
     let _ = ctx.canonical.set(Ok(canonical));
-    Ok(())
+    outcome
+}
+
+/// The request's user and tool text, for an external check.
+fn request_text(ctx: &RequestCtx<'_>) -> String {
+    let Ok(req) = ctx.canonical() else {
+        return String::new();
+    };
+    let mut out = String::new();
+    for m in &req.messages {
+        let t = m.joined_text();
+        if !t.is_empty() {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&t);
+        }
+    }
+    out
 }

@@ -48,6 +48,9 @@ pub struct DeliveryRecord {
     pub ttfb_ms: Option<u64>,
     pub total_ms: u64,
     pub ending: Ending,
+    /// What the guards did, in order (`injection:flag:rule`,
+    /// `tool:refused:name`, `approval:pending:id:tool`, …).
+    pub guard: Vec<String>,
     started: Instant,
 }
 
@@ -70,6 +73,7 @@ impl DeliveryRecord {
             ttfb_ms: None,
             total_ms: 0,
             ending: Ending::Refused,
+            guard: Vec::new(),
             started: Instant::now(),
         }
     }
@@ -164,6 +168,16 @@ impl DeliveryRecord {
         push_usage(&mut out, self.usage.as_ref());
         if self.usage_counted {
             out.push_str(",\"usage_counted_by_gateway\":true");
+        }
+        if !self.guard.is_empty() {
+            out.push_str(",\"guard\":[");
+            for (i, g) in self.guard.iter().enumerate() {
+                if i > 0 {
+                    out.push(',');
+                }
+                s(&mut out, g);
+            }
+            out.push(']');
         }
         out.push_str(",\"ttfb_ms\":");
         push_opt(&mut out, self.ttfb_ms);

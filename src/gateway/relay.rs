@@ -157,6 +157,7 @@ pub async fn relay(
         usage,
         status,
         events,
+        guard: Vec::new(),
     };
     // A whole answer was held to its end: its usage is read off it now.
     if !is_sse && upstream.body.is_done() {
@@ -304,6 +305,7 @@ async fn relay_sized(
         delivered,
         usage: None,
         status,
+        guard: Vec::new(),
     };
     if !first.is_empty() && resp.send_raw(&first).await.is_err() {
         return report(Delivered::ClientGone);

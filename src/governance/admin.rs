@@ -175,6 +175,7 @@ struct KeyView<'a> {
     region: Option<&'a str>,
     tags: &'a [String],
     expires_at: Option<u64>,
+    tool_policy: Option<&'a str>,
     created_at: u64,
     created_by: &'a str,
     revoked_at: Option<u64>,
@@ -197,6 +198,7 @@ fn view<'a>(k: &'a KeyRecord, secret: Option<&'a str>) -> KeyView<'a> {
         region: k.region.as_deref(),
         tags: &k.tags,
         expires_at: k.expires_at,
+        tool_policy: k.tool_policy.as_deref(),
         created_at: k.created_at,
         created_by: &k.created_by,
         revoked_at: k.revoked_at,
@@ -260,6 +262,8 @@ struct KeyFields {
     expires: Option<String>,
     #[serde(default)]
     expires_at: Option<u64>,
+    #[serde(default)]
+    tool_policy: Option<String>,
 }
 
 impl KeyFields {
@@ -306,6 +310,9 @@ impl KeyFields {
         }
         if let Some(at) = self.expires_at {
             k.expires_at = Some(at);
+        }
+        if let Some(p) = self.tool_policy {
+            k.tool_policy = Some(p).filter(|p| !p.is_empty());
         }
         Ok(())
     }
@@ -382,6 +389,7 @@ fn create_key(rt: &Runtime, actor: &str, body: &mut [u8]) -> Answer {
         tags: Vec::new(),
         allow_timeout_header: false,
         expires_at: None,
+        tool_policy: None,
         created_at: crate::resilience::unix_secs(),
         revoked_at: None,
         created_by: actor.to_owned(),

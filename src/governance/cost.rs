@@ -110,6 +110,7 @@ pub fn answer_header(
 }
 
 /// The prices a stream's final usage is costed at, when its client asked.
+#[derive(Clone)]
 pub struct Pricing(pub Option<std::sync::Arc<ModelSpec>>);
 
 impl Pricing {

@@ -139,6 +139,7 @@ pub fn from_config(config: &crate::config::Config) -> Vec<KeyRecord> {
                 .as_deref()
                 .and_then(super::types::parse_day)
                 .map(|d| (d * 86_400) as u64),
+            tool_policy: k.tool_policy.clone(),
             created_at: 0,
             revoked_at: None,
             created_by: "config".into(),

@@ -233,6 +233,10 @@ pub struct KeyRecord {
     /// Unix seconds after which the key is refused.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<u64>,
+    /// The `[guards.tool_policies.<name>]` its requests' tools answer to
+    /// (before its team's and the route's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_policy: Option<String>,
     /// Unix seconds.
     #[serde(default)]
     pub created_at: u64,
@@ -257,6 +261,9 @@ pub struct TeamRecord {
     /// Models the team's keys may use; empty = every model.
     #[serde(default)]
     pub models: Vec<String>,
+    /// The tool policy its keys' requests answer to, unless a key names its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_policy: Option<String>,
 }
 
 /// Budgets for one end user (the client's `user` / `metadata.user_id`).

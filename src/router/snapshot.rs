@@ -70,6 +70,8 @@ pub struct ModelRoute {
     /// A pinned version (`gpt-4o-2024-08-06`): only deployments of exactly
     /// that upstream model serve it.
     pub pinned: bool,
+    /// The route's own guards (`[models.guards]`).
+    pub guards: crate::config::RouteGuardsConfig,
 }
 
 impl ModelRoute {
@@ -113,6 +115,8 @@ pub struct Snapshot {
     pub generation: u64,
     /// The policy stages every request passes, in order.
     pub stages: Vec<Box<dyn crate::gateway::PolicyStage>>,
+    /// What `[guards]` built (also the first of `stages`), when configured.
+    pub guards: Option<Arc<crate::gateway::Guards>>,
     /// Why this config cannot serve any request, for `/readyz`.
     pub unready: Option<&'static str>,
     /// Providers that cannot serve, with the operator's reason, in config order.
@@ -139,6 +143,7 @@ impl Snapshot {
             built.iter().map(|p| (p.name.as_str(), p.clone())).collect();
         let mut deployments: Vec<Arc<Deployment>> = Vec::new();
         let mut models = FxHashMap::default();
+        let mut pinned_guards: HashMap<String, crate::config::RouteGuardsConfig> = HashMap::new();
         let mut listed = Vec::new();
         let catalog = crate::context_window::catalog::ResolvedCatalog::resolve(&config);
         catalog.log_unknown_configured();
@@ -189,7 +194,13 @@ impl Snapshot {
                 fallbacks: with_bigger_model(&m.fallbacks, &fit),
                 hedge: m.hedge.clone(),
                 pinned: false,
+                guards: m.guards.clone(),
             };
+            for d in &route.deployments {
+                pinned_guards
+                    .entry(d.upstream_model.clone())
+                    .or_insert_with(|| m.guards.clone());
+            }
             models.insert(m.name.clone(), Arc::new(route));
         }
         // Pinned versions: an upstream model name nobody configured as a public
@@ -210,9 +221,19 @@ impl Snapshot {
                 fallbacks: Vec::new(),
                 hedge: None,
                 pinned: true,
+                // A pinned version is guarded like the route it came from.
+                guards: pinned_guards.remove(&name).unwrap_or_default(),
             };
             models.insert(name, Arc::new(route));
         }
+        let guards = match crate::gateway::Guards::build(&config) {
+            Ok(g) => g.map(Arc::new),
+            // Validation compiled the same guards before this config was accepted.
+            Err(e) => {
+                eprintln!("tollgate: guards not built: {e}");
+                None
+            }
+        };
         let unready = if config.models.is_empty() {
             Some("no model is configured")
         } else if listed.is_empty() {
@@ -240,7 +261,8 @@ impl Snapshot {
             models,
             deployments,
             generation,
-            stages: crate::gateway::stages_for(&config),
+            stages: crate::gateway::stages_for(&config, guards.as_ref()),
+            guards,
             unready,
             disabled,
             config,

@@ -127,9 +127,20 @@ pub fn spawn(args: &[&str], cwd: Option<&std::path::Path>) -> Proc {
     let stderr = child.stderr.take().unwrap();
     let log = Arc::new(Mutex::new(Vec::new()));
     let sink = log.clone();
+    // Under scripts/test.sh every line is also kept on disk, for the audit
+    // that greps the whole suite's logs for the secrets it used.
+    let mut file = std::env::var_os("TOLLGATE_TEST_LOG_DIR").and_then(|dir| {
+        let _ = std::fs::create_dir_all(&dir);
+        let path = std::path::Path::new(&dir).join(format!("rust-{}.log", child.id()));
+        std::fs::File::create(path).ok()
+    });
     std::thread::spawn(move || {
         for line in BufReader::new(stderr).lines() {
             let Ok(line) = line else { break };
+            if let Some(f) = file.as_mut() {
+                use std::io::Write;
+                let _ = writeln!(f, "{line}");
+            }
             sink.lock().unwrap().push(line);
         }
     });

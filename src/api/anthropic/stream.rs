@@ -38,7 +38,7 @@ enum Open {
 }
 
 /// Writes one Anthropic stream from canonical chunks; one per response.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct AnthropicStreamWriter {
     id: String,
     model: String,

@@ -82,6 +82,14 @@ impl ApprovalBook {
         Some(approval.view())
     }
 
+    /// The call an approval is bound to, and whether it holds an answer (a
+    /// non-blocking approval, released by replaying it).
+    pub fn binding(&self, id: &str) -> Option<(Binding, bool)> {
+        let entries = self.lock();
+        let approval = entries.get(id)?;
+        Some((approval.binding.clone(), approval.held.is_some()))
+    }
+
     /// An approval's state, for a blocking request waiting on a decision.
     pub fn state(&self, id: &str) -> Option<State> {
         let now = (self.now_ms)();

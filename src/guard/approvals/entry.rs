@@ -219,6 +219,20 @@ pub enum DecideError {
     NotPending(State),
 }
 
+impl ReleaseError {
+    /// The error code a client is sent.
+    pub fn code(self) -> &'static str {
+        match self {
+            ReleaseError::Unknown => "approval_not_found",
+            ReleaseError::Mismatch(_) => "approval_mismatch",
+            ReleaseError::Pending => "approval_pending",
+            ReleaseError::Denied => "approval_denied",
+            ReleaseError::Expired => "approval_expired",
+            ReleaseError::Released => "approval_already_used",
+        }
+    }
+}
+
 /// Why a call was not released. Only `Released` is final for the caller's
 /// approval id; a mismatch leaves the approval as it was.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]

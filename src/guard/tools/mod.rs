@@ -47,6 +47,7 @@ pub mod rule {
 /// A compiled policy, built once per config snapshot and shared read-only.
 #[derive(Debug)]
 pub struct ToolPolicy {
+    name: String,
     version: String,
     undeclared: Undeclared,
     tools: FxHashMap<String, CompiledTool>,
@@ -128,6 +129,7 @@ impl ToolPolicy {
             described.push(describe_rule(rule, schema_value));
         }
         Ok(ToolPolicy {
+            name: name.to_owned(),
             version: version_of(name, config.undeclared, described),
             undeclared: config.undeclared,
             tools,
@@ -138,6 +140,11 @@ impl ToolPolicy {
     /// granted under one version does not carry over to another.
     pub fn version(&self) -> &str {
         &self.version
+    }
+
+    /// The policy's name in the config (`[guards.tool_policies.<name>]`).
+    pub fn name(&self) -> &str {
+        &self.name
     }
 
     pub fn undeclared(&self) -> Undeclared {

@@ -29,6 +29,7 @@ fn key(id: &str, hash: &str) -> KeyRecord {
         tags: vec!["a".to_owned()],
         allow_timeout_header: true,
         expires_at: Some(1_900_000_000),
+        tool_policy: Some("fs".to_owned()),
         created_at: 1_800_000_000,
         revoked_at: None,
         created_by: "ops".to_owned(),
@@ -133,6 +134,7 @@ fn teams_and_end_users_round_trip() {
     let db = TempDb::new("teams");
     let team = TeamRecord {
         id: "research".to_owned(),
+        tool_policy: None,
         limits: RateLimits {
             rpm: None,
             tpm: Some(100_000),
