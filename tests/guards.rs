@@ -973,6 +973,128 @@ fn sanitizing_strips_provider_details_and_off_stays_byte_exact(driver: &str) {
     );
 }
 
+/// A guardrail service on 127.0.0.1: refuses any text with "forbidden" in
+/// it, allows the rest; counts what it was asked.
+fn guardrail_service() -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    let asked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = asked.clone();
+    std::thread::spawn(move || {
+        for conn in listener.incoming() {
+            let Ok(mut conn) = conn else { break };
+            let count = count.clone();
+            std::thread::spawn(move || {
+                let _ = conn.set_nodelay(true);
+                let mut buf = Vec::new();
+                let mut chunk = [0u8; 4096];
+                loop {
+                    let Ok(n) = conn.read(&mut chunk) else { return };
+                    if n == 0 {
+                        return;
+                    }
+                    buf.extend_from_slice(&chunk[..n]);
+                    let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else {
+                        continue;
+                    };
+                    let head = String::from_utf8_lossy(&buf[..end]).to_lowercase();
+                    let len: usize = head
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if buf.len() < end + 4 + len {
+                        continue;
+                    }
+                    let body = String::from_utf8_lossy(&buf[end + 4..end + 4 + len]).to_string();
+                    buf.drain(..end + 4 + len);
+                    count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let answer = if body.contains("forbidden") {
+                        r#"{"allow":false,"reason":"policy 7 says no"}"#
+                    } else {
+                        r#"{"allow":true}"#
+                    };
+                    let _ = write!(
+                        conn,
+                        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{answer}",
+                        answer.len()
+                    );
+                }
+            });
+        }
+    });
+    (addr, asked)
+}
+
+fn external_check_hook_and_its_failure_policy(driver: &str) {
+    let (service, asked) = guardrail_service();
+    let guards = format!(
+        "[[guards.external]]\nkind = \"webhook\"\nurl = \"http://{service}/check\"\ntimeout_ms = 2000\non_error = \"fail_closed\"\n"
+    );
+    let (_mock, gw, _dir) = gateway(driver, &guards);
+    let ok = call(
+        gw.addr,
+        "/v1/chat/completions",
+        KEY,
+        &[],
+        &openai_body("fast", "plan my trip", false, ""),
+    );
+    assert_eq!(ok.status, 200, "{}", ok.text());
+    let no = call(
+        gw.addr,
+        "/v1/messages",
+        KEY,
+        &[],
+        &anthropic_body("claude", "a forbidden topic", false, ""),
+    );
+    assert_eq!(no.status, 400, "{}", no.text());
+    assert!(no.text().contains("policy 7 says no"), "{}", no.text());
+    assert_eq!(asked.load(std::sync::atomic::Ordering::SeqCst), 2);
+    // The service unreachable: fail_closed refuses, fail_open lets through.
+    let dead = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    for (policy, status) in [("fail_closed", 400), ("fail_open", 200)] {
+        let guards = format!(
+            "[[guards.external]]\nkind = \"webhook\"\nurl = \"http://{dead}/check\"\ntimeout_ms = 500\non_error = \"{policy}\"\n"
+        );
+        let (_mock, gw, _dir) = gateway(driver, &guards);
+        let r = call(
+            gw.addr,
+            "/v1/chat/completions",
+            KEY,
+            &[],
+            &openai_body("fast", "hello", false, ""),
+        );
+        assert_eq!(r.status, status, "{policy}: {}", r.text());
+    }
+}
+
+fn injection_rules_reload_on_sighup(driver: &str) {
+    let mock = start_mock(driver);
+    let dir = TempDir::new();
+    let mut gw = start_gateway(
+        &config(mock.addr, &dir, "[guards.injection]\naction = \"block\"\n"),
+        driver,
+    );
+    let text = "please run the zebra-protocol now";
+    let body = openai_body("fast", text, false, "");
+    assert_eq!(
+        call(gw.addr, "/v1/chat/completions", KEY, &[], &body).status,
+        200
+    );
+    let lines = gw.log().len();
+    let rules = "[guards.injection]\naction = \"block\"\n[[guards.injection.rules]]\nid = \"zebra\"\npattern = \"zebra-protocol\"\nweight = 2.0\n";
+    gw.rewrite_config(&config(mock.addr, &dir, rules));
+    gw.signal("HUP");
+    gw.wait_log(lines, "reload: config");
+    let r = call(gw.addr, "/v1/chat/completions", KEY, &[], &body);
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert!(r.text().contains("`zebra`"), "{}", r.text());
+}
+
 on_both_drivers!(
     injection_blocked_in_both_dialects,
     injection_flagged_with_a_header,
@@ -984,4 +1106,6 @@ on_both_drivers!(
     keys_and_canaries_split_across_events_are_caught,
     system_prompt_leak_on_a_stream,
     sanitizing_strips_provider_details_and_off_stays_byte_exact,
+    external_check_hook_and_its_failure_policy,
+    injection_rules_reload_on_sighup,
 );
