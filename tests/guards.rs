@@ -1075,7 +1075,7 @@ fn external_check_hook_and_its_failure_policy(driver: &str) {
 fn injection_rules_reload_on_sighup(driver: &str) {
     let mock = start_mock(driver);
     let dir = TempDir::new();
-    let mut gw = start_gateway(
+    let gw = start_gateway(
         &config(mock.addr, &dir, "[guards.injection]\naction = \"block\"\n"),
         driver,
     );
