@@ -233,3 +233,59 @@ mod tests {
         );
     }
 }
+
+/// Calls `f` with the position of every `"` and `\` in `json`, in order:
+/// the marks a string walker needs, found 16 bytes at a time (SSE2, which
+/// every x86_64 has) — far cheaper than a search call per mark when marks
+/// are dense, as they are in JSON.
+pub fn for_each_quote_or_backslash(json: &[u8], mut f: impl FnMut(usize)) {
+    let mut i = 0;
+    #[cfg(target_arch = "x86_64")]
+    {
+        use std::arch::x86_64::{
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
+            _mm_set1_epi8,
+        };
+        while i + 16 <= json.len() {
+            // SAFETY: SSE2 is part of the x86_64 baseline, so these
+            // intrinsics are always available; `i + 16 <= json.len()`, so
+            // the 16 bytes read are in bounds, and `loadu` needs no alignment.
+            let mut mask = unsafe {
+                let v = _mm_loadu_si128(json.as_ptr().add(i).cast::<__m128i>());
+                let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
+                let slash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
+                _mm_movemask_epi8(_mm_or_si128(quote, slash)) as u32
+            };
+            while mask != 0 {
+                f(i + mask.trailing_zeros() as usize);
+                mask &= mask - 1;
+            }
+            i += 16;
+        }
+    }
+    for (k, &b) in json[i..].iter().enumerate() {
+        if b == b'"' || b == b'\\' {
+            f(i + k);
+        }
+    }
+}
+
+#[cfg(test)]
+mod quote_tests {
+    #[test]
+    fn every_quote_and_backslash_in_order_across_block_edges() {
+        for len in [0usize, 5, 15, 16, 17, 40, 100] {
+            let text: Vec<u8> = (0..len)
+                .map(|i| match i % 7 {
+                    0 => b'"',
+                    3 => b'\\',
+                    _ => b'a',
+                })
+                .collect();
+            let want: Vec<usize> = (0..len).filter(|i| i % 7 == 0 || i % 7 == 3).collect();
+            let mut got = Vec::new();
+            super::for_each_quote_or_backslash(&text, |i| got.push(i));
+            assert_eq!(got, want, "len {len}");
+        }
+    }
+}

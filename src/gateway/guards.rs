@@ -26,6 +26,8 @@ use crate::server::Request;
 
 /// Everything `[guards]` built, once per snapshot.
 pub struct Guards {
+    /// This build's number: the per-core memo of benign texts is per build.
+    build: u64,
     injection: Option<Scanner>,
     /// PII (requests and answers), keys, canaries and system-prompt echoes.
     text: Option<Arc<TextPolicy>>,
@@ -121,7 +123,9 @@ impl Guards {
                 ExternalCheck::new(c, key).map_err(|e| format!("guards.external[{i}]: {e}"))?,
             );
         }
+        static BUILDS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
         Ok(Some(Guards {
+            build: BUILDS.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
             injection,
             text_answers: g.leak.is_some() || g.pii.as_ref().is_some_and(|c| c.answers),
             text,
@@ -160,15 +164,40 @@ impl Guards {
         }
     }
 
-    /// Whether the request must be parsed for these guards: something in
-    /// its raw bytes could match, it declares tools under a policy, or its
-    /// answer needs the canonical model.
+    /// Whether the request must be parsed for these guards: it declares
+    /// tools under a policy, its answer needs the canonical model, an
+    /// external check reads it, or one of its JSON string values could
+    /// match a scanner. Values this core already found benign (the
+    /// conversation so far, resent every turn) are not looked at again.
     fn needs_parse(&self, body: &[u8], route: &RouteGuardsConfig) -> bool {
-        self.injection.as_ref().is_some_and(|s| s.may_match(body))
-            || self.pii().is_some_and(|(s, _)| s.may_contain(body))
-            || self.answers_need_canonical(route)
-            || (!self.policies.is_empty() && declares_tools(body))
-            || !self.external.is_empty()
+        if self.answers_need_canonical(route) || !self.external.is_empty() {
+            return true;
+        }
+        let pii = self.pii();
+        if self.injection.is_none() && pii.is_none() {
+            return !self.policies.is_empty() && declares_tools(body);
+        }
+        let strings = Strings::of(body);
+        if strings.tools && !self.policies.is_empty() {
+            return true;
+        }
+        for &(start, end) in &strings.values {
+            let literal = &body[start..end];
+            if crate::guard::seen::known(self.build, literal) {
+                continue;
+            }
+            let maybe = self
+                .injection
+                .as_ref()
+                .is_some_and(|s| s.may_match_text(literal, strings.tools))
+                || pii.is_some_and(|(p, _)| p.may_contain(literal));
+            if maybe {
+                return true;
+            }
+            crate::guard::seen::remember(self.build, literal);
+        }
+        // An unterminated string: the parse refuses the body anyway.
+        strings.broken
     }
 
     fn answers_need_canonical(&self, route: &RouteGuardsConfig) -> bool {
@@ -188,9 +217,57 @@ impl Guards {
     }
 }
 
-/// `"tools"` anywhere in the body: cheap, and a false hit only costs a parse.
+/// `"tools"` (or the legacy `"functions"`) anywhere in the body: cheap, and
+/// a false hit only costs a parse.
 fn declares_tools(body: &[u8]) -> bool {
     memchr::memmem::find(body, b"\"tools\"").is_some()
+        || memchr::memmem::find(body, b"\"functions\"").is_some()
+}
+
+/// A body's JSON string values (not object keys), quotes included, found
+/// in one pass over its quotes and backslashes; and whether it declares
+/// tools (a `"tools"` or legacy `"functions"` key).
+struct Strings {
+    values: Vec<(usize, usize)>,
+    tools: bool,
+    /// A string never closed.
+    broken: bool,
+}
+
+impl Strings {
+    fn of(body: &[u8]) -> Strings {
+        let mut out = Strings {
+            values: Vec::with_capacity(16),
+            tools: false,
+            broken: false,
+        };
+        let mut open: Option<usize> = None;
+        // A backslash escapes the byte after it, whatever it is.
+        let mut skip_to = 0;
+        crate::canonical::json_scan::for_each_quote_or_backslash(body, |i| {
+            if i < skip_to {
+                return;
+            }
+            match (body[i], open) {
+                (b'\\', Some(_)) => skip_to = i + 2,
+                (b'\\', None) => {}
+                (_, None) => open = Some(i),
+                (_, Some(start)) => {
+                    open = None;
+                    let end = i + 1;
+                    let after = body[end..].iter().find(|b| !b.is_ascii_whitespace());
+                    if after == Some(&b':') {
+                        let key = &body[start + 1..i];
+                        out.tools |= key == b"tools" || key == b"functions";
+                    } else {
+                        out.values.push((start, end));
+                    }
+                }
+            }
+        });
+        out.broken = open.is_some();
+        out
+    }
 }
 
 /// The stage in the snapshot's list.
@@ -460,4 +537,35 @@ pub async fn external_checks(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Strings;
+
+    fn values(body: &str) -> (Vec<&str>, bool, bool) {
+        let s = Strings::of(body.as_bytes());
+        let v = s.values.iter().map(|&(a, b)| &body[a..b]).collect();
+        (v, s.tools, s.broken)
+    }
+
+    #[test]
+    fn values_not_keys_with_escapes_kept_inside() {
+        let body =
+            r#"{"model":"m","messages":[{"role" : "user","content":"say \"hi\" \\"}],"n":1}"#;
+        assert_eq!(
+            values(body),
+            (
+                vec![r#""m""#, r#""user""#, r#""say \"hi\" \\""#],
+                false,
+                false
+            )
+        );
+        assert_eq!(values(r#"{"a":"unterminated"#), (vec![], false, true));
+        assert_eq!(
+            values(r#"{"tools" :[{"name":"x"}]}"#),
+            (vec![r#""x""#], true, false)
+        );
+        assert_eq!(values("{}"), (vec![], false, false));
+    }
 }

@@ -9,5 +9,6 @@
 pub mod approvals;
 pub mod external;
 pub mod injection;
+pub mod seen;
 pub mod text;
 pub mod tools;

@@ -179,6 +179,13 @@ impl Scanner {
         self.prefilter.may_match(raw_json)
     }
 
+    /// The same test over one JSON string literal of a body (quotes
+    /// included): false when the text it holds cannot reach the threshold.
+    /// `tools_declared`: the body declares tools (a mention may then count).
+    pub fn may_match_text(&self, literal: &[u8], tools_declared: bool) -> bool {
+        self.prefilter.may_match_part(literal, tools_declared)
+    }
+
     /// Scores one text from one part of the conversation. `tool_names` are
     /// the tools the request declares.
     pub fn scan(&self, text: &str, source: Source, tool_names: &[&str]) -> Verdict {

@@ -62,11 +62,17 @@ impl Prefilter {
     }
 
     pub(crate) fn may_match(&self, raw: &[u8]) -> bool {
+        self.may_match_part(raw, declares_tools(raw))
+    }
+
+    /// `raw` is one part of a body (a JSON string literal, quotes
+    /// included) whose body declares tools or not.
+    pub(crate) fn may_match_part(&self, raw: &[u8], tools_declared: bool) -> bool {
         if self.unanchored >= self.threshold || !raw.is_ascii() {
             return true;
         }
         let mut possible = self.unanchored;
-        if self.tool_weight > 0.0 && declares_tools(raw) {
+        if self.tool_weight > 0.0 && tools_declared {
             possible += self.tool_weight;
         }
         match escapes_and_runs(raw) {
