@@ -183,7 +183,7 @@ impl Scanner {
     /// included): false when the text it holds cannot reach the threshold.
     /// `tools_declared`: the body declares tools (a mention may then count).
     pub fn may_match_text(&self, literal: &[u8], tools_declared: bool) -> bool {
-        self.prefilter.may_match_part(literal, tools_declared)
+        self.prefilter.may_match_part(literal, Some(tools_declared))
     }
 
     /// Scores one text from one part of the conversation. `tool_names` are

@@ -1,0 +1,188 @@
+use serde::Deserialize;
+
+use super::super::rules::{BUILTIN, TOOL_NAME_WEIGHT};
+use super::reference::Reference;
+use super::*;
+
+const CORPUS: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/data/guard/injection");
+
+fn anchored() -> Vec<(f32, &'static [&'static str])> {
+    BUILTIN.iter().map(|r| (r.weight, r.anchors)).collect()
+}
+
+fn both() -> (Prefilter, Reference) {
+    let rules = anchored();
+    (
+        Prefilter::new(&rules, 0.0, TOOL_NAME_WEIGHT, 1.0).expect("builds"),
+        Reference::new(&rules, 0.0, TOOL_NAME_WEIGHT, 1.0).expect("builds"),
+    )
+}
+
+/// The text as one user message, escaped as a JSON encoder would.
+fn body(text: &str) -> Vec<u8> {
+    let mut escaped = String::with_capacity(text.len() + 16);
+    for c in text.chars() {
+        match c {
+            '"' => escaped.push_str("\\\""),
+            '\\' => escaped.push_str("\\\\"),
+            '\n' => escaped.push_str("\\n"),
+            c if (c as u32) < 0x20 => escaped.push_str(&format!("\\u{:04x}", c as u32)),
+            c => escaped.push(c),
+        }
+    }
+    format!(r#"{{"model":"gpt-4o-mini","messages":[{{"role":"user","content":"{escaped}"}}]}}"#)
+        .into_bytes()
+}
+
+#[derive(Deserialize)]
+struct Record {
+    text: String,
+}
+
+fn corpus() -> Vec<String> {
+    let mut texts = Vec::new();
+    for name in ["dev.jsonl", "heldout.jsonl"] {
+        let raw = std::fs::read_to_string(format!("{CORPUS}/{name}")).expect("corpus file");
+        for line in raw.lines().filter(|l| !l.trim().is_empty()) {
+            let mut bytes = line.as_bytes().to_vec();
+            let record: Record = simd_json::serde::from_slice(&mut bytes).expect("record");
+            texts.push(record.text);
+        }
+    }
+    texts
+}
+
+/// Every corpus item, as a body and as the one string literal a per-string
+/// caller passes: wherever the first prefilter said "maybe", so does this
+/// one; and it skips the same benign items.
+#[test]
+fn agrees_with_the_reference_on_the_corpus() {
+    let (fast, slow) = both();
+    let (mut fast_passed, mut slow_passed) = (0, 0);
+    for text in corpus() {
+        let raw = body(&text);
+        let literal = &raw[raw.len() - text.len().min(raw.len()) - 5..raw.len() - 4];
+        for raw in [&raw[..], literal] {
+            let (f, s) = (fast.may_match(raw), slow.may_match(raw));
+            assert!(f || !s, "skipped what the reference kept: {text:?}");
+            fast_passed += usize::from(f);
+            slow_passed += usize::from(s);
+        }
+    }
+    assert_eq!(fast_passed, slow_passed, "no more conservative than needed");
+}
+
+/// Pieces that exercise every branch: anchors in any case and at word
+/// starts or not, structure words quoted or not, escapes, runs, percent.
+const PIECES: &[&str] = &[
+    "ignore",
+    "IGNORE",
+    "Ignore",
+    "previous",
+    "xignore",
+    "now",
+    "new",
+    "act",
+    "system",
+    "\"system\"",
+    "system:",
+    "System message",
+    "user",
+    "\"user\"",
+    "<|system|>",
+    "[INST]",
+    "![",
+    "###",
+    "------",
+    "***",
+    "\\n",
+    "\\t",
+    "\\\\",
+    "\\u0069",
+    "\\/",
+    "%41",
+    "%4",
+    "%zz",
+    "42",
+    "abc123",
+    "+",
+    "/",
+    "=",
+    "aGVsbG8gd29y",
+    "aGVsbG8gd29ybGQgaGVsbG8=",
+    "_",
+    "-",
+    " ",
+    " ",
+    " ",
+    ".",
+    ",",
+    "\"",
+    ":",
+    "matter",
+    "overriding",
+    "jailbroken",
+    "im_start",
+    "role-play",
+    "pre-prompt",
+    "tools",
+    "\"tools\"",
+    "DAN",
+    "word",
+    "turn",
+    "http",
+    "b",
+    "n",
+    "t",
+    "x",
+];
+
+#[test]
+fn agrees_with_the_reference_on_generated_text() {
+    let (fast, slow) = both();
+    let mut seed = 0x2545_f491_4f6c_dd1du64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..20_000 {
+        let len = (next() % 24) as usize;
+        let text: String = (0..len)
+            .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+            .collect();
+        let raw = text.as_bytes();
+        assert_eq!(fast.may_match(raw), slow.may_match(raw), "{text:?}");
+    }
+}
+
+#[test]
+fn answers_at_every_block_boundary() {
+    let (fast, slow) = both();
+    for pad in 0..40 {
+        for piece in [
+            "ignore all",
+            "\\u0041",
+            "aGVsbG8gd29ybGQgaGVsbG8=",
+            "%41",
+            "\\nsystem: x",
+        ] {
+            let raw = format!("{}{piece}", "a ".repeat(pad / 2) + &"b".repeat(pad % 2));
+            let raw = raw.as_bytes();
+            assert_eq!(fast.may_match(raw), slow.may_match(raw), "{pad} {piece}");
+            assert!(fast.may_match(raw) || piece == "ignore all");
+        }
+    }
+}
+
+#[test]
+fn refuses_anchors_the_pass_would_never_look_at() {
+    for bad in ["x", "9lives", "_x", " x", "\"x", "ne\u{e9}"] {
+        let words: &[&str] = &[bad];
+        assert!(
+            Prefilter::new(&[(1.0, words)], 0.0, 0.0, 1.0).is_err(),
+            "{bad:?}"
+        );
+    }
+}
