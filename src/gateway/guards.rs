@@ -177,15 +177,15 @@ impl Guards {
         if self.injection.is_none() && pii.is_none() {
             return !self.policies.is_empty() && declares_tools(body);
         }
-        let strings = Strings::of(body);
+        // The values this core has not yet found benign: usually none.
+        let strings = crate::guard::seen::with_known(self.build, |known| {
+            Strings::of(body, |value| !known(value))
+        });
         if strings.tools && !self.policies.is_empty() {
             return true;
         }
         for &(start, end) in &strings.values {
             let literal = &body[start..end];
-            if crate::guard::seen::known(self.build, literal) {
-                continue;
-            }
             let maybe = self
                 .injection
                 .as_ref()
@@ -224,9 +224,9 @@ fn declares_tools(body: &[u8]) -> bool {
         || memchr::memmem::find(body, b"\"functions\"").is_some()
 }
 
-/// A body's JSON string values (not object keys), quotes included, found
-/// in one pass over its quotes and backslashes; and whether it declares
-/// tools (a `"tools"` or legacy `"functions"` key).
+/// A body's JSON string values (not object keys) that `keep` keeps, quotes
+/// included, found in one pass over its quotes and backslashes; and
+/// whether it declares tools (a `"tools"` or legacy `"functions"` key).
 struct Strings {
     values: Vec<(usize, usize)>,
     tools: bool,
@@ -235,9 +235,9 @@ struct Strings {
 }
 
 impl Strings {
-    fn of(body: &[u8]) -> Strings {
+    fn of(body: &[u8], keep: impl Fn(&[u8]) -> bool) -> Strings {
         let mut out = Strings {
-            values: Vec::with_capacity(16),
+            values: Vec::new(),
             tools: false,
             broken: false,
         };
@@ -255,11 +255,14 @@ impl Strings {
                 (_, Some(start)) => {
                     open = None;
                     let end = i + 1;
-                    let after = body[end..].iter().find(|b| !b.is_ascii_whitespace());
+                    let after = match body.get(end) {
+                        Some(b) if !b.is_ascii_whitespace() => Some(b),
+                        _ => body[end..].iter().find(|b| !b.is_ascii_whitespace()),
+                    };
                     if after == Some(&b':') {
                         let key = &body[start + 1..i];
                         out.tools |= key == b"tools" || key == b"functions";
-                    } else {
+                    } else if keep(&body[start..end]) {
                         out.values.push((start, end));
                     }
                 }
@@ -544,7 +547,7 @@ mod tests {
     use super::Strings;
 
     fn values(body: &str) -> (Vec<&str>, bool, bool) {
-        let s = Strings::of(body.as_bytes());
+        let s = Strings::of(body.as_bytes(), |_| true);
         let v = s.values.iter().map(|&(a, b)| &body[a..b]).collect();
         (v, s.tools, s.broken)
     }

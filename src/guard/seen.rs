@@ -33,9 +33,17 @@ fn hash(text: &[u8]) -> u64 {
 
 /// Whether this core found `text` benign under guards build `build`.
 pub fn known(build: u64, text: &[u8]) -> bool {
+    with_known(build, |known| known(text))
+}
+
+/// Runs `f` with a lookup for many texts at once (one borrow of the memo).
+pub fn with_known<R>(build: u64, f: impl FnOnce(&dyn Fn(&[u8]) -> bool) -> R) -> R {
     SEEN.with(|s| {
         let s = s.borrow();
-        s.build == build && s.texts.get(&hash(text)).is_some_and(|t| t.as_ref() == text)
+        let known = |text: &[u8]| {
+            s.build == build && s.texts.get(&hash(text)).is_some_and(|t| t.as_ref() == text)
+        };
+        f(&known)
     })
 }
 
