@@ -10,7 +10,7 @@ set -euo pipefail
 
 REQUESTS=${REQUESTS:-2000}    # measured requests per row
 WARMUP=${WARMUP:-200}         # unmeasured requests first (pools, lazy init)
-ROWS=${ROWS:-"passthrough passthrough-fit-off anthropic routed messages-native messages-to-openai governed governed-redis plain guarded nginx"}
+ROWS=${ROWS:-"passthrough passthrough-fit-off anthropic routed messages-native messages-to-openai governed governed-redis plain guarded plain-turn guarded-turn nginx"}
 MOCK_PORT=${MOCK_PORT:-19190}
 GW_PORT=${GW_PORT:-18180}     # the rows' gateways listen on GW_PORT, +2, +4, +6, +8, +10
 NGINX_PORT=${NGINX_PORT:-18181}
@@ -79,6 +79,10 @@ MESSAGES_BODY='{"model":"MODEL","max_tokens":512,"system":"You are a concise ass
 # passthrough gateway) and on (`guarded`).
 PLAIN_BODY='{"model":"MODEL","messages":[{"role":"system","content":"You are a concise assistant for a travel agency. Answer in plain English, cite the booking reference when you have one, and never invent prices or timetables you have not been given."},{"role":"user","content":"Hi, I need to get from Lyon to Milan next Tuesday morning. We are two adults travelling with one bike, and we would like a direct connection if there is one."},{"role":"assistant","content":"Sure. Do you prefer the train or a flight, and is there a time you must arrive by? Trains between Lyon Part-Dieu and Milano Porta Garibaldi usually take about five hours."},{"role":"user","content":"Train, please, and I must be in Milan by 2pm because of a meeting near the station. Which departures would work, and do we need to reserve a space for the bike in advance on that route? Thanks a lot for your help."}],"temperature":0.2,"max_tokens":512,"stream":false}'
 
+# The same with a new last user message each request (a conversation's
+# next turn: the history is what the guards have seen, the turn is not).
+TURN_BODY=${PLAIN_BODY/Thanks a lot for your help./Thanks a lot for your help, order NONCE.}
+
 # client.py PORT MODEL N BODY [PATH [KEY]]: N requests on one keep-alive
 # connection, with `authorization: Bearer KEY` when KEY is given; exits 1
 # on any non-200 answer.
@@ -87,13 +91,14 @@ import http.client, sys
 port, model, n, body = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4]
 path = sys.argv[5] if len(sys.argv) > 5 else "/v1/chat/completions"
 key = sys.argv[6] if len(sys.argv) > 6 else ""
-payload = body.replace("MODEL", model).encode()
+payload = body.replace("MODEL", model)
+import random
 headers = {"content-type": "application/json", "anthropic-version": "2023-06-01"}
 if key:
     headers["authorization"] = "Bearer " + key
 c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 for i in range(n):
-    c.request("POST", path, payload, headers)
+    c.request("POST", path, payload.replace("NONCE", "".join(random.choices("abcdefghijklmnopqrstuvwxyz", k=8))).encode(), headers)
     r = c.getresponse()
     data = r.read()
     if r.status != 200:
@@ -308,6 +313,14 @@ for row in $ROWS; do
     plain)
         start_gateway tollgate "$GW_PORT"
         RESULTS+=("$(measure plain "$GW_PORT" bench-model "${GW_PID[tollgate]}" "$TMP/tollgate.out" "$PLAIN_BODY")")
+        ;;
+    plain-turn)
+        start_gateway tollgate "$GW_PORT"
+        RESULTS+=("$(measure plain-turn "$GW_PORT" bench-model "${GW_PID[tollgate]}" "$TMP/tollgate.out" "$TURN_BODY")")
+        ;;
+    guarded-turn)
+        start_gateway guarded $((GW_PORT + 10))
+        RESULTS+=("$(measure guarded-turn $((GW_PORT + 10)) bench-model "${GW_PID[guarded]}" "$TMP/guarded.out" "$TURN_BODY")")
         ;;
     guarded)
         start_gateway guarded $((GW_PORT + 10))
