@@ -177,10 +177,25 @@ impl Guards {
         if self.injection.is_none() && pii.is_none() {
             return !self.policies.is_empty() && declares_tools(body);
         }
-        // The values this core has not yet found benign: usually none.
-        let strings = crate::guard::seen::with_known(self.build, |known| {
-            Strings::of(body, |value| !known(value))
-        });
+        // Past what this core already cleared (a new turn: the tail; the
+        // same body again: nothing), the values it has not yet found benign.
+        let (seen, before) = crate::guard::seen::resume_at(self.build, body);
+        if seen == body.len() {
+            return false;
+        }
+        let from = |at: usize| {
+            crate::guard::seen::with_known(self.build, |known| {
+                Strings::of(body, at, true, |value| !known(value))
+            })
+        };
+        let mut strings = from(seen);
+        let mut before = before;
+        if strings.tools && seen > 0 {
+            // Cleared bodies declare no tools: their values were judged
+            // without a tool mention's weight. Judge this one whole.
+            strings = from(0);
+            before.clear();
+        }
         if strings.tools && !self.policies.is_empty() {
             return true;
         }
@@ -197,7 +212,14 @@ impl Guards {
             crate::guard::seen::remember(self.build, literal);
         }
         // An unterminated string: the parse refuses the body anyway.
-        strings.broken
+        if strings.broken {
+            return true;
+        }
+        if !strings.tools {
+            before.extend_from_slice(&strings.all);
+            crate::guard::seen::remember_body(self.build, body, &before);
+        }
+        false
     }
 
     fn answers_need_canonical(&self, route: &RouteGuardsConfig) -> bool {
@@ -229,22 +251,26 @@ fn declares_tools(body: &[u8]) -> bool {
 /// whether it declares tools (a `"tools"` or legacy `"functions"` key).
 struct Strings {
     values: Vec<(usize, usize)>,
+    /// Every literal (keys too), when asked for.
+    all: Vec<(usize, usize)>,
     tools: bool,
     /// A string never closed.
     broken: bool,
 }
 
 impl Strings {
-    fn of(body: &[u8], keep: impl Fn(&[u8]) -> bool) -> Strings {
+    fn of(body: &[u8], at: usize, all: bool, keep: impl Fn(&[u8]) -> bool) -> Strings {
         let mut out = Strings {
             values: Vec::new(),
+            all: Vec::new(),
             tools: false,
             broken: false,
         };
         let mut open: Option<usize> = None;
         // A backslash escapes the byte after it, whatever it is.
         let mut skip_to = 0;
-        crate::canonical::json_scan::for_each_quote_or_backslash(body, |i| {
+        crate::canonical::json_scan::for_each_quote_or_backslash(&body[at..], |i| {
+            let i = at + i;
             if i < skip_to {
                 return;
             }
@@ -255,6 +281,9 @@ impl Strings {
                 (_, Some(start)) => {
                     open = None;
                     let end = i + 1;
+                    if all {
+                        out.all.push((start, end));
+                    }
                     let after = match body.get(end) {
                         Some(b) if !b.is_ascii_whitespace() => Some(b),
                         _ => body[end..].iter().find(|b| !b.is_ascii_whitespace()),
@@ -547,7 +576,7 @@ mod tests {
     use super::Strings;
 
     fn values(body: &str) -> (Vec<&str>, bool, bool) {
-        let s = Strings::of(body.as_bytes(), |_| true);
+        let s = Strings::of(body.as_bytes(), 0, false, |_| true);
         let v = s.values.iter().map(|&(a, b)| &body[a..b]).collect();
         (v, s.tools, s.broken)
     }
