@@ -2,6 +2,7 @@
 `cargo test` beforehand) on free 127.0.0.1 ports for the SDK tests, with one
 model per upstream format, and stops them at the end of the session."""
 
+import contextlib
 import os
 import re
 import subprocess
@@ -137,31 +138,40 @@ upstream_model = "gemini-2.5-flash"
 DRIVERS = ["io_uring", "epoll"]
 
 
-@pytest.fixture(scope="session", params=DRIVERS)
-def servers(request):
+@contextlib.contextmanager
+def mock_and_gateway(driver, prefix, config, secrets=None):
+    """A mock upstream and a gateway on `driver`, the gateway serving
+    `config(mock_addr, temp_dir)` with `secrets` added to its environment;
+    skips, visibly, when the kernel lacks the driver."""
     assert os.path.exists(BIN), f"{BIN} is missing: run cargo build (or cargo test) first"
-    driver = request.param
     # `auto` picks io_uring where the kernel has it: if it picks epoll, the
     # io_uring half cannot run here.
     flag = "auto" if driver == "io_uring" else "epoll"
-    env = {k: v for k, v in os.environ.items() if k not in ("TOLLGATE_CONFIG",) and not k.endswith("_API_KEY")}
+    env = {k: v for k, v in os.environ.items() if k != "TOLLGATE_CONFIG" and not k.endswith("_API_KEY")}
     mock = Proc(["mock-upstream", "--listen", "127.0.0.1:0", "--workers", "1", "--driver", flag], env)
     if f"(driver {driver})" not in "".join(mock.log):
         mock.stop()
         pytest.skip(f"{driver} unavailable on this kernel: skipped")
     gw = None
-    with tempfile.TemporaryDirectory(prefix="tollgate-sdk-") as d:
+    with tempfile.TemporaryDirectory(prefix=prefix) as d:
         path = os.path.join(d, "tollgate.toml")
         with open(path, "w") as f:
-            f.write(CONFIG.format(mock=mock.addr, store=os.path.join(d, "gov.db")))
+            f.write(config(mock.addr, d))
         try:
-            gw = Proc(["serve", "--config", path, "--driver", flag], {**env, "TOLLGATE_SDK_TEST_KEY": KEY})
+            gw = Proc(["serve", "--config", path, "--driver", flag], {**env, **(secrets or {})})
             assert f"(driver {driver})" in "".join(gw.log), "".join(gw.log)
-            yield {"gateway": f"http://{gw.addr}", "mock": f"http://{mock.addr}", "gw": gw}
+            yield mock, gw
         finally:
             if gw:
                 gw.stop()
             mock.stop()
+
+
+@pytest.fixture(scope="session", params=DRIVERS)
+def servers(request):
+    config = lambda mock, d: CONFIG.format(mock=mock, store=os.path.join(d, "gov.db"))
+    with mock_and_gateway(request.param, "tollgate-sdk-", config, {"TOLLGATE_SDK_TEST_KEY": KEY}) as (mock, gw):
+        yield {"gateway": f"http://{gw.addr}", "mock": f"http://{mock.addr}", "gw": gw}
 
 
 @pytest.fixture

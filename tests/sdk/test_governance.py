@@ -10,7 +10,6 @@ the two upstream models whose arithmetic is exact in nano-dollars."""
 import hashlib
 import json
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from decimal import Decimal
@@ -19,7 +18,7 @@ import anthropic
 import openai
 import pytest
 
-from conftest import BIN, DRIVERS, Proc
+from conftest import DRIVERS, mock_and_gateway
 
 ADMIN = "tg-admin-token-for-sdk-tests"
 
@@ -134,37 +133,19 @@ upstream_model = "claude-up"
 @pytest.fixture(scope="module", params=DRIVERS)
 def gov(request):
     """A mock upstream and a governed gateway on one driver, with a fresh store."""
-    assert os.path.exists(BIN), f"{BIN} is missing: run cargo build (or cargo test) first"
-    driver = request.param
-    flag = "auto" if driver == "io_uring" else "epoll"
-    env = {k: v for k, v in os.environ.items() if k != "TOLLGATE_CONFIG" and not k.endswith("_API_KEY")}
-    mock = Proc(["mock-upstream", "--listen", "127.0.0.1:0", "--workers", "1", "--driver", flag], env)
-    if f"(driver {driver})" not in "".join(mock.log):
-        mock.stop()
-        pytest.skip(f"{driver} unavailable on this kernel: skipped")
-    gw = None
-    with tempfile.TemporaryDirectory(prefix="tollgate-sdk-gov-") as d:
-        path = os.path.join(d, "tollgate.toml")
-        with open(path, "w") as f:
-            f.write(CONFIG.format(
-                mock=mock.addr,
-                store=os.path.join(d, "gov.db"),
-                priced=sha(PRICED),
-                rpm=RPM,
-                rpm_openai=sha(RPM_KEY["openai"]),
-                rpm_anthropic=sha(RPM_KEY["anthropic"]),
-                budget_openai=sha(BUDGET_KEY["openai"]),
-                budget_anthropic=sha(BUDGET_KEY["anthropic"]),
-            ))
-        secrets = {"TOLLGATE_SDK_GOV_KEY": MAIN, "TOLLGATE_SDK_ADMIN_TOKEN": ADMIN}
-        try:
-            gw = Proc(["serve", "--config", path, "--driver", flag], {**env, **secrets})
-            assert f"(driver {driver})" in "".join(gw.log), "".join(gw.log)
-            yield f"http://{gw.addr}"
-        finally:
-            if gw:
-                gw.stop()
-            mock.stop()
+    config = lambda mock, d: CONFIG.format(
+        mock=mock,
+        store=os.path.join(d, "gov.db"),
+        priced=sha(PRICED),
+        rpm=RPM,
+        rpm_openai=sha(RPM_KEY["openai"]),
+        rpm_anthropic=sha(RPM_KEY["anthropic"]),
+        budget_openai=sha(BUDGET_KEY["openai"]),
+        budget_anthropic=sha(BUDGET_KEY["anthropic"]),
+    )
+    secrets = {"TOLLGATE_SDK_GOV_KEY": MAIN, "TOLLGATE_SDK_ADMIN_TOKEN": ADMIN}
+    with mock_and_gateway(request.param, "tollgate-sdk-gov-", config, secrets) as (_, gw):
+        yield f"http://{gw.addr}"
 
 
 @pytest.fixture(params=SDKS)

@@ -8,14 +8,13 @@ resubmitted request answered with the held call."""
 import hashlib
 import json
 import os
-import tempfile
 import urllib.request
 
 import anthropic
 import openai
 import pytest
 
-from conftest import BIN, DRIVERS, Proc
+from conftest import DRIVERS, mock_and_gateway
 
 KEY = "tg-sdk-guards-key-0123"
 APPROVER = "tg-sdk-guards-approver-0123"
@@ -99,26 +98,11 @@ def sha(secret):
 
 @pytest.fixture(scope="module", params=DRIVERS)
 def gw(request):
-    assert os.path.exists(BIN), f"{BIN} is missing: run cargo build (or cargo test) first"
-    driver = request.param
-    flag = "auto" if driver == "io_uring" else "epoll"
-    env = {k: v for k, v in os.environ.items() if k != "TOLLGATE_CONFIG" and not k.endswith("_API_KEY")}
-    mock = Proc(["mock-upstream", "--listen", "127.0.0.1:0", "--workers", "1", "--driver", flag], env)
-    if f"(driver {driver})" not in "".join(mock.log):
-        mock.stop()
-        pytest.skip(f"{driver} unavailable on this kernel: skipped")
-    gateway = None
-    with tempfile.TemporaryDirectory(prefix="tollgate-sdk-guards-") as d:
-        path = os.path.join(d, "tollgate.toml")
-        with open(path, "w") as f:
-            f.write(CONFIG.format(mock=mock.addr, store=os.path.join(d, "gov.db"), key=sha(KEY), approver=sha(APPROVER)))
-        try:
-            gateway = Proc(["serve", "--config", path, "--driver", flag], env)
-            yield f"http://{gateway.addr}"
-        finally:
-            if gateway:
-                gateway.stop()
-            mock.stop()
+    config = lambda mock, d: CONFIG.format(
+        mock=mock, store=os.path.join(d, "gov.db"), key=sha(KEY), approver=sha(APPROVER)
+    )
+    with mock_and_gateway(request.param, "tollgate-sdk-guards-", config) as (_, gateway):
+        yield f"http://{gateway.addr}"
 
 
 def oai(gw):
