@@ -884,6 +884,12 @@ fn keys_and_canaries_split_across_events_are_caught(driver: &str) {
         );
         assert!(got.contains("[redacted]"), "{got}");
     }
+    // The delivery record says what was redacted, never what it was.
+    let line = gw.wait_log(0, "leak:Redacted:canary");
+    assert!(
+        line.contains("leak:Redacted:api_key") && !line.contains(CANARY),
+        "{line}"
+    );
 }
 
 fn system_prompt_leak_on_a_stream(driver: &str) {

@@ -215,6 +215,8 @@ pub fn pending_marker(id: &str, tool: &str) -> String {
 pub struct StreamAnswerGuard {
     hold: Option<ToolCallHold>,
     text: Option<StreamGuard>,
+    /// What the text window did (redactions, logged PII), once per rule.
+    pub events: Vec<String>,
 }
 
 /// One step of the guarded stream.
@@ -229,7 +231,11 @@ impl StreamAnswerGuard {
     pub fn new(ob: &Obligations) -> Option<Self> {
         let hold = (ob.hold_tool_calls || ob.tool_policy.is_some()).then(ToolCallHold::default);
         let text: Option<StreamGuard> = ob.text.as_ref().map(|t| t.stream());
-        (hold.is_some() || text.is_some()).then_some(StreamAnswerGuard { hold, text })
+        (hold.is_some() || text.is_some()).then_some(StreamAnswerGuard {
+            hold,
+            text,
+            events: Vec::new(),
+        })
     }
 
     pub fn push(&mut self, ob: &Obligations, chunk: ChatChunk, out: &mut Vec<Step>) {
@@ -246,6 +252,7 @@ impl StreamAnswerGuard {
     pub fn finish(&mut self, ob: &Obligations, out: &mut Vec<Step>) {
         if let Some(text) = self.text.as_mut() {
             let emit = text.finish();
+            note(&mut self.events, emit.event.as_ref());
             text_step(emit.text, emit.event, out);
         }
         let rest = self
@@ -272,6 +279,7 @@ impl StreamAnswerGuard {
             && let Some(content) = delta.content.take()
         {
             let emit = text.push(&content);
+            note(&mut self.events, emit.event.as_ref());
             if let Some(event) = emit.event.filter(blocks) {
                 out.push(Step::Stop(leak_error(&event)));
                 return;
@@ -285,6 +293,7 @@ impl StreamAnswerGuard {
         {
             // What the window still holds goes out before the choice ends.
             let emit = text.finish();
+            note(&mut self.events, emit.event.as_ref());
             text_step(emit.text, emit.event, out);
         }
         if let Some(call) = delta.tool_call.take() {
@@ -312,6 +321,16 @@ impl StreamAnswerGuard {
                 delta,
                 finish_reason,
             }));
+        }
+    }
+}
+
+/// A leak event for the delivery record, once per rule and action.
+fn note(events: &mut Vec<String>, event: Option<&LeakEvent>) {
+    if let Some(e) = event {
+        let line = format!("leak:{:?}:{}", e.action, leak_rule(e));
+        if !events.contains(&line) {
+            events.push(line);
         }
     }
 }

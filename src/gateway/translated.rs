@@ -635,6 +635,9 @@ async fn stream(
     if resp.send_chunk(&out).await.is_ok() {
         let _ = resp.end_stream().await;
     }
+    if let Some(g) = guard.as_mut() {
+        events.append(&mut g.events);
+    }
     Report {
         delivered,
         usage: Some(translator.usage()),
