@@ -5,12 +5,15 @@
 //! anchors appear), a percent escape, an encoded run `scan` would decode, or
 //! enough rule weight among the anchor words present.
 //!
-//! One pass over 16-byte blocks (`block.rs`): plain prose — letters, spaces,
-//! `",.:` — costs a few vector instructions per block. Only a letter that
-//! starts a word is looked up, in a table of anchors keyed by its first two
-//! bytes; the rare other bytes (`\`, `%`, `+/=`, `<[#!-*`) and digits are
-//! handled one by one.
+//! One pass, 64 bytes a step, classed 16 at a time (`block.rs`): plain
+//! prose — letters, spaces, `",.:` — costs a few vector instructions per
+//! block. A letter that starts a word is tested against a bitset of the
+//! anchors' first three bytes, and looked up among the anchors only when it
+//! passes (`anchors.rs`); the rare other bytes (`\`, `%`, `+/=`, `<[#!-*`,
+//! digits) are handled one by one. The bytes after the last whole step go
+//! a block at a time, loaded without a copy loop: a short literal pays little.
 
+mod anchors;
 mod block;
 #[cfg(test)]
 mod reference;
@@ -20,13 +23,16 @@ mod tests;
 use std::ops::ControlFlow;
 
 use super::{decode, rules};
-use block::WIDTH;
+use anchors::Anchors;
+use block::{Masks, WIDTH};
 
 /// Sums taken in another order than `scan`'s may round differently; a text
 /// this close to the threshold is scanned.
 const SLACK: f32 = 1e-4;
-/// Two bytes, five bits each, pick an anchor's bucket.
-const BUCKETS: usize = 1 << 10;
+/// Bytes a step of the main loop classes: four blocks, one 64-bit mask.
+const STEP: usize = 4 * WIDTH;
+/// A word start's first three bytes are read as one four-byte load.
+const LOOKAHEAD: usize = 4;
 
 pub(crate) struct Prefilter {
     anchors: Anchors,
@@ -63,7 +69,7 @@ impl Prefilter {
     /// `raw` is the body, or one part of it (a JSON string literal, quotes
     /// included) whose body declares tools or not (`Some`).
     pub(crate) fn may_match_part(&self, raw: &[u8], tools_declared: Option<bool>) -> bool {
-        if self.unanchored >= self.threshold || !raw.is_ascii() {
+        if self.unanchored >= self.threshold {
             return true;
         }
         let mut pass = Pass {
@@ -97,28 +103,95 @@ struct Pass<'a> {
 }
 
 impl Pass<'_> {
-    /// `Break` as soon as the body may reach the threshold.
+    /// `Break` as soon as the body may reach the threshold: on the first
+    /// non-ASCII byte, or once the bytes seen weigh enough.
     fn blocks(&mut self) -> ControlFlow<()> {
         let raw = self.raw;
-        let mut word_before = false;
-        for (index, chunk) in raw.chunks(WIDTH).enumerate() {
-            let mut block = [b' '; WIDTH];
-            block[..chunk.len()].copy_from_slice(chunk);
+        let mut at = 0;
+        // whether the byte before `at` is a letter
+        let mut carry = 0;
+        while let Some(window) = raw
+            .get(at..)
+            .and_then(<[u8]>::first_chunk::<{ STEP + LOOKAHEAD }>)
+        {
+            let Some((step, _)) = window.split_first_chunk::<STEP>() else {
+                break;
+            };
+            let (blocks, _) = step.as_chunks::<WIDTH>();
+            let masks = Masks::join(std::array::from_fn(|i| {
+                blocks.get(i).map(block::classify).unwrap_or_default()
+            }));
+            if masks.high != 0 {
+                return ControlFlow::Break(());
+            }
+            let starts = masks.alpha & !(masks.alpha << 1 | carry);
+            carry = masks.alpha >> (STEP - 1);
+            self.words(starts, at, |i| first3(window.get(i..)))?;
+            self.rare_bytes(masks.other, at)?;
+            at += STEP;
+        }
+        self.last_blocks(at, carry)
+    }
+
+    /// The bytes after the last whole step, a block at a time.
+    fn last_blocks(&mut self, mut at: usize, mut carry: u64) -> ControlFlow<()> {
+        let raw = self.raw;
+        while at < raw.len() {
+            let (block, skip) = block::last(raw, at);
             let masks = block::classify(&block);
-            let base = index * WIDTH;
-            let starts = masks.alpha & !((masks.word << 1) | u32::from(word_before));
-            word_before = masks.word & (1 << (WIDTH - 1)) != 0;
-            for i in ones(starts) {
-                self.anchors_at(base + i)?;
+            if masks.high != 0 {
+                return ControlFlow::Break(());
             }
-            for i in ones(masks.other) {
-                self.rare_byte_at(base + i)?;
-            }
-            for i in ones(masks.digit) {
-                self.mark_at(base + i)?;
-            }
+            let len = (raw.len() - at).min(WIDTH);
+            let fresh = ((1 << len) - 1) << skip;
+            // a block that starts before `at` holds the byte before it
+            let before = if skip == 0 { carry } else { 0 };
+            let starts = masks.alpha & !(masks.alpha << 1 | before) & fresh;
+            let base = at - skip;
+            self.words(starts, base, |i| first3(raw.get(base + i..)))?;
+            self.rare_bytes(masks.other & fresh, base)?;
+            carry = masks.alpha >> (WIDTH - 1) & 1;
+            at += len;
         }
         ControlFlow::Continue(())
+    }
+
+    /// The word starts among `starts` (bit i: `raw[base + i]`) whose first
+    /// three bytes, read by `first3(i)`, may open an anchor.
+    fn words(
+        &mut self,
+        starts: u64,
+        base: usize,
+        first3: impl Fn(usize) -> u32,
+    ) -> ControlFlow<()> {
+        let mut bits = starts;
+        while bits != 0 {
+            let i = bits.trailing_zeros() as usize;
+            if self.prefilter.anchors.may_start(first3(i)) {
+                self.word_at(base + i)?;
+            }
+            bits &= bits - 1;
+        }
+        ControlFlow::Continue(())
+    }
+
+    fn rare_bytes(&mut self, other: u64, base: usize) -> ControlFlow<()> {
+        let mut bits = other;
+        while bits != 0 {
+            self.rare_byte_at(base + bits.trailing_zeros() as usize)?;
+            bits &= bits - 1;
+        }
+        ControlFlow::Continue(())
+    }
+
+    /// The block masks count a letter after a digit or `_` as a word start;
+    /// it is none (`abc123def` holds no `def`).
+    fn word_at(&mut self, at: usize) -> ControlFlow<()> {
+        let before = at.checked_sub(1).and_then(|i| self.raw.get(i));
+        if before.is_some_and(|&b| b.is_ascii_digit() || b == b'_') {
+            return ControlFlow::Continue(());
+        }
+        self.anchors_at(at)
     }
 
     fn anchors_at(&mut self, at: usize) -> ControlFlow<()> {
@@ -127,8 +200,11 @@ impl Pass<'_> {
             return ControlFlow::Continue(());
         }
         self.found |= rules;
-        for rule in ones(rules) {
+        let mut bits = rules;
+        while bits != 0 {
+            let rule = bits.trailing_zeros() as usize;
             self.possible += self.prefilter.rule_weight.get(rule).copied().unwrap_or(0.0);
+            bits &= bits - 1;
         }
         self.verdict()
     }
@@ -149,7 +225,7 @@ impl Pass<'_> {
                 _ => ControlFlow::Continue(()),
             },
             Some(b'%') if hex(at + 1) && hex(at + 2) => ControlFlow::Break(()),
-            Some(b'+' | b'/' | b'=') => self.mark_at(at),
+            Some(b'0'..=b'9' | b'+' | b'/' | b'=') => self.mark_at(at),
             Some(&b) if self.prefilter.anchors.opens_punctuation(b) => self.anchors_at(at),
             _ => ControlFlow::Continue(()),
         }
@@ -193,181 +269,25 @@ impl Pass<'_> {
     }
 }
 
-/// The anchor words, bucketed by their first two bytes.
-struct Anchors {
-    /// Bucket → its range in `entries`.
-    buckets: Vec<(u16, u16)>,
-    entries: Vec<Anchor>,
-    /// Non-letter bytes that open an anchor (`<system`, `![`), one bit each:
-    /// such an anchor needs no word start.
-    punctuation: u128,
-}
-
-/// One anchor word, merged across the rules that share it.
-struct Anchor {
-    /// The first eight bytes, lowercase, as a little-endian word.
-    head: u64,
-    /// `0x20` on the head's letters: or-ing it into the text folds case.
-    fold: u64,
-    /// The head's bytes.
-    mask: u64,
-    /// Lowercase bytes after the eighth.
-    tail: Box<[u8]>,
-    len: usize,
-    /// Also a JSON structure word: a whole quoted string is no hit.
-    structural: bool,
-    rules: u64,
-}
-
-impl Anchors {
-    fn new(rules: &[(f32, &[&str])]) -> Result<Anchors, String> {
-        if rules.len() > 64 {
-            return Err("injection prefilter: more than 64 anchored rules".into());
-        }
-        let mut words: Vec<(String, u64)> = Vec::new();
-        for (index, (_, anchors)) in rules.iter().enumerate() {
-            for word in anchors.iter() {
-                let word = word.to_ascii_lowercase();
-                check_anchor(&word)?;
-                match words.iter_mut().find(|(w, _)| *w == word) {
-                    Some((_, mask)) => *mask |= 1 << index,
-                    None => words.push((word, 1 << index)),
-                }
+/// The first three bytes of `bytes` (and maybe a fourth, which the filter
+/// ignores) as a little-endian word, zeros past the end: one load where
+/// four bytes are left.
+fn first3(bytes: Option<&[u8]>) -> u32 {
+    match bytes {
+        Some(bytes) => match bytes.first_chunk::<4>() {
+            Some(word) => u32::from_le_bytes(*word),
+            None => {
+                let byte = |i: usize| bytes.get(i).map_or(0, |&b| u32::from(b));
+                byte(0) | byte(1) << 8 | byte(2) << 16
             }
-        }
-        words.sort_by_key(|(w, _)| key(w.as_bytes()));
-        let mut buckets = vec![(0u16, 0u16); BUCKETS];
-        let mut punctuation = 0u128;
-        let mut entries = Vec::with_capacity(words.len());
-        for (at, (word, mask)) in words.iter().enumerate() {
-            let bucket = &mut buckets[key(word.as_bytes())];
-            if bucket.1 == 0 {
-                bucket.0 =
-                    u16::try_from(at).map_err(|_| "injection prefilter: too many anchors")?;
-            }
-            bucket.1 += 1;
-            let first = word.as_bytes()[0];
-            if !first.is_ascii_alphabetic() {
-                punctuation |= 1 << first;
-            }
-            entries.push(Anchor::new(word, *mask));
-        }
-        Ok(Anchors {
-            buckets,
-            entries,
-            punctuation,
-        })
+        },
+        None => 0,
     }
-
-    fn opens_punctuation(&self, b: u8) -> bool {
-        b < 128 && self.punctuation & (1 << b) != 0
-    }
-
-    /// The rules of every anchor that starts at `raw[at]`.
-    fn rules_at(&self, raw: &[u8], at: usize) -> u64 {
-        let rest = raw.get(at..).unwrap_or_default();
-        let (start, count) = self.buckets[key(rest)];
-        let Some(bucket) = self
-            .entries
-            .get(usize::from(start)..usize::from(start) + usize::from(count))
-        else {
-            return 0;
-        };
-        let head = head_word(rest);
-        bucket
-            .iter()
-            .filter(|a| a.matches(head, rest) && !(a.structural && quoted(raw, at, at + a.len)))
-            .fold(0, |found, a| found | a.rules)
-    }
-}
-
-impl Anchor {
-    fn new(word: &str, rules: u64) -> Anchor {
-        let bytes = word.as_bytes();
-        let head_len = bytes.len().min(8);
-        let mut head = [0u8; 8];
-        let mut fold = [0u8; 8];
-        let mut mask = [0u8; 8];
-        for i in 0..head_len {
-            head[i] = bytes[i];
-            mask[i] = 0xFF;
-            if bytes[i].is_ascii_lowercase() {
-                fold[i] = 0x20;
-            }
-        }
-        Anchor {
-            head: u64::from_le_bytes(head),
-            fold: u64::from_le_bytes(fold),
-            mask: u64::from_le_bytes(mask),
-            tail: bytes[head_len..].into(),
-            len: bytes.len(),
-            structural: rules::STRUCTURAL.contains(&word),
-            rules,
-        }
-    }
-
-    /// Whether `rest` starts with this anchor, ASCII case-insensitively.
-    fn matches(&self, head: u64, rest: &[u8]) -> bool {
-        (head | self.fold) & self.mask == self.head
-            && (self.tail.is_empty()
-                || rest
-                    .get(8..self.len)
-                    .is_some_and(|t| t.eq_ignore_ascii_case(&self.tail)))
-    }
-}
-
-/// An anchor must be ASCII, two bytes at least, and start with a letter or
-/// a byte `block.rs` counts as rare, or the pass would never look at it.
-fn check_anchor(word: &str) -> Result<(), String> {
-    let rare =
-        |b: u8| !b.is_ascii_alphanumeric() && !matches!(b, b'_' | b' ' | b'"' | b',' | b'.' | b':');
-    match word.as_bytes() {
-        [first, _, ..] if word.is_ascii() && (first.is_ascii_alphabetic() || rare(*first)) => {
-            Ok(())
-        }
-        _ => Err(format!("injection prefilter: unusable anchor `{word}`")),
-    }
-}
-
-/// The bucket of the text at `bytes`: five bits of each of its first two
-/// bytes, case folded.
-fn key(bytes: &[u8]) -> usize {
-    let fold = |i: usize| usize::from(bytes.get(i).map_or(0, |b| (b | 0x20) & 31));
-    fold(0) << 5 | fold(1)
-}
-
-/// The first eight bytes as a little-endian word, zeros past the end.
-fn head_word(rest: &[u8]) -> u64 {
-    match rest.first_chunk::<8>() {
-        Some(head) => u64::from_le_bytes(*head),
-        None => {
-            let mut head = [0u8; 8];
-            head[..rest.len()].copy_from_slice(rest);
-            u64::from_le_bytes(head)
-        }
-    }
-}
-
-/// Positions of the set bits, lowest first.
-fn ones(bits: impl Into<u64>) -> impl Iterator<Item = usize> {
-    let mut bits: u64 = bits.into();
-    std::iter::from_fn(move || {
-        (bits != 0).then(|| {
-            let i = bits.trailing_zeros() as usize;
-            bits &= bits - 1;
-            i
-        })
-    })
 }
 
 fn declares_tools(raw: &[u8]) -> bool {
     memchr::memmem::find(raw, br#""tools""#).is_some()
         || memchr::memmem::find(raw, br#""functions""#).is_some()
-}
-
-/// Whether `raw[start..end]` is a whole JSON string.
-fn quoted(raw: &[u8], start: usize, end: usize) -> bool {
-    start > 0 && raw.get(start - 1) == Some(&b'"') && raw.get(end) == Some(&b'"')
 }
 
 /// Whether `raw[i]` belongs to an encoded run, counting both bytes of `\/`.

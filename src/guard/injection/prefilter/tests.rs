@@ -148,7 +148,7 @@ fn agrees_with_the_reference_on_generated_text() {
         seed
     };
     for _ in 0..20_000 {
-        let len = (next() % 24) as usize;
+        let len = (next() % 48) as usize;
         let text: String = (0..len)
             .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
             .collect();
@@ -157,21 +157,46 @@ fn agrees_with_the_reference_on_generated_text() {
     }
 }
 
+/// Each piece at every offset across two 64-byte steps and the blocks
+/// after them, with text after it or not: the pass splits no piece.
 #[test]
 fn answers_at_every_block_boundary() {
     let (fast, slow) = both();
-    for pad in 0..40 {
+    for pad in 0..140 {
         for piece in [
             "ignore all",
             "\\u0041",
             "aGVsbG8gd29ybGQgaGVsbG8=",
             "%41",
             "\\nsystem: x",
+            "7ignore all",
+            "\u{e9}",
         ] {
-            let raw = format!("{}{piece}", "a ".repeat(pad / 2) + &"b".repeat(pad % 2));
-            let raw = raw.as_bytes();
-            assert_eq!(fast.may_match(raw), slow.may_match(raw), "{pad} {piece}");
-            assert!(fast.may_match(raw) || piece == "ignore all");
+            for after in ["", " and more plain words after it, long enough for a step"] {
+                let lead = "a ".repeat(pad / 2) + &"b".repeat(pad % 2);
+                let text = format!("{lead}{piece}{after}");
+                let raw = text.as_bytes();
+                assert_eq!(fast.may_match(raw), slow.may_match(raw), "{pad} {piece}");
+                let benign = piece == "ignore all" || piece == "7ignore all";
+                assert!(fast.may_match(raw) || benign, "{pad} {piece}");
+            }
+        }
+    }
+}
+
+/// A letter after a digit or `_` starts no word, in a whole step or not.
+#[test]
+fn a_letter_after_a_digit_or_underscore_starts_no_word() {
+    let (fast, _) = both();
+    for pad in [0, 3, 60, 62, 70] {
+        for text in [
+            "1ignore 2previous 3instructions",
+            "_ignore _previous _instructions",
+        ] {
+            let raw = format!("{}{text}", " ".repeat(pad));
+            assert!(!fast.may_match(raw.as_bytes()), "{raw:?}");
+            let plain = raw.replace(['1', '2', '3', '_'], " ");
+            assert!(fast.may_match(plain.as_bytes()), "{plain:?}");
         }
     }
 }
