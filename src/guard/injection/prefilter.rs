@@ -5,13 +5,13 @@
 //! anchors appear), a percent escape, an encoded run `scan` would decode, or
 //! enough rule weight among the anchor words present.
 //!
-//! One pass, 64 bytes a step, classed 16 at a time (`block.rs`): plain
+//! One pass, 64 bytes a step (`block.rs`, AVX2 where the CPU has it): plain
 //! prose — letters, spaces, `",.:` — costs a few vector instructions per
-//! block. A letter that starts a word is tested against a bitset of the
-//! anchors' first three bytes, and looked up among the anchors only when it
+//! step. A letter that starts a word is tested against a bitset of the
+//! anchors' first four bytes, and looked up among the anchors only when it
 //! passes (`anchors.rs`); the rare other bytes (`\`, `%`, `+/=`, `<[#!-*`,
-//! digits) are handled one by one. The bytes after the last whole step go
-//! a block at a time, loaded without a copy loop: a short literal pays little.
+//! digits) are handled one by one. The bytes after the last whole step are
+//! classed as one more step, overlapping or padded.
 
 mod anchors;
 mod block;
@@ -24,15 +24,11 @@ use std::ops::ControlFlow;
 
 use super::{decode, rules};
 use anchors::Anchors;
-use block::{Masks, WIDTH};
+use block::{Classify, LOOKAHEAD, STEP, Scan};
 
 /// Sums taken in another order than `scan`'s may round differently; a text
 /// this close to the threshold is scanned.
 const SLACK: f32 = 1e-4;
-/// Bytes a step of the main loop classes: four blocks, one 64-bit mask.
-const STEP: usize = 4 * WIDTH;
-/// A word start's first three bytes are read as one four-byte load.
-const LOOKAHEAD: usize = 4;
 
 pub(crate) struct Prefilter {
     anchors: Anchors,
@@ -80,7 +76,7 @@ impl Prefilter {
             short_run: false,
             last_run: 0..0,
         };
-        if pass.blocks().is_break() {
+        if block::run(&mut pass).is_break() {
             return true;
         }
         // the tools' weight last: most bodies end too light to need the look
@@ -102,10 +98,20 @@ struct Pass<'a> {
     last_run: std::ops::Range<usize>,
 }
 
+impl Scan for &mut Pass<'_> {
+    type Output = ControlFlow<()>;
+
+    #[inline(always)]
+    fn scan<C: Classify>(self, classify: C) -> ControlFlow<()> {
+        self.blocks(classify)
+    }
+}
+
 impl Pass<'_> {
     /// `Break` as soon as the body may reach the threshold: on the first
     /// non-ASCII byte, or once the bytes seen weigh enough.
-    fn blocks(&mut self) -> ControlFlow<()> {
+    #[inline(always)]
+    fn blocks(&mut self, classify: impl Classify) -> ControlFlow<()> {
         let raw = self.raw;
         let mut at = 0;
         // whether the byte before `at` is a letter
@@ -117,57 +123,70 @@ impl Pass<'_> {
             let Some((step, _)) = window.split_first_chunk::<STEP>() else {
                 break;
             };
-            let (blocks, _) = step.as_chunks::<WIDTH>();
-            let masks = Masks::join(std::array::from_fn(|i| {
-                blocks.get(i).map(block::classify).unwrap_or_default()
-            }));
+            let masks = classify.step(step);
             if masks.high != 0 {
                 return ControlFlow::Break(());
             }
             let starts = masks.alpha & !(masks.alpha << 1 | carry);
             carry = masks.alpha >> (STEP - 1);
-            self.words(starts, at, |i| first3(window.get(i..)))?;
-            self.rare_bytes(masks.other, at)?;
+            self.words(starts, at, |i| first4(window.get(i..)))?;
+            if masks.other != 0 {
+                self.rare_bytes(masks.other, at)?;
+            }
             at += STEP;
         }
-        self.last_blocks(at, carry)
+        self.last_steps(classify, at, carry)
     }
 
-    /// The bytes after the last whole step, a block at a time.
-    fn last_blocks(&mut self, mut at: usize, mut carry: u64) -> ControlFlow<()> {
+    /// The bytes after the last whole step: at most two more steps, the
+    /// last one overlapping what was seen or padded with zeros.
+    #[inline(always)]
+    fn last_steps(
+        &mut self,
+        classify: impl Classify,
+        mut at: usize,
+        mut carry: u64,
+    ) -> ControlFlow<()> {
         let raw = self.raw;
         while at < raw.len() {
-            let (block, skip) = block::last(raw, at);
-            let masks = block::classify(&block);
+            let (window, skip) = block::last(raw, at);
+            let Some((step, _)) = window.split_first_chunk::<STEP>() else {
+                break;
+            };
+            let masks = classify.step(step);
             if masks.high != 0 {
                 return ControlFlow::Break(());
             }
-            let len = (raw.len() - at).min(WIDTH);
-            let fresh = ((1 << len) - 1) << skip;
-            // a block that starts before `at` holds the byte before it
+            let len = (raw.len() - at).min(STEP);
+            let fresh = u64::MAX >> (STEP - len) << skip;
+            // a step that starts before `at` holds the byte before it
             let before = if skip == 0 { carry } else { 0 };
             let starts = masks.alpha & !(masks.alpha << 1 | before) & fresh;
             let base = at - skip;
-            self.words(starts, base, |i| first3(raw.get(base + i..)))?;
-            self.rare_bytes(masks.other & fresh, base)?;
-            carry = masks.alpha >> (WIDTH - 1) & 1;
+            self.words(starts, base, |i| first4(window.get(i..)))?;
+            if masks.other & fresh != 0 {
+                self.rare_bytes(masks.other & fresh, base)?;
+            }
+            carry = masks.alpha >> (STEP - 1);
             at += len;
         }
         ControlFlow::Continue(())
     }
 
     /// The word starts among `starts` (bit i: `raw[base + i]`) whose first
-    /// three bytes, read by `first3(i)`, may open an anchor.
+    /// four bytes, read by `first4(i)`, may open an anchor.
+    #[inline(always)]
     fn words(
         &mut self,
         starts: u64,
         base: usize,
-        first3: impl Fn(usize) -> u32,
+        first4: impl Fn(usize) -> u32,
     ) -> ControlFlow<()> {
+        let anchors = &self.prefilter.anchors;
         let mut bits = starts;
         while bits != 0 {
             let i = bits.trailing_zeros() as usize;
-            if self.prefilter.anchors.may_start(first3(i)) {
+            if anchors.may_start(first4(i)) {
                 self.word_at(base + i)?;
             }
             bits &= bits - 1;
@@ -269,19 +288,16 @@ impl Pass<'_> {
     }
 }
 
-/// The first three bytes of `bytes` (and maybe a fourth, which the filter
-/// ignores) as a little-endian word, zeros past the end: one load where
-/// four bytes are left.
-fn first3(bytes: Option<&[u8]>) -> u32 {
-    match bytes {
-        Some(bytes) => match bytes.first_chunk::<4>() {
-            Some(word) => u32::from_le_bytes(*word),
-            None => {
-                let byte = |i: usize| bytes.get(i).map_or(0, |&b| u32::from(b));
-                byte(0) | byte(1) << 8 | byte(2) << 16
-            }
-        },
-        None => 0,
+/// The first four bytes of `bytes` as a little-endian word, zeros past the
+/// end: one load where four bytes are left.
+fn first4(bytes: Option<&[u8]>) -> u32 {
+    let bytes = bytes.unwrap_or_default();
+    match bytes.first_chunk::<4>() {
+        Some(word) => u32::from_le_bytes(*word),
+        None => {
+            let byte = |i: usize| bytes.get(i).map_or(0, |&b| u32::from(b));
+            byte(0) | byte(1) << 8 | byte(2) << 16
+        }
     }
 }
 

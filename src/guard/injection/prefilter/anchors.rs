@@ -1,25 +1,28 @@
 //! The anchor words, and the two looks the pass takes at a word start: a
-//! 4 KB bitset of the first three bytes of every anchor (one load and one
+//! 4 KB bitset of the first four bytes of every anchor (one load and one
 //! bit test; most words stop there), then the anchors of the start's
 //! bucket, keyed by its first two bytes, compared one by one.
 
 use super::super::rules;
+use super::block::{OPENERS, padded};
 
 /// Two bytes, five bits each, pick an anchor's bucket.
 const BUCKETS: usize = 1 << 10;
 /// Bits in the three-byte filter: 4 KB.
 const FILTER_BITS: u32 = 15;
-/// Odd, with its set bits spread: the product's top bits mix all three
+/// Odd, with its set bits spread: the product's top bits mix all four
 /// bytes' five bits.
 const FILTER_HASH: u32 = 0x9E37_79B1;
-/// The five low bits of each of three bytes: ASCII letters fold to their
+/// The five low bits of each of four bytes: ASCII letters fold to their
 /// place in the alphabet, whatever their case.
-const FOLD3: u32 = 0x001F_1F1F;
+const FOLD4: u32 = 0x1F1F_1F1F;
+/// Every value a byte can take once folded.
+const FOLDED: std::ops::Range<u8> = 0..32;
 
 pub(super) struct Anchors {
-    /// Bit `hash(first three bytes)` set for every anchor; a two-byte
-    /// anchor sets the bits of every third byte.
-    filter: Box<[u64; 1 << (FILTER_BITS - 6)]>,
+    /// Bit `hash(first four bytes)` set for every anchor that starts with
+    /// a letter; a shorter anchor sets the bits of every byte after it.
+    filter: [u64; 1 << (FILTER_BITS - 6)],
     /// Bucket → its range in `entries`.
     buckets: Vec<(u16, u16)>,
     entries: Vec<Anchor>,
@@ -63,7 +66,7 @@ impl Anchors {
         }
         words.sort_by_key(|(w, _)| key(w.as_bytes()));
         let mut anchors = Anchors {
-            filter: Box::new([0; 1 << (FILTER_BITS - 6)]),
+            filter: [0; 1 << (FILTER_BITS - 6)],
             buckets: vec![(0, 0); BUCKETS],
             entries: Vec::with_capacity(words.len()),
             punctuation: 0,
@@ -86,29 +89,32 @@ impl Anchors {
         bucket.1 += 1;
         match bytes {
             [first, ..] if !first.is_ascii_alphabetic() => self.punctuation |= 1 << first,
-            [first, second] => {
-                for third in 0..32 {
-                    self.set_filter(u32::from_le_bytes([*first, *second, third, 0]));
+            [a, b] => {
+                for (c, d) in FOLDED.flat_map(|c| FOLDED.map(move |d| (c, d))) {
+                    self.set_filter(u32::from_le_bytes([*a, *b, c, d]));
                 }
             }
-            [first, second, third, ..] => {
-                self.set_filter(u32::from_le_bytes([*first, *second, *third, 0]))
+            [a, b, c] => {
+                for d in FOLDED {
+                    self.set_filter(u32::from_le_bytes([*a, *b, *c, d]));
+                }
             }
+            [a, b, c, d, ..] => self.set_filter(u32::from_le_bytes([*a, *b, *c, *d])),
             _ => {}
         }
         self.entries.push(Anchor::new(word, rules));
         Ok(())
     }
 
-    fn set_filter(&mut self, first3: u32) {
-        let bit = filter_bit(first3);
+    fn set_filter(&mut self, first4: u32) {
+        let bit = filter_bit(first4);
         self.filter[bit >> 6] |= 1 << (bit & 63);
     }
 
-    /// False when no anchor starts with the three bytes of `first3` (little
-    /// endian, the fourth byte ignored): the word needs no closer look.
-    pub(super) fn may_start(&self, first3: u32) -> bool {
-        let bit = filter_bit(first3);
+    /// False when no anchor starts with the four bytes of `first4` (little
+    /// endian; zeros past the text's end): the word needs no closer look.
+    pub(super) fn may_start(&self, first4: u32) -> bool {
+        let bit = filter_bit(first4);
         self.filter[bit >> 6] & (1 << (bit & 63)) != 0
     }
 
@@ -168,22 +174,22 @@ impl Anchor {
 }
 
 /// An anchor must be ASCII, two bytes at least, and start with a letter or
-/// a byte `block.rs` counts as rare, or the pass would never look at it.
+/// one of `block::OPENERS`, or the pass would never look at it.
 fn check_anchor(word: &str) -> Result<(), String> {
-    let rare =
-        |b: u8| !b.is_ascii_alphanumeric() && !matches!(b, b'_' | b' ' | b'"' | b',' | b'.' | b':');
     match word.as_bytes() {
-        [first, _, ..] if word.is_ascii() && (first.is_ascii_alphabetic() || rare(*first)) => {
+        [first, _, ..]
+            if word.is_ascii() && (first.is_ascii_alphabetic() || OPENERS.contains(first)) =>
+        {
             Ok(())
         }
         _ => Err(format!("injection prefilter: unusable anchor `{word}`")),
     }
 }
 
-/// Multiply-shift over the three bytes' five low bits: equal bytes up to
+/// Multiply-shift over the four bytes' five low bits: equal bytes up to
 /// ASCII case give the same bit. Collisions only cost a closer look.
-fn filter_bit(first3: u32) -> usize {
-    ((first3 & FOLD3).wrapping_mul(FILTER_HASH) >> (32 - FILTER_BITS)) as usize
+fn filter_bit(first4: u32) -> usize {
+    ((first4 & FOLD4).wrapping_mul(FILTER_HASH) >> (32 - FILTER_BITS)) as usize
 }
 
 /// The bucket of the text at `bytes`: five bits of each of its first two
@@ -197,11 +203,7 @@ fn key(bytes: &[u8]) -> usize {
 fn head_word(rest: &[u8]) -> u64 {
     match rest.first_chunk::<8>() {
         Some(head) => u64::from_le_bytes(*head),
-        None => {
-            let mut head = [0u8; 8];
-            head[..rest.len()].copy_from_slice(rest);
-            u64::from_le_bytes(head)
-        }
+        None => u64::from_le_bytes(padded(rest)),
     }
 }
 
@@ -225,13 +227,13 @@ mod tests {
             for text in [word.to_ascii_lowercase(), word.to_ascii_uppercase()] {
                 for tail in ["", "x", " more"] {
                     let raw = format!("{text}{tail}");
-                    let mut first3 = [0u8; 4];
-                    for (b, t) in first3.iter_mut().zip(raw.bytes()) {
+                    let mut first4 = [0u8; 4];
+                    for (b, t) in first4.iter_mut().zip(raw.bytes()) {
                         *b = t;
                     }
-                    let first3 = u32::from_le_bytes(first3);
+                    let first4 = u32::from_le_bytes(first4);
                     let starts = word.as_bytes()[0].is_ascii_alphabetic();
-                    assert!(!starts || anchors.may_start(first3), "{raw:?}");
+                    assert!(!starts || anchors.may_start(first4), "{raw:?}");
                     assert_ne!(anchors.rules_at(raw.as_bytes(), 0), 0, "{raw:?}");
                 }
             }
@@ -242,11 +244,20 @@ mod tests {
     fn the_filter_stops_most_plain_words() {
         let rules: Vec<(f32, &[&str])> = BUILTIN.iter().map(|r| (r.weight, r.anchors)).collect();
         let anchors = Anchors::new(&rules).expect("builds");
-        let plain = ["the", "and", "you", "with", "that", "this", "are", "was"];
+        // each shares its first three letters with an anchor
+        let plain = [
+            "content",
+            "one ",
+            "for ",
+            "reference",
+            "prices",
+            "about",
+            "work",
+        ];
         for word in plain {
-            let mut first3 = [0u8; 4];
-            first3[..3].copy_from_slice(&word.as_bytes()[..3]);
-            assert!(!anchors.may_start(u32::from_le_bytes(first3)), "{word}");
+            let mut first4 = [0u8; 4];
+            first4.copy_from_slice(&word.as_bytes()[..4]);
+            assert!(!anchors.may_start(u32::from_le_bytes(first4)), "{word}");
         }
     }
 }

@@ -203,7 +203,7 @@ fn a_letter_after_a_digit_or_underscore_starts_no_word() {
 
 #[test]
 fn refuses_anchors_the_pass_would_never_look_at() {
-    for bad in ["x", "9lives", "_x", " x", "\"x", "ne\u{e9}"] {
+    for bad in ["x", "9lives", "_x", " x", "\"x", "ne\u{e9}", "?x", "{x"] {
         let words: &[&str] = &[bad];
         assert!(
             Prefilter::new(&[(1.0, words)], 0.0, 0.0, 1.0).is_err(),
