@@ -622,9 +622,13 @@ fn in_thread(
 }
 
 fn blocking_approval_approve_deny_expire(driver: &str) {
+    // Approvers are told of each pending approval by the webhook.
+    let (approvers, notified) = guardrail_service();
     let (_mock, gw, _dir) = gateway(
         driver,
-        "[guards.approvals]\nmode = \"blocking\"\nwait_ms = 8000\nkeepalive_ms = 50\n",
+        &format!(
+            "[guards.approvals]\nmode = \"blocking\"\nwait_ms = 8000\nkeepalive_ms = 50\nwebhook = \"http://{approvers}/notify\"\n"
+        ),
     );
     let mut seen = Vec::new();
     for (path, model, stream) in [
@@ -645,6 +649,9 @@ fn blocking_approval_approve_deny_expire(driver: &str) {
             "",
         );
         assert_eq!(r.status, 200, "{}", r.text());
+        eventually("the approvers notified", || {
+            notified.load(std::sync::atomic::Ordering::SeqCst) >= seen.len()
+        });
         let answer = waiting.join().unwrap();
         assert_eq!(answer.status, 200, "{}", answer.text());
         assert_eq!(calls(&answer).len(), 1, "{}", answer.text());
