@@ -1082,6 +1082,38 @@ fn injection_rules_reload_on_sighup(driver: &str) {
     assert!(r.text().contains("`zebra`"), "{}", r.text());
 }
 
+fn anthropic_documents_are_scanned_as_they_stand(driver: &str) {
+    let (_mock, gw, _dir) = gateway(driver, "[guards.injection]\naction = \"block\"\n");
+    let body = |doc: &str| {
+        format!(
+            r#"{{"model":"claude","max_tokens":64,"messages":[{{"role":"user","content":[{{"type":"document","source":{{"type":"text","media_type":"text/plain","data":"{doc}"}}}},{{"type":"text","text":"Summarise the document."}}]}}]}}"#
+        )
+    };
+    // The canonical model holds no documents: the body is relayed as it
+    // came, and its text is scanned where it stands.
+    let fine = call(
+        gw.addr,
+        "/v1/messages",
+        KEY,
+        &[],
+        &body("Quarterly sales rose in the north."),
+    );
+    assert_eq!(fine.status, 200, "{}", fine.text());
+    let bad = call(gw.addr, "/v1/messages", KEY, &[], &body(ATTACK));
+    assert_eq!(bad.status, 400, "{}", bad.text());
+    assert!(bad.text().contains("prompt-injection"), "{}", bad.text());
+    // PII logged in a document: relayed, noted; masked: cannot be, refused.
+    let doc = "Write to jane.doe@example.com about it.";
+    for (action, status) in [("log", 200), ("mask", 400)] {
+        let (_mock, gw, _dir) = gateway(
+            driver,
+            &format!("[guards.pii]\naction = \"{action}\"\nanswers = false\n"),
+        );
+        let r = call(gw.addr, "/v1/messages", KEY, &[], &body(doc));
+        assert_eq!(r.status, status, "{action}: {}", r.text());
+    }
+}
+
 on_both_drivers!(
     injection_blocked_in_both_dialects,
     injection_flagged_with_a_header,
@@ -1095,4 +1127,5 @@ on_both_drivers!(
     sanitizing_strips_provider_details_and_off_stays_byte_exact,
     external_check_hook_and_its_failure_policy,
     injection_rules_reload_on_sighup,
+    anthropic_documents_are_scanned_as_they_stand,
 );

@@ -222,6 +222,60 @@ impl Guards {
         false
     }
 
+    /// Whether scanning a body's raw text is all these guards need: no
+    /// tools under a policy, no answer rule, no external check. (Then a
+    /// body the canonical model cannot hold can still be guarded.)
+    pub fn raw_scan_suffices(&self, http: &Request, route: &RouteGuardsConfig) -> bool {
+        !self.answers_need_canonical(route)
+            && self.external.is_empty()
+            && (self.policies.is_empty() || !declares_tools(&http.body))
+    }
+
+    /// Every JSON string value of `body`, decoded, through the injection
+    /// scanner (as a document: its role is unknown here) and the PII
+    /// detectors. PII cannot be masked in a body that is relayed as it
+    /// came, so a `mask` policy refuses it as `block` does.
+    pub fn scan_raw(
+        &self,
+        body: &[u8],
+        events: &mut Vec<String>,
+        flags: &mut Vec<String>,
+    ) -> Result<(), ApiError> {
+        let strings = Strings::of(body, 0, false, |_| true);
+        for &(start, end) in &strings.values {
+            let mut literal = body[start..end].to_vec();
+            let Ok(text) = simd_json::from_slice::<String>(&mut literal) else {
+                continue;
+            };
+            if let Some(scanner) = &self.injection {
+                let verdict = scanner.scan(&text, injection::Source::Document, &[]);
+                if verdict.score >= scanner.threshold() {
+                    let rule = verdict.top_rule().unwrap_or("injection").to_string();
+                    injection_outcome(scanner.action(), &rule, verdict.score, events, flags)?;
+                }
+            }
+            if let Some((scanner, action)) = self.pii()
+                && let Some(found) = scanner.find(&text).first()
+            {
+                let kind = pii_name(found.kind);
+                if action == PiiAction::Log {
+                    events.push(format!("pii:log:{kind}"));
+                    continue;
+                }
+                events.push(format!("pii:block:{kind}"));
+                return Err(ApiError::coded(
+                    400,
+                    "invalid_request_error",
+                    "pii_detected",
+                    format!(
+                        "The request was refused by the PII guard: it holds {kind}, which cannot be masked in this request."
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+
     fn answers_need_canonical(&self, route: &RouteGuardsConfig) -> bool {
         route.sanitize || self.text_answers
     }
@@ -392,12 +446,23 @@ fn scan_injection(scanner: &Scanner, req: &mut StageRequest<'_>) -> Result<(), A
     let Some((score, rule)) = worst else {
         return Ok(());
     };
+    injection_outcome(action, &rule, score, req.events, req.flags)
+}
+
+/// What an injection finding does under `action`.
+fn injection_outcome(
+    action: injection::Action,
+    rule: &str,
+    score: f32,
+    events: &mut Vec<String>,
+    flags: &mut Vec<String>,
+) -> Result<(), ApiError> {
     let what = match action {
         injection::Action::Block => "block",
         injection::Action::Flag => "flag",
         injection::Action::Log => "log",
     };
-    req.events.push(format!("injection:{what}:{rule}"));
+    events.push(format!("injection:{what}:{rule}"));
     match action {
         injection::Action::Block => Err(ApiError::coded(
             400,
@@ -408,7 +473,7 @@ fn scan_injection(scanner: &Scanner, req: &mut StageRequest<'_>) -> Result<(), A
             ),
         )),
         injection::Action::Flag => {
-            req.flags.push(format!("injection:{rule}"));
+            flags.push(format!("injection:{rule}"));
             Ok(())
         }
         injection::Action::Log => Ok(()),

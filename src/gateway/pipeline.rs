@@ -447,7 +447,20 @@ fn run_stages(
     if !snapshot.stages.iter().any(|s| s.needed(ctx.req, route)) {
         return Ok(());
     }
-    ctx.canonical()?;
+    if let Err(e) = ctx.canonical() {
+        // A same-dialect body the canonical model cannot hold (an Anthropic
+        // `document` block, say) goes upstream as it came: its text is
+        // scanned as it stands, if nothing else needed the parse.
+        return match snapshot.guards.as_ref() {
+            Some(g) if ctx.inbound == Inbound::Anthropic && g.raw_scan_suffices(ctx.req, route) => {
+                let mut flags = Vec::new();
+                g.scan_raw(&ctx.req.body, &mut rec.guard, &mut flags)?;
+                ctx.guard_flags = flags.join(" ");
+                Ok(())
+            }
+            _ => Err(e),
+        };
+    }
     let mut canonical = ctx
         .canonical
         .take()
