@@ -289,3 +289,11 @@ mod quote_tests {
         }
     }
 }
+
+/// Whether a body may declare tools: `"tools"` (or the legacy
+/// `"functions"`) anywhere in it. Cheap, and a false hit only costs a
+/// closer look.
+pub fn declares_tools(json: &[u8]) -> bool {
+    memchr::memmem::find(json, br#""tools""#).is_some()
+        || memchr::memmem::find(json, br#""functions""#).is_some()
+}

@@ -12,10 +12,7 @@ use crate::api::ApiError;
 use crate::canonical::{ChatChunk, ChunkDelta};
 use crate::config::ApprovalsConfig;
 use crate::guard::approvals::{self, Binding, Held, ReleaseError, State};
-use crate::guard::text::{LeakEvent, LeakKind, StreamGuard, TextRules, Verdict};
-
-/// The text rules of one request (its system prompt is one of them).
-pub type TextObligation = TextRules;
+use crate::guard::text::{LeakEvent, LeakKind, StreamGuard, Verdict};
 
 /// How a leak event is named in guard events and errors.
 pub fn leak_rule(event: &LeakEvent) -> String {

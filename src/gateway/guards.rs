@@ -16,8 +16,9 @@ use rustc_hash::FxHashMap;
 
 use super::policy::{PolicyStage, StageRequest};
 use crate::api::ApiError;
+use crate::canonical::json_scan::declares_tools;
 use crate::canonical::{ContentPart, Role};
-use crate::config::{ApprovalsConfig, Config, RouteGuardsConfig};
+use crate::config::{Config, RouteGuardsConfig};
 use crate::guard::external::{Decision, ExternalCheck, Source};
 use crate::guard::injection::{self, Scanner};
 use crate::guard::text::{PiiAction, PiiScanner, TextPolicy};
@@ -35,7 +36,6 @@ pub struct Guards {
     text_answers: bool,
     policies: FxHashMap<String, Arc<ToolPolicy>>,
     default_policy: Option<String>,
-    pub approvals: ApprovalsConfig,
     pub external: Vec<ExternalCheck>,
 }
 
@@ -131,7 +131,6 @@ impl Guards {
             text,
             policies,
             default_policy: g.default_tool_policy.clone(),
-            approvals: g.approvals.clone(),
             external,
         }))
     }
@@ -291,13 +290,6 @@ impl Guards {
             .enumerate()
             .filter(|(_, c)| c.applies_to(Source::Request))
     }
-}
-
-/// `"tools"` (or the legacy `"functions"`) anywhere in the body: cheap, and
-/// a false hit only costs a parse.
-fn declares_tools(body: &[u8]) -> bool {
-    memchr::memmem::find(body, b"\"tools\"").is_some()
-        || memchr::memmem::find(body, b"\"functions\"").is_some()
 }
 
 /// A body's JSON string values (not object keys) that `keep` keeps, quotes

@@ -15,7 +15,7 @@ pub struct Obligations {
     /// Every tool call the model emits answers to this policy.
     pub tool_policy: Option<Arc<crate::guard::tools::ToolPolicy>>,
     /// Answer text passes these rules (keys, canaries, system prompt, PII).
-    pub text: Option<Arc<super::answer_guard::TextObligation>>,
+    pub text: Option<Arc<crate::guard::text::TextRules>>,
     /// Provider-specific fields and headers are not passed on.
     pub sanitize: bool,
     /// The key approvals are bound to.

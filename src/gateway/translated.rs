@@ -681,7 +681,7 @@ async fn run_steps(
     resp: &mut Responder<'_>,
 ) -> StepsEnd {
     let cfg = &ctx.snapshot.config.guards.approvals;
-    let mut pending = std::mem::take(steps).into_iter();
+    let mut pending = steps.drain(..);
     while let Some(step) = pending.next() {
         match step {
             Step::Chunk(c) => writer.chunk(&c, translator.usage(), out),

@@ -23,6 +23,7 @@ mod tests;
 use std::ops::ControlFlow;
 
 use super::{decode, rules};
+use crate::canonical::json_scan::declares_tools;
 use anchors::Anchors;
 use block::{Classify, LOOKAHEAD, STEP, Scan};
 
@@ -299,11 +300,6 @@ fn first4(bytes: Option<&[u8]>) -> u32 {
             byte(0) | byte(1) << 8 | byte(2) << 16
         }
     }
-}
-
-fn declares_tools(raw: &[u8]) -> bool {
-    memchr::memmem::find(raw, br#""tools""#).is_some()
-        || memchr::memmem::find(raw, br#""functions""#).is_some()
 }
 
 /// Whether `raw[i]` belongs to an encoded run, counting both bytes of `\/`.
