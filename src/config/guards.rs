@@ -90,8 +90,8 @@ pub struct RouteGuardsConfig {
     pub sanitize: bool,
 }
 
-/// The guards compile (patterns, schemas) and every policy a key, team or
-/// route names exists.
+/// The guards compile (patterns, schemas), every policy a key, team or
+/// route names exists, and the approvers' webhook is a URL we can post to.
 pub(super) fn validate(config: &super::Config, err: &mut dyn FnMut(String, String)) {
     for t in &config.teams {
         if let Some(p) = &t.tool_policy
@@ -102,6 +102,11 @@ pub(super) fn validate(config: &super::Config, err: &mut dyn FnMut(String, Strin
                 format!("no [guards.tool_policies.{p}]"),
             );
         }
+    }
+    if let Some(url) = &config.guards.approvals.webhook
+        && let Err(e) = crate::upstream::Origin::parse_base_url(url)
+    {
+        err("guards.approvals.webhook".into(), e);
     }
     if let Err(e) = crate::gateway::Guards::build(config) {
         let (path, message) = e.split_once(": ").unwrap_or(("guards", e.as_str()));

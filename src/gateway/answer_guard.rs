@@ -129,7 +129,8 @@ pub fn open(
 }
 
 /// The approvers' webhook, one notifier thread per URL for the process
-/// (`None` for a URL it cannot serve: config validation said so).
+/// (`None` only if its thread cannot start: the URL was checked when the
+/// config was loaded).
 fn notifier(url: &str) -> Option<Arc<approvals::Notifier>> {
     use std::sync::{Mutex, OnceLock};
     type ByUrl = Vec<(String, Arc<approvals::Notifier>)>;

@@ -639,6 +639,20 @@ mod tests {
     }
 
     #[test]
+    fn an_approvers_webhook_it_cannot_reach_is_a_config_error() {
+        let config = |url: &str| {
+            format!(
+                "[[providers]]\nname = \"local\"\nkind = \"mock\"\n\n[[models]]\nname = \"m\"\nprovider = \"local\"\n\n[guards.approvals]\nwebhook = \"{url}\"\n"
+            )
+        };
+        assert!(crate::config::load_str(&config("http://127.0.0.1:9/notify")).is_ok());
+        let err = crate::config::load_str(&config("notify-me-somewhere"))
+            .expect_err("a webhook that is no URL")
+            .to_string();
+        assert!(err.contains("guards.approvals.webhook"), "{err}");
+    }
+
+    #[test]
     fn values_not_keys_with_escapes_kept_inside() {
         let body =
             r#"{"model":"m","messages":[{"role" : "user","content":"say \"hi\" \\"}],"n":1}"#;
