@@ -13,6 +13,7 @@ pub mod gateway;
 pub mod governance;
 pub mod guard;
 pub mod http1;
+pub mod mcp;
 pub mod mock_upstream;
 pub mod net;
 pub mod observe;

@@ -325,6 +325,7 @@ fn validate(config: &Config) -> Vec<ConfigError> {
     context_checks(config, &mut err);
     super::governance::validate(config, &mut err);
     super::guards::validate(config, &mut err);
+    super::mcp::validate(config, &mut err);
     errors.extend(crate::context_window::catalog::check_overrides(
         &config.catalog,
     ));

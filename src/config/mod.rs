@@ -6,6 +6,7 @@ mod context;
 mod governance;
 mod guards;
 mod load;
+mod mcp;
 mod routing;
 mod routing_checks;
 mod schema;
@@ -19,6 +20,7 @@ pub use governance::{
 };
 pub use guards::{ApprovalMode, ApprovalsConfig, GuardsConfig, RouteGuardsConfig};
 pub use load::{ConfigError, ConfigErrors, ConfigSource, load_file, load_str, resolve_source};
+pub use mcp::{McpConfig, McpOAuthConfig, McpServerConfig, ResultInjection};
 pub use routing::{
     BreakerConfig, ComplexityConfig, DeploymentConfig, HedgeConfig, KeyConfig, RetryConfig,
     RoutingConfig, RuleConfig, RuleMatch, SelectionStrategy,

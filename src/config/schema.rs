@@ -51,6 +51,9 @@ pub struct Config {
     /// Injection, PII, leak and tool-call guards, approvals, external checks.
     #[serde(default)]
     pub guards: super::GuardsConfig,
+    /// The MCP gateway at `/mcp`: federated tool servers, sessions, OAuth.
+    #[serde(default)]
+    pub mcp: super::McpConfig,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]

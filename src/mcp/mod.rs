@@ -1,0 +1,9 @@
+//! The MCP gateway: one endpoint (`/mcp`) federating many tool servers
+//! behind the gateway's keys, tool policies and approvals. `wire/` is the
+//! protocol's text (messages, versions, headers, names, sessions), pure;
+//! `upstream/` the client side (Streamable HTTP per core, stdio per key);
+//! `oauth` the resource-server side of OAuth.
+
+pub mod oauth;
+pub mod upstream;
+pub mod wire;

@@ -1,0 +1,1 @@
+//! The client side of the MCP gateway: talking to upstream tool servers.
