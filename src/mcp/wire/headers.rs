@@ -14,14 +14,14 @@ const SENTINEL_END: &str = "?=";
 /// inner spaces) without leading or trailing whitespace and does not look
 /// like the sentinel; otherwise Base64 of its UTF-8 inside the sentinel.
 pub fn encode_value(value: &str) -> Cow<'_, str> {
-    let plain = !value.is_empty()
-        && value
-            .bytes()
-            .all(|b| b == b' ' || (0x21..=0x7e).contains(&b))
+    let sentinel_like = value.starts_with(SENTINEL_START) && value.ends_with(SENTINEL_END);
+    let plain = value
+        .bytes()
+        .all(|b| b == b' ' || (0x21..=0x7e).contains(&b))
         && !value.starts_with(' ')
         && !value.ends_with(' ')
-        && !(value.starts_with(SENTINEL_START) && value.ends_with(SENTINEL_END));
-    if plain || value.is_empty() {
+        && !sentinel_like;
+    if plain {
         Cow::Borrowed(value)
     } else {
         Cow::Owned(format!(
