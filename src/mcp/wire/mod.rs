@@ -2,4 +2,13 @@
 //! eras, the Streamable HTTP request headers, federated names, cursors and
 //! signed session ids.
 
+pub mod cursor;
 pub mod headers;
+mod json;
+pub mod message;
+pub mod names;
+pub mod reply;
+pub mod session;
+pub mod version;
+
+pub use message::WireError;
