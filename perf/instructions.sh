@@ -10,9 +10,9 @@ set -euo pipefail
 
 REQUESTS=${REQUESTS:-2000}    # measured requests per row
 WARMUP=${WARMUP:-200}         # unmeasured requests first (pools, lazy init)
-ROWS=${ROWS:-"passthrough passthrough-fit-off anthropic routed messages-native messages-to-openai governed governed-redis plain guarded plain-turn guarded-turn nginx"}
+ROWS=${ROWS:-"passthrough passthrough-fit-off anthropic routed messages-native messages-to-openai governed governed-redis plain guarded plain-turn guarded-turn mcp-call nginx"}
 MOCK_PORT=${MOCK_PORT:-19190}
-GW_PORT=${GW_PORT:-18180}     # the rows' gateways listen on GW_PORT, +2, +4, +6, +8, +10
+GW_PORT=${GW_PORT:-18180}     # the rows' gateways listen on GW_PORT, +2, +4, +6, +8, +10, +12
 NGINX_PORT=${NGINX_PORT:-18181}
 REDIS_PORT=${REDIS_PORT:-16391}  # the governed-redis row's redis-server
 KEEP_DUMPS=${KEEP_DUMPS:-}     # a directory: keep the callgrind dumps there (callgrind_annotate)
@@ -83,6 +83,10 @@ PLAIN_BODY='{"model":"MODEL","messages":[{"role":"system","content":"You are a c
 # next turn: the history is what the guards have seen, the turn is not).
 TURN_BODY=${PLAIN_BODY/Thanks a lot for your help./Thanks a lot for your help, order NONCE.}
 
+# The mcp-call row's request: a modern-era tools/call of the mock's `echo`
+# (federated as `m-echo`) through the gateway's /mcp.
+MCP_BODY='{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"m-echo","arguments":{"from":"Lyon","to":"Milan","date":"2025-06-03","passengers":2},"_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28","io.modelcontextprotocol/clientInfo":{"name":"bench","version":"1"},"io.modelcontextprotocol/clientCapabilities":{}}}}'
+
 # client.py PORT MODEL N BODY [PATH [KEY]]: N requests on one keep-alive
 # connection, with `authorization: Bearer KEY` when KEY is given; exits 1
 # on any non-200 answer.
@@ -96,12 +100,14 @@ import random
 headers = {"content-type": "application/json", "anthropic-version": "2023-06-01"}
 if key:
     headers["authorization"] = "Bearer " + key
+if path == "/mcp":
+    headers.update({"accept": "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "m-echo"})
 c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 for i in range(n):
     c.request("POST", path, payload.replace("NONCE", "".join(random.choices("abcdefghijklmnopqrstuvwxyz", k=8))).encode(), headers)
     r = c.getresponse()
     data = r.read()
-    if r.status != 200:
+    if r.status != 200 or (path == "/mcp" and b'"isError":false' not in data):
         sys.exit(f"request {i}: HTTP {r.status}: {data[:200]!r}")
 EOF
 
@@ -223,6 +229,14 @@ undeclared = "refuse"
 name = "search_trains"
 EOF
 
+# The mcp-call row: the passthrough gateway plus the key and one MCP server,
+# the mock's own /mcp (both eras; the gateway picks).
+{
+    sed "s/$GW_PORT/$((GW_PORT + 12))/" "$TMP/tollgate.toml"
+    printf '[governance]\nstore = "%s"\n\n[[keys]]\nid = "bench"\nhash = "sha256:%s"\n\n' "$TMP/mcp.db" "$KEY_HASH"
+    printf '[mcp]\n[[mcp.servers]]\nname = "m"\nurl = "http://%s:%s/mcp"\n' "$HOST" "$MOCK_PORT"
+} >"$TMP/mcp.toml"
+
 "$BIN" mock-upstream --listen "$HOST:$MOCK_PORT" --workers 1 --driver epoll >"$TMP/mock.log" 2>&1 &
 PIDS+=($!)
 wait_port "$MOCK_PORT"
@@ -325,6 +339,17 @@ for row in $ROWS; do
     guarded)
         start_gateway guarded $((GW_PORT + 10))
         RESULTS+=("$(measure guarded $((GW_PORT + 10)) bench-model "${GW_PID[guarded]}" "$TMP/guarded.out" "$PLAIN_BODY")")
+        ;;
+    mcp-call)
+        start_gateway mcp $((GW_PORT + 12))
+        # The gateway lists the server's tools on its first probe: wait for m-echo.
+        ready=""
+        for _ in $(seq 1 100); do
+            python3 "$TMP/client.py" $((GW_PORT + 12)) - 1 "$MCP_BODY" /mcp "$KEY" 2>/dev/null && ready=1 && break
+            sleep 0.2
+        done
+        [ -n "$ready" ] || { log "mcp-call: no m-echo at the gateway's /mcp: row skipped"; continue; }
+        RESULTS+=("$(measure mcp-call $((GW_PORT + 12)) - "${GW_PID[mcp]}" "$TMP/mcp.out" "$MCP_BODY" /mcp "$KEY")")
         ;;
     nginx)
         NGINX=$(command -v nginx || echo /usr/sbin/nginx)

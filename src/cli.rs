@@ -16,7 +16,7 @@ usage:
   tollgate [serve] [--config PATH] [--listen ADDR] [--workers N] [--driver auto|io_uring|epoll]
   tollgate check --config PATH
   tollgate models [--config PATH] [--all]
-  tollgate mock-upstream --listen ADDR [--workers N] [--driver auto|io_uring|epoll] [--tls-cert PEM --tls-key PEM] [--fixtures DIR]";
+  tollgate mock-upstream --listen ADDR [--workers N] [--driver auto|io_uring|epoll] [--tls-cert PEM --tls-key PEM] [--fixtures DIR] [--mcp-era legacy|modern|both] [--mcp-page-size N] [--mcp-ttl-ms N]";
 
 #[derive(Debug, Default)]
 struct Flags {
@@ -63,6 +63,7 @@ fn parse_flags(args: &[String]) -> Result<Flags, String> {
                     other => return Err(format!("unknown driver `{other}`")),
                 })
             }
+            n if n.starts_with("--mcp-") => crate::mock_upstream::mcp::set_option(n, &value()?)?,
             other => return Err(format!("unknown argument `{other}`")),
         }
     }

@@ -9,7 +9,8 @@
 //! tool calls the test names (`x-mock-tool-call`, see `tool_call`), a text
 //! chosen and cut by the test (`x-mock-text`, `x-mock-split-at`, see
 //! `text_cut`), provider-specific fields and headers a gateway should strip
-//! (`x-mock-provider-extras: 1`, see `extras`), and counters at `GET /mock/stats`.
+//! (`x-mock-provider-extras: 1`, see `extras`), counters at `GET /mock/stats`,
+//! and an MCP server at `/mcp` in both protocol eras (see `mcp`).
 
 mod answer;
 mod count;
@@ -18,6 +19,7 @@ mod extras;
 pub mod faults;
 pub mod fixtures;
 pub mod formats;
+pub mod mcp;
 mod text_cut;
 mod tool_call;
 
@@ -112,6 +114,9 @@ impl Service for MockUpstream {
     }
 
     async fn call(&self, req: Request, resp: &mut Responder<'_>) {
+        if mcp::owns(req.path()) {
+            return mcp::serve(&req, resp).await;
+        }
         let (spec, path) = match faults::strip_fault_prefix(req.path()) {
             Some((spec, rest)) => (Some(spec.to_string()), rest.to_string()),
             None => (
