@@ -276,6 +276,10 @@ fn serve(flags: &Flags) -> ExitCode {
         return ExitCode::FAILURE;
     }
     spawn_dns_refresher();
+    if config.mcp.enabled() {
+        crate::mcp::init_sessions(&config);
+        crate::mcp::supervisor::start();
+    }
 
     let signals = match Signals::new([SIGHUP, SIGTERM, SIGINT]) {
         Ok(s) => s,
@@ -413,6 +417,9 @@ fn reload_config(source: &ConfigSource, running: &Config, generation: u64) {
                 generation,
             ));
             crate::governance::runtime::reconfigure(&new);
+            if new.mcp.enabled() {
+                crate::mcp::supervisor::start();
+            }
             eprintln!(
                 "tollgate: reload: config {source} applied (generation {generation}, {} models)",
                 new.models.len()

@@ -77,7 +77,7 @@ pub enum ResultInjection {
 }
 
 /// One upstream tool server: `url` (Streamable HTTP) or `command` (stdio).
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct McpServerConfig {
     pub name: String,

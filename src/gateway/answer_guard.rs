@@ -96,7 +96,27 @@ pub fn open(
     held: Option<Held>,
     events: &mut Vec<String>,
 ) -> Result<Opened, ApiError> {
-    if let Some(id) = &ob.approval_id {
+    open_approval(
+        ob.approval_id.as_deref(),
+        cfg,
+        binding,
+        arguments,
+        held,
+        events,
+    )
+}
+
+/// [`open`] for a caller without chat obligations (the MCP gateway): the
+/// approval id the client presented, if any.
+pub fn open_approval(
+    presented: Option<&str>,
+    cfg: &ApprovalsConfig,
+    binding: &Binding,
+    arguments: String,
+    held: Option<Held>,
+    events: &mut Vec<String>,
+) -> Result<Opened, ApiError> {
+    if let Some(id) = presented {
         match approvals::book().release(id, binding) {
             Ok(_) => {
                 events.push(format!("approval:released:{id}"));

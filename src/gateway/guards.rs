@@ -139,6 +139,16 @@ impl Guards {
     /// route's, or the default.
     /// A policy named (by an admin-made key, say) but not configured is an
     /// error, never a request without a policy.
+    /// A configured tool policy by name (the MCP gateway resolves its own).
+    pub fn tool_policy(&self, name: &str) -> Option<&Arc<ToolPolicy>> {
+        self.policies.get(name)
+    }
+
+    /// The injection scanner, when `[guards.injection]` is configured.
+    pub fn injection(&self) -> Option<&Scanner> {
+        self.injection.as_ref()
+    }
+
     pub fn policy_for(
         &self,
         key_policy: Option<&str>,

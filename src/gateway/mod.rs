@@ -20,6 +20,9 @@ mod spend;
 mod splice;
 mod translated;
 
+pub use answer_guard::{
+    Opened, Poll as ApprovalPoll, expired as approval_expired, open_approval, poll as poll_approval,
+};
 pub use attempt::Failure;
 pub use dialect::Inbound;
 pub use guards::{GuardStage, Guards};
@@ -105,6 +108,10 @@ impl Service for Gateway {
     /// never gets to upload a body. `chat` checks again against the snapshot
     /// it holds, which a reload may have changed since.
     fn admit(&self, req: &Request) -> Result<(), ApiError> {
+        if self.role != Role::Admin && req.path() == "/mcp" && mcp_enabled() {
+            let gov = crate::governance::state::current();
+            return crate::mcp::auth::identify(&gov, auth::presented(req)).map(|_| ());
+        }
         if self.role != Role::Admin && auth::needs_key(req) {
             auth::authenticate(&crate::governance::state::current(), req)?;
         }
@@ -113,6 +120,9 @@ impl Service for Gateway {
 
     fn error_body(&self, req: &Request, err: &ApiError) -> (Vec<u8>, crate::server::OwnHeaders) {
         let id = self.request_id(req);
+        if req.path() == "/mcp" {
+            return mcp_refusal(err, id, auth::presented(req));
+        }
         let inbound = inbound_of(req.path());
         let body = inbound.error_body(err, &id);
         let mut headers = vec![("x-request-id", id.clone())];
@@ -147,6 +157,37 @@ impl Service for Gateway {
             return;
         }
         match req.path() {
+            "/mcp" if mcp_enabled() => {
+                let gov = crate::governance::state::current();
+                let id = self.request_id(&req);
+                match crate::mcp::auth::identify(&gov, auth::presented(&req)) {
+                    Ok(who) => {
+                        drop(gov);
+                        crate::mcp::endpoint::serve(req, resp, who, id).await
+                    }
+                    Err(e) => {
+                        let (body, own) = mcp_refusal(&e, id, auth::presented(&req));
+                        let headers: Vec<(&str, &[u8])> =
+                            own.iter().map(|(n, v)| (*n, v.as_bytes())).collect();
+                        let _ = resp.send_json(e.status, &headers, &body).await;
+                    }
+                }
+            }
+            path if path.starts_with("/.well-known/oauth-protected-resource")
+                && method == "GET" =>
+            {
+                match crate::mcp::auth::oauth().filter(|o| {
+                    path == "/.well-known/oauth-protected-resource" || path == o.metadata_path()
+                }) {
+                    Some(o) => {
+                        let _ = resp.send_json(200, &[], &o.metadata_json()).await;
+                    }
+                    None => {
+                        let _ = send_error(resp, Inbound::OpenAi, &ApiError::not_found(path), &[])
+                            .await;
+                    }
+                }
+            }
             "/key/info" if method == "GET" => {
                 let gov = crate::governance::state::current();
                 let (status, body) = match auth::authenticate(&gov, &req) {
@@ -214,6 +255,30 @@ impl Service for Gateway {
             }
         }
     }
+}
+
+fn mcp_enabled() -> bool {
+    crate::router::current().config.mcp.enabled()
+}
+
+/// A refused `/mcp` request: a JSON-RPC error, the `WWW-Authenticate`
+/// challenge (pointing OAuth clients at the resource metadata) and the id.
+fn mcp_refusal(
+    err: &ApiError,
+    id: String,
+    presented: Option<&[u8]>,
+) -> (Vec<u8>, crate::server::OwnHeaders) {
+    let body = crate::mcp::wire::reply::error(
+        None,
+        crate::mcp::wire::reply::code::INVALID_REQUEST,
+        &err.message,
+        None,
+    );
+    let mut headers = vec![("x-request-id", id)];
+    if matches!(err.status, 401 | 403) {
+        headers.push(("www-authenticate", crate::mcp::auth::challenge(presented)));
+    }
+    (body, headers)
 }
 
 /// The dialect a route's clients speak, for errors outside the pipeline.

@@ -37,7 +37,7 @@ pub struct TierHandle {
     fixed_instances: Option<u32>,
 }
 
-fn target_of(r: &RedisConfig) -> Result<RedisTarget, String> {
+pub(crate) fn target_of(r: &RedisConfig) -> Result<RedisTarget, String> {
     let mut t = RedisTarget::parse_url(&r.url).map_err(|e| format!("governance.redis.url: {e}"))?;
     if let Some(p) = &r.password {
         let secret =

@@ -4,6 +4,21 @@
 //! `upstream/` the client side (Streamable HTTP per core, stdio per key);
 //! `oauth` the resource-server side of OAuth.
 
+pub mod auth;
+mod call;
+pub mod catalog;
+mod core;
+pub mod endpoint;
+mod json;
+mod listen;
+mod lists;
+mod record;
+mod sessions;
+mod shared;
+pub mod supervisor;
+
+pub use sessions::init as init_sessions;
+
 pub mod oauth;
 pub mod upstream;
 pub mod wire;

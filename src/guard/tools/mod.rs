@@ -151,6 +151,16 @@ impl ToolPolicy {
         self.undeclared
     }
 
+    /// Whether `name` is on the list.
+    pub fn lists(&self, name: &str) -> bool {
+        self.tools.contains_key(name)
+    }
+
+    /// The pin `name`'s definition must hash to, if it has one.
+    pub fn pin(&self, name: &str) -> Option<&str> {
+        self.tools.get(name).and_then(|t| t.pin.as_deref())
+    }
+
     /// Checks one tool a request declares against the list and its pin.
     pub fn check_definition(
         &self,

@@ -1,0 +1,129 @@
+//! Who an `/mcp` request is: a gateway key (as on every other route), or
+//! — with `[mcp.oauth]` — a JWT the configured authorization server issued
+//! for this resource. Either way the credential stays here: upstreams get
+//! the server's own configured credentials, never the client's.
+
+use std::sync::{Arc, Mutex};
+
+use super::endpoint::Identity;
+use super::oauth::{OAuth, TokenError, looks_like_jwt};
+use crate::api::ApiError;
+use crate::governance::state::GovSnapshot;
+
+/// The OAuth verifier of the current config, built once per generation.
+pub fn oauth() -> Option<Arc<OAuth>> {
+    static CACHE: Mutex<Option<(u64, Option<Arc<OAuth>>)>> = Mutex::new(None);
+    let snapshot = crate::router::current();
+    let mut cache = CACHE.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some((generation, built)) = &*cache
+        && *generation == snapshot.generation
+    {
+        return built.clone();
+    }
+    let built = snapshot
+        .config
+        .mcp
+        .oauth
+        .as_ref()
+        .and_then(|c| match OAuth::from_config(c) {
+            Ok(o) => Some(Arc::new(o)),
+            Err(e) => {
+                eprintln!("tollgate: mcp: oauth is off: {e}");
+                None
+            }
+        });
+    *cache = Some((snapshot.generation, built.clone()));
+    built
+}
+
+/// The caller of `/mcp`, or the 401/403 to answer with.
+pub fn identify(gov: &GovSnapshot, presented: Option<&[u8]>) -> Result<Identity, ApiError> {
+    let snapshot = crate::router::current();
+    let mcp = &snapshot.config.mcp;
+    let token = presented.and_then(|p| std::str::from_utf8(p).ok());
+    if let (Some(oauth), Some(token)) = (oauth(), token)
+        && looks_like_jwt(token)
+    {
+        let claims = oauth
+            .validate(token, crate::resilience::unix_secs())
+            .map_err(|e| token_error(&e))?;
+        let team_policy = mcp
+            .oauth
+            .as_ref()
+            .and_then(|o| o.team.as_deref())
+            .and_then(|t| gov.team(t))
+            .and_then(|t| t.record.tool_policy.clone());
+        let policy = mcp
+            .oauth
+            .as_ref()
+            .and_then(|o| o.tool_policy.clone())
+            .or(team_policy)
+            .or_else(|| mcp.tool_policy.clone());
+        return Ok(Identity {
+            who: format!("oauth:{}#{}", claims.issuer, claims.subject),
+            key_id: None,
+            policy,
+        });
+    }
+    let needs_credential = gov.required || mcp.oauth.is_some();
+    let key = presented.and_then(|p| gov.by_digest(&crate::governance::keys::digest_of(p)));
+    match key {
+        Some(key) => {
+            if let Some(at) = key.expires_at
+                && at <= crate::resilience::unix_secs()
+            {
+                return Err(unauthorized("This API key has expired."));
+            }
+            let policy = key
+                .tool_policy
+                .clone()
+                .or_else(|| gov.team_of(key).and_then(|t| t.record.tool_policy.clone()))
+                .or_else(|| mcp.tool_policy.clone());
+            Ok(Identity {
+                who: key.id.clone(),
+                key_id: Some(key.id.clone()),
+                policy,
+            })
+        }
+        None if needs_credential => Err(unauthorized(
+            "Missing or unknown credential. Send `Authorization: Bearer <key or token>`.",
+        )),
+        None => Ok(Identity {
+            who: "anonymous".into(),
+            key_id: None,
+            policy: mcp.tool_policy.clone(),
+        }),
+    }
+}
+
+fn unauthorized(text: &str) -> ApiError {
+    ApiError::coded(
+        401,
+        "invalid_request_error",
+        "invalid_api_key",
+        text.to_owned(),
+    )
+}
+
+fn token_error(e: &TokenError) -> ApiError {
+    ApiError::coded(
+        e.status(),
+        "invalid_request_error",
+        e.code(),
+        format!("The bearer token was refused: {}.", e.code()),
+    )
+}
+
+/// The `WWW-Authenticate` value a refused `/mcp` request carries: with
+/// OAuth on, where the resource metadata is and, for a refused token, why
+/// (the token is checked again: refusals are rare and carry no state).
+pub fn challenge(presented: Option<&[u8]>) -> String {
+    let Some(o) = oauth() else {
+        return "Bearer".to_owned();
+    };
+    let refused = presented
+        .and_then(|p| std::str::from_utf8(p).ok())
+        .filter(|t| looks_like_jwt(t))
+        .and_then(|t| o.validate(t, crate::resilience::unix_secs()).err());
+    o.challenge(refused.as_ref())
+}

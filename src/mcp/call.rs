@@ -1,0 +1,632 @@
+//! Forwarded methods: `tools/call` (policy, approvals, then the owning
+//! server with the arguments byte-exact), `prompts/get` and
+//! `resources/read`. Progress and other notifications the server sends
+//! before its answer reach an SSE-accepting client as they arrive; the
+//! answer's `id` is the client's again; a tool result that reads as a
+//! prompt injection is withheld or flagged; cancellation goes upstream
+//! (closing the stream, or `notifications/cancelled` to a legacy server).
+
+use std::ops::Range;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
+
+use rustc_hash::FxHashMap;
+
+use super::core;
+use super::endpoint::{Answer, Ctx, Identity, clip};
+use super::json::{items, members, quoted, string_member};
+use super::lists::visible;
+use super::supervisor::report_failure;
+use super::upstream::{Era, Event, McpUpstreamError};
+use super::wire::headers::{check_param_headers, param_headers};
+use super::wire::message::{Params, rewrite_params};
+use super::wire::reply::{self, code};
+use crate::config::{ApprovalMode, ResultInjection};
+use crate::gateway::{ApprovalPoll, Opened, open_approval, poll_approval};
+use crate::guard::approvals::Binding;
+use crate::server::Responder;
+
+/// JSON-RPC's code for a request the client cancelled.
+const REQUEST_CANCELLED: i32 = -32800;
+
+const SSE_HEADERS: [(&str, &[u8]); 3] = [
+    ("content-type", b"text/event-stream"),
+    ("cache-control", b"no-cache"),
+    ("x-accel-buffering", b"no"),
+];
+
+pub async fn tool(
+    ctx: &mut Ctx<'_>,
+    id: &[u8],
+    body: &[u8],
+    params: Option<&Params<'_>>,
+    resp: &mut Responder<'_>,
+) -> Answer {
+    let Some(p) = params else {
+        return invalid(ctx, id, "missing params");
+    };
+    let Some(name) = p.name.as_deref() else {
+        return invalid(ctx, id, "missing tool name");
+    };
+    ctx.record.tool = Some(name.to_owned());
+    let catalog = ctx.catalog.clone();
+    let Some(tool) = catalog.tool(name).filter(|t| visible(ctx, t)) else {
+        ctx.record.outcome = "refused:unknown_tool".into();
+        let text = format!("Unknown tool: {}", clip(name));
+        return Answer::Json(
+            200,
+            reply::error(Some(id), code::INVALID_PARAMS, &text, None),
+        );
+    };
+    let args: &[u8] = p.arguments.clone().map_or(b"{}", |r| &body[r]);
+    if ctx.era.modern()
+        && let Err(text) = check_param_headers(&tool.header_params, args, |h| ctx.req.header(h))
+    {
+        ctx.record.outcome = "refused:header_mismatch".into();
+        return Answer::Json(
+            400,
+            reply::error(Some(id), code::HEADER_MISMATCH, &text, None),
+        );
+    }
+    let mut stream = Stream::default();
+    if let Some(policy) = ctx.policy.clone() {
+        let text = std::str::from_utf8(args).unwrap_or("");
+        let checked = match policy.check_call(name, text) {
+            Ok(c) => c,
+            Err(refusal) => {
+                ctx.record.outcome = format!("refused:{}", refusal.rule);
+                let text = format!(
+                    "Tool call refused by policy ({}): {}",
+                    refusal.rule, refusal.message
+                );
+                return Answer::Json(
+                    200,
+                    reply::error(Some(id), code::INVALID_PARAMS, &text, None),
+                );
+            }
+        };
+        if checked.approval_required {
+            let binding = Binding {
+                key_id: Some(ctx.who.who.clone()),
+                tool: name.to_owned(),
+                args_digest: checked.args_digest,
+                policy_version: policy.version().to_owned(),
+            };
+            if let Some(answer) = approve(ctx, id, p, &binding, text, &mut stream, resp).await {
+                return answer;
+            }
+        }
+    }
+    let server = &catalog.servers[tool.server];
+    let extra = param_headers(&tool.header_params, args);
+    let upstream_params = rewrite_params(body, p, Some(&tool.original));
+    forward(
+        ctx,
+        id,
+        "tools/call",
+        &upstream_params,
+        tool.server,
+        &extra,
+        stream,
+        resp,
+    )
+    .await
+    .unwrap_or_else(|| server_down(ctx, id, &server.name))
+}
+
+pub async fn prompt(
+    ctx: &mut Ctx<'_>,
+    id: &[u8],
+    body: &[u8],
+    params: Option<&Params<'_>>,
+    resp: &mut Responder<'_>,
+) -> Answer {
+    let Some(p) = params else {
+        return invalid(ctx, id, "missing params");
+    };
+    let name = p.name.as_deref().unwrap_or("");
+    let catalog = ctx.catalog.clone();
+    let Some(prompt) = catalog.prompt(name) else {
+        let text = format!("Unknown prompt: {}", clip(name));
+        return Answer::Json(
+            200,
+            reply::error(Some(id), code::INVALID_PARAMS, &text, None),
+        );
+    };
+    let upstream_params = rewrite_params(body, p, Some(&prompt.original));
+    let server = prompt.server;
+    forward(
+        ctx,
+        id,
+        "prompts/get",
+        &upstream_params,
+        server,
+        &[],
+        Stream::default(),
+        resp,
+    )
+    .await
+    .unwrap_or_else(|| server_down(ctx, id, &catalog.servers[server].name))
+}
+
+pub async fn resource(
+    ctx: &mut Ctx<'_>,
+    id: &[u8],
+    body: &[u8],
+    params: Option<&Params<'_>>,
+    resp: &mut Responder<'_>,
+) -> Answer {
+    let Some(p) = params else {
+        return invalid(ctx, id, "missing params");
+    };
+    let uri = p.uri.as_deref().unwrap_or("");
+    let catalog = ctx.catalog.clone();
+    let Some(server) = catalog.resource_server(uri) else {
+        let text = format!("Resource not found: {}", clip(uri));
+        return Answer::Json(
+            200,
+            reply::error(Some(id), code::INVALID_PARAMS, &text, None),
+        );
+    };
+    let upstream_params = rewrite_params(body, p, None);
+    forward(
+        ctx,
+        id,
+        "resources/read",
+        &upstream_params,
+        server,
+        &[],
+        Stream::default(),
+        resp,
+    )
+    .await
+    .unwrap_or_else(|| server_down(ctx, id, &catalog.servers[server].name))
+}
+
+fn invalid(ctx: &mut Ctx<'_>, id: &[u8], what: &str) -> Answer {
+    ctx.record.outcome = "error:invalid_params".into();
+    Answer::Json(
+        200,
+        reply::error(
+            Some(id),
+            code::INVALID_PARAMS,
+            &format!("Invalid params: {what}"),
+            None,
+        ),
+    )
+}
+
+fn server_down(ctx: &mut Ctx<'_>, id: &[u8], server: &str) -> Answer {
+    ctx.record.outcome = "error:server_unavailable".into();
+    let text = format!(
+        "Server `{server}` is unavailable: it is isolated after failing, and its tools return when it recovers."
+    );
+    Answer::Json(
+        200,
+        reply::error(Some(id), code::INTERNAL_ERROR, &text, None),
+    )
+}
+
+/// Whether the response is already an SSE stream (keep-alives sent while
+/// an approval was awaited, or a notification relayed).
+#[derive(Default)]
+struct Stream {
+    started: bool,
+}
+
+impl Stream {
+    async fn start(&mut self, resp: &mut Responder<'_>) -> bool {
+        if !self.started {
+            self.started = resp.start_stream(200, &SSE_HEADERS, true).await.is_ok();
+            return self.started;
+        }
+        true
+    }
+}
+
+/// Holds a call for a human's approval. `None` lets it go ahead (released);
+/// `Some` is the answer instead (pending marker, denial, expiry, refusal).
+async fn approve(
+    ctx: &mut Ctx<'_>,
+    id: &[u8],
+    p: &Params<'_>,
+    binding: &Binding,
+    args: &str,
+    stream: &mut Stream,
+    resp: &mut Responder<'_>,
+) -> Option<Answer> {
+    let cfg = ctx.snapshot.config.guards.approvals.clone();
+    let canonical = crate::guard::tools::canonicalize(args).unwrap_or_default();
+    let presented = p.approval.as_deref();
+    let opened = open_approval(
+        presented,
+        &cfg,
+        binding,
+        canonical,
+        None,
+        &mut ctx.record.events,
+    );
+    let aid = match opened {
+        Ok(Opened::Released) => return None,
+        Ok(Opened::Pending(aid)) => aid,
+        Err(e) => {
+            return Some(tool_error(ctx, id, "refused:approval", &e.message, stream, resp).await);
+        }
+    };
+    if cfg.mode == ApprovalMode::NonBlocking {
+        ctx.record.outcome = "approval_pending".into();
+        let text = format!(
+            "[tollgate] The call to tool `{}` is waiting for approval `{aid}`. Once it is approved, call the tool again with the same arguments and `_meta: {{\"tollgate/approval\": \"{aid}\"}}`.",
+            binding.tool
+        );
+        let mut result = b"{\"content\":[{\"type\":\"text\",\"text\":".to_vec();
+        result.extend_from_slice(&quoted(&text));
+        result.extend_from_slice(b"}],\"isError\":true,\"_meta\":{\"tollgate/approval\":{\"id\":");
+        result.extend_from_slice(&quoted(&aid));
+        result.extend_from_slice(b",\"state\":\"pending\"}}");
+        complete(ctx, &mut result);
+        result.push(b'}');
+        return Some(Answer::Json(200, reply::result(id, &result)));
+    }
+    // Blocking: poll the book, with SSE comments as keep-alives.
+    let deadline = Instant::now() + Duration::from_millis(cfg.wait_ms);
+    let every = Duration::from_millis(cfg.keepalive_ms.max(1));
+    let mut next_ping = Instant::now() + every;
+    loop {
+        match poll_approval(&aid, binding, &mut ctx.record.events) {
+            ApprovalPoll::Released => return None,
+            ApprovalPoll::Refused(e) => {
+                return Some(
+                    tool_error(ctx, id, "refused:approval", &e.message, stream, resp).await,
+                );
+            }
+            ApprovalPoll::Waiting if Instant::now() >= deadline => {
+                ctx.record.events.push(format!("approval:timeout:{aid}"));
+                let e = crate::gateway::approval_expired(&aid, &binding.tool);
+                return Some(
+                    tool_error(
+                        ctx,
+                        id,
+                        "refused:approval_expired",
+                        &e.message,
+                        stream,
+                        resp,
+                    )
+                    .await,
+                );
+            }
+            ApprovalPoll::Waiting => {
+                if ctx.accepts_sse && Instant::now() >= next_ping {
+                    if !stream.start(resp).await
+                        || resp
+                            .send_chunk(b": waiting for approval\n\n")
+                            .await
+                            .is_err()
+                    {
+                        ctx.record.outcome = "cancelled".into();
+                        return Some(Answer::Sent);
+                    }
+                    next_ping = Instant::now() + every;
+                }
+                monoio::time::sleep(Duration::from_millis(25)).await;
+            }
+        }
+    }
+}
+
+/// A result with `isError` and `text`, on the stream if one is open.
+async fn tool_error(
+    ctx: &mut Ctx<'_>,
+    id: &[u8],
+    outcome: &str,
+    text: &str,
+    stream: &mut Stream,
+    resp: &mut Responder<'_>,
+) -> Answer {
+    ctx.record.outcome = outcome.to_owned();
+    let mut result = b"{\"content\":[{\"type\":\"text\",\"text\":".to_vec();
+    result.extend_from_slice(&quoted(text));
+    result.extend_from_slice(b"}],\"isError\":true");
+    complete(ctx, &mut result);
+    result.push(b'}');
+    let msg = reply::result(id, &result);
+    finish(msg, stream, resp).await
+}
+
+/// The modern era's `resultType`, for a result the gateway writes.
+fn complete(ctx: &Ctx<'_>, result: &mut Vec<u8>) {
+    if ctx.era.modern() {
+        result.extend_from_slice(b",\"resultType\":\"complete\"");
+    }
+}
+
+async fn finish(msg: Vec<u8>, stream: &mut Stream, resp: &mut Responder<'_>) -> Answer {
+    if !stream.started {
+        return Answer::Json(200, msg);
+    }
+    let mut event = Vec::with_capacity(msg.len() + 24);
+    reply::sse_event(&msg, &mut event);
+    let _ = resp.send_chunk(&event).await;
+    let _ = resp.end_stream().await;
+    Answer::Sent
+}
+
+/// Sends one request to server `server` and relays what comes back.
+/// `None` when the server is isolated (or gone from the config).
+#[allow(clippy::too_many_arguments)]
+async fn forward(
+    ctx: &mut Ctx<'_>,
+    id: &[u8],
+    method: &str,
+    params: &[u8],
+    server: usize,
+    extra: &[(String, String)],
+    mut stream: Stream,
+    resp: &mut Responder<'_>,
+) -> Option<Answer> {
+    let state = ctx.catalog.servers.get(server).filter(|s| s.up)?;
+    let spec = state.spec.clone()?;
+    let name = state.name.clone();
+    ctx.record.server = Some(name.clone());
+    let (client, slots) = core::client(&spec, Some(&ctx.who.who));
+    let timeout = spec.timeout;
+    let Ok(_permit) = monoio::time::timeout(timeout, slots.acquire()).await else {
+        let text = format!("Server `{name}` is at its concurrency bound; try again.");
+        ctx.record.outcome = "error:busy".into();
+        return Some(
+            finish(
+                reply::error(Some(id), code::INTERNAL_ERROR, &text, None),
+                &mut stream,
+                resp,
+            )
+            .await,
+        );
+    };
+    let mut exchange = match client.call(method, params, extra, timeout).await {
+        Ok(x) => x,
+        Err(e) => return Some(failed(ctx, id, &name, &e, &mut stream, resp).await),
+    };
+    let cancel = (!ctx.era.modern()).then(|| Cancels::register(&ctx.who.who, id));
+    let outcome = loop {
+        let event = monoio::select! {
+            ev = exchange.next() => ev,
+            _ = cancelled(cancel.as_ref()) => break Err(()),
+            _ = resp.client_closed() => break Err(()),
+        };
+        match event {
+            Ok(Event::Message(m)) => {
+                if ctx.accepts_sse && is_notification(&m) && stream.start(resp).await {
+                    let mut event = Vec::with_capacity(m.len() + 24);
+                    reply::sse_event(&m, &mut event);
+                    if resp.send_chunk(&event).await.is_err() {
+                        break Err(());
+                    }
+                } else {
+                    ctx.record.events.push("dropped_server_message".into());
+                }
+            }
+            Ok(Event::Final(m)) => break Ok(m),
+            Err(e) => {
+                if let Some(c) = &cancel {
+                    c.unregister();
+                }
+                return Some(failed(ctx, id, &name, &e, &mut stream, resp).await);
+            }
+        }
+    };
+    if let Some(c) = &cancel {
+        c.unregister();
+    }
+    match outcome {
+        Ok(m) => Some(finish(answer(ctx, id, method, &m), &mut stream, resp).await),
+        Err(()) => {
+            ctx.record.outcome = "cancelled".into();
+            // A modern server learns of it from the closed stream; a legacy one is told.
+            let upstream_id = exchange.upstream_id();
+            drop(exchange);
+            if let Ok(Era::Legacy(_)) = client.ready().await {
+                let params =
+                    format!(r#"{{"requestId":{upstream_id},"reason":"cancelled by the client"}}"#);
+                let _ = client
+                    .notify("notifications/cancelled", params.as_bytes())
+                    .await;
+            }
+            let text = "Request cancelled";
+            Some(
+                finish(
+                    reply::error(Some(id), REQUEST_CANCELLED, text, None),
+                    &mut stream,
+                    resp,
+                )
+                .await,
+            )
+        }
+    }
+}
+
+async fn failed(
+    ctx: &mut Ctx<'_>,
+    id: &[u8],
+    server: &str,
+    e: &McpUpstreamError,
+    stream: &mut Stream,
+    resp: &mut Responder<'_>,
+) -> Answer {
+    let transport = match e {
+        McpUpstreamError::Status(s) => *s >= 500,
+        McpUpstreamError::Protocol(_) | McpUpstreamError::Unsupported => false,
+        _ => true,
+    };
+    if transport {
+        report_failure(server);
+    }
+    ctx.record.outcome = "error:upstream".into();
+    let text = format!("Server `{server}` failed: {e}");
+    finish(
+        reply::error(Some(id), code::INTERNAL_ERROR, &text, None),
+        stream,
+        resp,
+    )
+    .await
+}
+
+fn is_notification(m: &[u8]) -> bool {
+    let [method, id] = members(m, 0..m.len(), [b"method", b"id"]);
+    method.is_some() && id.is_none()
+}
+
+/// The client's answer from the server's final message: the client's id,
+/// the result (checked for injected instructions) or the error as sent.
+fn answer(ctx: &mut Ctx<'_>, id: &[u8], method: &str, m: &[u8]) -> Vec<u8> {
+    let [result, error] = members(m, 0..m.len(), [b"result", b"error"]);
+    match (result, error) {
+        (Some(r), _) => {
+            let mut result = m[r].to_vec();
+            if method == "tools/call" && result_is_error(&result) {
+                ctx.record.outcome = "tool_error".into();
+            }
+            if let Some(withheld) = check_injection(ctx, method, &result) {
+                result = withheld;
+            }
+            if ctx.era.modern() && members(&result, 0..result.len(), [b"resultType"])[0].is_none() {
+                result = super::json::with_member(
+                    &result,
+                    0..result.len(),
+                    "resultType",
+                    b"\"complete\"",
+                );
+            }
+            reply::result(id, &result)
+        }
+        (None, Some(e)) => {
+            ctx.record.outcome = "error:server".into();
+            let mut out = b"{\"jsonrpc\":\"2.0\",\"id\":".to_vec();
+            out.extend_from_slice(id);
+            out.extend_from_slice(b",\"error\":");
+            out.extend_from_slice(&m[e]);
+            out.push(b'}');
+            out
+        }
+        _ => {
+            ctx.record.outcome = "error:upstream".into();
+            reply::error(
+                Some(id),
+                code::INTERNAL_ERROR,
+                "The server sent a response with neither result nor error",
+                None,
+            )
+        }
+    }
+}
+
+fn result_is_error(result: &[u8]) -> bool {
+    let [e] = members(result, 0..result.len(), [b"isError"]);
+    e.is_some_and(|r| &result[r] == b"true")
+}
+
+/// Scans a tool result's (or resource's) text for injected instructions;
+/// `Some` is the result that replaces it when the policy blocks.
+fn check_injection(ctx: &mut Ctx<'_>, method: &str, result: &[u8]) -> Option<Vec<u8>> {
+    let action = ctx.snapshot.config.mcp.result_injection;
+    if action == ResultInjection::Off {
+        return None;
+    }
+    let guards = ctx.snapshot.guards.clone()?;
+    let scanner = guards.injection()?;
+    let source = crate::guard::injection::Source::ToolResult;
+    if !scanner.scans(source) || !scanner.may_match(result) {
+        return None;
+    }
+    let key: &[u8] = if method == "resources/read" {
+        b"contents"
+    } else {
+        b"content"
+    };
+    let [list] = members(result, 0..result.len(), [key]);
+    let rule = items(result, list?)?
+        .into_iter()
+        .filter_map(|item: Range<usize>| string_member(result, item, b"text"))
+        .map(|text| scanner.scan(&text, source, &[]))
+        .find(|v| v.score >= scanner.threshold())?
+        .top_rule()
+        .unwrap_or("prompt_injection")
+        .to_owned();
+    ctx.record.events.push(format!("injection:{rule}"));
+    if action != ResultInjection::Block {
+        return None;
+    }
+    ctx.record.outcome = format!("refused:prompt_injection:{rule}");
+    let text = format!(
+        "[tollgate] The result was withheld: it reads as a prompt injection (rule `{rule}`)."
+    );
+    let mut out = b"{\"content\":[{\"type\":\"text\",\"text\":".to_vec();
+    out.extend_from_slice(&quoted(&text));
+    out.extend_from_slice(b"}],\"isError\":true}");
+    Some(out)
+}
+
+/// Legacy clients cancel with `notifications/cancelled`, which may land on
+/// another core than the call: in-flight calls are registered process-wide
+/// (only legacy-era calls, and only while they wait on the server), and
+/// the waiting call looks at its flag.
+struct Cancels;
+
+struct CancelEntry {
+    key: (String, Vec<u8>),
+    flag: Arc<AtomicBool>,
+}
+
+type Registry = Mutex<FxHashMap<(String, Vec<u8>), Arc<AtomicBool>>>;
+
+fn registry() -> &'static Registry {
+    static R: OnceLock<Registry> = OnceLock::new();
+    R.get_or_init(Default::default)
+}
+
+impl Cancels {
+    fn register(who: &str, id: &[u8]) -> CancelEntry {
+        let key = (who.to_owned(), id.to_vec());
+        let flag = Arc::new(AtomicBool::new(false));
+        registry()
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(key.clone(), flag.clone());
+        CancelEntry { key, flag }
+    }
+}
+
+impl CancelEntry {
+    fn unregister(&self) {
+        let mut r = registry().lock().unwrap_or_else(|p| p.into_inner());
+        if r.get(&self.key).is_some_and(|f| Arc::ptr_eq(f, &self.flag)) {
+            r.remove(&self.key);
+        }
+    }
+}
+
+/// Resolves when the call was cancelled (never, without an entry). Polled
+/// on a timer: the flag is set from another core's thread.
+async fn cancelled(entry: Option<&CancelEntry>) {
+    let Some(entry) = entry else {
+        return std::future::pending().await;
+    };
+    while !entry.flag.load(Ordering::Acquire) {
+        monoio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// A legacy client's `notifications/cancelled` for one of its calls.
+pub fn cancel_from_client(body: &[u8], params: Option<Range<usize>>, who: &Identity) {
+    let Some(range) = params else { return };
+    let [request_id] = members(body, range, [b"requestId"]);
+    let Some(r) = request_id else { return };
+    let key = (who.who.clone(), body[r].to_vec());
+    if let Some(flag) = registry()
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .get(&key)
+    {
+        flag.store(true, Ordering::Release);
+    }
+}
