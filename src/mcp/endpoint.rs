@@ -83,8 +83,16 @@ pub async fn serve(req: Request, resp: &mut Responder<'_>, who: Identity, reques
         let _ = resp.send_json(status, &[], &body).await;
         return;
     }
+    let modern_header = req
+        .header_str("mcp-protocol-version")
+        .is_some_and(|v| version::MODERN.contains(&v));
     match req.method() {
         "POST" => post(&req, resp, &who, request_id, snapshot).await,
+        // 2026-07-28 has no server stream and no sessions to end.
+        "GET" | "DELETE" if modern_header => {
+            let body = reply::error(None, code::INVALID_REQUEST, "Method not allowed in protocol version 2026-07-28", None);
+            let _ = resp.send_json(405, &[("allow", b"POST")], &body).await;
+        }
         "GET" => listen::legacy_stream(&req, resp, &who).await,
         "DELETE" => delete(&req, resp, &who).await,
         _ => {
@@ -153,6 +161,7 @@ async fn post(
         return;
     }
     let method = msg.method.as_deref().unwrap_or("");
+    first_round(&snapshot.config.mcp).await;
     let policy = match resolve_policy(&snapshot, who) {
         Ok(p) => p,
         Err(text) => {
@@ -232,6 +241,16 @@ async fn dispatch(
             let status = if ctx.era.modern() { 404 } else { 200 };
             Answer::Json(status, out)
         }
+    }
+}
+
+/// Until the supervisor's first round of probes (bounded by the probe
+/// timeout), the catalog is empty: a request waits for it rather than
+/// being told there are no tools (which clients would cache).
+async fn first_round(mcp: &crate::config::McpConfig) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(mcp.probe_timeout_ms);
+    while catalog::current().servers.is_empty() && std::time::Instant::now() < deadline {
+        monoio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
 }
 

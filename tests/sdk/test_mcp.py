@@ -281,7 +281,8 @@ def test_each_handshake_revision_is_negotiated(gw, version):
     session = open_session(gw, version=version)
     listed = raw(gw, TOOLS_LIST, session=session, version=version)
     assert listed.status_code == 200, listed.text
-    assert any(t["name"] == "alpha-echo" for t in rpc(listed)["result"]["tools"]), listed.text
+    # A first page (three tools): some of alpha's, named with its prefix.
+    assert any(t["name"].startswith("alpha-") for t in rpc(listed)["result"]["tools"]), listed.text
     assert raw(gw, None, session=session, version=version, method="DELETE").status_code in (200, 202, 204)
 
 
