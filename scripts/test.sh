@@ -28,22 +28,7 @@ cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --all-targets -- -D warnings
 
-echo "== cargo test"
-# Every gateway and mock process the tests start keeps its log here; the
-# audit at the end greps them all for the secrets the tests used.
-export TOLLGATE_TEST_LOG_DIR="$PWD/target/test-logs"
-rm -rf "$TOLLGATE_TEST_LOG_DIR"
-mkdir -p "$TOLLGATE_TEST_LOG_DIR"
-# Unit and integration tests (the crate has no doc tests).
-log=$(mktemp)
-pylog=$(mktemp)
-trap 'rm -f "$log" "$pylog"' EXIT
-set +e
-cargo test --all --lib --bins --tests 2>&1 | tee "$log"
-status=${PIPESTATUS[0]}
-set -e
-
-echo "== SDK tests (tests/sdk, official anthropic and openai SDKs)"
+echo "== test virtualenv (.venv-tests: the SDKs, and the MCP servers tests/mcp_upstream.rs starts)"
 # A virtualenv of its own, created and filled once; the versions are the
 # ones the tests were written against.
 venv=.venv-tests
@@ -59,6 +44,25 @@ for pin in "${sdk_pins[@]}"; do
     break
   fi
 done
+# tests/mcp_upstream.rs starts SDK-built MCP servers with this Python.
+export TOLLGATE_TEST_PYTHON="$PWD/$venv/bin/python"
+
+echo "== cargo test"
+# Every gateway and mock process the tests start keeps its log here; the
+# audit at the end greps them all for the secrets the tests used.
+export TOLLGATE_TEST_LOG_DIR="$PWD/target/test-logs"
+rm -rf "$TOLLGATE_TEST_LOG_DIR"
+mkdir -p "$TOLLGATE_TEST_LOG_DIR"
+# Unit and integration tests (the crate has no doc tests).
+log=$(mktemp)
+pylog=$(mktemp)
+trap 'rm -f "$log" "$pylog"' EXIT
+set +e
+cargo test --all --lib --bins --tests 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+
+echo "== SDK tests (tests/sdk, official anthropic, openai and mcp SDKs)"
 # The tests start target/debug/tollgate; cargo test built it.
 set +e
 "$venv/bin/python" -m pytest -q -p no:cacheprovider tests/sdk 2>&1 | tee "$pylog"

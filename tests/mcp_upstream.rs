@@ -15,16 +15,27 @@ use simd_json::prelude::*;
 use tollgate::config::McpServerConfig;
 use tollgate::mcp::upstream::{Client, Era, Event, McpUpstreamError, UpstreamSpec};
 
-const PYTHON: &str = "/tmp/mcpv/bin/python";
 const CALL: Duration = Duration::from_secs(20);
 
+/// The Python with `mcp==2.3.0`: `TOLLGATE_TEST_PYTHON` (scripts/test.sh
+/// sets it, and then a missing one fails the test), else the suite's
+/// `.venv-tests`; without either the tests say they are skipped.
 fn python() -> Option<&'static str> {
-    if Path::new(PYTHON).exists() {
-        Some(PYTHON)
-    } else {
-        eprintln!("SKIPPED: {PYTHON} is absent (a venv with mcp==2.3.0 runs these tests)");
-        None
-    }
+    static PYTHON: std::sync::OnceLock<Option<String>> = std::sync::OnceLock::new();
+    PYTHON
+        .get_or_init(|| {
+            if let Ok(p) = std::env::var("TOLLGATE_TEST_PYTHON") {
+                assert!(Path::new(&p).exists(), "TOLLGATE_TEST_PYTHON={p} does not exist");
+                return Some(p);
+            }
+            let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv-tests/bin/python");
+            if venv.exists() {
+                return Some(venv.display().to_string());
+            }
+            eprintln!("SKIPPED: no Python with mcp==2.3.0 (run scripts/test.sh, or set TOLLGATE_TEST_PYTHON)");
+            None
+        })
+        .as_deref()
 }
 
 fn script(name: &str) -> PathBuf {

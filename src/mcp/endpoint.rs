@@ -90,7 +90,12 @@ pub async fn serve(req: Request, resp: &mut Responder<'_>, who: Identity, reques
         "POST" => post(&req, resp, &who, request_id, snapshot).await,
         // 2026-07-28 has no server stream and no sessions to end.
         "GET" | "DELETE" if modern_header => {
-            let body = reply::error(None, code::INVALID_REQUEST, "Method not allowed in protocol version 2026-07-28", None);
+            let body = reply::error(
+                None,
+                code::INVALID_REQUEST,
+                "Method not allowed in protocol version 2026-07-28",
+                None,
+            );
             let _ = resp.send_json(405, &[("allow", b"POST")], &body).await;
         }
         "GET" => listen::legacy_stream(&req, resp, &who).await,
@@ -248,7 +253,8 @@ async fn dispatch(
 /// timeout), the catalog is empty: a request waits for it rather than
 /// being told there are no tools (which clients would cache).
 async fn first_round(mcp: &crate::config::McpConfig) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_millis(mcp.probe_timeout_ms);
+    let deadline =
+        std::time::Instant::now() + std::time::Duration::from_millis(mcp.probe_timeout_ms);
     while catalog::current().servers.is_empty() && std::time::Instant::now() < deadline {
         monoio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
