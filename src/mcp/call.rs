@@ -383,49 +383,34 @@ async fn forward(
             .await,
         );
     };
-    let mut exchange = match client.call(method, params, extra, timeout).await {
-        Ok(x) => x,
-        Err(e) => return Some(failed(ctx, id, &name, &e, &mut stream, resp).await),
-    };
+    // Registered before the request goes: a legacy server that answers
+    // only when done has not sent its head while the client cancels.
     let cancel = (!ctx.era.modern()).then(|| Cancels::register(&ctx.who.who, id));
-    let outcome = loop {
-        let event = monoio::select! {
-            ev = exchange.next() => ev,
-            _ = cancelled(cancel.as_ref()) => break Err(()),
-            _ = resp.client_closed() => break Err(()),
-        };
-        match event {
-            Ok(Event::Message(m)) => {
-                if ctx.accepts_sse && is_notification(&m) && stream.start(resp).await {
-                    let mut event = Vec::with_capacity(m.len() + 24);
-                    reply::sse_event(&m, &mut event);
-                    if resp.send_chunk(&event).await.is_err() {
-                        break Err(());
-                    }
-                } else {
-                    ctx.record.events.push("dropped_server_message".into());
-                }
-            }
-            Ok(Event::Final(m)) => break Ok(m),
-            Err(e) => {
-                if let Some(c) = &cancel {
-                    c.unregister();
-                }
-                return Some(failed(ctx, id, &name, &e, &mut stream, resp).await);
-            }
-        }
-    };
+    let reserved = client.reserve_id();
+    let outcome = relay(
+        ctx,
+        &client,
+        reserved,
+        method,
+        params,
+        extra,
+        timeout,
+        cancel.as_ref(),
+        &mut stream,
+        resp,
+    )
+    .await;
     if let Some(c) = &cancel {
         c.unregister();
     }
     match outcome {
-        Ok(m) => Some(finish(answer(ctx, id, method, &m), &mut stream, resp).await),
-        Err(()) => {
+        Relayed::Failed(e) => Some(failed(ctx, id, &name, &e, &mut stream, resp).await),
+        Relayed::Done(m) => Some(finish(answer(ctx, id, method, &m), &mut stream, resp).await),
+        Relayed::Cancelled(upstream_id) => {
             ctx.record.outcome = "cancelled".into();
-            // A modern server learns of it from the closed stream; a legacy one is told.
-            let upstream_id = exchange.upstream_id();
-            drop(exchange);
-            if let Ok(Era::Legacy(_)) = client.ready().await {
+            // A modern server learns of it from the closed stream; a legacy
+            // one is told (a stdio process is told by the dropped exchange).
+            if let (Some(upstream_id), Ok(Era::Legacy(_))) = (upstream_id, client.ready().await) {
                 let params =
                     format!(r#"{{"requestId":{upstream_id},"reason":"cancelled by the client"}}"#);
                 let _ = client
@@ -441,6 +426,63 @@ async fn forward(
                 )
                 .await,
             )
+        }
+    }
+}
+
+/// How a forwarded request ended.
+enum Relayed {
+    Done(Vec<u8>),
+    Failed(McpUpstreamError),
+    /// By the client; the id to name in `notifications/cancelled` to an
+    /// HTTP server (a stdio process is told by the dropped exchange).
+    Cancelled(Option<u64>),
+}
+
+/// Sends the request and relays the server's notifications until its
+/// answer, the client's cancellation, or the client leaving.
+#[allow(clippy::too_many_arguments)]
+async fn relay(
+    ctx: &mut Ctx<'_>,
+    client: &super::upstream::Client,
+    reserved: Option<u64>,
+    method: &str,
+    params: &[u8],
+    extra: &[(String, String)],
+    timeout: Duration,
+    cancel: Option<&CancelEntry>,
+    stream: &mut Stream,
+    resp: &mut Responder<'_>,
+) -> Relayed {
+    let sent = monoio::select! {
+        r = client.call_as(reserved, method, params, extra, timeout) => r,
+        _ = cancelled(cancel) => return Relayed::Cancelled(reserved),
+        _ = resp.client_closed() => return Relayed::Cancelled(reserved),
+    };
+    let mut exchange = match sent {
+        Ok(x) => x,
+        Err(e) => return Relayed::Failed(e),
+    };
+    loop {
+        let event = monoio::select! {
+            ev = exchange.next() => ev,
+            _ = cancelled(cancel) => return Relayed::Cancelled(reserved),
+            _ = resp.client_closed() => return Relayed::Cancelled(reserved),
+        };
+        match event {
+            Ok(Event::Message(m)) => {
+                if ctx.accepts_sse && is_notification(&m) && stream.start(resp).await {
+                    let mut event = Vec::with_capacity(m.len() + 24);
+                    reply::sse_event(&m, &mut event);
+                    if resp.send_chunk(&event).await.is_err() {
+                        return Relayed::Cancelled(reserved);
+                    }
+                } else {
+                    ctx.record.events.push("dropped_server_message".into());
+                }
+            }
+            Ok(Event::Final(m)) => return Relayed::Done(m),
+            Err(e) => return Relayed::Failed(e),
         }
     }
 }

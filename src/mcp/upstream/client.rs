@@ -75,9 +75,34 @@ impl Client {
         extra_headers: &[(String, String)],
         timeout: Duration,
     ) -> Result<Exchange, McpUpstreamError> {
+        self.call_as(None, method, params, extra_headers, timeout)
+            .await
+    }
+
+    /// An id of ours for a call not yet made (HTTP only: a stdio process
+    /// numbers its own): a caller that may cancel while the server has not
+    /// yet answered the head knows what to name in `notifications/cancelled`.
+    pub fn reserve_id(&self) -> Option<u64> {
+        match &self.transport {
+            Transport::Http(h) => Some(h.next_id()),
+            Transport::Stdio(_) => None,
+        }
+    }
+
+    /// [`call`](Self::call) under an id from [`reserve_id`](Self::reserve_id).
+    pub async fn call_as(
+        &self,
+        reserved: Option<u64>,
+        method: &str,
+        params: &[u8],
+        extra_headers: &[(String, String)],
+        timeout: Duration,
+    ) -> Result<Exchange, McpUpstreamError> {
         let (id, inner) = match &self.transport {
             Transport::Http(h) => {
-                let (id, x) = h.call(method, params, extra_headers, timeout).await?;
+                let (id, x) = h
+                    .call(reserved, method, params, extra_headers, timeout)
+                    .await?;
                 (id, ExchangeInner::Http(x))
             }
             Transport::Stdio(s) => {

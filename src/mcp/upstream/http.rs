@@ -177,6 +177,7 @@ impl HttpClient {
 
     pub(super) async fn call(
         &self,
+        reserved: Option<u64>,
         method: &str,
         params: &[u8],
         extra: &[(String, String)],
@@ -185,7 +186,7 @@ impl HttpClient {
         let deadline = Instant::now() + timeout;
         check_extra(extra)?;
         let era = self.ready(deadline).await?;
-        let id = self.next_id();
+        let id = reserved.unwrap_or_else(|| self.next_id());
         let (body, name) = match era {
             Era::Modern(_) => {
                 let params =
