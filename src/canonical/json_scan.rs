@@ -222,6 +222,25 @@ mod tests {
     }
 
     #[test]
+    fn values_are_skipped_whole_across_block_edges() {
+        for pad in 0..40 {
+            let spaces = " ".repeat(pad);
+            let json = format!(r#"{{"a":[1,{spaces}2,{{"b":"}}]\"{{"}}],"c":{spaces}{{}}}}   ,"#);
+            let end = json.rfind('}').unwrap() + 1;
+            assert_eq!(skip_value(json.as_bytes(), 0), Some(end), "{json}");
+            let inner = json.find('[').unwrap();
+            let inner_end = json.find(r#"],"c""#).unwrap() + 1;
+            assert_eq!(
+                skip_value(json.as_bytes(), inner),
+                Some(inner_end),
+                "{json}"
+            );
+        }
+        assert_eq!(skip_value(br#"{"a":[1,2"#, 0), None);
+        assert_eq!(skip_value(b"123,", 0), Some(3));
+    }
+
+    #[test]
     fn a_repeated_key_has_no_span() {
         assert_eq!(
             find_top_level_value(br#"{"model":"a","x":1,"model":"b"}"#, b"model"),

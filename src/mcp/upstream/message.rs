@@ -172,6 +172,12 @@ pub fn target_name(params: &[u8]) -> Option<String> {
 
 /// A JSON string value's text (escapes resolved); `None` for anything else.
 pub fn json_string(raw: &[u8]) -> Option<String> {
+    // Most names have no escapes: their bytes between the quotes are the text.
+    if let Some(inner) = raw.strip_prefix(b"\"").and_then(|r| r.strip_suffix(b"\""))
+        && !inner.iter().any(|&b| b == b'\\' || b == b'"' || b < 0x20)
+    {
+        return std::str::from_utf8(inner).ok().map(str::to_owned);
+    }
     let mut copy = raw.to_vec();
     match simd_json::to_owned_value(&mut copy).ok()? {
         simd_json::OwnedValue::String(s) => Some(s),
