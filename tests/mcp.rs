@@ -882,8 +882,9 @@ fn a_reload_keeps_other_servers_sessions(driver: &str) {
             .as_u64()
             .unwrap_or(0)
     };
-    // The legacy-only upstream holds one upstream session per core and the supervisor.
-    for _ in 0..4 {
+    // The legacy-only upstream holds one upstream session per core (two
+    // workers) and one for the supervisor: call until every core has one.
+    eventually("an upstream session on each core", || {
         let r = modern(
             addr,
             KEY,
@@ -892,7 +893,8 @@ fn a_reload_keeps_other_servers_sessions(driver: &str) {
             Some("old-echo"),
         );
         assert_eq!(call_text(&r), "{}");
-    }
+        initializes(s._legacy_mock.addr) == 3
+    });
     let before = initializes(s._legacy_mock.addr);
     // A reload that adds a server and changes nothing of `old`.
     let extra_mock = start_mock_with(driver, &["--mcp-era", "modern"]);
