@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use rustc_hash::FxHashMap;
 
 use super::core;
-use super::endpoint::{Answer, Ctx, Identity, clip};
+use super::endpoint::{Answer, Ctx, Identity, SSE_HEADERS, clip};
 use super::json::{items, members, quoted, string_member};
 use super::lists::visible;
 use super::supervisor::report_failure;
@@ -29,12 +29,6 @@ use crate::server::Responder;
 
 /// JSON-RPC's code for a request the client cancelled.
 const REQUEST_CANCELLED: i32 = -32800;
-
-const SSE_HEADERS: [(&str, &[u8]); 3] = [
-    ("content-type", b"text/event-stream"),
-    ("cache-control", b"no-cache"),
-    ("x-accel-buffering", b"no"),
-];
 
 pub async fn tool(
     ctx: &mut Ctx<'_>,

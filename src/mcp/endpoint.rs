@@ -21,6 +21,7 @@ use super::sessions::{self, Refused};
 use super::wire::headers::check_modern;
 use super::wire::message::{self, Kind, Message, Params};
 use super::wire::reply::{self, code};
+use super::wire::session::Claims;
 use super::wire::version;
 use crate::guard::tools::ToolPolicy;
 use crate::server::{Request, Responder};
@@ -337,26 +338,43 @@ fn refusal_text(r: Refused) -> &'static str {
     }
 }
 
-async fn delete(req: &Request, resp: &mut Responder<'_>, who: &Identity) {
+/// The headers every SSE answer of `/mcp` starts with.
+pub(super) const SSE_HEADERS: [(&str, &[u8]); 3] = [
+    ("content-type", b"text/event-stream"),
+    ("cache-control", b"no-cache"),
+    ("x-accel-buffering", b"no"),
+];
+
+/// The legacy session a GET or DELETE names, or the answer refusing it:
+/// 400 without one, 404 for one that is unknown, ended, expired or another key's.
+pub(super) fn named_session(
+    req: &Request,
+    who: &Identity,
+    now_s: u64,
+) -> Result<Claims, (u16, Vec<u8>)> {
     let Some(session) = req.header_str("mcp-session-id") else {
-        let body = reply::error(
-            None,
-            code::INVALID_REQUEST,
-            "Bad Request: Mcp-Session-Id header is required",
-            None,
-        );
-        let _ = resp.send_json(400, &[], &body).await;
-        return;
+        let text = "Bad Request: Mcp-Session-Id header is required";
+        return Err((400, reply::error(None, code::INVALID_REQUEST, text, None)));
     };
+    sessions::get()
+        .check(session, &who.who, now_s)
+        .map_err(|r| {
+            (
+                404,
+                reply::error(None, code::INVALID_REQUEST, refusal_text(r), None),
+            )
+        })
+}
+
+async fn delete(req: &Request, resp: &mut Responder<'_>, who: &Identity) {
     let now = crate::resilience::unix_secs();
-    match sessions::get().check(session, &who.who, now) {
+    match named_session(req, who, now) {
         Ok(claims) => {
             sessions::get().end(&claims, now);
             let _ = resp.send(200, &[], b"").await;
         }
-        Err(r) => {
-            let body = reply::error(None, code::INVALID_REQUEST, refusal_text(r), None);
-            let _ = resp.send_json(404, &[], &body).await;
+        Err((status, body)) => {
+            let _ = resp.send_json(status, &[], &body).await;
         }
     }
 }

@@ -7,9 +7,8 @@
 use std::time::{Duration, Instant};
 
 use super::catalog::{self, Catalog};
-use super::endpoint::{Answer, Ctx, Identity, accepts};
+use super::endpoint::{Answer, Ctx, Identity, SSE_HEADERS, accepts};
 use super::json::members;
-use super::sessions;
 use super::wire::reply::{self, code};
 use crate::server::{Request, Responder};
 
@@ -17,12 +16,6 @@ use crate::server::{Request, Responder};
 const WATCH: Duration = Duration::from_millis(100);
 /// An SSE comment this often keeps idle intermediaries from closing the stream.
 const KEEPALIVE: Duration = Duration::from_secs(15);
-
-const SSE_HEADERS: [(&str, &[u8]); 3] = [
-    ("content-type", b"text/event-stream"),
-    ("cache-control", b"no-cache"),
-    ("x-accel-buffering", b"no"),
-];
 
 /// Which lists a stream reports.
 #[derive(Clone, Copy)]
@@ -44,22 +37,10 @@ pub async fn legacy_stream(req: &Request, resp: &mut Responder<'_>, who: &Identi
         let _ = resp.send_json(406, &[], &body).await;
         return;
     }
-    let Some(session) = req.header_str("mcp-session-id") else {
-        let body = reply::error(
-            None,
-            code::INVALID_REQUEST,
-            "Bad Request: Mcp-Session-Id header is required",
-            None,
-        );
-        let _ = resp.send_json(400, &[], &body).await;
-        return;
-    };
-    if sessions::get()
-        .check(session, &who.who, crate::resilience::unix_secs())
-        .is_err()
+    if let Err((status, body)) =
+        super::endpoint::named_session(req, who, crate::resilience::unix_secs())
     {
-        let body = reply::error(None, code::INVALID_REQUEST, "Session not found", None);
-        let _ = resp.send_json(404, &[], &body).await;
+        let _ = resp.send_json(status, &[], &body).await;
         return;
     }
     if resp.start_stream(200, &SSE_HEADERS, true).await.is_err() {
