@@ -17,10 +17,11 @@ use super::core;
 use super::endpoint::{Answer, Ctx, Identity, SSE_HEADERS, clip};
 use super::json::{items, members, quoted, string_member};
 use super::lists::visible;
+use super::rounds::{self, Asked, CallRef, Carried};
 use super::supervisor::report_failure;
 use super::upstream::{Era, Event, McpUpstreamError};
 use super::wire::headers::{check_param_headers, param_headers};
-use super::wire::message::{Params, rewrite_params};
+use super::wire::message::{Edit, Params, edit_params, rewrite_params};
 use super::wire::reply::{self, code};
 use crate::config::{ApprovalMode, ResultInjection};
 use crate::gateway::{ApprovalPoll, Opened, open_approval, poll_approval};
@@ -63,6 +64,16 @@ pub async fn tool(
             reply::error(Some(id), code::HEADER_MISMATCH, &text, None),
         );
     }
+    let call = CallRef {
+        method: "tools/call",
+        target: name,
+        args,
+    };
+    let carried = match rounds::open_state(ctx, call, p) {
+        Ok(c) => c,
+        Err(text) => return refused_state(ctx, id, text),
+    };
+    let mut approved = carried.as_ref().is_some_and(|c| c.approved);
     let mut stream = Stream::default();
     if let Some(policy) = ctx.policy.clone() {
         let text = std::str::from_utf8(args).unwrap_or("");
@@ -80,7 +91,7 @@ pub async fn tool(
                 );
             }
         };
-        if checked.approval_required {
+        if checked.approval_required && !approved {
             let binding = Binding {
                 key_id: Some(ctx.who.who.clone()),
                 tool: name.to_owned(),
@@ -90,23 +101,22 @@ pub async fn tool(
             if let Some(answer) = approve(ctx, id, p, &binding, text, &mut stream, resp).await {
                 return answer;
             }
+            approved = true;
         }
     }
     let server = &catalog.servers[tool.server];
     let extra = param_headers(&tool.header_params, args);
-    let upstream_params = rewrite_params(body, p, Some(&tool.original));
-    forward(
-        ctx,
-        id,
-        "tools/call",
-        &upstream_params,
-        tool.server,
-        &extra,
-        stream,
-        resp,
-    )
-    .await
-    .unwrap_or_else(|| server_down(ctx, id, &server.name))
+    let fwd = Forward {
+        call,
+        approved,
+        params: upstream_params(body, p, Some(&tool.original), carried),
+        server: tool.server,
+        extra: &extra,
+        meta: p.meta.clone(),
+    };
+    forward(ctx, id, fwd, stream, resp)
+        .await
+        .unwrap_or_else(|| server_down(ctx, id, &server.name))
 }
 
 pub async fn prompt(
@@ -128,20 +138,26 @@ pub async fn prompt(
             reply::error(Some(id), code::INVALID_PARAMS, &text, None),
         );
     };
-    let upstream_params = rewrite_params(body, p, Some(&prompt.original));
-    let server = prompt.server;
-    forward(
-        ctx,
-        id,
-        "prompts/get",
-        &upstream_params,
-        server,
-        &[],
-        Stream::default(),
-        resp,
-    )
-    .await
-    .unwrap_or_else(|| server_down(ctx, id, &catalog.servers[server].name))
+    let call = CallRef {
+        method: "prompts/get",
+        target: name,
+        args: p.arguments.clone().map_or(b"{}", |r| &body[r]),
+    };
+    let carried = match rounds::open_state(ctx, call, p) {
+        Ok(c) => c,
+        Err(text) => return refused_state(ctx, id, text),
+    };
+    let fwd = Forward {
+        call,
+        approved: false,
+        params: upstream_params(body, p, Some(&prompt.original), carried),
+        server: prompt.server,
+        extra: &[],
+        meta: p.meta.clone(),
+    };
+    forward(ctx, id, fwd, Stream::default(), resp)
+        .await
+        .unwrap_or_else(|| server_down(ctx, id, &catalog.servers[prompt.server].name))
 }
 
 pub async fn resource(
@@ -163,19 +179,54 @@ pub async fn resource(
             reply::error(Some(id), code::INVALID_PARAMS, &text, None),
         );
     };
-    let upstream_params = rewrite_params(body, p, None);
-    forward(
-        ctx,
-        id,
-        "resources/read",
-        &upstream_params,
+    let call = CallRef {
+        method: "resources/read",
+        target: uri,
+        args: b"",
+    };
+    let carried = match rounds::open_state(ctx, call, p) {
+        Ok(c) => c,
+        Err(text) => return refused_state(ctx, id, text),
+    };
+    let fwd = Forward {
+        call,
+        approved: false,
+        params: upstream_params(body, p, None, carried),
         server,
-        &[],
-        Stream::default(),
-        resp,
+        extra: &[],
+        meta: p.meta.clone(),
+    };
+    forward(ctx, id, fwd, Stream::default(), resp)
+        .await
+        .unwrap_or_else(|| server_down(ctx, id, &catalog.servers[server].name))
+}
+
+/// The params that go upstream: the server's own name for the tool or
+/// prompt, and on a retry the server's own `requestState` (or none) in
+/// place of the sealed one; every other member byte-exact.
+fn upstream_params(
+    body: &[u8],
+    p: &Params<'_>,
+    original: Option<&str>,
+    carried: Option<Carried>,
+) -> Vec<u8> {
+    let Some(carried) = carried else {
+        return rewrite_params(body, p, original);
+    };
+    let name = original.map(quoted);
+    let mut edits: Vec<Edit<'_>> = vec![("requestState", carried.upstream.as_deref())];
+    if let Some(n) = &name {
+        edits.push(("name", Some(n)));
+    }
+    edit_params(body, p, &edits)
+}
+
+fn refused_state(ctx: &mut Ctx<'_>, id: &[u8], text: &str) -> Answer {
+    ctx.record.outcome = "refused:request_state".into();
+    Answer::Json(
+        200,
+        reply::error(Some(id), code::INVALID_PARAMS, text, None),
     )
-    .await
-    .unwrap_or_else(|| server_down(ctx, id, &catalog.servers[server].name))
 }
 
 fn invalid(ctx: &mut Ctx<'_>, id: &[u8], what: &str) -> Answer {
@@ -346,20 +397,30 @@ async fn finish(msg: Vec<u8>, stream: &mut Stream, resp: &mut Responder<'_>) -> 
     Answer::Sent
 }
 
-/// Sends one request to server `server` and relays what comes back.
-/// `None` when the server is isolated (or gone from the config).
-#[allow(clippy::too_many_arguments)]
+/// One request on its way to its server.
+struct Forward<'a> {
+    call: CallRef<'a>,
+    /// An approval released the call (in this round or an earlier one).
+    approved: bool,
+    /// The params as they go upstream.
+    params: Vec<u8>,
+    server: usize,
+    extra: &'a [(String, String)],
+    /// The client's `_meta`, where it sits in the body.
+    meta: Option<Range<usize>>,
+}
+
+/// Sends one request to its server and relays what comes back; for a
+/// legacy client, answers the server's `input_required` rounds by asking
+/// the client. `None` when the server is isolated (or gone from the config).
 async fn forward(
     ctx: &mut Ctx<'_>,
     id: &[u8],
-    method: &str,
-    params: &[u8],
-    server: usize,
-    extra: &[(String, String)],
+    mut fwd: Forward<'_>,
     mut stream: Stream,
     resp: &mut Responder<'_>,
 ) -> Option<Answer> {
-    let state = ctx.catalog.servers.get(server).filter(|s| s.up)?;
+    let state = ctx.catalog.servers.get(fwd.server).filter(|s| s.up)?;
     let spec = state.spec.clone()?;
     let name = state.name.clone();
     ctx.record.server = Some(name.clone());
@@ -377,29 +438,73 @@ async fn forward(
             .await,
         );
     };
+    let legacy_client = !ctx.era.modern();
+    if legacy_client && ctx.client_caps != 0 && matches!(client.ready().await, Ok(Era::Modern(_))) {
+        // A modern server asks only what the client declared it can answer.
+        let meta = rounds::meta_with_capabilities(ctx, fwd.meta.clone());
+        fwd.params = edit_params(&fwd.params, &whole(&fwd.params), &[("_meta", Some(&meta))]);
+    }
     // Registered before the request goes: a legacy server that answers
     // only when done has not sent its head while the client cancels.
-    let cancel = (!ctx.era.modern()).then(|| Cancels::register(&ctx.who.who, id));
-    let reserved = client.reserve_id();
-    let outcome = relay(
-        ctx,
-        &client,
-        reserved,
-        method,
-        params,
-        extra,
-        timeout,
-        cancel.as_ref(),
-        &mut stream,
-        resp,
-    )
-    .await;
+    let cancel = legacy_client.then(|| Cancels::register(&ctx.who.who, id));
+    let mut round = 0;
+    let outcome = loop {
+        let reserved = client.reserve_id();
+        let relayed = relay(
+            ctx,
+            &client,
+            reserved,
+            &fwd,
+            timeout,
+            cancel.as_ref(),
+            &mut stream,
+            resp,
+        )
+        .await;
+        let Relayed::Done(m) = &relayed else {
+            break relayed;
+        };
+        let asking = legacy_client
+            .then(|| members(m, 0..m.len(), [b"result"])[0].clone())
+            .flatten()
+            .and_then(|r| rounds::input_required(&m[r]));
+        let Some(ir) = asking else {
+            break relayed;
+        };
+        round += 1;
+        ctx.record.events.push(format!("input_required:{round}"));
+        if round > rounds::MAX_ROUNDS {
+            let text = format!(
+                "The server still needed input after {} rounds; the call was abandoned.",
+                rounds::MAX_ROUNDS
+            );
+            break Relayed::Refused(text);
+        }
+        let asking = Asking {
+            timeout,
+            cancel: cancel.as_ref(),
+        };
+        match ask_client(ctx, &ir, asking, &mut stream, resp).await {
+            Ok(responses) => {
+                let state = ir.state.as_deref();
+                let edits = [
+                    ("inputResponses", Some(&responses[..])),
+                    ("requestState", state),
+                ];
+                fwd.params = edit_params(&fwd.params, &whole(&fwd.params), &edits);
+            }
+            Err(end) => break end,
+        }
+    };
     if let Some(c) = &cancel {
         c.unregister();
     }
     match outcome {
         Relayed::Failed(e) => Some(failed(ctx, id, &name, &e, &mut stream, resp).await),
-        Relayed::Done(m) => Some(finish(answer(ctx, id, method, &m), &mut stream, resp).await),
+        Relayed::Done(m) => Some(finish(answer(ctx, id, &fwd, &m), &mut stream, resp).await),
+        Relayed::Refused(text) => {
+            Some(tool_error(ctx, id, "refused:input_required", &text, &mut stream, resp).await)
+        }
         Relayed::Cancelled(upstream_id) => {
             ctx.record.outcome = "cancelled".into();
             // A modern server learns of it from the closed stream; a legacy
@@ -424,6 +529,14 @@ async fn forward(
     }
 }
 
+/// `Params` spanning all of `params` (an object the gateway wrote).
+fn whole(params: &[u8]) -> Params<'static> {
+    Params {
+        span: 0..params.len(),
+        ..Params::default()
+    }
+}
+
 /// How a forwarded request ended.
 enum Relayed {
     Done(Vec<u8>),
@@ -431,25 +544,29 @@ enum Relayed {
     /// By the client; the id to name in `notifications/cancelled` to an
     /// HTTP server (a stdio process is told by the dropped exchange).
     Cancelled(Option<u64>),
+    /// The server's questions could not be put to the client: why.
+    Refused(String),
 }
 
 /// Sends the request and relays the server's notifications until its
-/// answer, the client's cancellation, or the client leaving.
+/// answer, the client's cancellation, or the client leaving. A request of
+/// the server's own (a 2025-era server eliciting mid-call) is put to a
+/// legacy client that can answer it, and its answer goes back; otherwise
+/// the server is told the client cannot answer.
 #[allow(clippy::too_many_arguments)]
 async fn relay(
     ctx: &mut Ctx<'_>,
     client: &super::upstream::Client,
     reserved: Option<u64>,
-    method: &str,
-    params: &[u8],
-    extra: &[(String, String)],
+    fwd: &Forward<'_>,
     timeout: Duration,
     cancel: Option<&CancelEntry>,
     stream: &mut Stream,
     resp: &mut Responder<'_>,
 ) -> Relayed {
+    let method = fwd.call.method;
     let sent = monoio::select! {
-        r = client.call_as(reserved, method, params, extra, timeout) => r,
+        r = client.call_as(reserved, method, &fwd.params, fwd.extra, timeout) => r,
         _ = cancelled(cancel) => return Relayed::Cancelled(reserved),
         _ = resp.client_closed() => return Relayed::Cancelled(reserved),
     };
@@ -458,17 +575,23 @@ async fn relay(
         Err(e) => return Relayed::Failed(e),
     };
     loop {
+        // Only ever raced against what ends the relay: reading the stream
+        // is not cancel-safe.
         let event = monoio::select! {
             ev = exchange.next() => ev,
             _ = cancelled(cancel) => return Relayed::Cancelled(reserved),
             _ = resp.client_closed() => return Relayed::Cancelled(reserved),
         };
         match event {
+            Ok(Event::Message(m)) if is_request(&m) => {
+                let asked = Asking { timeout, cancel };
+                if !server_request(ctx, client, &m, asked, stream, resp).await {
+                    return Relayed::Cancelled(reserved);
+                }
+            }
             Ok(Event::Message(m)) => {
                 if ctx.accepts_sse && is_notification(&m) && stream.start(resp).await {
-                    let mut event = Vec::with_capacity(m.len() + 24);
-                    reply::sse_event(&m, &mut event);
-                    if resp.send_chunk(&event).await.is_err() {
+                    if !send_event(&m, resp).await {
                         return Relayed::Cancelled(reserved);
                     }
                 } else {
@@ -479,6 +602,168 @@ async fn relay(
             Err(e) => return Relayed::Failed(e),
         }
     }
+}
+
+async fn send_event(msg: &[u8], resp: &mut Responder<'_>) -> bool {
+    let mut event = Vec::with_capacity(msg.len() + 24);
+    reply::sse_event(msg, &mut event);
+    resp.send_chunk(&event).await.is_ok()
+}
+
+/// How long a request put to the client may wait, and what ends it early.
+#[derive(Clone, Copy)]
+struct Asking<'a> {
+    timeout: Duration,
+    cancel: Option<&'a CancelEntry>,
+}
+
+/// A server's own request mid-call, answered before the relay reads on
+/// (the server waits for it too): `false` when the client is gone.
+async fn server_request(
+    ctx: &mut Ctx<'_>,
+    client: &super::upstream::Client,
+    m: &[u8],
+    asking: Asking<'_>,
+    stream: &mut Stream,
+    resp: &mut Responder<'_>,
+) -> bool {
+    let [id, method] = members(m, 0..m.len(), [b"id", b"method"]);
+    let Some(upstream_id) = id.map(|r| &m[r]) else {
+        return true;
+    };
+    let method = method
+        .and_then(|r| super::json::string(m, r))
+        .unwrap_or_default()
+        .into_owned();
+    if method == "ping" {
+        let _ = client.respond(&reply::result(upstream_id, b"{}")).await;
+        return true;
+    }
+    let refusal = match rounds::needed_capability(m) {
+        _ if ctx.era.modern() => Some(
+            "The client speaks 2026-07-28, where a server asks for input in an input_required result; a request made mid-call cannot reach it",
+        ),
+        None => Some("The gateway does not put this request to clients"),
+        Some(cap) if ctx.client_caps & cap == 0 => {
+            Some("The client did not declare this capability at initialize")
+        }
+        Some(_) if !ctx.accepts_sse => Some(
+            "The client's request does not accept text/event-stream, the only way to ask it mid-call",
+        ),
+        Some(_) => None,
+    };
+    if let Some(text) = refusal {
+        ctx.record
+            .events
+            .push(format!("refused_server_request:{method}"));
+        let _ = client
+            .respond(&rounds::refusal(upstream_id, code::METHOD_NOT_FOUND, text))
+            .await;
+        return true;
+    }
+    ctx.record.events.push(format!("asked_client:{method}"));
+    let asked = Asked::open(ctx.who);
+    if !stream.start(resp).await || !send_event(&asked.message(m), resp).await {
+        return false;
+    }
+    let answer = match wait_for(&asked, asking, resp).await {
+        Waited::Answer(a) => rounds::reanswer(&a, upstream_id),
+        Waited::TimedOut => rounds::refusal(
+            upstream_id,
+            code::INTERNAL_ERROR,
+            "The client did not answer in time",
+        ),
+        Waited::Gone => return false,
+    };
+    let _ = client.respond(&answer).await;
+    true
+}
+
+enum Waited {
+    Answer(Vec<u8>),
+    TimedOut,
+    Gone,
+}
+
+/// Waits for the client's answer to `asked`, polled: it may arrive on
+/// another core.
+async fn wait_for(asked: &Asked, asking: Asking<'_>, resp: &mut Responder<'_>) -> Waited {
+    let deadline = Instant::now() + asking.timeout;
+    loop {
+        if let Some(answer) = asked.take() {
+            return Waited::Answer(answer);
+        }
+        if Instant::now() >= deadline {
+            return Waited::TimedOut;
+        }
+        let gone = monoio::select! {
+            _ = monoio::time::sleep(Duration::from_millis(10)) => false,
+            _ = cancelled(asking.cancel) => true,
+            _ = resp.client_closed() => true,
+        };
+        if gone {
+            return Waited::Gone;
+        }
+    }
+}
+
+/// Puts an `input_required` result's requests to a legacy client on the
+/// call's SSE stream and waits for every answer: the `inputResponses`
+/// object the retry carries.
+async fn ask_client(
+    ctx: &mut Ctx<'_>,
+    ir: &rounds::InputRequired,
+    asking: Asking<'_>,
+    stream: &mut Stream,
+    resp: &mut Responder<'_>,
+) -> Result<Vec<u8>, Relayed> {
+    if !ctx.accepts_sse {
+        return Err(Relayed::Refused(
+            "The server needs input from the client, which can only be asked on a text/event-stream response; this request does not accept one.".into(),
+        ));
+    }
+    for (_, request) in &ir.requests {
+        let cap = rounds::needed_capability(request);
+        if cap.is_none_or(|c| ctx.client_caps & c == 0) {
+            return Err(Relayed::Refused(
+                "The server needs input of a kind this client did not declare it can give at initialize.".into(),
+            ));
+        }
+    }
+    let mut asked = Vec::with_capacity(ir.requests.len());
+    for (_, request) in &ir.requests {
+        let a = Asked::open(ctx.who);
+        if !stream.start(resp).await || !send_event(&a.message(request), resp).await {
+            return Err(Relayed::Cancelled(None));
+        }
+        asked.push(a);
+    }
+    let mut out = b"{".to_vec();
+    for (i, ((key, _), a)) in ir.requests.iter().zip(&asked).enumerate() {
+        let answer = match wait_for(a, asking, resp).await {
+            Waited::Answer(answer) => answer,
+            Waited::TimedOut => {
+                return Err(Relayed::Refused(
+                    "The client did not answer the server's request for input in time.".into(),
+                ));
+            }
+            Waited::Gone => return Err(Relayed::Cancelled(None)),
+        };
+        let result = rounds::outcome(&answer).map_err(|e| {
+            Relayed::Refused(format!(
+                "The client answered the server's request for input with an error: {}",
+                clip(&e)
+            ))
+        })?;
+        if i > 0 {
+            out.push(b',');
+        }
+        out.extend_from_slice(&quoted(key));
+        out.push(b':');
+        out.extend_from_slice(&answer[result]);
+    }
+    out.push(b'}');
+    Ok(out)
 }
 
 async fn failed(
@@ -512,13 +797,24 @@ fn is_notification(m: &[u8]) -> bool {
     method.is_some() && id.is_none()
 }
 
+fn is_request(m: &[u8]) -> bool {
+    let [method, id] = members(m, 0..m.len(), [b"method", b"id"]);
+    method.is_some() && id.is_some()
+}
+
 /// The client's answer from the server's final message: the client's id,
-/// the result (checked for injected instructions) or the error as sent.
-fn answer(ctx: &mut Ctx<'_>, id: &[u8], method: &str, m: &[u8]) -> Vec<u8> {
+/// the result (checked for injected instructions; an `input_required`
+/// one with its state sealed) or the error as sent.
+fn answer(ctx: &mut Ctx<'_>, id: &[u8], fwd: &Forward<'_>, m: &[u8]) -> Vec<u8> {
+    let method = fwd.call.method;
     let [result, error] = members(m, 0..m.len(), [b"result", b"error"]);
     match (result, error) {
         (Some(r), _) => {
             let mut result = m[r].to_vec();
+            if ctx.era.modern() && rounds::is_input_required(&result) {
+                ctx.record.outcome = "input_required".into();
+                return reply::result(id, &rounds::sealed(ctx, fwd.call, fwd.approved, &result));
+            }
             if method == "tools/call" && result_is_error(&result) {
                 ctx.record.outcome = "tool_error".into();
             }

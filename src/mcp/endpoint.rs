@@ -17,11 +17,12 @@ use super::catalog::{self, Catalog};
 use super::listen;
 use super::lists;
 use super::record::{McpRecord, record};
+use super::rounds;
 use super::sessions::{self, Refused};
 use super::wire::headers::check_modern;
 use super::wire::message::{self, Kind, Message, Params};
 use super::wire::reply::{self, code};
-use super::wire::session::Claims;
+use super::wire::session::{Claims, caps};
 use super::wire::version;
 use crate::guard::tools::ToolPolicy;
 use crate::server::{Request, Responder};
@@ -63,6 +64,10 @@ pub struct Ctx<'r> {
     pub params_range: Option<std::ops::Range<usize>>,
     pub who: &'r Identity,
     pub era: ClientEra,
+    /// A legacy session's client capabilities ([`caps`] bits): what the
+    /// gateway may ask it mid-call. Nothing for a modern client, which
+    /// answers `input_required` results itself.
+    pub client_caps: u8,
     pub accepts_sse: bool,
     pub policy: Option<Arc<ToolPolicy>>,
     pub catalog: Arc<Catalog>,
@@ -139,7 +144,7 @@ async fn post(
             return;
         }
     };
-    let era = match era_of(req, body, &msg, params.as_ref(), who) {
+    let (era, client_caps) = match era_of(req, body, &msg, params.as_ref(), who) {
         Ok(era) => era,
         Err(Refusal {
             status,
@@ -163,6 +168,7 @@ async fn post(
         if msg.method.as_deref() == Some("notifications/cancelled") {
             call::cancel_from_client(body, msg.params.clone(), who);
         }
+        rounds::answer_from_client(body, &msg, who);
         let _ = resp.send(202, &[], b"").await;
         return;
     }
@@ -182,6 +188,7 @@ async fn post(
         params_range: msg.params.clone(),
         who,
         era,
+        client_caps,
         accepts_sse: accepts(req, "text/event-stream"),
         policy,
         catalog: catalog::current(),
@@ -197,7 +204,12 @@ async fn post(
     let answer = dispatch(&mut ctx, method, id, body, params.as_ref(), resp).await;
     let session_header = match (method, &ctx.era) {
         ("initialize", ClientEra::Legacy(v)) => {
-            sessions::get().open(&who.who, v, crate::resilience::unix_secs())
+            let caps = msg
+                .params
+                .clone()
+                .and_then(|r| super::json::members(body, r, [b"capabilities"])[0].clone())
+                .map_or(0, |c| caps::of(&body[c]));
+            sessions::get().open(&who.who, v, caps, crate::resilience::unix_secs())
         }
         _ => None,
     };
@@ -284,7 +296,7 @@ fn era_of(
     msg: &Message<'_>,
     params: Option<&Params<'_>>,
     who: &Identity,
-) -> Result<ClientEra, Refusal> {
+) -> Result<(ClientEra, u8), Refusal> {
     let in_meta = params.and_then(|p| p.protocol_version.as_deref());
     if let Some(requested) = in_meta {
         let Some(v) = version::supported(requested).filter(|v| version::MODERN.contains(v)) else {
@@ -296,7 +308,7 @@ fn era_of(
         };
         check_modern(|h| req.header(h), msg, params)
             .map_err(|text| refuse(400, msg.id, code::HEADER_MISMATCH, &text))?;
-        return Ok(ClientEra::Modern(v));
+        return Ok((ClientEra::Modern(v), 0));
     }
     if msg.method.as_deref() == Some("initialize") {
         let asked = msg
@@ -304,7 +316,7 @@ fn era_of(
             .clone()
             .and_then(|r| super::json::string_member(body, r, b"protocolVersion"));
         let asked = asked.as_deref().unwrap_or("2025-03-26");
-        return Ok(ClientEra::Legacy(version::negotiate_legacy(asked)));
+        return Ok((ClientEra::Legacy(version::negotiate_legacy(asked)), 0));
     }
     let Some(session) = req.header_str("mcp-session-id") else {
         return Err(refuse(
@@ -327,7 +339,7 @@ fn era_of(
         );
         return Err(refuse(400, msg.id, code::INVALID_REQUEST, &text));
     }
-    Ok(ClientEra::Legacy(claims.version))
+    Ok((ClientEra::Legacy(claims.version), claims.caps))
 }
 
 fn refusal_text(r: Refused) -> &'static str {

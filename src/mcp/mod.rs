@@ -13,6 +13,7 @@ mod json;
 mod listen;
 mod lists;
 mod record;
+mod rounds;
 mod sessions;
 mod shared;
 pub mod supervisor;

@@ -12,9 +12,13 @@ use rustc_hash::FxHashMap;
 
 use super::shared::Shared;
 use super::wire::session::{Claims, Signer, subject_of};
+use super::wire::state::StateSigner;
 
 pub struct Sessions {
     signer: Signer,
+    /// Seals multi-round-trip `requestState`s under the same secret, so a
+    /// retry is served on any core and instance that serves the session.
+    states: StateSigner,
     ttl_s: u64,
     /// Ended sessions' nonces → when they would have expired.
     ended: ArcSwap<FxHashMap<[u8; 12], u64>>,
@@ -34,9 +38,10 @@ pub enum Refused {
 }
 
 impl Sessions {
-    pub fn new(signer: Signer, ttl_s: u64) -> Sessions {
+    pub fn new(secret: &[u8], ttl_s: u64) -> Sessions {
         Sessions {
-            signer,
+            signer: Signer::new(secret),
+            states: StateSigner::new(secret),
             ttl_s,
             ended: ArcSwap::from_pointee(FxHashMap::default()),
             unshared: Mutex::new(Vec::new()),
@@ -45,12 +50,13 @@ impl Sessions {
     }
 
     /// A new session for `who` (the key's id, or the OAuth subject).
-    pub fn open(&self, who: &str, version: &'static str, now_s: u64) -> Option<String> {
+    pub fn open(&self, who: &str, version: &'static str, caps: u8, now_s: u64) -> Option<String> {
         let mut nonce = [0u8; 12];
         fill_random(&mut nonce);
         self.signer.mint(&Claims {
             subject: subject_of(who),
             version,
+            caps,
             created_s: now_s,
             nonce,
         })
@@ -69,6 +75,11 @@ impl Sessions {
             return Err(Refused::OtherKey);
         }
         Ok(claims)
+    }
+
+    /// The sealer of multi-round-trip request states.
+    pub fn states(&self) -> &StateSigner {
+        &self.states
     }
 
     /// Ends a session; later requests with it get 404.
@@ -164,7 +175,7 @@ fn build(config: &crate::config::Config) -> Sessions {
     let secret = configured
         .or_else(from_redis)
         .unwrap_or_else(|| ours.to_vec());
-    let mut sessions = Sessions::new(Signer::new(&secret), mcp.session_ttl_secs);
+    let mut sessions = Sessions::new(&secret, mcp.session_ttl_secs);
     sessions.shared = shared;
     sessions
 }
@@ -175,8 +186,8 @@ mod tests {
 
     #[test]
     fn a_session_serves_only_its_key_until_it_ends_or_expires() {
-        let s = Sessions::new(Signer::new(b"secret"), 100);
-        let id = s.open("key-a", "2025-11-25", 1000).unwrap();
+        let s = Sessions::new(b"secret", 100);
+        let id = s.open("key-a", "2025-11-25", 0, 1000).unwrap();
         assert_eq!(s.check(&id, "key-a", 1050).unwrap().version, "2025-11-25");
         assert_eq!(s.check(&id, "key-b", 1050).unwrap_err(), Refused::OtherKey);
         assert_eq!(s.check(&id, "key-a", 1100).unwrap_err(), Refused::Expired);
@@ -187,17 +198,17 @@ mod tests {
         let claims = s.check(&id, "key-a", 1050).unwrap();
         s.end(&claims, 1050);
         assert_eq!(s.check(&id, "key-a", 1051).unwrap_err(), Refused::Ended);
-        let other = s.open("key-a", "2025-11-25", 1000).unwrap();
+        let other = s.open("key-a", "2025-11-25", 0, 1000).unwrap();
         assert!(s.check(&other, "key-a", 1051).is_ok());
     }
 
     #[test]
     fn another_instance_with_the_same_secret_accepts_the_session() {
-        let a = Sessions::new(Signer::new(b"shared"), 100);
-        let b = Sessions::new(Signer::new(b"shared"), 100);
-        let id = a.open("k", "2025-06-18", 5).unwrap();
+        let a = Sessions::new(b"shared", 100);
+        let b = Sessions::new(b"shared", 100);
+        let id = a.open("k", "2025-06-18", 0, 5).unwrap();
         assert!(b.check(&id, "k", 6).is_ok());
-        let c = Sessions::new(Signer::new(b"other"), 100);
+        let c = Sessions::new(b"other", 100);
         assert_eq!(c.check(&id, "k", 6).unwrap_err(), Refused::Unknown);
     }
 }

@@ -1,13 +1,16 @@
 """The MCP gateway at /mcp as the official MCP Python SDK sees it, with
 SDK-built upstreams behind it: alpha (Streamable HTTP, both eras), beta
-(Streamable HTTP, 2025 era only, JSON answers) and gamma (stdio, one
-process per key). Negotiation in both eras, the legacy session rules,
+(Streamable HTTP, 2025 era only, JSON answers), delta (2025 era only, asks
+for input mid-call) and gamma (stdio, one process per key). Negotiation in both eras, the legacy session rules,
 federation (prefixes, pages, a name shortened to 64), per-key policy (a
 filtered list, a confined path that never reaches the upstream), approvals
 (approve, deny, expire, bound to the arguments and single-use, blocking and
 non-blocking), a pinned definition changed under the gateway, a killed
 upstream isolated and back, 50 concurrent calls over 5 sessions, progress
-as it happens, resources and prompts.
+as it happens, resources and prompts; a server's request for input
+(2026-07-28 `input_required` rounds, a 2025 server's mid-call request)
+reaching a client of either era, with the round's state sealed to the
+caller and the call.
 
 The `direct` tests talk to the upstreams without the gateway: they prove
 the upstreams and the harness, so a failure elsewhere is the gateway's."""
@@ -22,6 +25,7 @@ import uuid
 
 import anyio
 import httpx2
+import mcp_types
 import pytest
 from mcp import Client, MCPError, StdioServerParameters
 from mcp.client.subscriptions import ToolsListChanged
@@ -53,13 +57,15 @@ def upstreams(tmp_path_factory):
     d = tmp_path_factory.mktemp("mcp-upstreams")
     alpha = h.Upstream("alpha_http.py", d)
     beta = h.Upstream("beta_http.py", d, "--legacy-only", "--json-response")
+    delta = h.Upstream("delta_http.py", d, "--legacy-only")
     try:
-        for u in (alpha.launch(), beta.launch()):
+        for u in (alpha.launch(), beta.launch(), delta.launch()):
             u.ready()
-        yield types.SimpleNamespace(alpha=alpha, beta=beta)
+        yield types.SimpleNamespace(alpha=alpha, beta=beta, delta=delta)
     finally:
         alpha.stop()
         beta.stop()
+        delta.stop()
 
 
 @pytest.fixture(scope="module")
@@ -76,7 +82,7 @@ def echo_pin(alpha_tools):
 @contextlib.contextmanager
 def gateway(driver, upstreams, echo_pin, approvals):
     def config(mock, d):
-        return h.gateway_config(mock, d, upstreams.alpha, upstreams.beta, echo_pin, approvals)
+        return h.gateway_config(mock, d, upstreams.alpha, upstreams.beta, upstreams.delta, echo_pin, approvals)
 
     with mock_and_gateway(driver, "tollgate-sdk-mcp-", config, {"GAMMA_TOKEN": h.GAMMA_TOKEN}) as (_, gw):
         base = f"http://{gw.addr}"
@@ -148,7 +154,7 @@ async def test_direct_alpha_speaks_both_eras(upstreams, mode):
     version = MODERN if mode == "auto" else HANDSHAKE
     async with Client(alpha.url, mode=mode, cache=None) as c:
         assert c.protocol_version == version
-        assert {t.name for t in (await c.list_tools()).tools} == {"echo", "read_file", "slow", "fail", "transfer"}
+        assert {t.name for t in (await c.list_tools()).tools} == {"echo", "read_file", "slow", "fail", "transfer", "confirm"}
         word = fresh()
         assert h.text_of(await c.call_tool("echo", {"text": word})) == word
         failed = await c.call_tool("fail", {})
@@ -594,6 +600,107 @@ async def test_a_stdio_process_per_key(gw):
     assert full["pid"] == again["pid"], "one key keeps its process"
     assert ops["pid"] != full["pid"], "two keys never share one"
     assert full["token_set"] and ops["token_set"], "the env reference reached the process"
+
+
+# ---- input from the client mid-call (elicitation) ----
+
+
+def elicited_answers(ok=True):
+    """An elicitation callback answering `ok`, and the messages it was asked."""
+    asked = []
+
+    async def on_elicit(context, params):
+        asked.append(params.message)
+        return mcp_types.ElicitResult(action="accept", content={"ok": ok})
+
+    return asked, on_elicit
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_modern_servers_input_request_reaches_a_client_of_either_era(gw, upstreams, mode):
+    """Alpha is spoken to in 2026-07-28: it answers `input_required`. A
+    modern client gets the round and retries; a 2025 client is asked the
+    same question as a request on its call's stream."""
+    action = f"deploy-{fresh()}"
+    asked, on_elicit = elicited_answers()
+    async with client(gw, mode=mode, elicitation_callback=on_elicit) as c:
+        result = await c.call_tool("alpha-confirm", {"action": action})
+    assert not result.is_error, h.text_of(result)
+    assert h.text_of(result) == f"{action}: confirmed"
+    assert asked == [f"Go ahead with {action}?"]
+    reached = [e for e in upstreams.alpha.calls("confirm") if e["args"]["action"] == action]
+    assert [(e["version"], e["args"]["ok"]) for e in reached] == [(MODERN, True)]
+
+
+@pytest.mark.parametrize("mode", MODES)
+async def test_a_2025_servers_mid_call_request(gw, upstreams, mode):
+    """Delta (2025 era) asks with a request of its own mid-call: a 2025
+    client is asked and its answer goes back; a 2026-07-28 client cannot
+    be asked that way, and the call ends with an error rather than hang."""
+    action = f"rollback-{fresh()}"
+    asked, on_elicit = elicited_answers(ok=False)
+    async with client(gw, mode=mode, elicitation_callback=on_elicit) as c:
+        with anyio.fail_after(h.CHANGE_DEADLINE):
+            if mode == LEGACY:
+                result = await c.call_tool("delta-confirm", {"action": action})
+            else:
+                assert await refused(c.call_tool("delta-confirm", {"action": action}))
+    reached = [e for e in upstreams.delta.calls("confirm") if e["args"]["action"] == action]
+    if mode == LEGACY:
+        assert h.text_of(result) == f"{action}: declined"
+        assert asked == [f"Go ahead with {action}?"]
+        assert [(e["version"], e["args"]["ok"]) for e in reached] == [(HANDSHAKE, False)]
+    else:
+        assert asked == [] and reached == []
+
+
+async def test_a_rounds_state_is_sealed_to_its_caller_and_call(gw, upstreams):
+    """The `requestState` a modern client is given is the gateway's seal
+    over the server's: another key, other arguments or a changed byte are
+    refused before anything reaches the server; the sealed one is served."""
+    action = f"scale-{fresh()}"
+    headers = {
+        "authorization": f"Bearer {FULL_KEY}",
+        "accept": "application/json, text/event-stream",
+        "mcp-protocol-version": MODERN,
+        "mcp-method": "tools/call",
+        "mcp-name": "alpha-confirm",
+    }
+    meta = {
+        "io.modelcontextprotocol/protocolVersion": MODERN,
+        "io.modelcontextprotocol/clientCapabilities": {"elicitation": {"form": {}}},
+        "io.modelcontextprotocol/clientInfo": {"name": "raw", "version": "1"},
+    }
+
+    def call(n, key=FULL_KEY, args=None, **extra):
+        params = {"name": "alpha-confirm", "arguments": args or {"action": action}, "_meta": meta, **extra}
+        body = {"jsonrpc": "2.0", "id": n, "method": "tools/call", "params": params}
+        r = httpx2.post(gw.mcp, json=body, headers={**headers, "authorization": f"Bearer {key}"}, timeout=30)
+        text = r.text
+        if r.headers.get("content-type", "").startswith("text/event-stream"):
+            text = [line[5:].strip() for line in text.splitlines() if line.startswith("data:")][-1]
+        return json.loads(text)
+
+    first = call(1)["result"]
+    assert first["resultType"] == "input_required", first
+    (key, request), = first["inputRequests"].items()
+    assert request["method"] == "elicitation/create"
+    state = first["requestState"]
+    assert state.startswith("tg1.")
+    answers = {key: {"action": "accept", "content": {"ok": True}}}
+
+    def refused(reply):
+        return "error" in reply and "requestState" in reply["error"]["message"]
+
+    flipped = state[:-2] + ("A" if state[-2] != "A" else "B") + state[-1]
+    assert refused(call(2, OPS_KEY, inputResponses=answers, requestState=state))
+    assert refused(call(3, args={"action": action + "!"}, inputResponses=answers, requestState=state))
+    assert refused(call(4, inputResponses=answers, requestState=flipped))
+    assert refused(call(5, inputResponses=answers, requestState="made-up"))
+    assert not [e for e in upstreams.alpha.calls("confirm") if e["args"]["action"].startswith(action)]
+    done = call(6, inputResponses=answers, requestState=state)["result"]
+    assert done["resultType"] == "complete" and done["content"][0]["text"] == f"{action}: confirmed"
+    assert [e["args"]["ok"] for e in upstreams.alpha.calls("confirm") if e["args"]["action"] == action] == [True]
 
 
 # ---- changes under the gateway (these disturb an upstream, so they run last) ----

@@ -120,6 +120,14 @@ impl Client {
         }
     }
 
+    /// Sends the answer to a request the server made mid-call.
+    pub async fn respond(&self, message: &[u8]) -> Result<(), McpUpstreamError> {
+        match &self.transport {
+            Transport::Http(h) => h.respond(message).await,
+            Transport::Stdio(s) => s.respond(message).await,
+        }
+    }
+
     /// Change notifications: legacy HTTP opens the session's GET stream
     /// (`Unsupported` on 405); modern opens `subscriptions/listen` opted in
     /// to tool, prompt and resource list changes; legacy stdio hears every

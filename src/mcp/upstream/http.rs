@@ -227,6 +227,17 @@ impl HttpClient {
         expect_accepted(resp, deadline).await
     }
 
+    /// Sends a message that is not a request (a client's answer to the
+    /// server's own request), expecting 202.
+    pub(super) async fn respond(&self, message: &[u8]) -> Result<(), McpUpstreamError> {
+        let deadline = Instant::now() + self.timeout;
+        let era = self.ready(deadline).await?;
+        let resp = self
+            .post(message, headers_for(era, "", None), &[], deadline)
+            .await?;
+        expect_accepted(resp, deadline).await
+    }
+
     /// Change notifications: the session's GET stream (legacy), or a
     /// `subscriptions/listen` stream opted in to every list change (modern).
     pub(super) async fn listen(&self) -> Result<HttpListener, McpUpstreamError> {

@@ -18,9 +18,14 @@ pub fn discover_params() -> Vec<u8> {
     super::message::with_modern_meta(b"{}").unwrap_or_default()
 }
 
+/// The gateway offers a 2025-era server what any of its clients may
+/// answer mid-call; a request to a client that cannot is refused per call.
+const LEGACY_CAPABILITIES: &str =
+    r#"{"elicitation":{"form":{},"url":{}},"sampling":{},"roots":{}}"#;
+
 pub fn initialize_params() -> Vec<u8> {
     format!(
-        "{{\"protocolVersion\":\"{LEGACY_OFFER}\",\"capabilities\":{{}},\"clientInfo\":{CLIENT_INFO}}}"
+        "{{\"protocolVersion\":\"{LEGACY_OFFER}\",\"capabilities\":{LEGACY_CAPABILITIES},\"clientInfo\":{CLIENT_INFO}}}"
     )
     .into_bytes()
 }

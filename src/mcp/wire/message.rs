@@ -180,6 +180,8 @@ pub struct Params<'a> {
     pub approval: Option<Cow<'a, str>>,
     /// `io.modelcontextprotocol/logLevel`.
     pub log_level: Option<Cow<'a, str>>,
+    /// `requestState` (a multi-round-trip retry): the raw string token.
+    pub request_state: Option<Range<usize>>,
 }
 
 pub const PROTOCOL_VERSION_KEY: &str = "io.modelcontextprotocol/protocolVersion";
@@ -211,6 +213,11 @@ pub fn params(body: &[u8], params: Range<usize>) -> Result<Params<'_>, WireError
         "arguments",
         "params.arguments must be an object",
     )?;
+    out.request_state = match json::find(&members, "requestState") {
+        Some(m) if json::shape(body, &m.value) == Shape::String => Some(m.value.clone()),
+        Some(_) => return Err(invalid("params.requestState must be a string")),
+        None => None,
+    };
     out.meta = object_member(body, &members, "_meta", "params._meta must be an object")?;
     if let Some(meta) = out.meta.clone() {
         read_meta(body, meta, &mut out)?;
@@ -312,7 +319,10 @@ pub fn meta_without_protocol_keys(meta_json: &[u8]) -> Vec<u8> {
 /// The `params` object's bytes with `name` set to `new_name` (`None` keeps
 /// it), every other member (`arguments` above all) byte-exact.
 pub fn rewrite_params(body: &[u8], params: &Params<'_>, new_name: Option<&str>) -> Vec<u8> {
-    rewrite(body, params, new_name, None)
+    match new_name {
+        Some(name) => edit_params(body, params, &[("name", Some(&quoted(name)))]),
+        None => edit_params(body, params, &[]),
+    }
 }
 
 /// [`rewrite_params`], and `_meta` replaced by `meta` (an object's bytes);
@@ -323,51 +333,57 @@ pub fn rewrite_params_with_meta(
     new_name: Option<&str>,
     meta: Option<&[u8]>,
 ) -> Vec<u8> {
-    rewrite(body, params, new_name, Some(meta))
+    let name = new_name.map(quoted);
+    let mut edits: Vec<Edit<'_>> = Vec::with_capacity(2);
+    if let Some(n) = &name {
+        edits.push(("name", Some(n)));
+    }
+    edits.push(("_meta", meta));
+    edit_params(body, params, &edits)
 }
 
-fn rewrite(
-    body: &[u8],
-    params: &Params<'_>,
-    new_name: Option<&str>,
-    meta: Option<Option<&[u8]>>,
-) -> Vec<u8> {
+/// One change to `params`: member `key` set to `value` (raw JSON) where it
+/// stands (appended when absent), or dropped when `value` is `None`.
+pub type Edit<'e> = (&'e str, Option<&'e [u8]>);
+
+/// The `params` object's bytes with `edits` made, every other member
+/// byte-exact.
+pub fn edit_params(body: &[u8], params: &Params<'_>, edits: &[Edit<'_>]) -> Vec<u8> {
     let members = json::members(body, params.span.clone()).unwrap_or_default();
-    let mut out = Vec::with_capacity(params.span.len() + 32);
+    let extra: usize = edits
+        .iter()
+        .map(|(k, v)| k.len() + v.map_or(0, <[u8]>::len) + 4)
+        .sum();
+    let mut out = Vec::with_capacity(params.span.len() + extra);
     out.push(b'{');
-    let (mut name_done, mut meta_done) = (new_name.is_none(), meta.is_none());
+    let mut done = vec![false; edits.len()];
     for m in &members {
-        if let (Some(name), "name") = (new_name, m.key.as_ref()) {
-            if !name_done {
-                push_key(&mut out, "name");
-                write_str(&mut out, name);
-                name_done = true;
+        match edits.iter().position(|(k, _)| *k == m.key.as_ref()) {
+            Some(i) if !done[i] => {
+                if let Some(value) = edits[i].1 {
+                    push_key(&mut out, edits[i].0);
+                    out.extend_from_slice(value);
+                }
+                done[i] = true;
             }
-        } else if let (Some(meta), "_meta") = (meta, m.key.as_ref()) {
-            if !meta_done {
-                push_meta(&mut out, meta);
-                meta_done = true;
-            }
-        } else {
-            push_member(&mut out, body, m);
+            Some(_) => {}
+            None => push_member(&mut out, body, m),
         }
     }
-    if let (false, Some(name)) = (name_done, new_name) {
-        push_key(&mut out, "name");
-        write_str(&mut out, name);
-    }
-    if let (false, Some(meta)) = (meta_done, meta) {
-        push_meta(&mut out, meta);
+    for (i, (key, value)) in edits.iter().enumerate() {
+        if let (false, Some(value)) = (done[i], value) {
+            push_key(&mut out, key);
+            out.extend_from_slice(value);
+        }
     }
     out.push(b'}');
     out
 }
 
-fn push_meta(out: &mut Vec<u8>, meta: Option<&[u8]>) {
-    if let Some(meta) = meta {
-        push_key(out, "_meta");
-        out.extend_from_slice(meta);
-    }
+fn quoted(s: &str) -> Vec<u8> {
+    let mut out = Vec::with_capacity(s.len() + 2);
+    write_str(&mut out, s);
+    out
 }
 
 /// Appends `"key":` after a comma when a member precedes it.

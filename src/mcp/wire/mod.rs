@@ -1,6 +1,6 @@
 //! MCP's wire text, free of I/O: JSON-RPC messages, protocol versions and
 //! eras, the Streamable HTTP request headers, federated names, cursors and
-//! signed session ids.
+//! signed session ids and request states.
 
 pub mod cursor;
 pub mod headers;
@@ -9,6 +9,7 @@ pub mod message;
 pub mod names;
 pub mod reply;
 pub mod session;
+pub mod state;
 pub mod version;
 
 pub use message::WireError;

@@ -3,8 +3,9 @@
 //! verifies one without a shared store.
 //!
 //! Layout, base64url without padding (72 characters): a format byte, the
-//! 16-byte subject, the version's index, `created_s` (u64 big-endian), a
-//! 12-byte nonce, then HMAC-SHA256 of all that cut to 16 bytes.
+//! 16-byte subject, the version's index, the client's capabilities (a
+//! [`caps`] bit set), `created_s` (u64 big-endian), a 12-byte nonce, then
+//! HMAC-SHA256 of all that cut to 16 bytes.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -14,8 +15,8 @@ use ring::rand::{SecureRandom, SystemRandom};
 
 use super::version::{LEGACY, MODERN};
 
-const FORMAT: u8 = 1;
-const CLAIMS_LEN: usize = 1 + 16 + 1 + 8 + 12;
+const FORMAT: u8 = 2;
+const CLAIMS_LEN: usize = 1 + 16 + 1 + 1 + 8 + 12;
 const MAC_LEN: usize = 16;
 const LEN: usize = CLAIMS_LEN + MAC_LEN;
 
@@ -29,8 +30,63 @@ const DOMAIN: &[u8] = b"tollgate mcp session id";
 pub struct Claims {
     pub subject: [u8; 16],
     pub version: &'static str,
+    /// What the client declared at `initialize` it can answer (elicitation,
+    /// sampling, roots), for requests the gateway relays to it.
+    pub caps: u8,
     pub created_s: u64,
     pub nonce: [u8; 12],
+}
+
+/// The client capabilities a session remembers, as bits.
+pub mod caps {
+    pub const ELICITATION_FORM: u8 = 1;
+    pub const ELICITATION_URL: u8 = 2;
+    pub const SAMPLING: u8 = 4;
+    pub const ROOTS: u8 = 8;
+
+    /// The bits of an `initialize`'s `capabilities` object (raw JSON).
+    /// An empty `elicitation` object means form mode (the 2025 default).
+    pub fn of(capabilities: &[u8]) -> u8 {
+        use crate::mcp::json::members;
+        let r = 0..capabilities.len();
+        let [elicitation, sampling, roots] =
+            members(capabilities, r, [b"elicitation", b"sampling", b"roots"]);
+        let mut out = 0;
+        if let Some(e) = elicitation {
+            let [form, url] = members(capabilities, e, [b"form", b"url"]);
+            if form.is_some() || url.is_none() {
+                out |= ELICITATION_FORM;
+            }
+            if url.is_some() {
+                out |= ELICITATION_URL;
+            }
+        }
+        if sampling.is_some() {
+            out |= SAMPLING;
+        }
+        if roots.is_some() {
+            out |= ROOTS;
+        }
+        out
+    }
+
+    /// The 2026-07-28 `clientCapabilities` object for `bits`.
+    pub fn json(bits: u8) -> Vec<u8> {
+        let mut parts: Vec<&str> = Vec::with_capacity(3);
+        match (bits & ELICITATION_FORM != 0, bits & ELICITATION_URL != 0) {
+            (true, true) => parts.push(r#""elicitation":{"form":{},"url":{}}"#),
+            (true, false) => parts.push(r#""elicitation":{"form":{}}"#),
+            (false, true) => parts.push(r#""elicitation":{"url":{}}"#),
+            (false, false) => {}
+        }
+        if bits & SAMPLING != 0 {
+            parts.push(r#""sampling":{}"#);
+        }
+        if bits & ROOTS != 0 {
+            parts.push(r#""roots":{}"#);
+        }
+        format!("{{{}}}", parts.join(",")).into_bytes()
+    }
 }
 
 /// The first 16 bytes of SHA-256 of whatever identifies the caller (a key's
@@ -79,8 +135,9 @@ impl Signer {
         raw[0] = FORMAT;
         raw[1..17].copy_from_slice(&claims.subject);
         raw[17] = u8::try_from(version).ok()?;
-        raw[18..26].copy_from_slice(&claims.created_s.to_be_bytes());
-        raw[26..CLAIMS_LEN].copy_from_slice(&claims.nonce);
+        raw[18] = claims.caps;
+        raw[19..27].copy_from_slice(&claims.created_s.to_be_bytes());
+        raw[27..CLAIMS_LEN].copy_from_slice(&claims.nonce);
         let tag = hmac::sign(&self.key, &raw[..CLAIMS_LEN]);
         raw[CLAIMS_LEN..].copy_from_slice(&tag.as_ref()[..MAC_LEN]);
         Some(URL_SAFE_NO_PAD.encode(raw))
@@ -103,8 +160,9 @@ impl Signer {
         Some(Claims {
             subject: raw[1..17].try_into().ok()?,
             version: versions().nth(usize::from(raw[17]))?,
-            created_s: u64::from_be_bytes(raw[18..26].try_into().ok()?),
-            nonce: raw[26..CLAIMS_LEN].try_into().ok()?,
+            caps: raw[18],
+            created_s: u64::from_be_bytes(raw[19..27].try_into().ok()?),
+            nonce: raw[27..CLAIMS_LEN].try_into().ok()?,
         })
     }
 }
@@ -122,6 +180,7 @@ mod tests {
         Claims {
             subject: subject_of("key-digest"),
             version: "2025-06-18",
+            caps: caps::ELICITATION_FORM | caps::ROOTS,
             created_s: 1_760_000_000,
             nonce: *b"nonce-123456",
         }
@@ -136,7 +195,7 @@ mod tests {
                 ..claims()
             };
             let id = signer.mint(&c).unwrap();
-            assert_eq!(id.len(), 72);
+            assert_eq!(id.len(), 74);
             assert!(id.bytes().all(|b| (0x21..=0x7e).contains(&b)), "{id}");
             assert_eq!(signer.verify(&id), Some(c));
             assert_eq!(Signer::new(b"secret").verify(&id), Some(c), "same secret");
@@ -181,7 +240,7 @@ mod tests {
         assert_eq!(Signer::random().unwrap().verify(&id), None);
         for bad in [
             String::new(),
-            id[..71].to_owned(),
+            id[..73].to_owned(),
             format!("{id}A"),
             format!("{id}="),
             id.replace(['-', '_'], "+"),
@@ -198,7 +257,7 @@ mod tests {
         let signer = Signer::new(b"secret");
         let id = signer.mint(&claims()).unwrap();
         let raw = URL_SAFE_NO_PAD.decode(&id).unwrap();
-        for (at, value) in [(0, 2u8), (17, 200)] {
+        for (at, value) in [(0, 1u8), (17, 200)] {
             let mut forged = raw.clone();
             forged[at] = value;
             let tag = hmac::sign(&signer.key, &forged[..CLAIMS_LEN]);
@@ -212,5 +271,24 @@ mod tests {
         assert_ne!(subject_of("a"), subject_of("b"));
         assert_eq!(subject_of("a"), subject_of("a"));
         assert_ne!(nonce().unwrap(), nonce().unwrap());
+    }
+
+    #[test]
+    fn capabilities_are_read_as_bits_and_written_back() {
+        let cases: [(&[u8], u8); 5] = [
+            (b"{}", 0),
+            (br#"{"elicitation":{}}"#, caps::ELICITATION_FORM),
+            (br#"{"elicitation":{"url":{}}}"#, caps::ELICITATION_URL),
+            (
+                br#"{"elicitation":{"form":{},"url":{}},"sampling":{},"roots":{"listChanged":true}}"#,
+                caps::ELICITATION_FORM | caps::ELICITATION_URL | caps::SAMPLING | caps::ROOTS,
+            ),
+            (br#"{"sampling":{},"experimental":{}}"#, caps::SAMPLING),
+        ];
+        for (json, bits) in cases {
+            assert_eq!(caps::of(json), bits, "{}", String::from_utf8_lossy(json));
+            assert_eq!(caps::of(&caps::json(bits)), bits);
+        }
+        assert_eq!(caps::json(0), b"{}");
     }
 }

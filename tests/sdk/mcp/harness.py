@@ -243,10 +243,10 @@ async def approval_for(gateway, mark, state="pending"):
     return await eventually_async(f"an approval for {mark}", find)
 
 
-def gateway_config(mock, work_dir, alpha, beta, echo_pin, approvals):
+def gateway_config(mock, work_dir, alpha, beta, delta, echo_pin, approvals):
     """The gateway's TOML: the mock chat model it still needs, a full-access
     key, an "ops" key under a policy that lists only some tools (one pinned,
-    one path-confined, one needing approval), an approver, and the three
+    one path-confined, one needing approval), an approver, and the four
     upstreams; a small page size so listing takes several pages."""
     gamma = json.dumps(os.path.join(HERE, "gamma_stdio.py"))
     return f"""
@@ -307,6 +307,9 @@ name = "alpha-transfer"
 approval = "required"
 
 [[guards.tool_policies.mcp_ops.tools]]
+name = "alpha-confirm"
+
+[[guards.tool_policies.mcp_ops.tools]]
 name = "beta-add"
 
 [[guards.tool_policies.mcp_ops.tools]]
@@ -327,6 +330,10 @@ name = "beta"
 url = "{beta.url}"
 
 [[mcp.servers]]
+name = "delta"
+url = "{delta.url}"
+
+[[mcp.servers]]
 name = "gamma"
 command = {json.dumps(PYTHON)}
 args = [{gamma}]
@@ -335,4 +342,12 @@ env = {{ GAMMA_TOKEN = "env:GAMMA_TOKEN" }}
 
 
 # What the ops key's policy lets it see (every tool it lists is up).
-OPS_TOOLS = {"alpha-echo", "alpha-read_file", "alpha-slow", "alpha-transfer", "beta-add", "gamma-whoami"}
+OPS_TOOLS = {
+    "alpha-echo",
+    "alpha-read_file",
+    "alpha-slow",
+    "alpha-transfer",
+    "alpha-confirm",
+    "beta-add",
+    "gamma-whoami",
+}

@@ -140,6 +140,13 @@ impl StdioClient {
         p.send(message::notification(method, params))
     }
 
+    /// Writes a message that is not a request (an answer to the
+    /// server's own request).
+    pub(super) async fn respond(&self, message: &[u8]) -> Result<(), McpUpstreamError> {
+        let (p, _) = self.ready(Instant::now() + self.spec.timeout).await?;
+        p.send(message.to_vec())
+    }
+
     /// Legacy: every notification no request claims. Modern: a
     /// `subscriptions/listen` opted in to every list change.
     pub(super) async fn listen(&self) -> Result<StdioListener, McpUpstreamError> {

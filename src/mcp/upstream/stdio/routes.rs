@@ -2,7 +2,10 @@
 //! whose id it names, a progress notification to the request whose token
 //! (ours, standing in for the caller's) it carries — with the caller's token
 //! put back — a subscription's notification to its `subscriptions/listen`,
-//! anything else to the legacy change listeners.
+//! anything else to the legacy change listeners. A request of the server's
+//! own (elicitation, sampling) goes to the one call in flight, whose
+//! client may answer it; with several in flight it cannot be told whose,
+//! and is refused.
 
 use std::collections::HashMap;
 
@@ -63,8 +66,9 @@ impl Routes {
         self.listeners.clear();
     }
 
-    /// Delivers one line; returns the answer owed to a server request
-    /// (`ping` gets an empty result, anything else method-not-found).
+    /// Delivers one line; returns the answer owed to a server request the
+    /// gateway answers itself (`ping` gets an empty result; a request with
+    /// no single call to take it, method-not-found).
     pub fn dispatch(&mut self, line: &[u8]) -> Option<Vec<u8>> {
         match message::classify(line) {
             Incoming::Response(Some(id)) => {
@@ -78,7 +82,16 @@ impl Routes {
                 self.notification(line);
                 None
             }
-            Incoming::Request(id) => Some(refusal(line, &line[id])),
+            Incoming::Request(id) => {
+                if !is_ping(line)
+                    && self.calls.len() == 1
+                    && let Some(route) = self.calls.values().next()
+                {
+                    route.tx.send(Routed::Message(line.to_vec()));
+                    return None;
+                }
+                Some(refusal(line, &line[id]))
+            }
             Incoming::Response(None) | Incoming::Other => None,
         }
     }
@@ -201,7 +214,7 @@ mod tests {
     }
 
     #[test]
-    fn server_requests_are_answered_not_routed() {
+    fn server_requests_go_to_the_one_call_in_flight_or_are_refused() {
         let mut routes = Routes::default();
         assert_eq!(
             routes.dispatch(br#"{"jsonrpc":"2.0","id":"p1","method":"ping"}"#),
@@ -212,5 +225,16 @@ mod tests {
             .unwrap();
         assert!(refused.starts_with(br#"{"jsonrpc":"2.0","id":3,"error":{"code":-32601"#));
         assert_eq!(routes.dispatch(b"not json"), None);
+        let one = routes.open(1, None).unwrap();
+        let elicit = br#"{"jsonrpc":"2.0","id":4,"method":"elicitation/create","params":{}}"#;
+        assert_eq!(routes.dispatch(elicit), None);
+        assert_eq!(
+            take(&one),
+            Received::Value(Routed::Message(elicit.to_vec()))
+        );
+        let _two = routes.open(2, None).unwrap();
+        let refused = routes.dispatch(elicit).unwrap();
+        assert!(refused.starts_with(br#"{"jsonrpc":"2.0","id":4,"error":{"code":-32601"#));
+        assert_eq!(take(&one), Received::TimedOut);
     }
 }

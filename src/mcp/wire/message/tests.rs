@@ -289,3 +289,30 @@ fn rewritten_params_change_only_the_name_and_meta() {
     let added = rewrite_params_with_meta(body, &p, Some("t"), Some(b"{}"));
     assert_eq!(added, br#"{"arguments":{},"name":"t","_meta":{}}"#);
 }
+
+#[test]
+fn edits_set_members_in_place_append_or_drop_them() {
+    let body = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"name":"a", "requestState":"tg1.x","arguments":{ "k" : 1 }}}"#;
+    let p = call_params(body);
+    let out = edit_params(
+        body,
+        &p,
+        &[
+            ("requestState", Some(br#""up""#)),
+            ("inputResponses", Some(b"{}")),
+        ],
+    );
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        r#"{"name":"a","requestState":"up","arguments":{ "k" : 1 },"inputResponses":{}}"#
+    );
+    let out = edit_params(body, &p, &[("requestState", None)]);
+    assert_eq!(
+        String::from_utf8(out).unwrap(),
+        r#"{"name":"a","arguments":{ "k" : 1 }}"#
+    );
+    assert_eq!(p.request_state.map(|r| &body[r]), Some(&br#""tg1.x""#[..]));
+    let bad = br#"{"jsonrpc":"2.0","id":1,"method":"tools/call","params":{"requestState":1}}"#;
+    let msg = parse(bad).unwrap();
+    assert!(params(bad, msg.params.unwrap()).is_err());
+}
