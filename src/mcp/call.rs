@@ -143,21 +143,8 @@ pub async fn prompt(
         target: name,
         args: p.arguments.clone().map_or(b"{}", |r| &body[r]),
     };
-    let carried = match rounds::open_state(ctx, call, p) {
-        Ok(c) => c,
-        Err(text) => return refused_state(ctx, id, text),
-    };
-    let fwd = Forward {
-        call,
-        approved: false,
-        params: upstream_params(body, p, Some(&prompt.original), carried),
-        server: prompt.server,
-        extra: &[],
-        meta: p.meta.clone(),
-    };
-    forward(ctx, id, fwd, Stream::default(), resp)
-        .await
-        .unwrap_or_else(|| server_down(ctx, id, &catalog.servers[prompt.server].name))
+    let original = Some(prompt.original.as_str());
+    pass_through(ctx, id, body, p, call, (prompt.server, original), resp).await
 }
 
 pub async fn resource(
@@ -171,8 +158,7 @@ pub async fn resource(
         return invalid(ctx, id, "missing params");
     };
     let uri = p.uri.as_deref().unwrap_or("");
-    let catalog = ctx.catalog.clone();
-    let Some(server) = catalog.resource_server(uri) else {
+    let Some(server) = ctx.catalog.resource_server(uri) else {
         let text = format!("Resource not found: {}", clip(uri));
         return Answer::Json(
             200,
@@ -184,21 +170,37 @@ pub async fn resource(
         target: uri,
         args: b"",
     };
+    pass_through(ctx, id, body, p, call, (server, None), resp).await
+}
+
+/// A prompt or resource read: no policy, straight to `to` (the server and
+/// its own name for the prompt), a retry's state opened on the way.
+async fn pass_through(
+    ctx: &mut Ctx<'_>,
+    id: &[u8],
+    body: &[u8],
+    p: &Params<'_>,
+    call: CallRef<'_>,
+    to: (usize, Option<&str>),
+    resp: &mut Responder<'_>,
+) -> Answer {
     let carried = match rounds::open_state(ctx, call, p) {
         Ok(c) => c,
         Err(text) => return refused_state(ctx, id, text),
     };
+    let (server, original) = to;
     let fwd = Forward {
         call,
         approved: false,
-        params: upstream_params(body, p, None, carried),
+        params: upstream_params(body, p, original, carried),
         server,
         extra: &[],
         meta: p.meta.clone(),
     };
+    let name = ctx.catalog.servers.get(server).map(|s| s.name.clone());
     forward(ctx, id, fwd, Stream::default(), resp)
         .await
-        .unwrap_or_else(|| server_down(ctx, id, &catalog.servers[server].name))
+        .unwrap_or_else(|| server_down(ctx, id, name.as_deref().unwrap_or("?")))
 }
 
 /// The params that go upstream: the server's own name for the tool or
