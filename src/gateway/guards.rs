@@ -225,8 +225,7 @@ impl Guards {
             return true;
         }
         if !strings.tools {
-            before.extend_from_slice(&strings.all);
-            crate::guard::seen::remember_body(self.build, body, &before);
+            crate::guard::seen::remember_body(self.build, body, &before, &strings.all);
         }
         false
     }
@@ -316,9 +315,12 @@ struct Strings {
 
 impl Strings {
     fn of(body: &[u8], at: usize, all: bool, keep: impl Fn(&[u8]) -> bool) -> Strings {
+        // Sized for a chat body's density of literals: growing a vector
+        // step by step cost more than the walk itself.
+        let walked = body.len().saturating_sub(at);
         let mut out = Strings {
-            values: Vec::new(),
-            all: Vec::new(),
+            values: Vec::with_capacity(walked / 64 + 4),
+            all: Vec::with_capacity(if all { walked / 16 + 8 } else { 0 }),
             tools: false,
             broken: false,
         };

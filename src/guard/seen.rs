@@ -74,7 +74,7 @@ fn shared_prefix(a: &[u8], b: &[u8]) -> usize {
 /// with a body this core cleared (every value up to there is known
 /// benign), and that body's string literals before that point.
 /// `body.len()` for a body seen whole; 0 when none shares any.
-pub fn resume_at(build: u64, body: &[u8]) -> (usize, Vec<(usize, usize)>) {
+pub fn resume_at(build: u64, body: &[u8]) -> (usize, Vec<(u32, u32)>) {
     SEEN.with(|s| {
         let s = s.borrow();
         if s.build != build {
@@ -101,39 +101,39 @@ pub fn resume_at(build: u64, body: &[u8]) -> (usize, Vec<(usize, usize)>) {
         }
         match best {
             Some((c, resume)) => {
-                let before = c
+                // Literals are in order and never overlap: their ends too.
+                let n = c
                     .strings
-                    .iter()
-                    .take_while(|&&(_, end)| end as usize <= resume)
-                    .map(|&(a, b)| (a as usize, b as usize))
-                    .collect();
-                (resume, before)
+                    .partition_point(|&(_, end)| end as usize <= resume);
+                (resume, c.strings[..n].to_vec())
             }
             None => (0, Vec::new()),
         }
     })
 }
 
-/// Remembers `body`, whose every string value was benign; `strings` are
-/// all its string literals' spans, in order.
-pub fn remember_body(build: u64, body: &[u8], strings: &[(usize, usize)]) {
+/// Remembers `body`, whose every string value was benign; its string
+/// literals' spans are `before` (from a cleared body it extends) then
+/// `after` (walked now), in order.
+pub fn remember_body(build: u64, body: &[u8], before: &[(u32, u32)], after: &[(usize, usize)]) {
     SEEN.with(|s| {
         let mut s = s.borrow_mut();
         if s.build != build {
             return;
         }
         let kept = body.len().min(BODY_BYTES);
-        let strings = strings
-            .iter()
-            .take_while(|&&(start, _)| start < kept)
-            .map(|&(a, b)| (a as u32, b as u32))
-            .collect();
+        let before = &before[..before.partition_point(|&(start, _)| (start as usize) < kept)];
+        let after = &after[..after.partition_point(|&(start, _)| start < kept)];
+        // One allocation of the exact size (both lengths are known).
+        let mut strings = Vec::with_capacity(before.len() + after.len());
+        strings.extend_from_slice(before);
+        strings.extend(after.iter().map(|&(a, b)| (a as u32, b as u32)));
         if s.bodies.len() == BODIES {
             s.bodies.pop_front();
         }
         s.bodies.push_back(Cleared {
             bytes: body[..kept].into(),
-            strings,
+            strings: strings.into_boxed_slice(),
         });
     })
 }
@@ -207,7 +207,7 @@ mod tests {
             assert_eq!(old[b - 1], b'"');
         }
         remember(9, b"\"x\"");
-        remember_body(9, old, &spans);
+        remember_body(9, old, &[], &spans);
         assert_eq!(
             resume_at(9, old).0,
             old.len(),
@@ -215,10 +215,16 @@ mod tests {
         );
         // The next turn changes the array's end: resume there.
         let next = br#"{"m":[{"c":"first message, benign"},{"c":"second"},{"c":"third"}]}"#;
-        assert_eq!(resume_at(9, next), (50, spans[..5].to_vec()));
+        let as_u32 = |n: usize| -> Vec<(u32, u32)> {
+            spans[..n]
+                .iter()
+                .map(|&(a, b)| (a as u32, b as u32))
+                .collect()
+        };
+        assert_eq!(resume_at(9, next), (50, as_u32(5)));
         // A change inside a value: resume at that value's opening quote.
         let edited = br#"{"m":[{"c":"first message, EVIL"},{"c":"second"}],"t":1}"#;
-        assert_eq!(resume_at(9, edited), (11, spans[..2].to_vec()));
+        assert_eq!(resume_at(9, edited), (11, as_u32(2)));
         assert_eq!(resume_at(10, old).0, 0, "another build knows nothing");
         assert_eq!(
             shared_prefix(b"abcdefghijklmnopqrstu", b"abcdefghijklmnopqrsXu"),

@@ -813,17 +813,21 @@ fn answer(ctx: &mut Ctx<'_>, id: &[u8], fwd: &Forward<'_>, m: &[u8]) -> Vec<u8> 
     match (result, error) {
         (Some(r), _) => {
             let mut result = m[r].to_vec();
-            if ctx.era.modern() && rounds::is_input_required(&result) {
+            let [result_type] = members(&result, 0..result.len(), [b"resultType"]);
+            let result_type = result_type.map(|t| &result[t]);
+            if ctx.era.modern() && result_type == Some(b"\"input_required\"") {
                 ctx.record.outcome = "input_required".into();
                 return reply::result(id, &rounds::sealed(ctx, fwd.call, fwd.approved, &result));
             }
+            let mut typed = result_type.is_some();
             if method == "tools/call" && result_is_error(&result) {
                 ctx.record.outcome = "tool_error".into();
             }
             if let Some(withheld) = check_injection(ctx, method, &result) {
                 result = withheld;
+                typed = false;
             }
-            if ctx.era.modern() && members(&result, 0..result.len(), [b"resultType"])[0].is_none() {
+            if ctx.era.modern() && !typed {
                 result = super::json::with_member(
                     &result,
                     0..result.len(),

@@ -96,7 +96,7 @@ pub fn open_state(
 }
 
 /// Whether a result is an `input_required` one.
-pub fn is_input_required(result: &[u8]) -> bool {
+fn is_input_required(result: &[u8]) -> bool {
     let [t] = members(result, 0..result.len(), [b"resultType"]);
     t.is_some_and(|r| &result[r] == b"\"input_required\"")
 }
