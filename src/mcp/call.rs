@@ -15,6 +15,7 @@ use rustc_hash::FxHashMap;
 
 use super::core;
 use super::endpoint::{Answer, Ctx, Identity, SSE_HEADERS, clip};
+use super::held;
 use super::json::{items, members, quoted, string_member};
 use super::lists::visible;
 use super::rounds::{self, Asked, CallRef, Carried};
@@ -74,6 +75,10 @@ pub async fn tool(
         Err(text) => return refused_state(ctx, id, text),
     };
     let mut approved = carried.as_ref().is_some_and(|c| c.approved);
+    if let Some(hold) = carried.as_ref().and_then(Carried::hold) {
+        let timeout = server_timeout(ctx, tool.server);
+        return resume_held(ctx, id, call, approved, hold, p, timeout).await;
+    }
     let mut stream = Stream::default();
     if let Some(policy) = ctx.policy.clone() {
         let text = std::str::from_utf8(args).unwrap_or("");
@@ -189,6 +194,10 @@ async fn pass_through(
         Err(text) => return refused_state(ctx, id, text),
     };
     let (server, original) = to;
+    if let Some(hold) = carried.as_ref().and_then(Carried::hold) {
+        let timeout = server_timeout(ctx, server);
+        return resume_held(ctx, id, call, false, hold, p, timeout).await;
+    }
     let fwd = Forward {
         call,
         approved: false,
@@ -221,6 +230,51 @@ fn upstream_params(
         edits.push(("name", Some(n)));
     }
     edit_params(body, p, &edits)
+}
+
+/// A server's call timeout (the default when it is gone from the config).
+fn server_timeout(ctx: &Ctx<'_>, server: usize) -> Duration {
+    ctx.catalog
+        .servers
+        .get(server)
+        .and_then(|s| s.spec.as_ref())
+        .map_or(
+            Duration::from_millis(ctx.snapshot.config.mcp.call_timeout_ms),
+            |s| s.timeout,
+        )
+}
+
+/// The retry of a held call: its answer to the server, then what the
+/// server does next — another request (another round), or its result.
+async fn resume_held(
+    ctx: &mut Ctx<'_>,
+    id: &[u8],
+    call: CallRef<'_>,
+    approved: bool,
+    hold: u64,
+    p: &Params<'_>,
+    timeout: Duration,
+) -> Answer {
+    ctx.record.events.push("held:resumed".into());
+    let [responses] = members(ctx.body, p.span.clone(), [b"inputResponses"]);
+    let responses = responses.map(|r| &ctx.body[r]);
+    match held::resume(hold, &ctx.who.who, responses, timeout).await {
+        held::Next::Ask(ask) => {
+            ctx.record.outcome = "input_required".into();
+            let result = held::input_required(&ask);
+            let state = held::state_bytes(hold);
+            let sealed = rounds::sealed_with(ctx, call, approved, &result, Some(&state));
+            Answer::Json(200, reply::result(id, &sealed))
+        }
+        held::Next::Final(m) => Answer::Json(200, answer(ctx, id, call, approved, &m)),
+        held::Next::Failed(text) => {
+            ctx.record.outcome = "error:held".into();
+            Answer::Json(
+                200,
+                reply::error(Some(id), code::INTERNAL_ERROR, &text, None),
+            )
+        }
+    }
 }
 
 fn refused_state(ctx: &mut Ctx<'_>, id: &[u8], text: &str) -> Answer {
@@ -428,7 +482,7 @@ async fn forward(
     ctx.record.server = Some(name.clone());
     let (client, slots) = core::client(&spec, Some(&ctx.who.who));
     let timeout = spec.timeout;
-    let Ok(_permit) = monoio::time::timeout(timeout, slots.acquire()).await else {
+    let Ok(permit) = monoio::time::timeout(timeout, slots.acquire()).await else {
         let text = format!("Server `{name}` is at its concurrency bound; try again.");
         ctx.record.outcome = "error:busy".into();
         return Some(
@@ -503,9 +557,28 @@ async fn forward(
     }
     match outcome {
         Relayed::Failed(e) => Some(failed(ctx, id, &name, &e, &mut stream, resp).await),
-        Relayed::Done(m) => Some(finish(answer(ctx, id, &fwd, &m), &mut stream, resp).await),
+        Relayed::Done(m) => {
+            let out = answer(ctx, id, fwd.call, fwd.approved, &m);
+            Some(finish(out, &mut stream, resp).await)
+        }
         Relayed::Refused(text) => {
             Some(tool_error(ctx, id, "refused:input_required", &text, &mut stream, resp).await)
+        }
+        Relayed::Held(exchange, ask) => {
+            let hold = held::hold(
+                &ctx.who.who,
+                *exchange,
+                client.clone(),
+                permit,
+                &ask,
+                timeout,
+            );
+            ctx.record.outcome = "input_required".into();
+            ctx.record.events.push("held".into());
+            let result = held::input_required(&ask);
+            let state = held::state_bytes(hold);
+            let sealed = rounds::sealed_with(ctx, fwd.call, fwd.approved, &result, Some(&state));
+            Some(finish(reply::result(id, &sealed), &mut stream, resp).await)
         }
         Relayed::Cancelled(upstream_id) => {
             ctx.record.outcome = "cancelled".into();
@@ -548,6 +621,9 @@ enum Relayed {
     Cancelled(Option<u64>),
     /// The server's questions could not be put to the client: why.
     Refused(String),
+    /// A 2025-era server asked a 2026-07-28 client mid-call (the request
+    /// here): the call is to be held for the client's retry.
+    Held(Box<super::upstream::Exchange>, Vec<u8>),
 }
 
 /// Sends the request and relays the server's notifications until its
@@ -585,6 +661,9 @@ async fn relay(
             _ = resp.client_closed() => return Relayed::Cancelled(reserved),
         };
         match event {
+            Ok(Event::Message(m)) if is_request(&m) && holdable(ctx, fwd, &m) => {
+                return Relayed::Held(Box::new(exchange), m);
+            }
             Ok(Event::Message(m)) if is_request(&m) => {
                 let asked = Asking { timeout, cancel };
                 if !server_request(ctx, client, &m, asked, stream, resp).await {
@@ -604,6 +683,14 @@ async fn relay(
             Err(e) => return Relayed::Failed(e),
         }
     }
+}
+
+/// Whether a server's request mid-call is put to a 2026-07-28 client by
+/// holding the call: one it declared it can answer.
+fn holdable(ctx: &Ctx<'_>, fwd: &Forward<'_>, request: &[u8]) -> bool {
+    ctx.era.modern()
+        && rounds::needed_capability(request)
+            .is_some_and(|cap| rounds::declared(ctx.body, fwd.meta.clone()) & cap != 0)
 }
 
 async fn send_event(msg: &[u8], resp: &mut Responder<'_>) -> bool {
@@ -642,9 +729,9 @@ async fn server_request(
         return true;
     }
     let refusal = match rounds::needed_capability(m) {
-        _ if ctx.era.modern() => Some(
-            "The client speaks 2026-07-28, where a server asks for input in an input_required result; a request made mid-call cannot reach it",
-        ),
+        _ if ctx.era.modern() => {
+            Some("The client did not declare this capability in its request's _meta")
+        }
         None => Some("The gateway does not put this request to clients"),
         Some(cap) if ctx.client_caps & cap == 0 => {
             Some("The client did not declare this capability at initialize")
@@ -807,8 +894,8 @@ fn is_request(m: &[u8]) -> bool {
 /// The client's answer from the server's final message: the client's id,
 /// the result (checked for injected instructions; an `input_required`
 /// one with its state sealed) or the error as sent.
-fn answer(ctx: &mut Ctx<'_>, id: &[u8], fwd: &Forward<'_>, m: &[u8]) -> Vec<u8> {
-    let method = fwd.call.method;
+fn answer(ctx: &mut Ctx<'_>, id: &[u8], call: CallRef<'_>, approved: bool, m: &[u8]) -> Vec<u8> {
+    let method = call.method;
     let [result, error] = members(m, 0..m.len(), [b"result", b"error"]);
     match (result, error) {
         (Some(r), _) => {
@@ -817,7 +904,7 @@ fn answer(ctx: &mut Ctx<'_>, id: &[u8], fwd: &Forward<'_>, m: &[u8]) -> Vec<u8> 
             let result_type = result_type.map(|t| &result[t]);
             if ctx.era.modern() && result_type == Some(b"\"input_required\"") {
                 ctx.record.outcome = "input_required".into();
-                return reply::result(id, &rounds::sealed(ctx, fwd.call, fwd.approved, &result));
+                return reply::result(id, &rounds::sealed(ctx, call, approved, &result));
             }
             let mut typed = result_type.is_some();
             if method == "tools/call" && result_is_error(&result) {

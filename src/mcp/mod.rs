@@ -9,6 +9,7 @@ mod call;
 pub mod catalog;
 mod core;
 pub mod endpoint;
+mod held;
 mod json;
 mod listen;
 mod lists;

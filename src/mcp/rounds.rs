@@ -68,6 +68,14 @@ pub struct Carried {
     pub upstream: Option<Vec<u8>>,
 }
 
+impl Carried {
+    /// The held call the state names (a 2025-era server's request put to
+    /// a 2026-07-28 client), if it names one.
+    pub fn hold(&self) -> Option<u64> {
+        self.upstream.as_deref().and_then(super::held::held_id)
+    }
+}
+
 /// Opens the `requestState` of a retry; `Ok(None)` when there is none.
 /// `Err` is the text of the refusal (another key's, another call's,
 /// expired, or not one the gateway sealed).
@@ -105,16 +113,34 @@ fn is_input_required(result: &[u8]) -> bool {
 /// its `requestState` (or none) sealed to this caller and call.
 pub fn sealed(ctx: &Ctx<'_>, call: CallRef<'_>, approved: bool, result: &[u8]) -> Vec<u8> {
     let [state] = members(result, 0..result.len(), [b"requestState"]);
+    sealed_with(ctx, call, approved, result, state.map(|r| &result[r]))
+}
+
+/// `result` with a `requestState` sealing `upstream` (the server's own
+/// state token, or what names a held call) to this caller and call.
+pub fn sealed_with(
+    ctx: &Ctx<'_>,
+    call: CallRef<'_>,
+    approved: bool,
+    result: &[u8],
+    upstream: Option<&[u8]>,
+) -> Vec<u8> {
     let claims = StateClaims {
         subject: subject_of(&ctx.who.who),
         call: call.digest(),
         expires_s: crate::resilience::unix_secs() + STATE_TTL_S,
         approved,
     };
-    let token = sessions::get()
-        .states()
-        .seal(&claims, state.map(|r| &result[r]));
+    let token = sessions::get().states().seal(&claims, upstream);
     with_member(result, 0..result.len(), "requestState", &quoted(&token))
+}
+
+/// The capabilities a 2026-07-28 client declares in its request's
+/// `_meta` (at `meta`), as [`caps`] bits.
+pub fn declared(body: &[u8], meta: Option<Range<usize>>) -> u8 {
+    let key = super::wire::message::CLIENT_CAPABILITIES_KEY.as_bytes();
+    meta.and_then(|m| members(body, m, [key])[0].clone())
+        .map_or(0, |c| caps::of(&body[c]))
 }
 
 /// The server-to-client requests of an `input_required` result, each as

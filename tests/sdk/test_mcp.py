@@ -9,8 +9,9 @@ non-blocking), a pinned definition changed under the gateway, a killed
 upstream isolated and back, 50 concurrent calls over 5 sessions, progress
 as it happens, resources and prompts; a server's request for input
 (2026-07-28 `input_required` rounds, a 2025 server's mid-call request)
-reaching a client of either era, with the round's state sealed to the
-caller and the call.
+reaching a client of either era — a 2025 request held open for a
+2026-07-28 client's retry — with the round's state sealed to the caller
+and the call, and a client without the capability never asked.
 
 The `direct` tests talk to the upstreams without the gateway: they prove
 the upstreams and the harness, so a failure elsewhere is the gateway's."""
@@ -633,25 +634,32 @@ async def test_a_modern_servers_input_request_reaches_a_client_of_either_era(gw,
 
 
 @pytest.mark.parametrize("mode", MODES)
-async def test_a_2025_servers_mid_call_request(gw, upstreams, mode):
-    """Delta (2025 era) asks with a request of its own mid-call: a 2025
-    client is asked and its answer goes back; a 2026-07-28 client cannot
-    be asked that way, and the call ends with an error rather than hang."""
+async def test_a_2025_servers_mid_call_request_reaches_a_client_of_either_era(gw, upstreams, mode):
+    """Delta (2025 era) asks with a request of its own mid-call, and waits.
+    A 2025 client is asked on its call's stream; a 2026-07-28 client gets
+    `input_required` while the gateway holds the call, and its retry's
+    answer goes to the waiting server. Either way the server gets the
+    client's answer and finishes the one call."""
     action = f"rollback-{fresh()}"
     asked, on_elicit = elicited_answers(ok=False)
     async with client(gw, mode=mode, elicitation_callback=on_elicit) as c:
         with anyio.fail_after(h.CHANGE_DEADLINE):
-            if mode == LEGACY:
-                result = await c.call_tool("delta-confirm", {"action": action})
-            else:
-                assert await refused(c.call_tool("delta-confirm", {"action": action}))
+            result = await c.call_tool("delta-confirm", {"action": action})
+    assert h.text_of(result) == f"{action}: declined"
+    assert asked == [f"Go ahead with {action}?"]
     reached = [e for e in upstreams.delta.calls("confirm") if e["args"]["action"] == action]
-    if mode == LEGACY:
-        assert h.text_of(result) == f"{action}: declined"
-        assert asked == [f"Go ahead with {action}?"]
-        assert [(e["version"], e["args"]["ok"]) for e in reached] == [(HANDSHAKE, False)]
-    else:
-        assert asked == [] and reached == []
+    assert [(e["version"], e["args"]["ok"]) for e in reached] == [(HANDSHAKE, False)]
+
+
+async def test_a_client_without_the_capability_is_not_asked(gw, upstreams):
+    """A client that declares no elicitation is never asked: the server is
+    told so and the call ends (here with the server's error), not hangs."""
+    action = f"purge-{fresh()}"
+    for mode in MODES:
+        async with client(gw, mode=mode) as c:
+            with anyio.fail_after(h.CHANGE_DEADLINE):
+                assert await refused(c.call_tool("delta-confirm", {"action": action}))
+    assert not [e for e in upstreams.delta.calls("confirm") if e["args"]["action"] == action]
 
 
 async def test_a_rounds_state_is_sealed_to_its_caller_and_call(gw, upstreams):
