@@ -85,16 +85,10 @@ pub fn held_id(upstream: &[u8]) -> Option<u64> {
 /// The `input_required` result (without its state) that puts the server's
 /// request `ask` (a whole message) to the client.
 pub fn input_required(ask: &[u8]) -> Vec<u8> {
-    let r = 0..ask.len();
-    let [method, params] = members(ask, r, [b"method", b"params"]);
     let mut out = br#"{"resultType":"input_required","inputRequests":{"#.to_vec();
     out.extend_from_slice(&super::json::quoted(KEY));
-    out.extend_from_slice(b":{\"method\":");
-    out.extend_from_slice(method.map_or(&b"null"[..], |m| &ask[m]));
-    if let Some(p) = params {
-        out.extend_from_slice(b",\"params\":");
-        out.extend_from_slice(&ask[p]);
-    }
+    out.extend_from_slice(b":{");
+    rounds::push_method_and_params(&mut out, ask);
     out.extend_from_slice(b"}}}");
     out
 }

@@ -253,14 +253,8 @@ impl Asked {
     pub fn message(&self, request: &[u8]) -> Vec<u8> {
         let mut out = b"{\"jsonrpc\":\"2.0\",\"id\":".to_vec();
         out.extend_from_slice(&quoted(&self.key.1));
-        let r = 0..request.len();
-        let [method, params] = members(request, r, [b"method", b"params"]);
-        out.extend_from_slice(b",\"method\":");
-        out.extend_from_slice(method.map_or(&b"null"[..], |m| &request[m]));
-        if let Some(p) = params {
-            out.extend_from_slice(b",\"params\":");
-            out.extend_from_slice(&request[p]);
-        }
+        out.push(b',');
+        push_method_and_params(&mut out, request);
         out.push(b'}');
         out
     }
@@ -298,6 +292,19 @@ pub fn answer_from_client(body: &[u8], msg: &Message<'_>, who: &Identity) -> boo
             true
         }
         None => false,
+    }
+}
+
+/// `"method":…,"params":…` of `request` (a request object, or a whole
+/// message), as it wrote them.
+pub fn push_method_and_params(out: &mut Vec<u8>, request: &[u8]) {
+    let r = 0..request.len();
+    let [method, params] = members(request, r, [b"method", b"params"]);
+    out.extend_from_slice(b"\"method\":");
+    out.extend_from_slice(method.map_or(&b"null"[..], |m| &request[m]));
+    if let Some(p) = params {
+        out.extend_from_slice(b",\"params\":");
+        out.extend_from_slice(&request[p]);
     }
 }
 

@@ -105,6 +105,14 @@ pub fn nonce() -> Result<[u8; 12], ring::error::Unspecified> {
     Ok(out)
 }
 
+/// An HMAC key of its own for `domain` under `secret`: what one domain
+/// signs, another's check never accepts.
+pub(super) fn derived_key(secret: &[u8], domain: &[u8]) -> hmac::Key {
+    let root = hmac::Key::new(hmac::HMAC_SHA256, secret);
+    let derived = hmac::sign(&root, domain);
+    hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref())
+}
+
 /// Mints and verifies session ids under one secret.
 pub struct Signer {
     key: hmac::Key,
@@ -112,10 +120,8 @@ pub struct Signer {
 
 impl Signer {
     pub fn new(secret: &[u8]) -> Self {
-        let root = hmac::Key::new(hmac::HMAC_SHA256, secret);
-        let derived = hmac::sign(&root, DOMAIN);
         Signer {
-            key: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()),
+            key: derived_key(secret, DOMAIN),
         }
     }
 

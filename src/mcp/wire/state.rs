@@ -57,10 +57,8 @@ pub struct StateSigner {
 
 impl StateSigner {
     pub fn new(secret: &[u8]) -> Self {
-        let root = hmac::Key::new(hmac::HMAC_SHA256, secret);
-        let derived = hmac::sign(&root, DOMAIN);
         StateSigner {
-            key: hmac::Key::new(hmac::HMAC_SHA256, derived.as_ref()),
+            key: super::session::derived_key(secret, DOMAIN),
         }
     }
 

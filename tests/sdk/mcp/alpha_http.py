@@ -6,15 +6,11 @@ definition (a pinned tool's "rug pull") and put it back.
     python alpha_http.py --port 0 --log /tmp/alpha.jsonl
 """
 
-from typing import Annotated
-
 from mcp.server.mcpserver import Context, MCPServer
-from mcp.server.mcpserver.resolve import Elicit, Resolve
 from mcp.server.mcpserver.exceptions import ToolError
 from mcp.shared.subscriptions import ToolsListChanged
-from serving import CallLog, Gates, add_control_routes, arguments, serve
+from serving import CallLog, Gates, add_confirm_tool, add_control_routes, arguments, serve
 from starlette.requests import Request
-from pydantic import BaseModel
 from starlette.responses import JSONResponse, Response
 
 ECHO_DESCRIPTION = "Echoes the text back."
@@ -62,18 +58,7 @@ def transfer(to: str, amount: int, ctx: Context) -> str:
     return f"transferred {amount} to {to}"
 
 
-class Confirmation(BaseModel):
-    ok: bool
-
-
-def ask(action: str) -> Elicit[Confirmation]:
-    return Elicit(f"Go ahead with {action}?", Confirmation)
-
-
-@server.tool(description="Asks the user to confirm an action (elicitation: MRTR in 2026-07-28, a mid-call request before).")
-def confirm(action: str, answer: Annotated[Confirmation, Resolve(ask)], ctx: Context) -> str:
-    log.record("confirm", {"action": action, "ok": answer.ok}, ctx)
-    return f"{action}: {'confirmed' if answer.ok else 'declined'}"
+add_confirm_tool(server, log)
 
 
 @server.resource("file:///alpha/readme.txt", name="readme", mime_type="text/plain")

@@ -11,9 +11,13 @@ import os
 import socket
 import sys
 
+from typing import Annotated
+
 import anyio
 import uvicorn
 from mcp.server.mcpserver import Context, MCPServer
+from mcp.server.mcpserver.resolve import Elicit, Resolve
+from pydantic import BaseModel
 from mcp.server.transport_security import TransportSecuritySettings
 from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
 from starlette.requests import Request
@@ -42,6 +46,25 @@ class CallLog:
         version = ctx.protocol_version if ctx is not None else None
         with open(self.path, "a") as f:
             f.write(json.dumps({"tool": tool, "args": args, "version": version}) + "\n")
+
+
+class Confirmation(BaseModel):
+    ok: bool
+
+
+def add_confirm_tool(server: MCPServer, log: CallLog):
+    """`confirm`: asks the user to confirm an action before doing it, as the
+    SDK asks in the revision the call came in — an `input_required` round in
+    2026-07-28, a request of the server's own mid-call before."""
+
+    def ask(action: str) -> Elicit[Confirmation]:
+        return Elicit(f"Go ahead with {action}?", Confirmation)
+
+    def confirm(action: str, answer: Annotated[Confirmation, Resolve(ask)], ctx: Context) -> str:
+        log.record("confirm", {"action": action, "ok": answer.ok}, ctx)
+        return f"{action}: {'confirmed' if answer.ok else 'declined'}"
+
+    server.add_tool(confirm, name="confirm", description="Asks the user to confirm an action before doing it.")
 
 
 class Gates:
