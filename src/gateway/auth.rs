@@ -42,13 +42,26 @@ pub(super) fn authenticate<'g>(
     if !gov.required {
         return Ok(None);
     }
-    let Some(key) = presented(req).and_then(|p| gov.by_digest(&digest_of(p))) else {
-        return Err(ApiError::coded(
+    match key_of(gov, presented(req))? {
+        Some(key) => Ok(Some(key)),
+        None => Err(ApiError::coded(
             401,
             "invalid_request_error",
             "invalid_api_key",
             "Missing or unknown API key. Send `Authorization: Bearer <key>` (or `x-api-key`).",
-        ));
+        )),
+    }
+}
+
+/// The key a presented credential names: `Ok(None)` when it names none
+/// (nothing presented, or no such key: the caller knows whether one is
+/// required), an error when it has expired.
+pub(crate) fn key_of<'g>(
+    gov: &'g GovSnapshot,
+    presented: Option<&[u8]>,
+) -> Result<Option<&'g Key>, ApiError> {
+    let Some(key) = presented.and_then(|p| gov.by_digest(&digest_of(p))) else {
+        return Ok(None);
     };
     if let Some(at) = key.expires_at
         && at <= crate::resilience::unix_secs()

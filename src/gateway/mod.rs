@@ -24,6 +24,7 @@ pub use answer_guard::{
     Opened, Poll as ApprovalPoll, expired as approval_expired, open_approval, poll as poll_approval,
 };
 pub use attempt::Failure;
+pub(crate) use auth::key_of;
 pub use dialect::Inbound;
 pub use guards::{GuardStage, Guards};
 pub use obligations::{Obligations, ToolCallHold};

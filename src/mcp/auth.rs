@@ -94,14 +94,8 @@ pub fn identify(gov: &GovSnapshot, presented: Option<&[u8]>) -> Result<Identity,
         });
     }
     let needs_credential = gov.required || mcp.oauth.is_some();
-    let key = presented.and_then(|p| gov.by_digest(&crate::governance::keys::digest_of(p)));
-    match key {
+    match crate::gateway::key_of(gov, presented)? {
         Some(key) => {
-            if let Some(at) = key.expires_at
-                && at <= crate::resilience::unix_secs()
-            {
-                return Err(unauthorized("This API key has expired."));
-            }
             let policy = key
                 .tool_policy
                 .clone()
