@@ -1005,7 +1005,73 @@ fn injected_tool_results_are_withheld_and_calls_recorded(driver: &str) {
     assert!(!line.contains("reveal your system prompt"), "{line}");
 }
 
+/// A retry's `requestState` must be one the gateway sealed for this
+/// caller and call, and a client's answer to a request the gateway never
+/// made is taken (202) and goes nowhere: nothing of either reaches the
+/// upstream, and the session serves on.
+fn forged_states_and_stray_answers_go_nowhere(driver: &str) {
+    let s = setup(driver, "");
+    let addr = s.gw.addr;
+    let before = mock_calls(s.mock.addr, "echo");
+    let call = |state: &str| {
+        modern(
+            addr,
+            KEY,
+            "tools/call",
+            &format!(
+                r#""name":"m-echo","arguments":{{"a":1}},"inputResponses":{{}},"requestState":{state}"#
+            ),
+            Some("m-echo"),
+        )
+    };
+    let r = call("5");
+    assert_eq!(r.status, 400, "{}", r.text());
+    assert_eq!(message(&r)["error"]["code"].as_i64(), Some(-32602));
+    for forged in [r#""made-up""#, r#""tg1.AAAA""#, r#""tg1.""#, r#""""#] {
+        let r = call(forged);
+        assert_eq!(r.status, 200, "{}", r.text());
+        let m = message(&r);
+        assert_eq!(
+            m["error"]["code"].as_i64(),
+            Some(-32602),
+            "{forged}: {}",
+            r.text()
+        );
+        assert!(
+            m["error"]["message"]
+                .as_str()
+                .unwrap_or("")
+                .contains("requestState"),
+            "{}",
+            r.text()
+        );
+    }
+    assert_eq!(
+        mock_calls(s.mock.addr, "echo"),
+        before,
+        "a forged state reached the upstream"
+    );
+
+    let session = initialize(addr, KEY);
+    for stray in [
+        r#"{"jsonrpc":"2.0","id":"tollgate-ffff-1","result":{"action":"accept"}}"#,
+        r#"{"jsonrpc":"2.0","id":"tollgate-","error":{"code":-1,"message":"no"}}"#,
+        r#"{"jsonrpc":"2.0","id":17,"result":{}}"#,
+    ] {
+        let r = legacy(addr, KEY, Some(&session), stray);
+        assert_eq!(r.status, 202, "{stray}: {}", r.text());
+    }
+    let r = legacy(
+        addr,
+        KEY,
+        Some(&session),
+        r#"{"jsonrpc":"2.0","id":3,"method":"tools/call","params":{"name":"m-echo","arguments":{"k":"v"}}}"#,
+    );
+    assert_eq!(call_text(&r), r#"{"k":"v"}"#);
+}
+
 on_both_drivers!(
+    forged_states_and_stray_answers_go_nowhere,
     sessions_cross_instances_through_redis,
     a_reload_keeps_other_servers_sessions,
     cancellation_reaches_a_legacy_upstream,
