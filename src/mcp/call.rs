@@ -900,14 +900,15 @@ fn answer(ctx: &mut Ctx<'_>, id: &[u8], call: CallRef<'_>, approved: bool, m: &[
     match (result, error) {
         (Some(r), _) => {
             let mut result = m[r].to_vec();
-            let [result_type] = members(&result, 0..result.len(), [b"resultType"]);
+            let [result_type, is_error] =
+                members(&result, 0..result.len(), [b"resultType", b"isError"]);
             let result_type = result_type.map(|t| &result[t]);
             if ctx.era.modern() && result_type == Some(b"\"input_required\"") {
                 ctx.record.outcome = "input_required".into();
                 return reply::result(id, &rounds::sealed(ctx, call, approved, &result));
             }
             let mut typed = result_type.is_some();
-            if method == "tools/call" && result_is_error(&result) {
+            if method == "tools/call" && is_error.is_some_and(|r| &result[r] == b"true") {
                 ctx.record.outcome = "tool_error".into();
             }
             if let Some(withheld) = check_injection(ctx, method, &result) {
@@ -943,11 +944,6 @@ fn answer(ctx: &mut Ctx<'_>, id: &[u8], call: CallRef<'_>, approved: bool, m: &[
             )
         }
     }
-}
-
-fn result_is_error(result: &[u8]) -> bool {
-    let [e] = members(result, 0..result.len(), [b"isError"]);
-    e.is_some_and(|r| &result[r] == b"true")
 }
 
 /// Scans a tool result's (or resource's) text for injected instructions;

@@ -165,9 +165,19 @@ fn rewrite_meta(params: &[u8]) -> Result<Vec<u8>, String> {
 
 /// `params.name` (or `params.uri`) as text, for `Mcp-Name`.
 pub fn target_name(params: &[u8]) -> Option<String> {
-    let [name, uri] = find_top_level_values(params.trim_ascii(), [b"name", b"uri"])?;
+    let params = params.trim_ascii();
+    // The gateway writes `name` first, as clients do: read it there
+    // without walking the rest (params with a repeated key never get
+    // this far).
+    if let Some(rest) = params.strip_prefix(b"{\"name\":")
+        && rest.first() == Some(&b'"')
+    {
+        let end = crate::canonical::json_scan::skip_value(rest, 0)?;
+        return json_string(&rest[..end]);
+    }
+    let [name, uri] = find_top_level_values(params, [b"name", b"uri"])?;
     let span = name.or(uri)?;
-    json_string(&params.trim_ascii()[span])
+    json_string(&params[span])
 }
 
 /// A JSON string value's text (escapes resolved); `None` for anything else.

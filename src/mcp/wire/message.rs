@@ -162,6 +162,8 @@ pub struct Params<'a> {
     /// The whole `params` object.
     pub span: Range<usize>,
     pub name: Option<Cow<'a, str>>,
+    /// Where `name`'s value (the string token) sits in the body.
+    pub name_span: Option<Range<usize>>,
     pub uri: Option<Cow<'a, str>>,
     /// Always an object when present.
     pub arguments: Option<Range<usize>>,
@@ -205,6 +207,11 @@ pub fn params(body: &[u8], params: Range<usize>) -> Result<Params<'_>, WireError
         ..Params::default()
     };
     out.name = string_member(body, &members, "name", "params.name must be a string")?;
+    out.name_span = out
+        .name
+        .as_ref()
+        .and_then(|_| json::find(&members, "name"))
+        .map(|m| m.value.clone());
     out.uri = string_member(body, &members, "uri", "params.uri must be a string")?;
     out.cursor = string_member(body, &members, "cursor", "params.cursor must be a string")?;
     out.arguments = object_member(
@@ -319,9 +326,19 @@ pub fn meta_without_protocol_keys(meta_json: &[u8]) -> Vec<u8> {
 /// The `params` object's bytes with `name` set to `new_name` (`None` keeps
 /// it), every other member (`arguments` above all) byte-exact.
 pub fn rewrite_params(body: &[u8], params: &Params<'_>, new_name: Option<&str>) -> Vec<u8> {
-    match new_name {
-        Some(name) => edit_params(body, params, &[("name", Some(&quoted(name)))]),
-        None => edit_params(body, params, &[]),
+    match (new_name, params.name_span.clone()) {
+        // The usual case: the name's token replaced where it stands, the
+        // bytes around it copied whole (no walk over the members).
+        (Some(name), Some(at)) => {
+            let span = params.span.clone();
+            let mut out = Vec::with_capacity(span.len() + name.len() + 2);
+            out.extend_from_slice(&body[span.start..at.start]);
+            write_str(&mut out, name);
+            out.extend_from_slice(&body[at.end..span.end]);
+            out
+        }
+        (Some(name), None) => edit_params(body, params, &[("name", Some(&quoted(name)))]),
+        (None, _) => body[params.span.clone()].to_vec(),
     }
 }
 
