@@ -118,6 +118,7 @@ pub async fn tool(
         server: tool.server,
         extra: &extra,
         meta: p.meta.clone(),
+        meta_ready: meta_ready(ctx, p),
     };
     forward(ctx, id, fwd, stream, resp)
         .await
@@ -205,11 +206,20 @@ async fn pass_through(
         server,
         extra: &[],
         meta: p.meta.clone(),
+        meta_ready: meta_ready(ctx, p),
     };
     let name = ctx.catalog.servers.get(server).map(|s| s.name.clone());
     forward(ctx, id, fwd, Stream::default(), resp)
         .await
         .unwrap_or_else(|| server_down(ctx, id, name.as_deref().unwrap_or("?")))
+}
+
+/// A 2026-07-28 client's `_meta` names its version, capabilities and
+/// info: the upstream client need not splice its own in.
+fn meta_ready(ctx: &Ctx<'_>, p: &Params<'_>) -> Option<&'static str> {
+    let complete =
+        p.protocol_version.is_some() && p.client_capabilities.is_some() && p.client_info.is_some();
+    (ctx.era.modern() && complete).then(|| ctx.era.version())
 }
 
 /// The params that go upstream: the server's own name for the tool or
@@ -464,6 +474,9 @@ struct Forward<'a> {
     extra: &'a [(String, String)],
     /// The client's `_meta`, where it sits in the body.
     meta: Option<Range<usize>>,
+    /// The protocol version the params' `_meta` already names with the
+    /// client's capabilities and info (a 2026-07-28 client's own).
+    meta_ready: Option<&'static str>,
 }
 
 /// Sends one request to its server and relays what comes back; for a
@@ -644,7 +657,7 @@ async fn relay(
 ) -> Relayed {
     let method = fwd.call.method;
     let sent = monoio::select! {
-        r = client.call_as(reserved, method, &fwd.params, fwd.extra, timeout) => r,
+        r = client.call_with(reserved, method, &fwd.params, fwd.extra, timeout, fwd.meta_ready) => r,
         _ = cancelled(cancel) => return Relayed::Cancelled(reserved),
         _ = resp.client_closed() => return Relayed::Cancelled(reserved),
     };

@@ -98,15 +98,32 @@ impl Client {
         extra_headers: &[(String, String)],
         timeout: Duration,
     ) -> Result<Exchange, McpUpstreamError> {
+        self.call_with(reserved, method, params, extra_headers, timeout, None)
+            .await
+    }
+
+    /// [`call_as`](Self::call_as) with params whose `_meta` already names
+    /// protocol version `ready` with the client's capabilities and info
+    /// (a 2026-07-28 client's own): to a server of that version they go as
+    /// they are, with no `_meta` of ours spliced in.
+    pub async fn call_with(
+        &self,
+        reserved: Option<u64>,
+        method: &str,
+        params: &[u8],
+        extra_headers: &[(String, String)],
+        timeout: Duration,
+        ready: Option<&str>,
+    ) -> Result<Exchange, McpUpstreamError> {
         let (id, inner) = match &self.transport {
             Transport::Http(h) => {
                 let (id, x) = h
-                    .call(reserved, method, params, extra_headers, timeout)
+                    .call(reserved, method, params, extra_headers, timeout, ready)
                     .await?;
                 (id, ExchangeInner::Http(x))
             }
             Transport::Stdio(s) => {
-                let (id, x) = s.call(method, params, timeout).await?;
+                let (id, x) = s.call(method, params, timeout, ready).await?;
                 (id, ExchangeInner::Stdio(x))
             }
         };

@@ -182,15 +182,16 @@ impl HttpClient {
         params: &[u8],
         extra: &[(String, String)],
         timeout: Duration,
+        meta_ready: Option<&str>,
     ) -> Result<(u64, HttpExchange), McpUpstreamError> {
         let deadline = Instant::now() + timeout;
         check_extra(extra)?;
         let era = self.ready(deadline).await?;
         let id = reserved.unwrap_or_else(|| self.next_id());
         let (body, name) = match era {
-            Era::Modern(_) => {
-                let params =
-                    message::with_modern_meta(params).map_err(McpUpstreamError::Protocol)?;
+            Era::Modern(v) => {
+                let params = message::modern_params(params, meta_ready == Some(v))
+                    .map_err(McpUpstreamError::Protocol)?;
                 let name = message::names_target(method)
                     .then(|| message::target_name(&params))
                     .flatten();

@@ -3,6 +3,7 @@
 //! params (their bytes otherwise kept), and the few members of what comes
 //! back that routing needs (`id`, `method`, a progress token).
 
+use std::borrow::Cow;
 use std::ops::Range;
 
 use crate::canonical::json::write_str;
@@ -61,6 +62,16 @@ fn push_method_and_params(out: &mut Vec<u8>, method: &str, params: &[u8]) {
         out.extend_from_slice(params.trim_ascii());
     }
     out.push(b'}');
+}
+
+/// The params a 2026-07-28 server gets: as they are when `ready` (their
+/// `_meta` already names its version, with capabilities and info), else
+/// with ours spliced in.
+pub fn modern_params(params: &[u8], ready: bool) -> Result<Cow<'_, [u8]>, String> {
+    if ready {
+        return Ok(Cow::Borrowed(params));
+    }
+    with_modern_meta(params).map(Cow::Owned)
 }
 
 /// `params` carrying the modern `_meta`: our protocol version always
@@ -371,6 +382,19 @@ mod tests {
         assert_eq!(v["_meta"].get_str(META_VERSION), Some(MODERN_VERSION));
         assert!(with_modern_meta(b"[1]").is_err());
         assert!(with_modern_meta(b"{\"a\":").is_err());
+    }
+
+    #[test]
+    fn ready_params_go_as_they_are_others_get_our_meta() {
+        let own =
+            br#"{"name":"x","_meta":{"io.modelcontextprotocol/protocolVersion":"2026-07-28"}}"#;
+        assert!(matches!(modern_params(own, true), Ok(Cow::Borrowed(p)) if p == own));
+        let spliced = modern_params(br#"{"name":"x"}"#, false).unwrap();
+        assert!(
+            spliced
+                .windows(META_VERSION.len())
+                .any(|w| w == META_VERSION.as_bytes())
+        );
     }
 
     #[test]

@@ -98,6 +98,7 @@ impl StdioClient {
         method: &str,
         params: &[u8],
         timeout: Duration,
+        meta_ready: Option<&str>,
     ) -> Result<(u64, StdioExchange), McpUpstreamError> {
         let deadline = Instant::now() + timeout;
         // A process may die between the lookup and the send: the next one
@@ -108,9 +109,9 @@ impl StdioClient {
             let (p, era) = self.ready(deadline).await?;
             let id = p.next_id();
             let params = match era {
-                Era::Modern(_) => {
-                    message::with_modern_meta(params).map_err(McpUpstreamError::Protocol)?
-                }
+                Era::Modern(v) => message::modern_params(params, meta_ready == Some(v))
+                    .map_err(McpUpstreamError::Protocol)?
+                    .into_owned(),
                 Era::Legacy(_) => params.to_vec(),
             };
             let (params, token) =
