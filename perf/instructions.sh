@@ -16,6 +16,7 @@ GW_PORT=${GW_PORT:-18180}     # the rows' gateways listen on GW_PORT, +2, +4, +6
 NGINX_PORT=${NGINX_PORT:-18181}
 REDIS_PORT=${REDIS_PORT:-16391}  # the governed-redis row's redis-server
 KEEP_DUMPS=${KEEP_DUMPS:-}     # a directory: keep the callgrind dumps there (callgrind_annotate)
+CALLGRIND_OPTS=${CALLGRIND_OPTS:-}  # more callgrind options, e.g. --separate-threads=yes
 HOST=127.0.0.1
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -256,7 +257,13 @@ measure() {
     trips1=$(python3 "$TMP/counter.py" "$port" "$trips")
     sleep 0.5
     local ir
-    ir=$(ls -t "$out".* 2>/dev/null | head -1 | xargs grep -h '^summary:' | awk '{print $2}')
+    local latest dump
+    latest=$(ls -t "$out".* 2>/dev/null | head -1)
+    dump=$latest
+    # With --separate-threads=yes a dump is one file per thread: sum them.
+    [[ $latest =~ -[0-9]+$ ]] && dump="${latest%-*}-*"
+    # shellcheck disable=SC2086 # $dump may be a glob on purpose
+    ir=$(cat $dump 2>/dev/null | grep -h '^summary:' | awk '{s += $2} END { if (NR) print s }')
     [ -n "$ir" ] || die "$name: no callgrind dump"
     awk -v ir="$ir" -v n="$REQUESTS" -v name="$name" 'BEGIN { printf "%-20s %10.0f instructions/request\n", name, ir / n }'
     if [ -n "$trips0" ] && [ -n "$trips1" ]; then
@@ -284,7 +291,8 @@ declare -A GW_PID=()
 start_gateway() {
     local name=$1 port=$2
     [ -n "${GW_PID[$name]:-}" ] && return 0
-    valgrind --tool=callgrind --callgrind-out-file="$TMP/$name.out" \
+    # shellcheck disable=SC2086 # CALLGRIND_OPTS is a list of options
+    valgrind --tool=callgrind --callgrind-out-file="$TMP/$name.out" $CALLGRIND_OPTS \
         "$BIN" --config "$TMP/$name.toml" >"$TMP/$name.log" 2>&1 &
     GW_PID[$name]=$!
     PIDS+=("$!")

@@ -73,11 +73,16 @@ pub fn start(config: &Config, workers: usize) -> Result<(), String> {
     };
     let every = Duration::from_millis(config.governance.aggregator_interval_ms);
     let _ = limiter.spawn(source, every);
-    // With the Redis tier on, the tier's thread tails the store's ledger
-    // into Redis: what is written while Redis is away reaches it later.
+    // With the Redis tier on, each committed batch is handed to the tier's
+    // thread, which also tails the store's ledger whenever a hand-off is
+    // missing: what is written while Redis is away reaches it later.
+    let hook: crate::store::ledger_writer::OnCommit = match &redis {
+        Some(tier) => tier.commit_hook(),
+        None => Box::new(|_| {}),
+    };
     let ledger = match (&store, config.governance.ledger) {
         (Some(s), true) => Some(
-            LedgerWriter::spawn(s.clone(), Default::default(), Box::new(|_| {}))
+            LedgerWriter::spawn(s.clone(), Default::default(), hook)
                 .map_err(|e| format!("cannot start the ledger writer: {e}"))?,
         ),
         _ => None,

@@ -1,9 +1,11 @@
 //! The Redis tier: what N gateway instances share through one Redis — the
 //! limits and budgets (the aggregator leases batches of them with Lua
 //! scripts), the keys, teams and end users the admin API makes, and the
-//! spend ledger (each instance's store is tailed into Redis's rollups, so
-//! spend recorded while Redis was away reaches it when it returns). Every
-//! round trip happens on a background thread, never on a request's path.
+//! spend ledger (each batch the store commits is handed to the tier's thread
+//! as it is written, and the store's ledger is tailed whenever that
+//! hand-off has a gap, so spend recorded while Redis was away reaches it
+//! when it returns). Every round trip happens on a background thread, never
+//! on a request's path.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -13,7 +15,15 @@ use super::limits::{BucketSpec, FailoverSource, Lease, OutagePolicy, Refill, Sou
 use super::state::Records;
 use super::types::{Dimension, EndUserRecord, KeyRecord, Period, SpendRow, TeamRecord};
 use crate::config::{Config, FailPolicy, RedisConfig};
-use crate::store::redis::{Redis, RedisTarget, Tier};
+use crate::store::ledger_writer::{Committed, OnCommit};
+use crate::store::redis::{Redis, RedisTarget, SpendBatch, Tier};
+
+/// Committed batches waiting for the tier's thread; beyond this the
+/// hand-off drops them and the thread reads them back from the store.
+const HANDOFF: usize = 256;
+
+/// Rows read back from the store per round trip when catching up.
+const TAIL_BATCH: i64 = 1_000;
 
 /// Round trips every tier connection has made, for `/metrics` and the
 /// benchmark's "Redis round trips per request".
@@ -35,6 +45,11 @@ pub struct TierHandle {
     store_path: String,
     policy: FailPolicy,
     fixed_instances: Option<u32>,
+    /// Batches the ledger writer committed, on their way to Redis.
+    handoff: (
+        crossbeam::channel::Sender<SpendBatch>,
+        crossbeam::channel::Receiver<SpendBatch>,
+    ),
 }
 
 pub(crate) fn target_of(r: &RedisConfig) -> Result<RedisTarget, String> {
@@ -72,6 +87,7 @@ impl TierHandle {
             store_path: config.governance.store.clone(),
             policy: r.on_unavailable,
             fixed_instances: r.instances,
+            handoff: crossbeam::channel::bounded(HANDOFF),
         })
     }
 
@@ -177,9 +193,20 @@ impl TierHandle {
             .spawn(move || me.sync_loop());
     }
 
+    /// The ledger writer's hook: each committed batch, summed by the writer
+    /// and written out here, goes to the tier's thread without being read
+    /// back from the store. A full hand-off drops it: the thread finds the
+    /// gap and reads those rows from the store instead.
+    pub fn commit_hook(&self) -> OnCommit {
+        let tx = self.handoff.0.clone();
+        Box::new(move |c: &Committed<'_>| {
+            let _ = tx.try_send(SpendBatch::new(c.first_seq, c.rows, c.rollups.to_vec()));
+        })
+    }
+
     fn sync_loop(&self) {
         let mut tier = self.tier();
-        let mut store = None;
+        let mut ledger = LedgerSync::default();
         let mut seen_version = i64::MIN;
         let mut last_trips = 0;
         loop {
@@ -199,12 +226,13 @@ impl TierHandle {
                         rt.reload_records();
                     }
                 }
-                if store.is_none() {
-                    store = crate::store::Store::open(std::path::Path::new(&self.store_path)).ok();
+                if ledger.store.is_none() {
+                    ledger.open(&self.store_path);
                 }
-                if let Some(s) = &store {
-                    self.tail_ledger(&mut tier, s);
-                }
+                ledger.ship(&mut tier, &self.handoff.1);
+            } else {
+                // What arrives while Redis is away is read back later.
+                while self.handoff.1.try_recv().is_ok() {}
             }
             ROUND_TRIPS.fetch_add(
                 tier.round_trips().saturating_sub(last_trips),
@@ -214,29 +242,102 @@ impl TierHandle {
             std::thread::sleep(Duration::from_millis(250));
         }
     }
+}
 
-    /// Applies the store's ledger rows Redis has not seen, a batch at a
-    /// time; each batch is applied at most once (Redis remembers its seq).
-    fn tail_ledger(&self, tier: &mut Tier, store: &crate::store::Store) {
-        let Some(peer) = store_identity(store) else {
+/// The tier thread's view of the store's ledger: what Redis has applied,
+/// and a batch whose answer was lost, sent again exactly as it was (the
+/// same rows under the same marker) so Redis applies it once.
+#[derive(Default)]
+struct LedgerSync {
+    store: Option<crate::store::Store>,
+    /// The name this store's batches go to Redis under.
+    peer: String,
+    /// The last sequence number Redis has applied (also kept in the store).
+    synced: i64,
+    retry: Option<SpendBatch>,
+}
+
+impl LedgerSync {
+    fn open(&mut self, path: &str) {
+        let Ok(store) = crate::store::Store::open(std::path::Path::new(path)) else {
             return;
         };
+        let Some(peer) = store_identity(&store) else {
+            return;
+        };
+        let Ok(synced) = store.synced_seq(&peer) else {
+            return;
+        };
+        (self.peer, self.synced, self.store) = (peer, synced, Some(store));
+    }
+
+    /// Sends Redis what it has not applied: a batch whose answer was lost;
+    /// then the batches handed over, merged into one when they follow on
+    /// from what Redis has; else (a gap: dropped hand-offs, a restart, an
+    /// outage) the store's rows, a thousand at a time.
+    fn ship(&mut self, tier: &mut Tier, handoff: &crossbeam::channel::Receiver<SpendBatch>) {
+        if self.store.is_none() {
+            return;
+        }
+        if let Some(batch) = self.retry.take()
+            && !self.apply(tier, batch)
+        {
+            return;
+        }
+        let mut merged: Option<SpendBatch> = None;
+        let mut gap = false;
+        for batch in handoff.try_iter().take(HANDOFF) {
+            if batch.last_seq <= self.synced || gap {
+                continue;
+            }
+            match &mut merged {
+                None if batch.first_seq == self.synced + 1 => merged = Some(batch),
+                None => gap = true,
+                Some(m) => gap = m.absorb(batch).is_err(),
+            }
+        }
+        if let Some(batch) = merged
+            && !self.apply(tier, batch)
+        {
+            return;
+        }
+        if gap {
+            self.tail(tier);
+        }
+    }
+
+    /// The store's rows after `synced`, up to 64 000 of them.
+    fn tail(&mut self, tier: &mut Tier) {
         for _ in 0..64 {
-            let Ok(since) = store.synced_seq(&peer) else {
+            let Some(store) = &self.store else { return };
+            let Ok(rows) = store.ledger(self.synced, TAIL_BATCH as usize) else {
                 return;
             };
-            let Ok(rows) = store.ledger(since, 1_000) else {
+            let (Some(first), Some(last)) = (rows.first(), rows.last()) else {
                 return;
             };
-            let Some(last) = rows.last().map(|(seq, _)| *seq) else {
-                return;
-            };
+            let (first, last) = (first.0, last.0);
             let plain: Vec<_> = rows.into_iter().map(|(_, r)| r).collect();
-            if tier.apply_spend(&peer, last, &plain).is_err() {
+            let sums = super::rollup::rollups(&plain);
+            let mut batch = SpendBatch::new(first, &plain, sums);
+            batch.last_seq = last;
+            if !self.apply(tier, batch) {
                 return;
             }
-            let _ = store.set_synced_seq(&peer, last);
         }
+    }
+
+    /// False: Redis did not answer, and the batch waits to be sent again.
+    fn apply(&mut self, tier: &mut Tier, batch: SpendBatch) -> bool {
+        if tier.apply_batch(&self.peer, &batch).is_err() {
+            self.retry = Some(batch);
+            return false;
+        }
+        self.synced = batch.last_seq;
+        if let Some(store) = &self.store {
+            let _ = store.set_synced_seq(&self.peer, self.synced);
+        }
+        true
     }
 }
 

@@ -7,6 +7,10 @@ pub struct Request {
     method: Range<usize>,
     path: Range<usize>,
     headers: Vec<(Range<usize>, Range<usize>)>,
+    /// A bit per header name present ([`name_bit`]): most look-ups are for
+    /// headers a request does not send (`x-tollgate-*`), and this answers
+    /// them without a walk over the headers.
+    names: u64,
     pub body: Vec<u8>,
     /// HTTP/1.0 (`false`) or HTTP/1.1.
     pub http11: bool,
@@ -24,15 +28,20 @@ impl Request {
         };
         let method = range(parsed.method.unwrap_or("").as_bytes());
         let path = range(parsed.path.unwrap_or("").as_bytes());
+        let mut names = 0;
         let headers = parsed
             .headers
             .iter()
-            .map(|h| (range(h.name.as_bytes()), range(h.value)))
+            .map(|h| {
+                names |= name_bit(h.name.as_bytes());
+                (range(h.name.as_bytes()), range(h.value))
+            })
             .collect();
         Self {
             method,
             path,
             headers,
+            names,
             body: Vec::new(),
             http11: parsed.version == Some(1),
             head,
@@ -57,6 +66,9 @@ impl Request {
 
     /// The first header with this name (case-insensitive).
     pub fn header(&self, name: &str) -> Option<&[u8]> {
+        if self.names & name_bit(name.as_bytes()) == 0 {
+            return None;
+        }
         // Compared as bytes: no UTF-8 check of every name on every look-up.
         self.headers
             .iter()
@@ -74,5 +86,53 @@ impl Request {
             let name = std::str::from_utf8(&self.head[n.clone()]).unwrap_or("");
             (name, &self.head[v.clone()])
         })
+    }
+}
+
+/// A header name's bit in [`Request::names`], case-insensitive: from its
+/// length and its first, middle and last bytes, which tell apart the names
+/// a gateway looks up (`x-tollgate-region` and `x-tollgate-tags` differ in
+/// length; `authorization` and `x-api-key` in every byte taken).
+fn name_bit(name: &[u8]) -> u64 {
+    let n = name.len();
+    let Some(&last) = name.last() else {
+        return 1;
+    };
+    let h = (n as u32)
+        .wrapping_mul(0x9e37_79b9)
+        .wrapping_add(u32::from(name[0] | 0x20).wrapping_mul(0x85eb_ca6b))
+        .wrapping_add(u32::from(name[n / 2] | 0x20).wrapping_mul(0xc2b2_ae35))
+        .wrapping_add(u32::from(last | 0x20).wrapping_mul(0x27d4_eb2f));
+    1 << (h >> 26)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::name_bit;
+
+    #[test]
+    fn a_name_has_one_bit_whatever_its_case() {
+        for name in [
+            "authorization",
+            "x-api-key",
+            "x-tollgate-region",
+            "Content-Type",
+            "a",
+            "-",
+        ] {
+            let bit = name_bit(name.as_bytes());
+            assert_eq!(bit.count_ones(), 1);
+            assert_eq!(
+                bit,
+                name_bit(name.to_ascii_uppercase().as_bytes()),
+                "{name}"
+            );
+            assert_eq!(
+                bit,
+                name_bit(name.to_ascii_lowercase().as_bytes()),
+                "{name}"
+            );
+        }
+        assert_eq!(name_bit(b""), 1);
     }
 }

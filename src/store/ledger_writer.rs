@@ -16,14 +16,24 @@ use std::time::Duration;
 use crossbeam::channel::{self, Receiver, RecvTimeoutError, Sender, TrySendError};
 
 use super::sqlite::{Store, StoreError};
+use crate::governance::rollup::{Rollup, rollups};
 use crate::governance::types::LedgerRow;
 use crate::resilience::{Clock, MonotonicClock};
 use schedule::Schedule;
 
-/// Called on the writer thread after each committed batch with each row's
-/// sequence number: how the Redis tier sees spend as it is written. It runs
-/// outside the store's lock, so it may use the store; it must not flush.
-pub type OnCommit = Box<dyn FnMut(&[(i64, LedgerRow)]) + Send>;
+/// Called on the writer thread after each committed batch: how the Redis
+/// tier sees spend as it is written. It runs outside the store's lock, so it
+/// may use the store; it must not flush.
+pub type OnCommit = Box<dyn FnMut(&Committed<'_>) + Send>;
+
+/// A batch the store has committed.
+pub struct Committed<'a> {
+    /// The first row's sequence number; the others follow it one by one.
+    pub first_seq: i64,
+    pub rows: &'a [LedgerRow],
+    /// The rows' rollups, as the store added them.
+    pub rollups: &'a [Rollup],
+}
 
 /// Tries at the rows still pending when the writer stops.
 const SHUTDOWN_ATTEMPTS: u32 = 3;
@@ -289,22 +299,25 @@ impl Worker {
     fn commit(&mut self) -> Result<(), StoreError> {
         while !self.pending.is_empty() {
             let n = self.pending.len().min(self.schedule.max_batch());
-            let batch: Vec<LedgerRow> = self.pending.drain(..n).collect();
+            // The batch is read in place and dropped only once committed.
+            let batch = &self.pending.make_contiguous()[..n];
+            let sums = rollups(batch);
             let outcome = self
                 .store
                 .lock()
                 // The store is transactional: a panic mid-call left no half-batch.
                 .unwrap_or_else(PoisonError::into_inner)
-                .append_ledger(&batch);
+                .append_batch(batch, &sums);
             match outcome {
-                Ok(seqs) => {
-                    let committed: Vec<(i64, LedgerRow)> = seqs.into_iter().zip(batch).collect();
-                    (self.on_commit)(&committed);
+                Ok(first_seq) => {
+                    (self.on_commit)(&Committed {
+                        first_seq,
+                        rows: batch,
+                        rollups: &sums,
+                    });
+                    self.pending.drain(..n);
                 }
                 Err(e) => {
-                    for row in batch.into_iter().rev() {
-                        self.pending.push_front(row);
-                    }
                     let retry_ms = self.schedule.failed(self.clock.now_ms());
                     eprintln!(
                         "tollgate: ledger: {} rows not committed yet (attempt {}, next in {retry_ms} ms; {} rows dropped so far): {e}",

@@ -29,10 +29,15 @@ type Seen = Arc<Mutex<Vec<Vec<(i64, String)>>>>;
 fn recording() -> (Seen, OnCommit) {
     let seen: Seen = Arc::default();
     let hook_seen = Arc::clone(&seen);
-    let hook: OnCommit = Box::new(move |batch: &[(i64, LedgerRow)]| {
-        let batch = batch
-            .iter()
-            .map(|(s, r)| (*s, r.request_id.clone()))
+    let hook: OnCommit = Box::new(move |batch: &Committed<'_>| {
+        assert_eq!(
+            batch.rollups,
+            rollups(batch.rows),
+            "the hook gets the batch's own rollups"
+        );
+        let batch = (batch.first_seq..)
+            .zip(batch.rows)
+            .map(|(s, r)| (s, r.request_id.clone()))
             .collect();
         hook_seen.lock().unwrap().push(batch);
     });
@@ -213,10 +218,11 @@ fn a_busy_store_keeps_the_rows_until_a_retry_succeeds() {
 fn the_commit_hook_may_use_the_store() {
     let store = shared(Store::open_in_memory().unwrap());
     let hook_store = Arc::clone(&store);
-    let hook: OnCommit = Box::new(move |batch: &[(i64, LedgerRow)]| {
-        if let Some((last, _)) = batch.last() {
+    let hook: OnCommit = Box::new(move |batch: &Committed<'_>| {
+        if !batch.rows.is_empty() {
+            let last = batch.first_seq + batch.rows.len() as i64 - 1;
             let store = hook_store.lock().unwrap();
-            store.set_synced_seq("redis", *last).unwrap();
+            store.set_synced_seq("redis", last).unwrap();
         }
     });
     let writer = LedgerWriter::spawn(Arc::clone(&store), manual(2), hook).unwrap();

@@ -22,7 +22,7 @@ use rustls::ClientConfig;
 use thiserror::Error;
 
 use conn::Stream;
-pub use ops::{Lease, Tier};
+pub use ops::{Lease, SpendBatch, Tier};
 pub use resp::{RespError, Value};
 pub use target::{DEFAULT_TIMEOUT, RedisTarget};
 

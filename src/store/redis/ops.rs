@@ -29,7 +29,7 @@ use std::sync::LazyLock;
 
 use super::{Redis, RedisError, Script, Value};
 
-pub use spend::RETENTION_DAYS;
+pub use spend::{RETENTION_DAYS, SpendBatch};
 
 pub const DEFAULT_PREFIX: &str = "tg:";
 

@@ -2,12 +2,11 @@
 //! that also adds it to the daily rollups, so a rollup never counts a row the
 //! ledger lacks. Spend queries and budget reloads read only the rollups.
 
-use std::collections::HashMap;
-
 use rusqlite::{Row, TransactionBehavior, params};
 
 use super::error::{StoreError, sql};
 use super::{Store, from_sql_int, to_sql_int, to_sql_limit};
+use crate::governance::rollup::{Rollup, rollups};
 use crate::governance::types::{Dimension, LedgerRow, Period, SpendRow};
 
 const INSERT_BATCH: &str =
@@ -51,14 +50,22 @@ impl Store {
     /// sequence number each row was given, in order. Numbers only grow and
     /// are never reused, so a peer that has seen up to `n` needs `> n`.
     pub fn append_ledger(&mut self, rows: &[LedgerRow]) -> Result<Vec<i64>, StoreError> {
+        let first = self.append_batch(rows, &rollups(rows))?;
+        Ok((0..rows.len() as i64).map(|i| first + i).collect())
+    }
+
+    /// Appends `rows` in one transaction with `sums` (their [`rollups`],
+    /// which the caller may reuse) and returns the first row's sequence
+    /// number; the others follow it one by one.
+    pub fn append_batch(&mut self, rows: &[LedgerRow], sums: &[Rollup]) -> Result<i64, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql("starting a ledger batch"))?;
-        let mut seqs = Vec::with_capacity(rows.len());
+        let mut first = 0;
         {
             if !rows.is_empty() {
-                let first: i64 = tx
+                first = tx
                     .prepare_cached(NEXT_SEQ)
                     .and_then(|mut next| next.query_row([], |row| row.get(0)))
                     .map_err(sql("numbering a ledger batch"))?;
@@ -71,16 +78,16 @@ impl Store {
                         ])
                     })
                     .map_err(sql("appending to the ledger"))?;
-                seqs.extend((0..rows.len() as i64).map(|i| first + i));
             }
             let mut add = tx
                 .prepare_cached(ADD_TO_ROLLUP)
                 .map_err(sql("updating the spend rollups"))?;
-            for ((dim, id, day), t) in rollups(rows) {
+            for line in sums {
+                let t = &line.totals;
                 add.execute(params![
-                    dim.name(),
-                    id,
-                    day,
+                    line.dim.name(),
+                    line.id,
+                    line.day,
                     to_sql_int(t.requests),
                     to_sql_int(t.prompt_tokens),
                     to_sql_int(t.completion_tokens),
@@ -92,7 +99,7 @@ impl Store {
             }
         }
         tx.commit().map_err(sql("committing a ledger batch"))?;
-        Ok(seqs)
+        Ok(first)
     }
 
     /// Up to `limit` ledger rows after `since_seq`, oldest first: what a Redis
@@ -201,61 +208,6 @@ impl Store {
             })
             .map_err(sql("summing a period's charges"))
     }
-}
-
-/// One rollup line's sums.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-struct Totals {
-    requests: u64,
-    prompt_tokens: u64,
-    completion_tokens: u64,
-    provider_nanos: i64,
-    charge_nanos: i64,
-    gateway_nanos: i64,
-}
-
-impl Totals {
-    fn add(&mut self, row: &LedgerRow) {
-        self.requests = self.requests.saturating_add(1);
-        self.prompt_tokens = self.prompt_tokens.saturating_add(row.prompt_tokens);
-        self.completion_tokens = self.completion_tokens.saturating_add(row.completion_tokens);
-        self.provider_nanos = self.provider_nanos.saturating_add(row.provider_nanos);
-        self.charge_nanos = self.charge_nanos.saturating_add(row.charge_nanos);
-        self.gateway_nanos = self.gateway_nanos.saturating_add(row.gateway_nanos);
-    }
-}
-
-/// A batch summed per (dimension, id, day) first, so a batch of a thousand
-/// requests from one key touches that key's rollup once. A row with no id in
-/// a dimension (no team, say) is left out of that dimension only.
-fn rollups(rows: &[LedgerRow]) -> HashMap<(Dimension, String, i64), Totals> {
-    // Summed under borrowed ids first (the day's own id is made once per
-    // day, not per row): a batch is mostly the same few keys and models.
-    let mut sums: rustc_hash::FxHashMap<(Dimension, &str, i64), Totals> = Default::default();
-    for row in rows {
-        let day = row.day();
-        let ids = [
-            (Dimension::Key, row.key_id.as_deref()),
-            (Dimension::Team, row.team.as_deref()),
-            (Dimension::EndUser, row.end_user.as_deref()),
-            (Dimension::Model, Some(row.model.as_str())),
-            (Dimension::Day, Some("")),
-        ];
-        for (dim, id) in ids {
-            if let Some(id) = id {
-                sums.entry((dim, id, day)).or_default().add(row);
-            }
-        }
-    }
-    sums.into_iter()
-        .map(|((dim, id, day), t)| {
-            let id = match dim {
-                Dimension::Day => Period::Day.id(day),
-                _ => id.to_owned(),
-            };
-            ((dim, id, day), t)
-        })
-        .collect()
 }
 
 /// Reads a ledger row from columns 1.. of [`SELECT_ROWS`] (0 is the seq).

@@ -3,9 +3,9 @@
 //! budgets. Rows are summed per group here, so Redis does one `HINCRBY` per
 //! group and counter rather than per row.
 
-use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
+use crate::governance::rollup::{Rollup, merge, rollups};
 use crate::governance::types::{Dimension, LedgerRow, Period, SpendRow};
 
 use super::{Tier, as_slices, checked};
@@ -50,12 +50,19 @@ impl Tier {
         batch_seq: i64,
         rows: &[LedgerRow],
     ) -> Result<bool, RedisError> {
-        if rows.is_empty() {
+        let mut batch = SpendBatch::new(batch_seq, rows, rollups(rows));
+        batch.last_seq = batch_seq;
+        self.apply_batch(instance, &batch)
+    }
+
+    /// [`Tier::apply_spend`] for a batch already summed and written out; its
+    /// `last_seq` marks it, so a batch sent again is applied once.
+    pub fn apply_batch(&mut self, instance: &str, batch: &SpendBatch) -> Result<bool, RedisError> {
+        if batch.rows == 0 {
             return Ok(true);
         }
-        let groups = rollup(rows);
         let mut keys = vec![
-            self.redis_key(&["batch", &batch_seq.to_string(), instance]),
+            self.redis_key(&["batch", &batch.last_seq.to_string(), instance]),
             self.redis_key(&["ledger"]),
         ];
         let mut args = vec![
@@ -63,29 +70,24 @@ impl Tier {
             (RETENTION_DAYS * 86_400).to_string().into_bytes(),
             LEDGER_STREAM_CAP.to_string().into_bytes(),
             instance.as_bytes().to_vec(),
-            groups.len().to_string().into_bytes(),
+            batch.rollups.len().to_string().into_bytes(),
         ];
-        for ((dim, id, day), sums) in &groups {
-            let day = Period::Day.id(*day);
-            keys.push(self.day_key(dim, &day, id));
+        for line in &batch.rollups {
+            let (dim, day) = (line.dim.name(), Period::Day.id(line.day));
+            keys.push(self.day_key(dim, &day, &line.id));
             keys.push(self.redis_key(&["spend-ids", dim, &day]));
-            keys.push(self.redis_key(&["spend", dim, "total", id]));
-            args.push(id.as_bytes().to_vec());
-            args.extend(sums.iter().map(|n| n.to_string().into_bytes()));
+            keys.push(self.redis_key(&["spend", dim, "total", &line.id]));
+            args.push(line.id.as_bytes().to_vec());
+            args.extend(
+                line.totals
+                    .counters()
+                    .iter()
+                    .map(|n| n.to_string().into_bytes()),
+            );
         }
-        let mut json = Vec::with_capacity(rows.len() * 320 + 2);
-        json.push(b'[');
-        for (i, row) in rows.iter().enumerate() {
-            if i > 0 {
-                json.push(b',');
-            }
-            row.write_json(&mut json);
-        }
-        json.push(b']');
-        args.push(json);
-        let reply = self
-            .redis
-            .eval(&SPEND, &as_slices(&keys), &as_slices(&args))?;
+        let mut slices = as_slices(&args);
+        slices.push(&batch.json);
+        let reply = self.redis.eval(&SPEND, &as_slices(&keys), &slices)?;
         match reply {
             Value::Int(1) => Ok(true),
             Value::Int(0) => Ok(false),
@@ -203,32 +205,6 @@ impl Tier {
     }
 }
 
-/// The batch summed per `(dimension, id, day)`, in the order of `FIELDS`.
-fn rollup(rows: &[LedgerRow]) -> BTreeMap<(&'static str, String, i64), [i64; 6]> {
-    let mut groups: BTreeMap<(&'static str, String, i64), [i64; 6]> = BTreeMap::new();
-    for row in rows {
-        let tokens = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-        let sums = [
-            1,
-            tokens(row.prompt_tokens),
-            tokens(row.completion_tokens),
-            row.provider_nanos,
-            row.charge_nanos,
-            row.gateway_nanos,
-        ];
-        for dim in Dimension::ALL {
-            let Some(id) = dim.of(row) else {
-                continue;
-            };
-            let group = groups.entry((dim.name(), id, row.day())).or_default();
-            for (total, n) in group.iter_mut().zip(sums) {
-                *total = total.saturating_add(n);
-            }
-        }
-    }
-    groups
-}
-
 /// A day's rollup from `HMGET`'s six answers; `None` when it has none.
 fn spend_row(reply: Value, id: &str, day: &str) -> Result<Option<SpendRow>, RedisError> {
     let values = reply
@@ -255,4 +231,59 @@ fn spend_row(reply: Value, id: &str, day: &str) -> Result<Option<SpendRow>, Redi
         charge_nanos: n[4],
         gateway_nanos: n[5],
     }))
+}
+
+/// A batch of ledger rows ready for Redis: sequence numbers `first_seq` to
+/// `last_seq`, summed, and written out as one JSON array (one stream entry
+/// per batch).
+#[derive(Debug, Clone)]
+pub struct SpendBatch {
+    pub first_seq: i64,
+    pub last_seq: i64,
+    pub rows: usize,
+    pub rollups: Vec<Rollup>,
+    json: Vec<u8>,
+}
+
+impl SpendBatch {
+    /// `rows` numbered from `first_seq`, with their [`rollups`].
+    pub fn new(first_seq: i64, rows: &[LedgerRow], rollups: Vec<Rollup>) -> SpendBatch {
+        let mut json = Vec::with_capacity(rows.len() * 400 + 2);
+        json.push(b'[');
+        for (i, row) in rows.iter().enumerate() {
+            if i > 0 {
+                json.push(b',');
+            }
+            row.write_json(&mut json);
+        }
+        json.push(b']');
+        SpendBatch {
+            first_seq,
+            last_seq: first_seq + rows.len() as i64 - 1,
+            rows: rows.len(),
+            rollups,
+            json,
+        }
+    }
+
+    /// Appends the batch that follows this one (its first row the next
+    /// number), so both go to Redis as one. `Err`: it does not follow.
+    pub fn absorb(&mut self, next: SpendBatch) -> Result<(), SpendBatch> {
+        if next.first_seq != self.last_seq + 1 {
+            return Err(next);
+        }
+        if next.rows > 0 {
+            if self.rows > 0 {
+                self.json.pop();
+                self.json.push(b',');
+                self.json.extend_from_slice(&next.json[1..]);
+            } else {
+                self.json = next.json;
+            }
+        }
+        self.last_seq = next.last_seq;
+        self.rows += next.rows;
+        merge(&mut self.rollups, &next.rollups);
+        Ok(())
+    }
 }
