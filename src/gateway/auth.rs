@@ -23,15 +23,7 @@ pub(super) fn needs_key(req: &Request) -> bool {
 
 /// The credential a request presents, whichever header carries it.
 pub(crate) fn presented(req: &Request) -> Option<&[u8]> {
-    req.header("authorization")
-        .and_then(|v| {
-            v.strip_prefix(b"Bearer ")
-                .or_else(|| v.strip_prefix(b"bearer "))
-        })
-        .or_else(|| req.header("x-api-key"))
-        .or_else(|| req.header("api-key"))
-        .map(<[u8]>::trim_ascii)
-        .filter(|p| !p.is_empty())
+    req.credential()
 }
 
 /// When keys are required, the request's key, or why it has none.

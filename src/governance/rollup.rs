@@ -64,28 +64,42 @@ pub struct Rollup {
 
 /// `rows` summed per (dimension, id, day), ordered by dimension, id, day.
 /// A row with no id in a dimension (no team, say) is left out of that
-/// dimension only. Summed under borrowed ids first: a batch is mostly the
-/// same few keys and models, so an id is copied once per batch, not per row.
+/// dimension only. A batch is mostly the same few keys and models: a row
+/// with the same ids and day as the one before adds to the same lines
+/// without a look-up, and an id is copied once per batch, not per row.
 pub fn rollups(rows: &[LedgerRow]) -> Vec<Rollup> {
-    let mut sums: FxHashMap<(Dimension, &str, i64), Totals> = FxHashMap::default();
+    let mut index: FxHashMap<(Dimension, &str, i64), usize> = FxHashMap::default();
+    let mut lines: Vec<(Dimension, &str, i64, Totals)> = Vec::new();
+    let mut prev: Option<(&LedgerRow, i64, [Option<usize>; 5])> = None;
     for row in rows {
         let day = row.day();
-        let ids = [
-            (Dimension::Key, row.key_id.as_deref()),
-            (Dimension::Team, row.team.as_deref()),
-            (Dimension::EndUser, row.end_user.as_deref()),
-            (Dimension::Model, Some(row.model.as_str())),
-            (Dimension::Day, Some("")),
-        ];
-        for (dim, id) in ids {
-            if let Some(id) = id {
-                sums.entry((dim, id, day)).or_default().add_row(row);
+        let slots = match prev {
+            Some((p, p_day, slots)) if p_day == day && same_ids(p, row) => slots,
+            _ => {
+                let ids = [
+                    (Dimension::Key, row.key_id.as_deref()),
+                    (Dimension::Team, row.team.as_deref()),
+                    (Dimension::EndUser, row.end_user.as_deref()),
+                    (Dimension::Model, Some(row.model.as_str())),
+                    (Dimension::Day, Some("")),
+                ];
+                ids.map(|(dim, id)| {
+                    let id = id?;
+                    Some(*index.entry((dim, id, day)).or_insert_with(|| {
+                        lines.push((dim, id, day, Totals::default()));
+                        lines.len() - 1
+                    }))
+                })
             }
+        };
+        for &slot in slots.iter().flatten() {
+            lines[slot].3.add_row(row);
         }
+        prev = Some((row, day, slots));
     }
-    let mut out: Vec<Rollup> = sums
+    let mut out: Vec<Rollup> = lines
         .into_iter()
-        .map(|((dim, id, day), totals)| Rollup {
+        .map(|(dim, id, day, totals)| Rollup {
             dim,
             id: match dim {
                 Dimension::Day => Period::Day.id(day),
@@ -97,6 +111,10 @@ pub fn rollups(rows: &[LedgerRow]) -> Vec<Rollup> {
         .collect();
     out.sort_unstable_by(|a, b| (a.dim.name(), &a.id, a.day).cmp(&(b.dim.name(), &b.id, b.day)));
     out
+}
+
+fn same_ids(a: &LedgerRow, b: &LedgerRow) -> bool {
+    a.key_id == b.key_id && a.model == b.model && a.team == b.team && a.end_user == b.end_user
 }
 
 /// Adds `more` into `into`, line by line (both from [`rollups`]; the result
@@ -160,6 +178,26 @@ mod tests {
             "no team, no team line"
         );
         assert_eq!(lines.len(), 5);
+    }
+
+    #[test]
+    fn interleaved_ids_sum_like_sorted_ones() {
+        let rows = [
+            row(20_000, Some("a"), "m", 1),
+            row(20_000, Some("a"), "m", 2),
+            row(20_000, Some("b"), "m", 4),
+            row(20_001, Some("b"), "m", 8),
+            row(20_000, Some("a"), "n", 16),
+            row(20_000, Some("a"), "m", 32),
+        ];
+        let mut sorted = rows.clone();
+        sorted.sort_by_key(|r| (r.key_id.clone(), r.model.clone(), r.ts_ms));
+        assert_eq!(rollups(&rows), rollups(&sorted));
+        let a = rollups(&rows)
+            .into_iter()
+            .find(|l| l.dim == Dimension::Key && l.id == "a")
+            .unwrap();
+        assert_eq!(a.totals.charge_nanos, 1 + 2 + 16 + 32);
     }
 
     #[test]

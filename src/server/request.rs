@@ -1,5 +1,6 @@
 //! A parsed request: its head kept as one buffer with ranges into it, and its body.
 
+use std::cell::Cell;
 use std::ops::Range;
 
 pub struct Request {
@@ -11,6 +12,8 @@ pub struct Request {
     /// headers a request does not send (`x-tollgate-*`), and this answers
     /// them without a walk over the headers.
     names: u64,
+    /// Where [`Request::credential`] found the credential, once it looked.
+    credential: Cell<Option<Option<(usize, usize)>>>,
     pub body: Vec<u8>,
     /// HTTP/1.0 (`false`) or HTTP/1.1.
     pub http11: bool,
@@ -42,6 +45,7 @@ impl Request {
             path,
             headers,
             names,
+            credential: Cell::new(None),
             body: Vec::new(),
             http11: parsed.version == Some(1),
             head,
@@ -74,6 +78,33 @@ impl Request {
             .iter()
             .find(|(n, _)| self.head[n.clone()].eq_ignore_ascii_case(name.as_bytes()))
             .map(|(_, v)| &self.head[v.clone()])
+    }
+
+    /// The credential the request presents, whichever header carries it:
+    /// `Authorization: Bearer …`, else `x-api-key`, else `api-key`, trimmed;
+    /// `None` when empty or absent. Found once per request: the head's check
+    /// and the pipeline both ask.
+    pub fn credential(&self) -> Option<&[u8]> {
+        let found = match self.credential.get() {
+            Some(found) => found,
+            None => {
+                let base = self.head.as_ptr() as usize;
+                let found = self
+                    .header("authorization")
+                    .and_then(|v| {
+                        v.strip_prefix(b"Bearer ")
+                            .or_else(|| v.strip_prefix(b"bearer "))
+                    })
+                    .or_else(|| self.header("x-api-key"))
+                    .or_else(|| self.header("api-key"))
+                    .map(<[u8]>::trim_ascii)
+                    .filter(|p| !p.is_empty())
+                    .map(|p| (p.as_ptr() as usize - base, p.len()));
+                self.credential.set(Some(found));
+                found
+            }
+        };
+        found.map(|(start, len)| &self.head[start..start + len])
     }
 
     pub fn header_str(&self, name: &str) -> Option<&str> {
