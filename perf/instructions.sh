@@ -10,7 +10,7 @@ set -euo pipefail
 
 REQUESTS=${REQUESTS:-2000}    # measured requests per row
 WARMUP=${WARMUP:-200}         # unmeasured requests first (pools, lazy init)
-ROWS=${ROWS:-"passthrough passthrough-fit-off anthropic routed messages-native messages-to-openai governed governed-redis plain guarded plain-turn guarded-turn mcp-call nginx"}
+ROWS=${ROWS:-"passthrough passthrough-key passthrough-fit-off anthropic routed messages-native messages-to-openai governed governed-redis plain guarded plain-turn guarded-turn mcp-call nginx"}
 MOCK_PORT=${MOCK_PORT:-19190}
 GW_PORT=${GW_PORT:-18180}     # the rows' gateways listen on GW_PORT, +2, +4, +6, +8, +10, +12
 NGINX_PORT=${NGINX_PORT:-18181}
@@ -312,6 +312,15 @@ for row in $ROWS; do
         model=bench-anthropic
         [ "$row" = messages-to-openai ] && model=bench-model
         RESULTS+=("$(measure "$row" "$GW_PORT" "$model" "${GW_PID[tollgate]}" "$TMP/tollgate.out" "$MESSAGES_BODY" /v1/messages)")
+        ;;
+    passthrough-key)
+        # The governed rows' own request, key header included, through the
+        # passthrough gateway (which has no keys and ignores it): governance
+        # is measured against the same bytes, not against a request one
+        # header shorter.
+        start_gateway tollgate "$GW_PORT"
+        RESULTS+=("$(measure passthrough-key "$GW_PORT" bench-model "${GW_PID[tollgate]}" "$TMP/tollgate.out" \
+            "$BODY" /v1/chat/completions "$KEY")")
         ;;
     passthrough-fit-off)
         start_gateway fitoff $((GW_PORT + 4))

@@ -4,7 +4,7 @@
 //! without a key never gets its body read.
 
 use crate::api::ApiError;
-use crate::governance::keys::digest_of;
+use crate::governance::keys::{Digest, digest_of};
 use crate::governance::state::{GovSnapshot, Key};
 use crate::server::Request;
 
@@ -34,7 +34,7 @@ pub(super) fn authenticate<'g>(
     if !gov.required {
         return Ok(None);
     }
-    match key_of(gov, presented(req))? {
+    match key_by_digest(gov, req.credential_digest(digest_of))? {
         Some(key) => Ok(Some(key)),
         None => Err(ApiError::coded(
             401,
@@ -52,7 +52,12 @@ pub(crate) fn key_of<'g>(
     gov: &'g GovSnapshot,
     presented: Option<&[u8]>,
 ) -> Result<Option<&'g Key>, ApiError> {
-    let Some(key) = presented.and_then(|p| gov.by_digest(&digest_of(p))) else {
+    key_by_digest(gov, presented.map(digest_of))
+}
+
+/// [`key_of`] for a credential already hashed.
+fn key_by_digest(gov: &GovSnapshot, digest: Option<Digest>) -> Result<Option<&Key>, ApiError> {
+    let Some(key) = digest.and_then(|d| gov.by_digest(&d)) else {
         return Ok(None);
     };
     if let Some(at) = key.expires_at

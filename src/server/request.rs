@@ -14,6 +14,8 @@ pub struct Request {
     names: u64,
     /// Where [`Request::credential`] found the credential, once it looked.
     credential: Cell<Option<Option<(usize, usize)>>>,
+    /// The credential's digest, once [`Request::credential_digest`] made it.
+    digest: Cell<Option<[u8; 32]>>,
     pub body: Vec<u8>,
     /// HTTP/1.0 (`false`) or HTTP/1.1.
     pub http11: bool,
@@ -46,6 +48,7 @@ impl Request {
             headers,
             names,
             credential: Cell::new(None),
+            digest: Cell::new(None),
             body: Vec::new(),
             http11: parsed.version == Some(1),
             head,
@@ -105,6 +108,16 @@ impl Request {
             }
         };
         found.map(|(start, len)| &self.head[start..start + len])
+    }
+
+    /// `hash` of the [`Request::credential`], made once per request.
+    pub fn credential_digest(&self, hash: impl FnOnce(&[u8]) -> [u8; 32]) -> Option<[u8; 32]> {
+        if let Some(d) = self.digest.get() {
+            return Some(d);
+        }
+        let d = hash(self.credential()?);
+        self.digest.set(Some(d));
+        Some(d)
     }
 
     pub fn header_str(&self, name: &str) -> Option<&str> {

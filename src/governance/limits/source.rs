@@ -122,15 +122,18 @@ impl LocalSource {
             last_ms: now_ms,
             period_start: period_start(spec.refill, day),
         };
+        // Looked up by reference first: the id is copied only for a bucket
+        // seen for the first time, not on every pass.
+        if !self.levels.contains_key(spec.id.as_str()) {
+            self.levels.insert(spec.id.clone(), fresh.clone());
+        }
         let entry = self
             .levels
-            .entry(spec.id.clone())
-            .and_modify(|e| {
-                if e.refill != spec.refill {
-                    *e = fresh.clone();
-                }
-            })
-            .or_insert(fresh);
+            .get_mut(spec.id.as_str())
+            .expect("inserted above");
+        if entry.refill != spec.refill {
+            *entry = fresh;
+        }
         // A changed limit moves what is left by the change: a budget raised
         // by $10 has $10 more to spend, not a fresh full period.
         if entry.capacity != capacity {
