@@ -174,7 +174,9 @@ pub fn admit(
             adm.reserved_nanos = (ask.price)(prompt, ask.output_tokens);
         }
     }
-    let mut taken = Vec::new();
+    // Room for every bucket a request can take (rates and budgets of key,
+    // team, model, end user, and a provider's): one allocation, no regrowth.
+    let mut taken = Vec::with_capacity(12);
     let outcome = (|| {
         for r in rates.iter().flatten() {
             take_rates(gov, r, adm.reserved_tokens, priority, &mut taken)?;

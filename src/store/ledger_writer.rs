@@ -54,7 +54,10 @@ impl Default for LedgerWriterConfig {
         LedgerWriterConfig {
             capacity: 65_536,
             max_batch: 1_024,
-            interval: Duration::from_millis(50),
+            // A batch's fixed cost (a transaction, its rollup upserts, a WAL
+            // commit) is spread over a quarter second of rows; budgets are
+            // enforced in memory, so only a crash's last rows wait on it.
+            interval: Duration::from_millis(250),
         }
     }
 }
