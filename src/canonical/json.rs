@@ -124,16 +124,33 @@ pub fn write_opt_str(out: &mut Vec<u8>, s: Option<&str>) {
     }
 }
 
+/// Writes `n` in decimal, two digits per division (a ledger row has nine
+/// numbers, a response head several).
 pub fn write_u64(out: &mut Vec<u8>, mut n: u64) {
+    const PAIRS: &[u8; 200] = b"0001020304050607080910111213141516171819\
+        2021222324252627282930313233343536373839\
+        4041424344454647484950515253545556575859\
+        6061626364656667686970717273747576777879\
+        8081828384858687888990919293949596979899";
+    if n < 10 {
+        out.push(b'0' + n as u8);
+        return;
+    }
     let mut buf = [0u8; 20];
     let mut i = buf.len();
-    loop {
+    while n >= 100 {
+        let pair = (n % 100) as usize * 2;
+        n /= 100;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    }
+    if n >= 10 {
+        let pair = n as usize * 2;
+        i -= 2;
+        buf[i..i + 2].copy_from_slice(&PAIRS[pair..pair + 2]);
+    } else {
         i -= 1;
-        buf[i] = b'0' + (n % 10) as u8;
-        n /= 10;
-        if n == 0 {
-            break;
-        }
+        buf[i] = b'0' + n as u8;
     }
     out.extend_from_slice(&buf[i..]);
 }
@@ -173,6 +190,35 @@ pub fn write_value(out: &mut Vec<u8>, v: &OwnedValue) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn integers_read_as_rust_writes_them() {
+        let mut cases = vec![
+            0,
+            1,
+            9,
+            10,
+            11,
+            99,
+            100,
+            101,
+            999,
+            1000,
+            12_345,
+            u64::MAX,
+            u64::MAX - 1,
+        ];
+        cases.extend((0..20).map(|p| 10u64.pow(p)));
+        cases.extend((1..20).map(|p| 10u64.pow(p) - 1));
+        for n in cases {
+            let mut out = Vec::new();
+            write_u64(&mut out, n);
+            assert_eq!(out, n.to_string().into_bytes());
+        }
+        let mut out = Vec::new();
+        write_i64(&mut out, i64::MIN);
+        assert_eq!(out, i64::MIN.to_string().into_bytes());
+    }
 
     fn esc(s: &str) -> String {
         let mut out = Vec::new();

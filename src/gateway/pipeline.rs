@@ -189,7 +189,10 @@ async fn run(
         hold_bytes: snapshot.config.routing.retry.hold_answer_bytes,
         max_tokens: OnceCell::new(),
         obligations: Obligations {
-            key_id: key.map(|k| k.id.clone()),
+            // Only the guards' approvals bind to the key.
+            key_id: key
+                .filter(|_| snapshot.guards.is_some())
+                .map(|k| k.id.clone()),
             approval_id: req
                 .header_str("x-tollgate-approval-id")
                 .map(|v| v.trim().to_owned()),

@@ -117,10 +117,8 @@ pub(super) fn account(
             .find(|d| d.label == label)
             .and_then(|d| d.spec.as_deref())
     };
-    let charge_losers = snapshot
-        .model(&rec.requested_model)
-        .and_then(|m| m.hedge.as_ref())
-        .is_some_and(|h| h.charge_losers);
+    // Asked only when a hedge lost: most requests have no loser.
+    let mut charge_losers: Option<bool> = None;
     let reserved = admission.as_ref().map_or(0, |a| a.reserved_prompt_tokens());
     let estimated_prompt = || match reserved {
         0 => prompt_estimate(body),
@@ -184,7 +182,14 @@ pub(super) fn account(
         row.cache_write_tokens += usage.cache_creation_tokens;
         row.completion_tokens += usage.completion_tokens;
         row.reasoning_tokens += usage.reasoning_tokens;
-        if loser && !charge_losers {
+        let charged_loser = loser
+            && *charge_losers.get_or_insert_with(|| {
+                snapshot
+                    .model(&row.model)
+                    .and_then(|m| m.hedge.as_ref())
+                    .is_some_and(|h| h.charge_losers)
+            });
+        if loser && !charged_loser {
             row.gateway_nanos += c.nanos;
         } else {
             charge += c.nanos;

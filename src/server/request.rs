@@ -7,7 +7,9 @@ pub struct Request {
     head: Vec<u8>,
     method: Range<usize>,
     path: Range<usize>,
-    headers: Vec<(Range<usize>, Range<usize>)>,
+    /// Each header's name and value, and its name's [`name_bit`] (as a
+    /// shift), compared before the name itself.
+    headers: Vec<(Range<usize>, Range<usize>, u8)>,
     /// A bit per header name present ([`name_bit`]): most look-ups are for
     /// headers a request does not send (`x-tollgate-*`), and this answers
     /// them without a walk over the headers.
@@ -38,8 +40,13 @@ impl Request {
             .headers
             .iter()
             .map(|h| {
-                names |= name_bit(h.name.as_bytes());
-                (range(h.name.as_bytes()), range(h.value))
+                let bit = name_bit(h.name.as_bytes());
+                names |= bit;
+                (
+                    range(h.name.as_bytes()),
+                    range(h.value),
+                    bit.trailing_zeros() as u8,
+                )
             })
             .collect();
         Self {
@@ -72,15 +79,20 @@ impl Request {
     }
 
     /// The first header with this name (case-insensitive).
+    #[inline]
     pub fn header(&self, name: &str) -> Option<&[u8]> {
-        if self.names & name_bit(name.as_bytes()) == 0 {
+        let bit = name_bit(name.as_bytes());
+        if self.names & bit == 0 {
             return None;
         }
+        let shift = bit.trailing_zeros() as u8;
         // Compared as bytes: no UTF-8 check of every name on every look-up.
         self.headers
             .iter()
-            .find(|(n, _)| self.head[n.clone()].eq_ignore_ascii_case(name.as_bytes()))
-            .map(|(_, v)| &self.head[v.clone()])
+            .find(|(n, _, s)| {
+                *s == shift && self.head[n.clone()].eq_ignore_ascii_case(name.as_bytes())
+            })
+            .map(|(_, v, _)| &self.head[v.clone()])
     }
 
     /// The credential the request presents, whichever header carries it:
@@ -125,7 +137,7 @@ impl Request {
     }
 
     pub fn headers(&self) -> impl Iterator<Item = (&str, &[u8])> {
-        self.headers.iter().map(|(n, v)| {
+        self.headers.iter().map(|(n, v, _)| {
             // httparse only accepts token characters in header names: ASCII.
             let name = std::str::from_utf8(&self.head[n.clone()]).unwrap_or("");
             (name, &self.head[v.clone()])
