@@ -308,55 +308,81 @@ impl LedgerRow {
     /// The row as JSON, the same object serde writes; by hand, since the
     /// Redis tier writes one per request.
     pub fn write_json(&self, out: &mut Vec<u8>) {
-        use crate::canonical::json::write_u64 as num;
-        fn int(out: &mut Vec<u8>, n: i64) {
-            if n < 0 {
-                out.push(b'-');
+        self.write_json_head(out);
+        self.write_json_ids(out);
+        self.write_json_tail(out);
+    }
+
+    /// `rows` as a JSON array of [`LedgerRow::write_json`] objects. A row
+    /// with the same ids as the one before (a batch is mostly the same few
+    /// keys and models) copies that row's ids as written, instead of
+    /// escaping them again.
+    pub fn write_json_array(rows: &[LedgerRow], out: &mut Vec<u8>) {
+        out.push(b'[');
+        let mut prev: Option<(&LedgerRow, std::ops::Range<usize>)> = None;
+        for (i, row) in rows.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
             }
-            num(out, n.unsigned_abs());
+            row.write_json_head(out);
+            let start = out.len();
+            match &prev {
+                Some((p, ids)) if p.same_ids(row) => out.extend_from_within(ids.clone()),
+                _ => row.write_json_ids(out),
+            }
+            prev = Some((row, start..out.len()));
+            row.write_json_tail(out);
         }
-        fn text(out: &mut Vec<u8>, s: &str) {
-            crate::canonical::json::write_str(out, s);
-        }
-        fn opt(out: &mut Vec<u8>, s: &Option<String>) {
-            crate::canonical::json::write_opt_str(out, s.as_deref());
-        }
+        out.push(b']');
+    }
+
+    fn same_ids(&self, other: &LedgerRow) -> bool {
+        self.key_id == other.key_id
+            && self.model == other.model
+            && self.served_by == other.served_by
+            && self.team == other.team
+            && self.end_user == other.end_user
+    }
+
+    fn write_json_head(&self, out: &mut Vec<u8>) {
         out.extend_from_slice(b"{\"ts_ms\":");
-        num(out, self.ts_ms);
+        crate::canonical::json::write_u64(out, self.ts_ms);
         out.extend_from_slice(b",\"request_id\":");
-        text(out, &self.request_id);
+        crate::canonical::json::write_str(out, &self.request_id);
+    }
+
+    fn write_json_ids(&self, out: &mut Vec<u8>) {
+        use crate::canonical::json::{write_opt_str, write_str};
         out.extend_from_slice(b",\"key_id\":");
-        opt(out, &self.key_id);
+        write_opt_str(out, self.key_id.as_deref());
         out.extend_from_slice(b",\"team\":");
-        opt(out, &self.team);
+        write_opt_str(out, self.team.as_deref());
         out.extend_from_slice(b",\"end_user\":");
-        opt(out, &self.end_user);
+        write_opt_str(out, self.end_user.as_deref());
         out.extend_from_slice(b",\"model\":");
-        text(out, &self.model);
+        write_str(out, &self.model);
         out.extend_from_slice(b",\"served_by\":");
-        opt(out, &self.served_by);
-        for (name, n) in [
-            ("prompt_tokens", self.prompt_tokens),
-            ("cached_tokens", self.cached_tokens),
-            ("cache_write_tokens", self.cache_write_tokens),
-            ("completion_tokens", self.completion_tokens),
-            ("reasoning_tokens", self.reasoning_tokens),
-        ] {
-            out.extend_from_slice(b",\"");
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b"\":");
-            num(out, n);
-        }
-        for (name, n) in [
-            ("provider_nanos", self.provider_nanos),
-            ("charge_nanos", self.charge_nanos),
-            ("gateway_nanos", self.gateway_nanos),
-        ] {
-            out.extend_from_slice(b",\"");
-            out.extend_from_slice(name.as_bytes());
-            out.extend_from_slice(b"\":");
-            int(out, n);
-        }
+        write_opt_str(out, self.served_by.as_deref());
+    }
+
+    fn write_json_tail(&self, out: &mut Vec<u8>) {
+        use crate::canonical::json::{write_i64, write_u64};
+        out.extend_from_slice(b",\"prompt_tokens\":");
+        write_u64(out, self.prompt_tokens);
+        out.extend_from_slice(b",\"cached_tokens\":");
+        write_u64(out, self.cached_tokens);
+        out.extend_from_slice(b",\"cache_write_tokens\":");
+        write_u64(out, self.cache_write_tokens);
+        out.extend_from_slice(b",\"completion_tokens\":");
+        write_u64(out, self.completion_tokens);
+        out.extend_from_slice(b",\"reasoning_tokens\":");
+        write_u64(out, self.reasoning_tokens);
+        out.extend_from_slice(b",\"provider_nanos\":");
+        write_i64(out, self.provider_nanos);
+        out.extend_from_slice(b",\"charge_nanos\":");
+        write_i64(out, self.charge_nanos);
+        out.extend_from_slice(b",\"gateway_nanos\":");
+        write_i64(out, self.gateway_nanos);
         out.extend_from_slice(if self.priced {
             b",\"priced\":true}"
         } else {
@@ -487,6 +513,19 @@ mod tests {
         row.write_json(&mut ours);
         let back: LedgerRow = simd_json::serde::from_slice(&mut ours.clone()).unwrap();
         assert_eq!(back, row, "{}", String::from_utf8_lossy(&ours));
+
+        // An array, rows with the same ids and rows without, reads back whole.
+        let mut other = row.clone();
+        other.key_id = None;
+        other.served_by = Some("p/\"m\"".into());
+        let rows = vec![row.clone(), row.clone(), other.clone(), other, row];
+        let mut array = Vec::new();
+        LedgerRow::write_json_array(&rows, &mut array);
+        let back: Vec<LedgerRow> = simd_json::serde::from_slice(&mut array.clone()).unwrap();
+        assert_eq!(back, rows, "{}", String::from_utf8_lossy(&array));
+        let mut empty = Vec::new();
+        LedgerRow::write_json_array(&[], &mut empty);
+        assert_eq!(empty, b"[]");
     }
 
     #[test]

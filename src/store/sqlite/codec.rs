@@ -4,15 +4,121 @@
 //! row, a batch of them to a table row, and each row keeps its own sequence
 //! number (the batch's first plus its place in it).
 //!
-//! The format, little-endian: per row, `ts_ms` (u64); `request_id`, `model`
-//! (u32 length + UTF-8); `key_id`, `team`, `end_user`, `served_by` (u8 flag,
-//! then as a string when 1); the five token counts (u64); the three nano
-//! sums (i64); `priced` (u8). Reading checks every length against what is
-//! left, so a damaged blob is an error, never a panic or a huge allocation.
+//! Two formats, both read. Version 2, written now, starts with [`MAGIC`];
+//! per row: `ts_ms` as a zigzag varint of its difference to the row before;
+//! `request_id` (varint length + UTF-8); `model`, `key_id`, `team`,
+//! `end_user`, `served_by` as references (varint: 0 none, 1 a new string
+//! follows — varint length + UTF-8 — and takes the next number, n + 2 the
+//! string numbered n); the five token counts as varints; the three nano
+//! sums as zigzag varints; `priced` (u8). A batch repeats the same few keys
+//! and models: each is written once, and a row is about a third of its
+//! version-1 size, which is what SQLite copies, zeroes and checksums.
+//!
+//! Version 1, little-endian, no header: per row, `ts_ms` (u64); `request_id`,
+//! `model` (u32 length + UTF-8); `key_id`, `team`, `end_user`, `served_by`
+//! (u8 flag, then as a string when 1); the five token counts (u64); the
+//! three nano sums (i64); `priced` (u8). A version-1 blob starts with a
+//! timestamp, whose top two bytes are zero before the year 10889, so it
+//! never starts with the magic.
+//!
+//! Reading checks every length and reference against what is left, so a
+//! damaged blob is an error, never a panic or a huge allocation.
+
+use rustc_hash::FxHashMap;
 
 use crate::governance::types::LedgerRow;
 
+/// A version-2 blob's first eight bytes.
+const MAGIC: [u8; 8] = *b"TGL2\0\0\xff\xff";
+
+/// Packs `rows` in version 2.
 pub(super) fn encode(rows: &[LedgerRow]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(MAGIC.len() + rows.len() * 64);
+    out.extend_from_slice(&MAGIC);
+    let mut numbers: FxHashMap<&str, u64> = FxHashMap::default();
+    let mut prev: Option<&LedgerRow> = None;
+    let mut prev_refs = [0u64; 5];
+    let mut prev_ts = 0u64;
+    for r in rows {
+        put_varint(&mut out, zigzag(r.ts_ms.wrapping_sub(prev_ts) as i64));
+        prev_ts = r.ts_ms;
+        put_varint(&mut out, r.request_id.len() as u64);
+        out.extend_from_slice(r.request_id.as_bytes());
+        let fields = [
+            Some(r.model.as_str()),
+            r.key_id.as_deref(),
+            r.team.as_deref(),
+            r.end_user.as_deref(),
+            r.served_by.as_deref(),
+        ];
+        let before = prev.map(|p| {
+            [
+                Some(p.model.as_str()),
+                p.key_id.as_deref(),
+                p.team.as_deref(),
+                p.end_user.as_deref(),
+                p.served_by.as_deref(),
+            ]
+        });
+        for (i, field) in fields.into_iter().enumerate() {
+            let same = before.is_some_and(|b| b[i] == field) && prev_refs[i] != 1;
+            let reference = match field {
+                None => 0,
+                // The row before had the same string: its number, no look-up.
+                Some(_) if same => prev_refs[i],
+                Some(s) => match numbers.get(s) {
+                    Some(&n) => n + 2,
+                    None => {
+                        let n = numbers.len() as u64;
+                        numbers.insert(s, n);
+                        put_varint(&mut out, 1);
+                        put_varint(&mut out, s.len() as u64);
+                        out.extend_from_slice(s.as_bytes());
+                        prev_refs[i] = n + 2;
+                        continue;
+                    }
+                },
+            };
+            put_varint(&mut out, reference);
+            prev_refs[i] = reference;
+        }
+        for n in [
+            r.prompt_tokens,
+            r.cached_tokens,
+            r.cache_write_tokens,
+            r.completion_tokens,
+            r.reasoning_tokens,
+        ] {
+            put_varint(&mut out, n);
+        }
+        for n in [r.provider_nanos, r.charge_nanos, r.gateway_nanos] {
+            put_varint(&mut out, zigzag(n));
+        }
+        out.push(u8::from(r.priced));
+        prev = Some(r);
+    }
+    out
+}
+
+fn zigzag(n: i64) -> u64 {
+    ((n << 1) ^ (n >> 63)) as u64
+}
+
+fn unzigzag(n: u64) -> i64 {
+    ((n >> 1) as i64) ^ -((n & 1) as i64)
+}
+
+fn put_varint(out: &mut Vec<u8>, mut n: u64) {
+    while n >= 0x80 {
+        out.push(n as u8 | 0x80);
+        n >>= 7;
+    }
+    out.push(n as u8);
+}
+
+/// Version 1, kept to test that stored version-1 blobs still read.
+#[cfg(test)]
+fn encode_v1(rows: &[LedgerRow]) -> Vec<u8> {
     let mut out = Vec::with_capacity(rows.len() * 160);
     for r in rows {
         out.extend_from_slice(&r.ts_ms.to_le_bytes());
@@ -44,6 +150,7 @@ pub(super) fn encode(rows: &[LedgerRow]) -> Vec<u8> {
     out
 }
 
+#[cfg(test)]
 fn put_str(out: &mut Vec<u8>, s: &str) {
     // Strings come from the gateway, bounded far below 4 GiB.
     out.extend_from_slice(&(s.len().min(u32::MAX as usize) as u32).to_le_bytes());
@@ -51,7 +158,68 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// The rows of one blob, or what is wrong with it.
-pub(super) fn decode(mut blob: &[u8], count: usize) -> Result<Vec<LedgerRow>, String> {
+pub(super) fn decode(blob: &[u8], count: usize) -> Result<Vec<LedgerRow>, String> {
+    match blob.strip_prefix(&MAGIC) {
+        Some(rest) => decode_v2(rest, count),
+        None => decode_v1(blob, count),
+    }
+}
+
+fn decode_v2(mut blob: &[u8], count: usize) -> Result<Vec<LedgerRow>, String> {
+    let mut rows = Vec::with_capacity(count.min(blob.len() / 16 + 1));
+    let mut strings: Vec<String> = Vec::new();
+    let mut ts = 0u64;
+    for i in 0..count {
+        let mut r = Reader(&mut blob);
+        let row = (|| {
+            ts = ts.wrapping_add(unzigzag(r.varint()?) as u64);
+            let len = usize::try_from(r.varint()?).ok()?;
+            let request_id = String::from_utf8(r.take(len)?.to_vec()).ok()?;
+            let mut field = || -> Option<Option<String>> {
+                match r.varint()? {
+                    0 => Some(None),
+                    1 => {
+                        let len = usize::try_from(r.varint()?).ok()?;
+                        let s = String::from_utf8(r.take(len)?.to_vec()).ok()?;
+                        strings.push(s.clone());
+                        Some(Some(s))
+                    }
+                    n => {
+                        let n = usize::try_from(n - 2).ok()?;
+                        strings.get(n).cloned().map(Some)
+                    }
+                }
+            };
+            let (model, key_id, team, end_user, served_by) =
+                (field()??, field()?, field()?, field()?, field()?);
+            Some(LedgerRow {
+                ts_ms: ts,
+                request_id,
+                key_id,
+                team,
+                end_user,
+                model,
+                served_by,
+                prompt_tokens: r.varint()?,
+                cached_tokens: r.varint()?,
+                cache_write_tokens: r.varint()?,
+                completion_tokens: r.varint()?,
+                reasoning_tokens: r.varint()?,
+                provider_nanos: unzigzag(r.varint()?),
+                charge_nanos: unzigzag(r.varint()?),
+                gateway_nanos: unzigzag(r.varint()?),
+                priced: r.u8()? == 1,
+            })
+        })();
+        rows.push(row.ok_or_else(|| format!("row {i} of {count} is damaged"))?);
+    }
+    if !blob.is_empty() {
+        return Err(format!("{} bytes follow the last row", blob.len()));
+    }
+    Ok(rows)
+}
+
+fn decode_v1(mut blob: &[u8], count: usize) -> Result<Vec<LedgerRow>, String> {
     let mut rows = Vec::with_capacity(count.min(blob.len() / 64 + 1));
     for i in 0..count {
         let mut r = Reader(&mut blob);
@@ -110,6 +278,22 @@ impl Reader<'_, '_> {
         self.take(1).map(|b| b[0])
     }
 
+    /// At most ten bytes; a longer one, or one past 64 bits, is damage.
+    fn varint(&mut self) -> Option<u64> {
+        let mut n = 0u64;
+        for i in 0..10 {
+            let b = self.u8()?;
+            if i == 9 && b > 1 {
+                return None;
+            }
+            n |= u64::from(b & 0x7f) << (7 * i);
+            if b < 0x80 {
+                return Some(n);
+            }
+        }
+        None
+    }
+
     fn u64(&mut self) -> Option<u64> {
         self.take(8)?.try_into().ok().map(u64::from_le_bytes)
     }
@@ -147,21 +331,49 @@ mod tests {
 
     #[test]
     fn rows_round_trip() {
-        let rows: Vec<_> = (0..50).map(row).collect();
+        let mut rows: Vec<_> = (0..50).map(row).collect();
+        // Out of order, extreme and repeated-then-new values.
+        rows[7].ts_ms = 0;
+        rows[8].ts_ms = u64::MAX;
+        rows[9].provider_nanos = i64::MIN;
+        rows[10].prompt_tokens = u64::MAX;
+        rows[11].served_by = None;
+        rows[12].model = "another".into();
+        rows[13].team = Some("gpt-4o".into());
         assert_eq!(decode(&encode(&rows), rows.len()).unwrap(), rows);
         assert_eq!(decode(&encode(&[]), 0).unwrap(), vec![]);
+        assert_eq!(decode(&encode_v1(&rows), rows.len()).unwrap(), rows);
+        assert_eq!(decode(&encode_v1(&[]), 0).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn a_batch_of_one_key_and_model_packs_small() {
+        let rows: Vec<_> = (0..100).map(row).collect();
+        let (v2, v1) = (encode(&rows).len(), encode_v1(&rows).len());
+        assert!(v2 * 2 < v1, "version 2 {v2} bytes, version 1 {v1}");
     }
 
     #[test]
     fn a_damaged_blob_is_an_error_never_a_panic() {
-        let blob = encode(&[row(1), row(2)]);
-        for cut in 0..blob.len() {
-            assert!(decode(&blob[..cut], 2).is_err(), "cut at {cut}");
+        for blob in [encode(&[row(1), row(2)]), encode_v1(&[row(1), row(2)])] {
+            for cut in 0..blob.len() {
+                assert!(decode(&blob[..cut], 2).is_err(), "cut at {cut}");
+            }
+            assert!(decode(&blob, 3).is_err());
+            assert!(decode(&blob, 1).is_err(), "trailing bytes");
         }
-        assert!(decode(&blob, 3).is_err());
-        assert!(decode(&blob, 1).is_err(), "trailing bytes");
-        let mut huge = blob.clone();
+        let mut huge = encode_v1(&[row(1), row(2)]);
         huge[8..12].copy_from_slice(&u32::MAX.to_le_bytes());
         assert!(decode(&huge, 2).is_err());
+        // A length or a reference past what the blob holds.
+        let mut long = encode(&[row(1)]);
+        long[9] = 0x7f;
+        assert!(decode(&long, 1).is_err());
+        let mut missing = MAGIC.to_vec();
+        missing.extend_from_slice(&[0, 0, 9]);
+        assert!(decode(&missing, 1).is_err());
+        let mut endless = MAGIC.to_vec();
+        endless.extend_from_slice(&[0xff; 12]);
+        assert!(decode(&endless, 1).is_err());
     }
 }

@@ -249,14 +249,7 @@ impl SpendBatch {
     /// `rows` numbered from `first_seq`, with their [`rollups`].
     pub fn new(first_seq: i64, rows: &[LedgerRow], rollups: Vec<Rollup>) -> SpendBatch {
         let mut json = Vec::with_capacity(rows.len() * 400 + 2);
-        json.push(b'[');
-        for (i, row) in rows.iter().enumerate() {
-            if i > 0 {
-                json.push(b',');
-            }
-            row.write_json(&mut json);
-        }
-        json.push(b']');
+        LedgerRow::write_json_array(rows, &mut json);
         SpendBatch {
             first_seq,
             last_seq: first_seq + rows.len() as i64 - 1,
