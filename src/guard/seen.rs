@@ -51,10 +51,14 @@ impl Cleared {
     }
 }
 
-/// How many leading bytes `a` and `b` share, 16 at a time.
+/// How many leading bytes `a` and `b` share: 64 at a time (a vector
+/// compare), then 16 at a time within the first block that differs.
 fn shared_prefix(a: &[u8], b: &[u8]) -> usize {
     let n = a.len().min(b.len());
     let mut i = 0;
+    while i + 64 <= n && a[i..i + 64] == b[i..i + 64] {
+        i += 64;
+    }
     while i + 16 <= n {
         let x = u128::from_le_bytes(a[i..i + 16].try_into().unwrap_or_default());
         let y = u128::from_le_bytes(b[i..i + 16].try_into().unwrap_or_default());
@@ -230,5 +234,13 @@ mod tests {
             shared_prefix(b"abcdefghijklmnopqrstu", b"abcdefghijklmnopqrsXu"),
             19
         );
+        let long: Vec<u8> = (0..300u32).map(|i| (i % 251) as u8).collect();
+        for at in [0, 15, 16, 63, 64, 65, 127, 128, 200, 299] {
+            let mut other = long.clone();
+            other[at] ^= 0xff;
+            assert_eq!(shared_prefix(&long, &other), at, "differs at {at}");
+        }
+        assert_eq!(shared_prefix(&long, &long), 300);
+        assert_eq!(shared_prefix(&long, &long[..170]), 170);
     }
 }

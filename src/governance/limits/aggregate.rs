@@ -1,13 +1,20 @@
 //! The aggregator's pass over one bucket: reclaim what idle or starved
 //! cores hold, repay debt, bring allowance in from the source (or hand it
 //! back), reset budgets at their period's end, and publish the estimates
-//! the request path reads.
+//! the request path reads. A bucket a pass left with nothing to do, and
+//! that nothing has touched since, is passed over: a gateway with many
+//! keys, most of them idle, pays for the busy ones only.
 
+use std::sync::Arc;
 use std::sync::atomic::Ordering::Relaxed;
 
 use super::bucket::{Bucket, BucketSpec, Refill, add};
 use super::source::Source;
 use super::{DAY_MS, NEVER, POOL_IDLE_MS, SLOT_IDLE_MS, refill_ms};
+
+/// A quiet bucket still gets a whole pass this often (a budget's reset
+/// estimate, a shared source's news).
+const QUIET_MS: u64 = 1_000;
 
 /// What the aggregator remembers about a bucket between passes.
 #[derive(Debug)]
@@ -25,6 +32,39 @@ pub(super) struct Aggregate {
     demand_ms: u64,
     /// The source's remaining after the last lease, when known.
     outside: Option<i64>,
+    /// The last pass left nothing to do: what the bucket looked like then.
+    quiet: Option<Quiet>,
+}
+
+/// A settled bucket as a pass left it: every slot empty, no debt, no
+/// refusal, no demand, nothing to ask of the source.
+#[derive(Debug)]
+struct Quiet {
+    since_ms: u64,
+    day: i64,
+    pool: i64,
+    refused: i64,
+    spec: Arc<BucketSpec>,
+}
+
+impl Quiet {
+    /// Nothing has touched the bucket since, and no day or redefinition
+    /// calls for a pass.
+    fn holds(&self, bucket: &Bucket, spec: &Arc<BucketSpec>, day: i64, now_ms: u64) -> bool {
+        now_ms.saturating_sub(self.since_ms) < QUIET_MS
+            && self.day == day
+            && Arc::ptr_eq(&self.spec, spec)
+            && bucket.pool.load(Relaxed) == self.pool
+            && bucket.slots.iter().all(|s| s.level.load(Relaxed) == 0)
+            && refused_total(bucket) == self.refused
+    }
+}
+
+fn refused_total(bucket: &Bucket) -> i64 {
+    bucket
+        .slots
+        .iter()
+        .fold(0i64, |n, s| n.wrapping_add(s.refused.load(Relaxed)))
 }
 
 impl Aggregate {
@@ -38,6 +78,7 @@ impl Aggregate {
             held_after: 0,
             demand_ms: 0,
             outside: None,
+            quiet: None,
         }
     }
 }
@@ -47,6 +88,16 @@ pub(super) fn pass(bucket: &Bucket, now_ms: u64, utc_ms: u64, source: &mut dyn S
     let spec = bucket.spec();
     let day = day_of(utc_ms);
     let mut agg = bucket.lock_aggregate();
+    if agg
+        .quiet
+        .as_ref()
+        .is_some_and(|q| q.holds(bucket, &spec, day, now_ms))
+    {
+        // The pass interval (a refusal's soonest retry) is still the real one.
+        agg.last_ms = Some(now_ms);
+        return;
+    }
+    agg.quiet = None;
     if let Some(last) = agg.last_ms
         && now_ms > last
     {
@@ -61,8 +112,8 @@ pub(super) fn pass(bucket: &Bucket, now_ms: u64, utc_ms: u64, source: &mut dyn S
         agg.demand_ms = now_ms;
     }
     repay_debt(bucket, &spec, day, source);
-    if source.is_local() {
-        refill_local(&mut agg, bucket, &spec, now_ms, day, source);
+    let settled = if source.is_local() {
+        refill_local(&mut agg, bucket, &spec, now_ms, day, source)
     } else {
         exchange_remote(
             &mut agg,
@@ -72,10 +123,24 @@ pub(super) fn pass(bucket: &Bucket, now_ms: u64, utc_ms: u64, source: &mut dyn S
             now_ms,
             day,
             source,
-        );
-    }
+        )
+    };
     publish(&agg, bucket, &spec, utc_ms, day);
     agg.held_after = bucket.held();
+    let pool = bucket.pool.load(Relaxed);
+    if settled
+        && demand == 0
+        && pool >= 0
+        && bucket.slots.iter().all(|s| s.level.load(Relaxed) == 0)
+    {
+        agg.quiet = Some(Quiet {
+            since_ms: now_ms,
+            day,
+            pool,
+            refused: refused_total(bucket),
+            spec,
+        });
+    }
 }
 
 /// Hands everything a retired bucket holds back to its source.
@@ -157,7 +222,9 @@ fn repay_debt(bucket: &Bucket, spec: &BucketSpec, day: i64, source: &mut dyn Sou
     }
 }
 
-/// The whole limit lives here: fill the process up to capacity.
+/// The whole limit lives here: fill the process up to capacity. True when
+/// there is nothing more to bring in until something changes: a rate limit
+/// held whole, a budget whose source granted nothing (spent, or all here).
 fn refill_local(
     agg: &mut Aggregate,
     bucket: &Bucket,
@@ -165,7 +232,7 @@ fn refill_local(
     now_ms: u64,
     day: i64,
     source: &mut dyn Source,
-) {
+) -> bool {
     let held = bucket.held();
     let room = spec.capacity.saturating_sub(held).max(0);
     match source.lease(spec, room, held, now_ms, day) {
@@ -173,8 +240,16 @@ fn refill_local(
             add(&bucket.pool, lease.granted);
             agg.outside = Some(lease.remaining);
             bucket.published.unavailable.store(false, Relaxed);
+            lease.granted == 0
+                && match spec.refill {
+                    Refill::PerMinute => room == 0,
+                    Refill::Period(_) => true,
+                }
         }
-        Err(_) => bucket.published.unavailable.store(true, Relaxed),
+        Err(_) => {
+            bucket.published.unavailable.store(true, Relaxed);
+            false
+        }
     }
 }
 
@@ -192,7 +267,7 @@ fn exchange_remote(
     now_ms: u64,
     day: i64,
     source: &mut dyn Source,
-) {
+) -> bool {
     let pool = bucket.pool.load(Relaxed);
     let keep = idle_keep(bucket, spec);
     let target = demand.saturating_mul(2).max(keep).min(spec.capacity);
@@ -209,6 +284,7 @@ fn exchange_remote(
             }
             Err(_) => bucket.published.unavailable.store(true, Relaxed),
         }
+        false
     } else if pool > keep && now_ms.saturating_sub(agg.demand_ms) >= POOL_IDLE_MS {
         let half = take_half(bucket, pool - keep);
         if half > 0 {
@@ -219,6 +295,11 @@ fn exchange_remote(
             }
         }
         agg.demand_ms = now_ms;
+        false
+    } else {
+        // Nothing asked of the source; a pool above what it keeps still has
+        // a give-back due once idle long enough.
+        pool <= keep
     }
 }
 

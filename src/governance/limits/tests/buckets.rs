@@ -240,3 +240,108 @@ fn the_spawned_aggregator_stops_when_told() {
     limiter.stop();
     aggregator.join().unwrap();
 }
+
+/// A local source that counts the calls made to it.
+struct Counting(LocalSource, usize);
+
+impl Source for Counting {
+    fn is_local(&self) -> bool {
+        true
+    }
+
+    fn lease(
+        &mut self,
+        spec: &BucketSpec,
+        want: i64,
+        held: i64,
+        now_ms: u64,
+        day: i64,
+    ) -> Result<Lease, SourceDown> {
+        self.1 += 1;
+        self.0.lease(spec, want, held, now_ms, day)
+    }
+
+    fn give_back(&mut self, spec: &BucketSpec, n: i64, day: i64) -> Result<(), SourceDown> {
+        self.1 += 1;
+        self.0.give_back(spec, n, day)
+    }
+
+    fn charge(&mut self, spec: &BucketSpec, n: i64, day: i64) -> Result<(), SourceDown> {
+        self.1 += 1;
+        self.0.charge(spec, n, day)
+    }
+}
+
+#[test]
+fn an_idle_full_bucket_is_passed_over_until_touched() {
+    let limiter = Limiter::new(2);
+    let mut source = Counting(LocalSource::new(), 0);
+    let rpm = limiter.define(spec("rpm", 600, Refill::PerMinute));
+    let budget = limiter.define(spec("budget", 1_000, Refill::Period(Period::Day)));
+    limiter.tick(0, NOON, &mut source);
+    limiter.tick(2, NOON, &mut source);
+    let settled = source.1;
+    for t in 3..100 {
+        limiter.tick(t, NOON, &mut source);
+    }
+    assert_eq!(
+        source.1, settled,
+        "full and untouched: no pass asks the source"
+    );
+    assert_eq!(rpm.status().remaining, 600);
+
+    // A take wakes the bucket: its next pass refills, and its spend shows.
+    bind_slot(0);
+    rpm.try_take(60, Priority::Standard).unwrap();
+    budget.try_take(250, Priority::Standard).unwrap();
+    limiter.tick(100, NOON, &mut source);
+    assert!(source.1 > settled);
+    assert_eq!(budget.status().remaining, 750);
+    // Idle again (its slots reclaimed), then a minute refills the rate.
+    for t in (110..61_000).step_by(10) {
+        limiter.tick(t, NOON, &mut source);
+    }
+    assert_eq!(rpm.status().remaining, 600, "refilled");
+    assert_eq!(drain(&budget, 1, Priority::Standard), 750);
+
+    // A spent budget sleeps too, and wakes at the next day with a new one.
+    for t in (61_000..62_000).step_by(10) {
+        limiter.tick(t, NOON, &mut source);
+    }
+    let asleep = source.1;
+    for t in (62_000..62_500).step_by(10) {
+        limiter.tick(t, NOON, &mut source);
+    }
+    assert!(
+        source.1 - asleep <= 2,
+        "50 ticks, at most the once-a-second pass of each bucket: {}",
+        source.1 - asleep
+    );
+    limiter.tick(62_500, NOON + DAY_MS, &mut source);
+    assert_eq!(drain(&budget, 1, Priority::Standard), 1_000);
+}
+
+#[test]
+fn a_quiet_bucket_still_gets_a_pass_every_second() {
+    let limiter = Limiter::new(1);
+    let mut source = Counting(LocalSource::new(), 0);
+    limiter.define(spec("rpm", 600, Refill::PerMinute));
+    limiter.tick(0, NOON, &mut source);
+    limiter.tick(2, NOON, &mut source);
+    let settled = source.1;
+    limiter.tick(1_500, NOON, &mut source);
+    assert_eq!(source.1, settled + 1, "a second on, one full pass");
+}
+
+#[test]
+fn a_redefined_quiet_bucket_moves_to_its_new_limit_at_once() {
+    let limiter = Limiter::new(1);
+    let mut source = LocalSource::new();
+    let b = limiter.define(spec("rpm", 600, Refill::PerMinute));
+    limiter.tick(0, NOON, &mut source);
+    limiter.tick(2, NOON, &mut source);
+    limiter.define(spec("rpm", 900, Refill::PerMinute));
+    limiter.tick(4, NOON, &mut source);
+    assert_eq!(b.status().limit, 900);
+    assert_eq!(drain(&b, 1, Priority::Standard), 900);
+}
