@@ -367,22 +367,24 @@ impl LedgerRow {
 
     fn write_json_tail(&self, out: &mut Vec<u8>) {
         use crate::canonical::json::{write_i64, write_u64};
-        out.extend_from_slice(b",\"prompt_tokens\":");
-        write_u64(out, self.prompt_tokens);
-        out.extend_from_slice(b",\"cached_tokens\":");
-        write_u64(out, self.cached_tokens);
-        out.extend_from_slice(b",\"cache_write_tokens\":");
-        write_u64(out, self.cache_write_tokens);
-        out.extend_from_slice(b",\"completion_tokens\":");
-        write_u64(out, self.completion_tokens);
-        out.extend_from_slice(b",\"reasoning_tokens\":");
-        write_u64(out, self.reasoning_tokens);
-        out.extend_from_slice(b",\"provider_nanos\":");
-        write_i64(out, self.provider_nanos);
-        out.extend_from_slice(b",\"charge_nanos\":");
-        write_i64(out, self.charge_nanos);
-        out.extend_from_slice(b",\"gateway_nanos\":");
-        write_i64(out, self.gateway_nanos);
+        for (name, n) in [
+            (&b",\"prompt_tokens\":"[..], self.prompt_tokens),
+            (b",\"cached_tokens\":", self.cached_tokens),
+            (b",\"cache_write_tokens\":", self.cache_write_tokens),
+            (b",\"completion_tokens\":", self.completion_tokens),
+            (b",\"reasoning_tokens\":", self.reasoning_tokens),
+        ] {
+            out.extend_from_slice(name);
+            write_u64(out, n);
+        }
+        for (name, n) in [
+            (&b",\"provider_nanos\":"[..], self.provider_nanos),
+            (b",\"charge_nanos\":", self.charge_nanos),
+            (b",\"gateway_nanos\":", self.gateway_nanos),
+        ] {
+            out.extend_from_slice(name);
+            write_i64(out, n);
+        }
         out.extend_from_slice(if self.priced {
             b",\"priced\":true}"
         } else {

@@ -165,96 +165,98 @@ pub(super) fn decode(blob: &[u8], count: usize) -> Result<Vec<LedgerRow>, String
     }
 }
 
-fn decode_v2(mut blob: &[u8], count: usize) -> Result<Vec<LedgerRow>, String> {
-    let mut rows = Vec::with_capacity(count.min(blob.len() / 16 + 1));
+fn decode_v2(blob: &[u8], count: usize) -> Result<Vec<LedgerRow>, String> {
     let mut strings: Vec<String> = Vec::new();
     let mut ts = 0u64;
-    for i in 0..count {
-        let mut r = Reader(&mut blob);
-        let row = (|| {
-            ts = ts.wrapping_add(unzigzag(r.varint()?) as u64);
-            let len = usize::try_from(r.varint()?).ok()?;
-            let request_id = String::from_utf8(r.take(len)?.to_vec()).ok()?;
-            let mut field = || -> Option<Option<String>> {
-                match r.varint()? {
-                    0 => Some(None),
-                    1 => {
-                        let len = usize::try_from(r.varint()?).ok()?;
-                        let s = String::from_utf8(r.take(len)?.to_vec()).ok()?;
-                        strings.push(s.clone());
-                        Some(Some(s))
-                    }
-                    n => {
-                        let n = usize::try_from(n - 2).ok()?;
-                        strings.get(n).cloned().map(Some)
-                    }
+    decode_rows(blob, count, 16, |mut r| {
+        ts = ts.wrapping_add(unzigzag(r.varint()?) as u64);
+        let len = usize::try_from(r.varint()?).ok()?;
+        let request_id = String::from_utf8(r.take(len)?.to_vec()).ok()?;
+        let mut field = || -> Option<Option<String>> {
+            match r.varint()? {
+                0 => Some(None),
+                1 => {
+                    let len = usize::try_from(r.varint()?).ok()?;
+                    let s = String::from_utf8(r.take(len)?.to_vec()).ok()?;
+                    strings.push(s.clone());
+                    Some(Some(s))
                 }
-            };
-            let (model, key_id, team, end_user, served_by) =
-                (field()??, field()?, field()?, field()?, field()?);
-            Some(LedgerRow {
-                ts_ms: ts,
-                request_id,
-                key_id,
-                team,
-                end_user,
-                model,
-                served_by,
-                prompt_tokens: r.varint()?,
-                cached_tokens: r.varint()?,
-                cache_write_tokens: r.varint()?,
-                completion_tokens: r.varint()?,
-                reasoning_tokens: r.varint()?,
-                provider_nanos: unzigzag(r.varint()?),
-                charge_nanos: unzigzag(r.varint()?),
-                gateway_nanos: unzigzag(r.varint()?),
-                priced: r.u8()? == 1,
-            })
-        })();
-        rows.push(row.ok_or_else(|| format!("row {i} of {count} is damaged"))?);
-    }
-    if !blob.is_empty() {
-        return Err(format!("{} bytes follow the last row", blob.len()));
-    }
-    Ok(rows)
+                n => {
+                    let n = usize::try_from(n - 2).ok()?;
+                    strings.get(n).cloned().map(Some)
+                }
+            }
+        };
+        let (model, key_id, team, end_user, served_by) =
+            (field()??, field()?, field()?, field()?, field()?);
+        Some(LedgerRow {
+            ts_ms: ts,
+            request_id,
+            key_id,
+            team,
+            end_user,
+            model,
+            served_by,
+            prompt_tokens: r.varint()?,
+            cached_tokens: r.varint()?,
+            cache_write_tokens: r.varint()?,
+            completion_tokens: r.varint()?,
+            reasoning_tokens: r.varint()?,
+            provider_nanos: unzigzag(r.varint()?),
+            charge_nanos: unzigzag(r.varint()?),
+            gateway_nanos: unzigzag(r.varint()?),
+            priced: r.u8()? == 1,
+        })
+    })
 }
 
-fn decode_v1(mut blob: &[u8], count: usize) -> Result<Vec<LedgerRow>, String> {
-    let mut rows = Vec::with_capacity(count.min(blob.len() / 64 + 1));
+fn decode_v1(blob: &[u8], count: usize) -> Result<Vec<LedgerRow>, String> {
+    decode_rows(blob, count, 64, |mut r| {
+        let ts_ms = r.u64()?;
+        let request_id = r.string()?;
+        let model = r.string()?;
+        let mut opt = || -> Option<Option<String>> {
+            match r.u8()? {
+                0 => Some(None),
+                1 => Some(Some(r.string()?)),
+                _ => None,
+            }
+        };
+        let (key_id, team, end_user, served_by) = (opt()?, opt()?, opt()?, opt()?);
+        Some(LedgerRow {
+            ts_ms,
+            request_id,
+            key_id,
+            team,
+            end_user,
+            model,
+            served_by,
+            prompt_tokens: r.u64()?,
+            cached_tokens: r.u64()?,
+            cache_write_tokens: r.u64()?,
+            completion_tokens: r.u64()?,
+            reasoning_tokens: r.u64()?,
+            provider_nanos: r.u64()? as i64,
+            charge_nanos: r.u64()? as i64,
+            gateway_nanos: r.u64()? as i64,
+            priced: r.u8()? == 1,
+        })
+    })
+}
+
+/// `count` rows, each read by `row` (`None`: damaged), and nothing after
+/// them. `min_row` bytes a row takes at least: the first allocation is
+/// bounded by what the blob can hold.
+fn decode_rows(
+    mut blob: &[u8],
+    count: usize,
+    min_row: usize,
+    mut row: impl FnMut(Reader<'_, '_>) -> Option<LedgerRow>,
+) -> Result<Vec<LedgerRow>, String> {
+    let mut rows = Vec::with_capacity(count.min(blob.len() / min_row + 1));
     for i in 0..count {
-        let mut r = Reader(&mut blob);
-        let row = (|| {
-            let ts_ms = r.u64()?;
-            let request_id = r.string()?;
-            let model = r.string()?;
-            let mut opt = || -> Option<Option<String>> {
-                match r.u8()? {
-                    0 => Some(None),
-                    1 => Some(Some(r.string()?)),
-                    _ => None,
-                }
-            };
-            let (key_id, team, end_user, served_by) = (opt()?, opt()?, opt()?, opt()?);
-            Some(LedgerRow {
-                ts_ms,
-                request_id,
-                key_id,
-                team,
-                end_user,
-                model,
-                served_by,
-                prompt_tokens: r.u64()?,
-                cached_tokens: r.u64()?,
-                cache_write_tokens: r.u64()?,
-                completion_tokens: r.u64()?,
-                reasoning_tokens: r.u64()?,
-                provider_nanos: r.u64()? as i64,
-                charge_nanos: r.u64()? as i64,
-                gateway_nanos: r.u64()? as i64,
-                priced: r.u8()? == 1,
-            })
-        })();
-        rows.push(row.ok_or_else(|| format!("row {i} of {count} is damaged"))?);
+        let one = row(Reader(&mut blob));
+        rows.push(one.ok_or_else(|| format!("row {i} of {count} is damaged"))?);
     }
     if !blob.is_empty() {
         return Err(format!("{} bytes follow the last row", blob.len()));
