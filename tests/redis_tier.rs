@@ -9,11 +9,12 @@ use std::time::Duration;
 
 use common::TempDir;
 use common::redis::RedisServer;
+use tollgate::governance::rollup::rollups;
 use tollgate::governance::types::{
     Budgets, Dimension, EndUserRecord, KeyRecord, KeySource, LedgerRow, Period, Priority,
     RateLimits, SpendRow, TeamRecord, parse_day,
 };
-use tollgate::store::redis::{Redis, RedisError, RedisTarget, Script, Tier, Value};
+use tollgate::store::redis::{Redis, RedisError, RedisTarget, Script, SpendBatch, Tier, Value};
 
 fn client(server: &RedisServer) -> Redis {
     Redis::new(RedisTarget::parse_url(&server.url()).unwrap())
@@ -501,8 +502,8 @@ fn spend_batches_apply_once_and_roll_up() {
         0
     );
 
-    // Each applied batch once on the ledger stream, its rows a JSON array
-    // that reads back whole.
+    // Each applied batch once on the ledger stream, its rows packed as the
+    // embedded store keeps them, reading back whole.
     assert_eq!(
         t.redis().cmd(&[b"XLEN", b"tg:ledger"]).unwrap(),
         Value::Int(3)
@@ -520,17 +521,65 @@ fn spend_batches_apply_once_and_roll_up() {
     let Value::Array(fields) = &entry[1] else {
         panic!("{entry:?}")
     };
+    let bulk = |s: &str| Value::Bulk(s.as_bytes().to_vec());
     assert_eq!(
-        fields[..2],
+        fields[..9],
         [
-            Value::Bulk(b"instance".to_vec()),
-            Value::Bulk(b"inst-1".to_vec())
+            bulk("instance"),
+            bulk("inst-1"),
+            bulk("format"),
+            bulk("tollgate-ledger-2"),
+            bulk("first_seq"),
+            bulk("1"),
+            bulk("count"),
+            bulk("2"),
+            bulk("rows"),
         ]
     );
-    assert_eq!(fields[2], Value::Bulk(b"rows".to_vec()));
-    let mut json = fields[3].as_bytes().unwrap().to_vec();
-    let back: Vec<LedgerRow> = simd_json::serde::from_slice(&mut json).unwrap();
+    let packed = fields[9].as_bytes().unwrap();
+    let back = tollgate::store::sqlite::decode_ledger(packed, 2).unwrap();
     assert_eq!(back, rows[..2]);
+
+    // Batches merged into one round trip keep a stream entry each.
+    let mut merged = SpendBatch::new(10, &rows[..1], rollups(&rows[..1]));
+    merged
+        .absorb(SpendBatch::new(11, &rows[1..3], rollups(&rows[1..3])))
+        .unwrap();
+    assert!(
+        merged
+            .clone()
+            .absorb(SpendBatch::new(20, &rows[3..], rollups(&rows[3..])))
+            .is_err(),
+        "a batch that does not follow is not merged"
+    );
+    assert!(t.apply_batch("inst-3", &merged).unwrap());
+    assert!(!t.apply_batch("inst-3", &merged).unwrap(), "applied once");
+    assert_eq!(
+        t.redis().cmd(&[b"XLEN", b"tg:ledger"]).unwrap(),
+        Value::Int(5)
+    );
+    let last = t
+        .redis()
+        .cmd(&[b"XREVRANGE", b"tg:ledger", b"+", b"-", b"COUNT", b"1"])
+        .unwrap();
+    let Value::Array(entries) = last else {
+        panic!("{last:?}")
+    };
+    let Value::Array(entry) = &entries[0] else {
+        panic!("{entries:?}")
+    };
+    let Value::Array(fields) = &entry[1] else {
+        panic!("{entry:?}")
+    };
+    assert_eq!(fields[5], bulk("11"));
+    assert_eq!(fields[7], bulk("2"));
+    let back = tollgate::store::sqlite::decode_ledger(fields[9].as_bytes().unwrap(), 2).unwrap();
+    assert_eq!(back, rows[1..3]);
+    assert_eq!(
+        t.charged(Dimension::Key, "a", Period::Total, dec1).unwrap(),
+        150 * 8 + 150 * (1 + 3),
+        "the merged batch's rollups, once"
+    );
 }
 
 fn key_record(id: &str) -> KeyRecord {

@@ -193,14 +193,19 @@ impl TierHandle {
             .spawn(move || me.sync_loop());
     }
 
-    /// The ledger writer's hook: each committed batch, summed by the writer
-    /// and written out here, goes to the tier's thread without being read
-    /// back from the store. A full hand-off drops it: the thread finds the
+    /// The ledger writer's hook: each committed batch, summed and packed by
+    /// the writer, goes to the tier's thread without being read back from
+    /// the store. A full hand-off drops it: the thread finds the
     /// gap and reads those rows from the store instead.
     pub fn commit_hook(&self) -> OnCommit {
         let tx = self.handoff.0.clone();
         Box::new(move |c: &Committed<'_>| {
-            let _ = tx.try_send(SpendBatch::new(c.first_seq, c.rows, c.rollups.to_vec()));
+            let _ = tx.try_send(SpendBatch::packed(
+                c.first_seq,
+                c.rows.len(),
+                c.packed.to_vec(),
+                c.rollups.to_vec(),
+            ));
         })
     }
 

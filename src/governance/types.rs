@@ -305,93 +305,6 @@ pub struct LedgerRow {
 }
 
 impl LedgerRow {
-    /// The row as JSON, the same object serde writes; by hand, since the
-    /// Redis tier writes one per request.
-    pub fn write_json(&self, out: &mut Vec<u8>) {
-        self.write_json_head(out);
-        self.write_json_ids(out);
-        self.write_json_tail(out);
-    }
-
-    /// `rows` as a JSON array of [`LedgerRow::write_json`] objects. A row
-    /// with the same ids as the one before (a batch is mostly the same few
-    /// keys and models) copies that row's ids as written, instead of
-    /// escaping them again.
-    pub fn write_json_array(rows: &[LedgerRow], out: &mut Vec<u8>) {
-        out.push(b'[');
-        let mut prev: Option<(&LedgerRow, std::ops::Range<usize>)> = None;
-        for (i, row) in rows.iter().enumerate() {
-            if i > 0 {
-                out.push(b',');
-            }
-            row.write_json_head(out);
-            let start = out.len();
-            match &prev {
-                Some((p, ids)) if p.same_ids(row) => out.extend_from_within(ids.clone()),
-                _ => row.write_json_ids(out),
-            }
-            prev = Some((row, start..out.len()));
-            row.write_json_tail(out);
-        }
-        out.push(b']');
-    }
-
-    fn same_ids(&self, other: &LedgerRow) -> bool {
-        self.key_id == other.key_id
-            && self.model == other.model
-            && self.served_by == other.served_by
-            && self.team == other.team
-            && self.end_user == other.end_user
-    }
-
-    fn write_json_head(&self, out: &mut Vec<u8>) {
-        out.extend_from_slice(b"{\"ts_ms\":");
-        crate::canonical::json::write_u64(out, self.ts_ms);
-        out.extend_from_slice(b",\"request_id\":");
-        crate::canonical::json::write_str(out, &self.request_id);
-    }
-
-    fn write_json_ids(&self, out: &mut Vec<u8>) {
-        use crate::canonical::json::{write_opt_str, write_str};
-        out.extend_from_slice(b",\"key_id\":");
-        write_opt_str(out, self.key_id.as_deref());
-        out.extend_from_slice(b",\"team\":");
-        write_opt_str(out, self.team.as_deref());
-        out.extend_from_slice(b",\"end_user\":");
-        write_opt_str(out, self.end_user.as_deref());
-        out.extend_from_slice(b",\"model\":");
-        write_str(out, &self.model);
-        out.extend_from_slice(b",\"served_by\":");
-        write_opt_str(out, self.served_by.as_deref());
-    }
-
-    fn write_json_tail(&self, out: &mut Vec<u8>) {
-        use crate::canonical::json::{write_i64, write_u64};
-        for (name, n) in [
-            (&b",\"prompt_tokens\":"[..], self.prompt_tokens),
-            (b",\"cached_tokens\":", self.cached_tokens),
-            (b",\"cache_write_tokens\":", self.cache_write_tokens),
-            (b",\"completion_tokens\":", self.completion_tokens),
-            (b",\"reasoning_tokens\":", self.reasoning_tokens),
-        ] {
-            out.extend_from_slice(name);
-            write_u64(out, n);
-        }
-        for (name, n) in [
-            (&b",\"provider_nanos\":"[..], self.provider_nanos),
-            (b",\"charge_nanos\":", self.charge_nanos),
-            (b",\"gateway_nanos\":", self.gateway_nanos),
-        ] {
-            out.extend_from_slice(name);
-            write_i64(out, n);
-        }
-        out.extend_from_slice(if self.priced {
-            b",\"priced\":true}"
-        } else {
-            b",\"priced\":false}"
-        });
-    }
-
     /// The UTC day (since the epoch) the row counts in.
     pub fn day(&self) -> i64 {
         (self.ts_ms / 86_400_000) as i64
@@ -489,45 +402,6 @@ mod tests {
         assert_eq!(Period::Month.id(20_789), "2026-12");
         assert_eq!(Period::Month.end(20_789), Some(days_from_civil(2027, 1, 1)));
         assert_eq!(Period::Month.start(20_789), days_from_civil(2026, 12, 1));
-    }
-
-    #[test]
-    fn ledger_rows_write_the_json_serde_writes() {
-        let row = LedgerRow {
-            ts_ms: 1,
-            request_id: "req \"1\"".into(),
-            key_id: Some("k".into()),
-            team: None,
-            end_user: Some("ü".into()),
-            model: "m".into(),
-            served_by: None,
-            prompt_tokens: u64::MAX,
-            cached_tokens: 0,
-            cache_write_tokens: 3,
-            completion_tokens: 4,
-            reasoning_tokens: 5,
-            provider_nanos: -6,
-            charge_nanos: i64::MIN,
-            gateway_nanos: 0,
-            priced: true,
-        };
-        let mut ours = Vec::new();
-        row.write_json(&mut ours);
-        let back: LedgerRow = simd_json::serde::from_slice(&mut ours.clone()).unwrap();
-        assert_eq!(back, row, "{}", String::from_utf8_lossy(&ours));
-
-        // An array, rows with the same ids and rows without, reads back whole.
-        let mut other = row.clone();
-        other.key_id = None;
-        other.served_by = Some("p/\"m\"".into());
-        let rows = vec![row.clone(), row.clone(), other.clone(), other, row];
-        let mut array = Vec::new();
-        LedgerRow::write_json_array(&rows, &mut array);
-        let back: Vec<LedgerRow> = simd_json::serde::from_slice(&mut array.clone()).unwrap();
-        assert_eq!(back, rows, "{}", String::from_utf8_lossy(&array));
-        let mut empty = Vec::new();
-        LedgerRow::write_json_array(&[], &mut empty);
-        assert_eq!(empty, b"[]");
     }
 
     #[test]

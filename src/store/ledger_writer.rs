@@ -33,6 +33,8 @@ pub struct Committed<'a> {
     pub rows: &'a [LedgerRow],
     /// The rows' rollups, as the store added them.
     pub rollups: &'a [Rollup],
+    /// The rows packed as the store keeps them ([`super::sqlite::encode_ledger`]).
+    pub packed: &'a [u8],
 }
 
 /// Tries at the rows still pending when the writer stops.
@@ -305,18 +307,20 @@ impl Worker {
             // The batch is read in place and dropped only once committed.
             let batch = &self.pending.make_contiguous()[..n];
             let sums = rollups(batch);
+            let packed = super::sqlite::encode_ledger(batch);
             let outcome = self
                 .store
                 .lock()
                 // The store is transactional: a panic mid-call left no half-batch.
                 .unwrap_or_else(PoisonError::into_inner)
-                .append_batch(batch, &sums);
+                .append_batch(batch, &packed, &sums);
             match outcome {
                 Ok(first_seq) => {
                     (self.on_commit)(&Committed {
                         first_seq,
                         rows: batch,
                         rollups: &sums,
+                        packed: &packed,
                     });
                     self.pending.drain(..n);
                 }

@@ -32,7 +32,7 @@ use crate::governance::types::LedgerRow;
 const MAGIC: [u8; 8] = *b"TGL2\0\0\xff\xff";
 
 /// Packs `rows` in version 2.
-pub(super) fn encode(rows: &[LedgerRow]) -> Vec<u8> {
+pub fn encode(rows: &[LedgerRow]) -> Vec<u8> {
     let mut out = Vec::with_capacity(MAGIC.len() + rows.len() * 64);
     out.extend_from_slice(&MAGIC);
     let mut numbers: FxHashMap<&str, u64> = FxHashMap::default();
@@ -158,7 +158,7 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
 }
 
 /// The rows of one blob, or what is wrong with it.
-pub(super) fn decode(blob: &[u8], count: usize) -> Result<Vec<LedgerRow>, String> {
+pub fn decode(blob: &[u8], count: usize) -> Result<Vec<LedgerRow>, String> {
     match blob.strip_prefix(&MAGIC) {
         Some(rest) => decode_v2(rest, count),
         None => decode_v1(blob, count),

@@ -50,14 +50,21 @@ impl Store {
     /// sequence number each row was given, in order. Numbers only grow and
     /// are never reused, so a peer that has seen up to `n` needs `> n`.
     pub fn append_ledger(&mut self, rows: &[LedgerRow]) -> Result<Vec<i64>, StoreError> {
-        let first = self.append_batch(rows, &rollups(rows))?;
+        let blob = super::codec::encode(rows);
+        let first = self.append_batch(rows, &blob, &rollups(rows))?;
         Ok((0..rows.len() as i64).map(|i| first + i).collect())
     }
 
-    /// Appends `rows` in one transaction with `sums` (their [`rollups`],
-    /// which the caller may reuse) and returns the first row's sequence
-    /// number; the others follow it one by one.
-    pub fn append_batch(&mut self, rows: &[LedgerRow], sums: &[Rollup]) -> Result<i64, StoreError> {
+    /// Appends `rows` in one transaction, packed as `blob` (their
+    /// [`super::encode_ledger`]) with `sums` (their [`rollups`]; the caller
+    /// may reuse both), and returns the first row's sequence number; the
+    /// others follow it one by one.
+    pub fn append_batch(
+        &mut self,
+        rows: &[LedgerRow],
+        blob: &[u8],
+        sums: &[Rollup],
+    ) -> Result<i64, StoreError> {
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
@@ -70,13 +77,7 @@ impl Store {
                     .and_then(|mut next| next.query_row([], |row| row.get(0)))
                     .map_err(sql("numbering a ledger batch"))?;
                 tx.prepare_cached(INSERT_BATCH)
-                    .and_then(|mut insert| {
-                        insert.execute(params![
-                            first,
-                            rows.len() as i64,
-                            super::codec::encode(rows)
-                        ])
-                    })
+                    .and_then(|mut insert| insert.execute(params![first, rows.len() as i64, blob]))
                     .map_err(sql("appending to the ledger"))?;
             }
             let mut add = tx

@@ -85,8 +85,13 @@ impl Tier {
                     .map(|n| n.to_string().into_bytes()),
             );
         }
+        args.push(batch.packed.len().to_string().into_bytes());
+        for (first, count, _) in &batch.packed {
+            args.push(first.to_string().into_bytes());
+            args.push(count.to_string().into_bytes());
+        }
         let mut slices = as_slices(&args);
-        slices.push(&batch.json);
+        slices.extend(batch.packed.iter().map(|(_, _, rows)| rows.as_slice()));
         let reply = self.redis.eval(&SPEND, &as_slices(&keys), &slices)?;
         match reply {
             Value::Int(1) => Ok(true),
@@ -234,48 +239,57 @@ fn spend_row(reply: Value, id: &str, day: &str) -> Result<Option<SpendRow>, Redi
 }
 
 /// A batch of ledger rows ready for Redis: sequence numbers `first_seq` to
-/// `last_seq`, summed, and written out as one JSON array (one stream entry
-/// per batch).
+/// `last_seq`, summed, and packed as the store keeps them (one stream
+/// entry per batch the store committed).
 #[derive(Debug, Clone)]
 pub struct SpendBatch {
     pub first_seq: i64,
     pub last_seq: i64,
     pub rows: usize,
     pub rollups: Vec<Rollup>,
-    json: Vec<u8>,
+    /// Each committed batch's first sequence number, row count and rows
+    /// packed ([`crate::store::sqlite::encode_ledger`]).
+    packed: Vec<(i64, usize, Vec<u8>)>,
 }
 
 impl SpendBatch {
     /// `rows` numbered from `first_seq`, with their [`rollups`].
     pub fn new(first_seq: i64, rows: &[LedgerRow], rollups: Vec<Rollup>) -> SpendBatch {
-        let mut json = Vec::with_capacity(rows.len() * 400 + 2);
-        LedgerRow::write_json_array(rows, &mut json);
+        let packed = crate::store::sqlite::encode_ledger(rows);
+        SpendBatch::packed(first_seq, rows.len(), packed, rollups)
+    }
+
+    /// `count` rows numbered from `first_seq`, already packed, with their
+    /// [`rollups`].
+    pub fn packed(
+        first_seq: i64,
+        count: usize,
+        packed: Vec<u8>,
+        rollups: Vec<Rollup>,
+    ) -> SpendBatch {
         SpendBatch {
             first_seq,
-            last_seq: first_seq + rows.len() as i64 - 1,
-            rows: rows.len(),
+            last_seq: first_seq + count as i64 - 1,
+            rows: count,
             rollups,
-            json,
+            packed: if count > 0 {
+                vec![(first_seq, count, packed)]
+            } else {
+                Vec::new()
+            },
         }
     }
 
     /// Appends the batch that follows this one (its first row the next
-    /// number), so both go to Redis as one. `Err`: it does not follow.
+    /// number), so both go to Redis in one round trip. `Err`: it does not
+    /// follow.
     pub fn absorb(&mut self, next: SpendBatch) -> Result<(), SpendBatch> {
         if next.first_seq != self.last_seq + 1 {
             return Err(next);
         }
-        if next.rows > 0 {
-            if self.rows > 0 {
-                self.json.pop();
-                self.json.push(b',');
-                self.json.extend_from_slice(&next.json[1..]);
-            } else {
-                self.json = next.json;
-            }
-        }
         self.last_seq = next.last_seq;
         self.rows += next.rows;
+        self.packed.extend(next.packed);
         merge(&mut self.rollups, &next.rollups);
         Ok(())
     }

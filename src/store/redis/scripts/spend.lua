@@ -5,8 +5,11 @@
 -- per rollup group: the day's hash, that day's index of ids, the all-time hash.
 -- ARGV[1]: marker ttl (s); ARGV[2]: rollup retention (s); ARGV[3]: stream cap;
 -- ARGV[4]: instance; ARGV[5]: group count; then per group its id and six
--- counters; then the batch's rows as one JSON array (one stream entry per
--- batch: an entry per row cost Redis more CPU than the gateway's request).
+-- counters; then the number of packed batches, each one's first sequence
+-- number and row count, and then the packed batches themselves (the rows as
+-- the embedded store keeps them, codec version 2: one stream entry per
+-- batch the store committed; JSON cost Redis and the gateway more CPU than
+-- the request itself).
 -- Returns 1 when applied, 0 when the batch had been applied before.
 if not redis.call('SET', KEYS[1], '1', 'NX', 'EX', ARGV[1]) then
   return 0
@@ -30,6 +33,11 @@ for g = 0, tonumber(ARGV[5]) - 1 do
   a = a + 7
 end
 
-redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*',
-  'instance', ARGV[4], 'rows', ARGV[a])
+local n = tonumber(ARGV[a])
+for i = 0, n - 1 do
+  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*',
+    'instance', ARGV[4], 'format', 'tollgate-ledger-2',
+    'first_seq', ARGV[a + 1 + 2 * i], 'count', ARGV[a + 2 + 2 * i],
+    'rows', ARGV[a + 1 + 2 * n + i])
+end
 return 1
