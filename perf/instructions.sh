@@ -10,6 +10,7 @@ set -euo pipefail
 
 REQUESTS=${REQUESTS:-2000}    # measured requests per row
 WARMUP=${WARMUP:-200}         # unmeasured requests first (pools, lazy init)
+SETTLE=${SETTLE:-0.35}        # seconds for background threads to catch up (the ledger writes every 250 ms)
 ROWS=${ROWS:-"passthrough passthrough-key passthrough-fit-off anthropic routed messages-native messages-to-openai governed governed-redis plain guarded plain-turn guarded-turn mcp-call nginx"}
 MOCK_PORT=${MOCK_PORT:-19190}
 GW_PORT=${GW_PORT:-18180}     # the rows' gateways listen on GW_PORT, +2, +4, +6, +8, +10, +12
@@ -250,9 +251,15 @@ measure() {
     local name=$1 port=$2 model=$3 pid=$4 out=$5 body=${6:-$BODY} path=${7:-/v1/chat/completions} key=${8:-}
     local trips=tollgate_governance_redis_round_trips_total trips0 trips1
     python3 "$TMP/client.py" "$port" "$model" "$WARMUP" "$body" "$path" "$key" || die "$name: warm-up failed"
+    # The background threads settle too: the warm-up's ledger batch (and
+    # the store's first statements) is committed before the count starts,
+    # and the counted requests' last batch before it ends. The idle
+    # aggregator passes in that last wait are counted: an overcount.
+    sleep "$SETTLE"
     trips0=$(python3 "$TMP/counter.py" "$port" "$trips")
     callgrind_control -z "$pid" >/dev/null 2>&1
     python3 "$TMP/client.py" "$port" "$model" "$REQUESTS" "$body" "$path" "$key" || die "$name: run failed"
+    sleep "$SETTLE"
     callgrind_control -d "$pid" >/dev/null 2>&1
     trips1=$(python3 "$TMP/counter.py" "$port" "$trips")
     sleep 0.5

@@ -363,8 +363,8 @@ fn row(
     LedgerRow {
         ts_ms: parse_day(day).unwrap() as u64 * 86_400_000 + 3_600_000,
         request_id: format!("req-{day}-{n}"),
-        key_id: key.map(str::to_string),
-        team: team.map(str::to_string),
+        key_id: key.map(Into::into),
+        team: team.map(Into::into),
         end_user: user.map(str::to_string),
         model: model.to_string(),
         served_by: Some(format!("prov/{model}")),

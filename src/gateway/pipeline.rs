@@ -174,8 +174,8 @@ async fn run(
         Ok(k) => k,
         Err(e) => return e.into(),
     };
-    rec.key_id = key.map(|k| k.id.clone());
-    rec.team = key.and_then(|k| k.record.team.clone());
+    rec.key_id = key.map(|k| k.id_shared.clone());
+    rec.team = key.and_then(|k| k.team_shared.clone());
     let mut ctx = RequestCtx {
         inbound,
         snapshot,

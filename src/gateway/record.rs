@@ -27,8 +27,8 @@ pub enum Ending {
 pub struct DeliveryRecord {
     pub request_id: String,
     pub inbound: Inbound,
-    pub key_id: Option<String>,
-    pub team: Option<String>,
+    pub key_id: Option<std::sync::Arc<str>>,
+    pub team: Option<std::sync::Arc<str>>,
     /// The end user the client named (header, `user`, `metadata.user_id`).
     pub end_user: Option<String>,
     /// The model the client asked for (empty when the body had none).

@@ -70,12 +70,21 @@ pub struct Rollup {
 pub fn rollups(rows: &[LedgerRow]) -> Vec<Rollup> {
     let mut index: FxHashMap<(Dimension, &str, i64), usize> = FxHashMap::default();
     let mut lines: Vec<(Dimension, &str, i64, Totals)> = Vec::new();
+    // A run of rows with the same ids and day is summed once, then added
+    // to each of its lines.
+    let mut run = Totals::default();
     let mut prev: Option<(&LedgerRow, i64, [Option<usize>; 5])> = None;
     for row in rows {
         let day = row.day();
         let slots = match prev {
             Some((p, p_day, slots)) if p_day == day && same_ids(p, row) => slots,
             _ => {
+                if let Some((_, _, slots)) = prev {
+                    for &slot in slots.iter().flatten() {
+                        lines[slot].3.add(&run);
+                    }
+                    run = Totals::default();
+                }
                 let ids = [
                     (Dimension::Key, row.key_id.as_deref()),
                     (Dimension::Team, row.team.as_deref()),
@@ -92,10 +101,13 @@ pub fn rollups(rows: &[LedgerRow]) -> Vec<Rollup> {
                 })
             }
         };
-        for &slot in slots.iter().flatten() {
-            lines[slot].3.add_row(row);
-        }
+        run.add_row(row);
         prev = Some((row, day, slots));
+    }
+    if let Some((_, _, slots)) = prev {
+        for &slot in slots.iter().flatten() {
+            lines[slot].3.add(&run);
+        }
     }
     let mut out: Vec<Rollup> = lines
         .into_iter()
@@ -114,7 +126,11 @@ pub fn rollups(rows: &[LedgerRow]) -> Vec<Rollup> {
 }
 
 fn same_ids(a: &LedgerRow, b: &LedgerRow) -> bool {
-    a.key_id == b.key_id && a.model == b.model && a.team == b.team && a.end_user == b.end_user
+    use crate::store::sqlite::same_str;
+    same_str(a.key_id.as_deref(), b.key_id.as_deref())
+        && a.model == b.model
+        && same_str(a.team.as_deref(), b.team.as_deref())
+        && a.end_user == b.end_user
 }
 
 /// Adds `more` into `into`, line by line (both from [`rollups`]; the result
@@ -140,7 +156,7 @@ mod tests {
         LedgerRow {
             ts_ms: day as u64 * 86_400_000 + 5,
             request_id: "r".into(),
-            key_id: key.map(str::to_owned),
+            key_id: key.map(Into::into),
             model: model.into(),
             prompt_tokens: 10,
             completion_tokens: 2,

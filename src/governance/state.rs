@@ -31,6 +31,10 @@ pub struct BudgetBuckets(pub [Option<u32>; 3]);
 #[derive(Debug)]
 pub struct Key {
     pub record: KeyRecord,
+    /// The key's id and team name, shared: each request's record and
+    /// ledger row holds them without a copy.
+    pub id_shared: std::sync::Arc<str>,
+    pub team_shared: Option<std::sync::Arc<str>>,
     /// The key's team, by index into `GovSnapshot::teams`.
     pub team: Option<usize>,
     pub rates: RateBuckets,
@@ -160,6 +164,8 @@ impl GovSnapshot {
             snap.by_digest.insert(digest, i);
             snap.keys.push(Key {
                 record: k.clone(),
+                id_shared: k.id.as_str().into(),
+                team_shared: k.team.as_deref().map(Into::into),
                 team: k.team.as_ref().and_then(|t| snap.team_ids.get(t).copied()),
                 rates,
                 budgets,

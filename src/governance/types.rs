@@ -7,6 +7,7 @@
 //! every price in the catalog, and budgets fit the per-core buckets' `i64`.
 
 use serde::{Deserialize, Serialize};
+use std::sync::Arc;
 
 /// Nano-USD per USD.
 pub const NANOS_PER_USD: i64 = 1_000_000_000;
@@ -285,8 +286,9 @@ pub struct LedgerRow {
     /// Unix milliseconds when the request ended.
     pub ts_ms: u64,
     pub request_id: String,
-    pub key_id: Option<String>,
-    pub team: Option<String>,
+    /// Shared with the key's snapshot: a batch's rows hold the same few.
+    pub key_id: Option<Arc<str>>,
+    pub team: Option<Arc<str>>,
     pub end_user: Option<String>,
     /// The model the client asked for.
     pub model: String,
@@ -349,8 +351,8 @@ impl Dimension {
     /// The row's id in this dimension (`None`: the row has none, e.g. no team).
     pub fn of(self, row: &LedgerRow) -> Option<String> {
         match self {
-            Dimension::Key => row.key_id.clone(),
-            Dimension::Team => row.team.clone(),
+            Dimension::Key => row.key_id.as_deref().map(str::to_owned),
+            Dimension::Team => row.team.as_deref().map(str::to_owned),
             Dimension::EndUser => row.end_user.clone(),
             Dimension::Model => Some(row.model.clone()),
             Dimension::Day => Some(Period::Day.id(row.day())),

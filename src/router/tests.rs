@@ -121,6 +121,8 @@ fn key(region: &str) -> ClientKey {
             region: Some(region.into()),
             ..Default::default()
         },
+        id_shared: "k".into(),
+        team_shared: None,
         team: None,
         rates: Default::default(),
         budgets: Default::default(),

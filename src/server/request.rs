@@ -90,7 +90,7 @@ impl Request {
         self.headers
             .iter()
             .find(|(n, _, s)| {
-                *s == shift && self.head[n.clone()].eq_ignore_ascii_case(name.as_bytes())
+                *s == shift && crate::http1::eq_ignore_case(&self.head[n.clone()], name.as_bytes())
             })
             .map(|(_, v, _)| &self.head[v.clone()])
     }

@@ -105,7 +105,7 @@ impl UpstreamResponse {
 
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         self.headers()
-            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .find(|(n, _)| crate::http1::eq_ignore_case(n.as_bytes(), name.as_bytes()))
             .map(|(_, v)| v)
     }
 

@@ -53,6 +53,10 @@ impl BucketSpec {
             Priority::Standard => fraction(self.reserve.critical),
             Priority::Batch => fraction(self.reserve.critical) + fraction(self.reserve.standard),
         };
+        if share <= 0.0 {
+            // No reserve (the usual case): no rounding on every pass.
+            return 0;
+        }
         ((self.capacity.max(0) as f64 * share.min(1.0)).round() as i64).min(self.capacity)
     }
 }

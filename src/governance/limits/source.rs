@@ -73,7 +73,10 @@ struct Level {
 #[derive(Debug, Clone)]
 pub struct LocalSource {
     share: f64,
-    levels: FxHashMap<String, Level>,
+    /// Each bucket's place in `levels`: found with one look-up by
+    /// reference, so a pass copies no id.
+    index: FxHashMap<String, usize>,
+    levels: Vec<Level>,
 }
 
 impl Default for LocalSource {
@@ -102,19 +105,25 @@ impl LocalSource {
         };
         LocalSource {
             share,
-            levels: FxHashMap::default(),
+            index: FxHashMap::default(),
+            levels: Vec::new(),
         }
     }
 
     fn capacity(&self, spec: &BucketSpec) -> i64 {
-        (spec.capacity.max(0) as f64 * self.share).floor() as i64
+        let capacity = spec.capacity.max(0);
+        if self.share >= 1.0 {
+            // The whole limit (one instance): no float on every pass.
+            return capacity;
+        }
+        (capacity as f64 * self.share).floor() as i64
     }
 
     /// The bucket's level brought up to `now_ms` and `day`; a bucket seen for
     /// the first time, or whose kind changed, starts full.
     fn level(&mut self, spec: &BucketSpec, now_ms: u64, day: i64) -> &mut Level {
         let capacity = self.capacity(spec);
-        let fresh = Level {
+        let fresh = || Level {
             refill: spec.refill,
             capacity,
             level: capacity,
@@ -122,17 +131,19 @@ impl LocalSource {
             last_ms: now_ms,
             period_start: period_start(spec.refill, day),
         };
-        // Looked up by reference first: the id is copied only for a bucket
-        // seen for the first time, not on every pass.
-        if !self.levels.contains_key(spec.id.as_str()) {
-            self.levels.insert(spec.id.clone(), fresh.clone());
-        }
-        let entry = self
-            .levels
-            .get_mut(spec.id.as_str())
-            .expect("inserted above");
+        // One look-up by reference on every pass; the id is copied only for
+        // a bucket seen for the first time.
+        let i = match self.index.get(spec.id.as_str()) {
+            Some(&i) => i,
+            None => {
+                self.index.insert(spec.id.clone(), self.levels.len());
+                self.levels.push(fresh());
+                self.levels.len() - 1
+            }
+        };
+        let entry = &mut self.levels[i];
         if entry.refill != spec.refill {
-            *entry = fresh;
+            *entry = fresh();
         }
         // A changed limit moves what is left by the change: a budget raised
         // by $10 has $10 more to spend, not a fresh full period.
@@ -144,14 +155,35 @@ impl LocalSource {
             Refill::PerMinute => {
                 let elapsed = now_ms.saturating_sub(entry.last_ms);
                 entry.last_ms = entry.last_ms.max(now_ms);
-                let accrued = i128::from(elapsed) * i128::from(capacity) + i128::from(entry.carry);
-                let whole = accrued / i128::from(MINUTE_MS);
-                let level = (i128::from(entry.level) + whole).min(i128::from(capacity));
+                // Every term is non-negative: in u64 unless it overflows
+                // (a limit near 2^63), which the 128-bit path takes.
+                let (level, carry) = match u64::try_from(capacity)
+                    .ok()
+                    .and_then(|c| elapsed.checked_mul(c))
+                    .zip(u64::try_from(entry.carry).ok())
+                    .and_then(|(a, c)| a.checked_add(c))
+                {
+                    Some(accrued) => {
+                        let whole = accrued / MINUTE_MS;
+                        let level = i128::from(entry.level) + i128::from(whole);
+                        (level, (accrued % MINUTE_MS) as i64)
+                    }
+                    None => {
+                        let accrued =
+                            i128::from(elapsed) * i128::from(capacity) + i128::from(entry.carry);
+                        let whole = accrued / i128::from(MINUTE_MS);
+                        (
+                            i128::from(entry.level) + whole,
+                            (accrued % i128::from(MINUTE_MS)) as i64,
+                        )
+                    }
+                };
+                let level = level.min(i128::from(capacity));
                 entry.level = level as i64;
                 entry.carry = if level == i128::from(capacity) {
                     0
                 } else {
-                    (accrued % i128::from(MINUTE_MS)) as i64
+                    carry
                 };
             }
             Refill::Period(p) => {
@@ -166,6 +198,10 @@ impl LocalSource {
         entry
     }
 
+    fn get(&self, id: &str) -> Option<&Level> {
+        self.index.get(id).map(|&i| &self.levels[i])
+    }
+
     /// Sets a bucket's level (a fail-open fallback starting from the shared
     /// store's last known remaining rather than from full).
     pub(super) fn seed(&mut self, spec: &BucketSpec, level: i64, now_ms: u64, day: i64) {
@@ -178,7 +214,7 @@ impl LocalSource {
     /// Whether `day` falls in a period before the one the level counts in:
     /// give-backs and charges for a closed period change nothing now.
     fn is_past(&self, spec: &BucketSpec, day: i64) -> bool {
-        self.levels.get(&spec.id).is_some_and(|e| {
+        self.get(&spec.id).is_some_and(|e| {
             e.refill == spec.refill && period_start(spec.refill, day) < e.period_start
         })
     }
@@ -225,7 +261,8 @@ impl Source for LocalSource {
             return Ok(());
         }
         let capacity = self.capacity(spec);
-        if let Some(e) = self.levels.get_mut(&spec.id) {
+        if let Some(&i) = self.index.get(&spec.id) {
+            let e = &mut self.levels[i];
             e.level = e.level.saturating_add(n.max(0)).min(capacity);
         }
         Ok(())
@@ -235,13 +272,20 @@ impl Source for LocalSource {
         if self.is_past(spec, day) {
             return Ok(());
         }
-        let last_ms = self.levels.get(&spec.id).map_or(0, |e| e.last_ms);
+        let last_ms = self.get(&spec.id).map_or(0, |e| e.last_ms);
         let entry = self.level(spec, last_ms, day);
         entry.level = entry.level.saturating_sub(n.max(0));
         Ok(())
     }
 
     fn forget(&mut self, id: &str) {
-        self.levels.remove(id);
+        let Some(i) = self.index.remove(id) else {
+            return;
+        };
+        self.levels.swap_remove(i);
+        // The last level moved into the gap: its id points there now.
+        if let Some(moved) = self.index.values_mut().find(|j| **j == self.levels.len()) {
+            *moved = i;
+        }
     }
 }

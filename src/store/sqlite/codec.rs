@@ -36,13 +36,17 @@ pub fn encode(rows: &[LedgerRow]) -> Vec<u8> {
     let mut out = Vec::with_capacity(MAGIC.len() + rows.len() * 64);
     out.extend_from_slice(&MAGIC);
     let mut numbers: FxHashMap<&str, u64> = FxHashMap::default();
-    let mut prev: Option<&LedgerRow> = None;
+    let mut prev: [Option<&str>; 5] = [None; 5];
     let mut prev_refs = [0u64; 5];
     let mut prev_ts = 0u64;
     for r in rows {
-        put_varint(&mut out, zigzag(r.ts_ms.wrapping_sub(prev_ts) as i64));
+        // A row's fixed-size parts go through a stack buffer, one copy into
+        // `out` each: a varint is at most 10 bytes, so 16 of them fit.
+        let mut buf = Packed::default();
+        buf.varint(zigzag(r.ts_ms.wrapping_sub(prev_ts) as i64));
         prev_ts = r.ts_ms;
-        put_varint(&mut out, r.request_id.len() as u64);
+        buf.varint(r.request_id.len() as u64);
+        buf.flush(&mut out);
         out.extend_from_slice(r.request_id.as_bytes());
         let fields = [
             Some(r.model.as_str()),
@@ -51,35 +55,31 @@ pub fn encode(rows: &[LedgerRow]) -> Vec<u8> {
             r.end_user.as_deref(),
             r.served_by.as_deref(),
         ];
-        let before = prev.map(|p| {
-            [
-                Some(p.model.as_str()),
-                p.key_id.as_deref(),
-                p.team.as_deref(),
-                p.end_user.as_deref(),
-                p.served_by.as_deref(),
-            ]
-        });
         for (i, field) in fields.into_iter().enumerate() {
-            let same = before.is_some_and(|b| b[i] == field) && prev_refs[i] != 1;
-            let reference = match field {
-                None => 0,
-                // The row before had the same string: its number, no look-up.
-                Some(_) if same => prev_refs[i],
-                Some(s) => match numbers.get(s) {
-                    Some(&n) => n + 2,
-                    None => {
-                        let n = numbers.len() as u64;
-                        numbers.insert(s, n);
-                        put_varint(&mut out, 1);
-                        put_varint(&mut out, s.len() as u64);
-                        out.extend_from_slice(s.as_bytes());
-                        prev_refs[i] = n + 2;
-                        continue;
-                    }
-                },
+            // The row before had the same string: its number, no look-up.
+            let reference = if prev_refs[i] != 1 && same_str(prev[i], field) {
+                prev_refs[i]
+            } else {
+                match field {
+                    None => 0,
+                    Some(s) => match numbers.get(s) {
+                        Some(&n) => n + 2,
+                        None => {
+                            let n = numbers.len() as u64;
+                            numbers.insert(s, n);
+                            buf.varint(1);
+                            buf.varint(s.len() as u64);
+                            buf.flush(&mut out);
+                            out.extend_from_slice(s.as_bytes());
+                            prev[i] = field;
+                            prev_refs[i] = n + 2;
+                            continue;
+                        }
+                    },
+                }
             };
-            put_varint(&mut out, reference);
+            buf.varint(reference);
+            prev[i] = field;
             prev_refs[i] = reference;
         }
         for n in [
@@ -89,15 +89,60 @@ pub fn encode(rows: &[LedgerRow]) -> Vec<u8> {
             r.completion_tokens,
             r.reasoning_tokens,
         ] {
-            put_varint(&mut out, n);
+            buf.varint(n);
         }
         for n in [r.provider_nanos, r.charge_nanos, r.gateway_nanos] {
-            put_varint(&mut out, zigzag(n));
+            buf.varint(zigzag(n));
         }
-        out.push(u8::from(r.priced));
-        prev = Some(r);
+        buf.bytes[buf.len] = u8::from(r.priced);
+        buf.len += 1;
+        buf.flush(&mut out);
     }
     out
+}
+
+/// Varints gathered on the stack, copied out together. Between two
+/// flushes at most 14 varints and a byte are added: 141 bytes.
+struct Packed {
+    bytes: [u8; 160],
+    len: usize,
+}
+
+impl Default for Packed {
+    fn default() -> Self {
+        Packed {
+            bytes: [0; 160],
+            len: 0,
+        }
+    }
+}
+
+impl Packed {
+    #[inline]
+    fn varint(&mut self, mut n: u64) {
+        while n >= 0x80 {
+            self.bytes[self.len] = n as u8 | 0x80;
+            self.len += 1;
+            n >>= 7;
+        }
+        self.bytes[self.len] = n as u8;
+        self.len += 1;
+    }
+
+    fn flush(&mut self, out: &mut Vec<u8>) {
+        out.extend_from_slice(&self.bytes[..self.len]);
+        self.len = 0;
+    }
+}
+
+/// Equal strings; the same one (a key's id, shared by its rows) without
+/// reading it.
+pub(crate) fn same_str(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => std::ptr::eq(a, b) || a == b,
+        (None, None) => true,
+        _ => false,
+    }
 }
 
 fn zigzag(n: i64) -> u64 {
@@ -108,14 +153,6 @@ fn unzigzag(n: u64) -> i64 {
     ((n >> 1) as i64) ^ -((n & 1) as i64)
 }
 
-fn put_varint(out: &mut Vec<u8>, mut n: u64) {
-    while n >= 0x80 {
-        out.push(n as u8 | 0x80);
-        n >>= 7;
-    }
-    out.push(n as u8);
-}
-
 /// Version 1, kept to test that stored version-1 blobs still read.
 #[cfg(test)]
 fn encode_v1(rows: &[LedgerRow]) -> Vec<u8> {
@@ -124,7 +161,12 @@ fn encode_v1(rows: &[LedgerRow]) -> Vec<u8> {
         out.extend_from_slice(&r.ts_ms.to_le_bytes());
         put_str(&mut out, &r.request_id);
         put_str(&mut out, &r.model);
-        for s in [&r.key_id, &r.team, &r.end_user, &r.served_by] {
+        for s in [
+            r.key_id.as_deref(),
+            r.team.as_deref(),
+            r.end_user.as_deref(),
+            r.served_by.as_deref(),
+        ] {
             match s {
                 Some(s) => {
                     out.push(1);
@@ -192,8 +234,8 @@ fn decode_v2(blob: &[u8], count: usize) -> Result<Vec<LedgerRow>, String> {
         Some(LedgerRow {
             ts_ms: ts,
             request_id,
-            key_id,
-            team,
+            key_id: key_id.map(Into::into),
+            team: team.map(Into::into),
             end_user,
             model,
             served_by,
@@ -226,8 +268,8 @@ fn decode_v1(blob: &[u8], count: usize) -> Result<Vec<LedgerRow>, String> {
         Some(LedgerRow {
             ts_ms,
             request_id,
-            key_id,
-            team,
+            key_id: key_id.map(Into::into),
+            team: team.map(Into::into),
             end_user,
             model,
             served_by,
@@ -314,7 +356,7 @@ mod tests {
         LedgerRow {
             ts_ms: 1_700_000_000_000 + i,
             request_id: format!("req_{i}"),
-            key_id: i.is_multiple_of(2).then(|| "k".to_owned()),
+            key_id: i.is_multiple_of(2).then(|| "k".into()),
             team: None,
             end_user: Some("ünïcode-user".into()),
             model: "gpt-4o".into(),

@@ -46,8 +46,8 @@ fn row(day: i64, at: u64, key: Option<&str>, team: Option<&str>, user: Option<&s
     LedgerRow {
         ts_ms: day as u64 * DAY_MS + at,
         request_id: format!("req-{day}-{at}"),
-        key_id: key.map(str::to_owned),
-        team: team.map(str::to_owned),
+        key_id: key.map(Into::into),
+        team: team.map(Into::into),
         end_user: user.map(str::to_owned),
         model: "gpt-4o".to_owned(),
         served_by: Some("openai/gpt-4o-2024-08-06".to_owned()),
