@@ -582,6 +582,72 @@ fn spend_batches_apply_once_and_roll_up() {
     );
 }
 
+/// The rows on the ledger stream, summed from its entries' `count` fields,
+/// and each entry's `first_seq`, oldest first.
+fn stream_rows(t: &mut Tier) -> (u64, Vec<String>) {
+    let all = t
+        .redis()
+        .cmd(&[b"XRANGE", b"tg:ledger", b"-", b"+"])
+        .unwrap();
+    let Value::Array(entries) = all else {
+        panic!("{all:?}")
+    };
+    let mut rows = 0;
+    let mut firsts = Vec::new();
+    for e in &entries {
+        let Value::Array(entry) = e else {
+            panic!("{e:?}")
+        };
+        let Value::Array(fields) = &entry[1] else {
+            panic!("{entry:?}")
+        };
+        let text = |v: &Value| String::from_utf8(v.as_bytes().unwrap().to_vec()).unwrap();
+        firsts.push(text(&fields[5]));
+        rows += text(&fields[7]).parse::<u64>().unwrap();
+    }
+    (rows, firsts)
+}
+
+#[test]
+fn the_ledger_stream_keeps_a_budget_of_rows_not_of_entries() {
+    let server = RedisServer::start();
+    let mut t = tier(&server).with_ledger_rows(5);
+    let rows: Vec<LedgerRow> = (1..=8)
+        .map(|n| row("2026-12-01", Some("a"), None, None, "m", n))
+        .collect();
+    // Batches of 2, 2, 1 rows: all five fit.
+    assert!(t.apply_spend("inst-1", 1, &rows[..2]).unwrap());
+    assert!(t.apply_spend("inst-1", 3, &rows[2..4]).unwrap());
+    assert!(t.apply_spend("inst-1", 5, &rows[4..5]).unwrap());
+    assert_eq!(
+        stream_rows(&mut t),
+        (5, vec!["1".into(), "3".into(), "5".into()])
+    );
+    // Three more rows: the oldest batches go until the rest fit.
+    assert!(t.apply_spend("inst-1", 6, &rows[5..8]).unwrap());
+    assert_eq!(stream_rows(&mut t), (4, vec!["5".into(), "6".into()]));
+    // A batch larger than the whole budget is kept, alone.
+    let big: Vec<LedgerRow> = (9..=15)
+        .map(|n| row("2026-12-01", Some("a"), None, None, "m", n))
+        .collect();
+    assert!(t.apply_spend("inst-1", 9, &big).unwrap());
+    assert_eq!(stream_rows(&mut t), (7, vec!["9".into()]));
+    // The next batch makes room by dropping it.
+    assert!(t.apply_spend("inst-1", 16, &rows[..1]).unwrap());
+    assert_eq!(stream_rows(&mut t), (1, vec!["16".into()]));
+    // The rollups count every row, trimmed or not.
+    assert_eq!(
+        t.charged(
+            Dimension::Key,
+            "a",
+            Period::Total,
+            parse_day("2026-12-01").unwrap()
+        )
+        .unwrap(),
+        150 * ((1..=8).sum::<i64>() + (9..=15).sum::<i64>() + 1)
+    );
+}
+
 fn key_record(id: &str) -> KeyRecord {
     KeyRecord {
         id: id.to_string(),

@@ -90,6 +90,13 @@ pub struct RedisConfig {
     /// Prefix of every key Tollgate writes.
     #[serde(default = "default_redis_prefix")]
     pub prefix: String,
+    /// Ledger rows the Redis stream keeps (the oldest batches go first).
+    #[serde(default = "default_ledger_stream_rows")]
+    pub ledger_stream_rows: u64,
+}
+
+fn default_ledger_stream_rows() -> u64 {
+    1_000_000
 }
 
 fn default_redis_timeout_ms() -> u64 {

@@ -39,6 +39,8 @@ pub static INSTANCES: std::sync::LazyLock<Arc<AtomicU64>> =
 pub struct TierHandle {
     target: RedisTarget,
     prefix: String,
+    /// Ledger rows the Redis stream keeps.
+    ledger_rows: u64,
     instance: String,
     /// The admin API's connection.
     admin: Mutex<Tier>,
@@ -80,7 +82,11 @@ impl TierHandle {
             super::keys::to_hex(&crate::router::health::random_u64().to_le_bytes())
         );
         Ok(TierHandle {
-            admin: Mutex::new(Tier::new(Redis::new(target.clone()), &r.prefix)),
+            admin: Mutex::new(
+                Tier::new(Redis::new(target.clone()), &r.prefix)
+                    .with_ledger_rows(r.ledger_stream_rows),
+            ),
+            ledger_rows: r.ledger_stream_rows,
             target,
             prefix: r.prefix.clone(),
             instance,
@@ -92,7 +98,7 @@ impl TierHandle {
     }
 
     fn tier(&self) -> Tier {
-        Tier::new(Redis::new(self.target.clone()), &self.prefix)
+        Tier::new(Redis::new(self.target.clone()), &self.prefix).with_ledger_rows(self.ledger_rows)
     }
 
     /// The aggregator's source: Redis leases, with the configured policy

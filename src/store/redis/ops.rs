@@ -55,6 +55,8 @@ pub struct Lease {
 pub struct Tier {
     redis: Redis,
     prefix: String,
+    /// Ledger rows the stream keeps.
+    ledger_rows: u64,
 }
 
 impl Tier {
@@ -62,7 +64,15 @@ impl Tier {
         Tier {
             redis,
             prefix: prefix.to_owned(),
+            ledger_rows: spend::LEDGER_STREAM_ROWS,
         }
+    }
+
+    /// Keeps at most `rows` ledger rows on the stream: older batches are
+    /// deleted to make room, the newest always kept (even one larger).
+    pub fn with_ledger_rows(mut self, rows: u64) -> Tier {
+        self.ledger_rows = rows.max(1);
+        self
     }
 
     /// The client underneath, for its counters or a raw command.

@@ -18,8 +18,8 @@ pub const RETENTION_DAYS: i64 = 400;
 /// How long a batch's marker guards against a replay.
 const BATCH_MARKER_TTL_SECS: u64 = 7 * 86_400;
 
-/// Ledger stream entries (one per batch) kept (approximately: `MAXLEN ~`).
-const LEDGER_STREAM_CAP: u64 = 1_000_000;
+/// Ledger rows the stream keeps by default (`ledger_stream_rows`).
+pub const LEDGER_STREAM_ROWS: u64 = 1_000_000;
 
 /// Rollup reads per pipeline, so a report over many ids stays in bounded
 /// requests and replies.
@@ -64,11 +64,13 @@ impl Tier {
         let mut keys = vec![
             self.redis_key(&["batch", &batch.last_seq.to_string(), instance]),
             self.redis_key(&["ledger"]),
+            self.redis_key(&["ledger", "batches"]),
+            self.redis_key(&["ledger", "rows"]),
         ];
         let mut args = vec![
             BATCH_MARKER_TTL_SECS.to_string().into_bytes(),
             (RETENTION_DAYS * 86_400).to_string().into_bytes(),
-            LEDGER_STREAM_CAP.to_string().into_bytes(),
+            self.ledger_rows.to_string().into_bytes(),
             instance.as_bytes().to_vec(),
             batch.rollups.len().to_string().into_bytes(),
         ];

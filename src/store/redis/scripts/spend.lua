@@ -1,9 +1,12 @@
 -- One batch of ledger rows, applied at most once: a batch sent again (its
 -- reply was lost, or the instance replays its local ledger) finds its marker
 -- and changes nothing.
--- KEYS[1]: the batch's marker; KEYS[2]: the ledger stream; then three keys
--- per rollup group: the day's hash, that day's index of ids, the all-time hash.
--- ARGV[1]: marker ttl (s); ARGV[2]: rollup retention (s); ARGV[3]: stream cap;
+-- KEYS[1]: the batch's marker; KEYS[2]: the ledger stream; KEYS[3]: the
+-- stream's batches, oldest first ("<rows> <entry id>"); KEYS[4]: the rows
+-- the stream holds; then three keys per rollup group: the day's hash, that
+-- day's index of ids, the all-time hash.
+-- ARGV[1]: marker ttl (s); ARGV[2]: rollup retention (s); ARGV[3]: the rows
+-- the stream keeps (also its entry cap: an entry holds at least one row);
 -- ARGV[4]: instance; ARGV[5]: group count; then per group its id and six
 -- counters; then the number of packed batches, each one's first sequence
 -- number and row count, and then the packed batches themselves (the rows as
@@ -19,7 +22,7 @@ local fields = {'requests', 'prompt_tokens', 'completion_tokens',
   'provider_nanos', 'charge_nanos', 'gateway_nanos'}
 local a = 6
 for g = 0, tonumber(ARGV[5]) - 1 do
-  local day, index, total = KEYS[3 + 3 * g], KEYS[4 + 3 * g], KEYS[5 + 3 * g]
+  local day, index, total = KEYS[5 + 3 * g], KEYS[6 + 3 * g], KEYS[7 + 3 * g]
   for f = 1, 6 do
     local v = ARGV[a + f]
     if v ~= '0' then
@@ -34,10 +37,29 @@ for g = 0, tonumber(ARGV[5]) - 1 do
 end
 
 local n = tonumber(ARGV[a])
+local added = 0
 for i = 0, n - 1 do
-  redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*',
+  local count = ARGV[a + 2 + 2 * i]
+  local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*',
     'instance', ARGV[4], 'format', 'tollgate-ledger-2',
-    'first_seq', ARGV[a + 1 + 2 * i], 'count', ARGV[a + 2 + 2 * i],
+    'first_seq', ARGV[a + 1 + 2 * i], 'count', count,
     'rows', ARGV[a + 1 + 2 * n + i])
+  redis.call('RPUSH', KEYS[3], count .. ' ' .. id)
+  added = added + tonumber(count)
+end
+-- The stream keeps a budget of rows, not of entries: an entry is a batch
+-- of one row or a thousand. The oldest batches go until the rest fit; the
+-- ones just added always stay.
+local held = redis.call('INCRBY', KEYS[4], added)
+local budget = tonumber(ARGV[3])
+while held > budget and redis.call('LLEN', KEYS[3]) > n do
+  local oldest = redis.call('LPOP', KEYS[3])
+  if not oldest then
+    redis.call('SET', KEYS[4], 0)
+    break
+  end
+  local space = string.find(oldest, ' ', 1, true)
+  redis.call('XDEL', KEYS[2], string.sub(oldest, space + 1))
+  held = redis.call('DECRBY', KEYS[4], tonumber(string.sub(oldest, 1, space - 1)))
 end
 return 1
