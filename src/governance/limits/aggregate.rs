@@ -34,6 +34,8 @@ pub(super) struct Aggregate {
     outside: Option<i64>,
     /// The last pass left nothing to do: what the bucket looked like then.
     quiet: Option<Quiet>,
+    /// The spec the last pass loaded, and its version.
+    spec: Option<(u64, Arc<BucketSpec>)>,
 }
 
 /// A settled bucket as a pass left it: every slot empty, no debt, no
@@ -79,15 +81,25 @@ impl Aggregate {
             demand_ms: 0,
             outside: None,
             quiet: None,
+            spec: None,
         }
     }
 }
 
 /// One pass over `bucket` at monotonic `now_ms` and wall-clock `utc_ms`.
 pub(super) fn pass(bucket: &Bucket, now_ms: u64, utc_ms: u64, source: &mut dyn Source) {
-    let spec = bucket.spec();
     let day = day_of(utc_ms);
     let mut agg = bucket.lock_aggregate();
+    // The spec is reloaded only when it changed: a load from the swap
+    // costs more than the rest of a quiet bucket's pass.
+    let spec = match &agg.spec {
+        Some((version, spec)) if *version == bucket.spec_version() => spec.clone(),
+        _ => {
+            let (version, spec) = bucket.spec_versioned();
+            agg.spec = Some((version, spec.clone()));
+            spec
+        }
+    };
     if agg
         .quiet
         .as_ref()

@@ -120,6 +120,9 @@ pub(super) struct Published {
 pub struct Bucket {
     id: String,
     spec: ArcSwap<BucketSpec>,
+    /// Bumped after each new spec is stored: the aggregator keeps the spec
+    /// it last loaded and reloads only when this moved.
+    spec_version: AtomicU64,
     pub(super) pool: CachePadded<AtomicI64>,
     pub(super) slots: Box<[CachePadded<Slot>]>,
     pub(super) published: CachePadded<Published>,
@@ -141,6 +144,7 @@ impl Bucket {
         let bucket = Bucket {
             id: spec.id.clone(),
             spec: ArcSwap::from_pointee(spec.clone()),
+            spec_version: AtomicU64::new(0),
             pool: CachePadded::new(AtomicI64::new(0)),
             slots: (0..slots.max(1)).map(|_| CachePadded::default()).collect(),
             published: CachePadded::new(published),
@@ -161,6 +165,19 @@ impl Bucket {
     pub(super) fn update(&self, spec: BucketSpec) {
         self.publish_floors(&spec);
         self.spec.store(Arc::new(spec));
+        self.spec_version
+            .fetch_add(1, std::sync::atomic::Ordering::Release);
+    }
+
+    /// The spec and its version: a version read first and a spec at least
+    /// that new.
+    pub(super) fn spec_versioned(&self) -> (u64, Arc<BucketSpec>) {
+        let version = self.spec_version.load(std::sync::atomic::Ordering::Acquire);
+        (version, self.spec.load_full())
+    }
+
+    pub(super) fn spec_version(&self) -> u64 {
+        self.spec_version.load(std::sync::atomic::Ordering::Acquire)
     }
 
     /// Takes `n` units for a request of priority `p`, or says why not and when

@@ -76,6 +76,13 @@ const CAS_ATTEMPTS: usize = 1_000;
 
 /// Milliseconds a rate limit of `capacity` per minute takes to refill `units`.
 fn refill_ms(units: i64, capacity: i64) -> u64 {
+    // In u64 when it fits (every pass publishes this), else in u128.
+    if let (Ok(u), Ok(c)) = (u64::try_from(units), u64::try_from(capacity))
+        && c > 0
+        && let Some(n) = u.checked_mul(MINUTE_MS)
+    {
+        return n.div_ceil(c);
+    }
     let units = u128::try_from(units).unwrap_or(0);
     let Ok(capacity) = u128::try_from(capacity) else {
         return NEVER;
