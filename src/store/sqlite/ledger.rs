@@ -2,7 +2,7 @@
 //! that also adds it to the daily rollups, so a rollup never counts a row the
 //! ledger lacks. Spend queries and budget reloads read only the rollups.
 
-use rusqlite::{Row, TransactionBehavior, params};
+use rusqlite::{Row, params};
 
 use super::error::{StoreError, sql};
 use super::{Store, from_sql_int, to_sql_int, to_sql_limit};
@@ -65,10 +65,10 @@ impl Store {
         blob: &[u8],
         sums: &[Rollup],
     ) -> Result<i64, StoreError> {
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(sql("starting a ledger batch"))?;
+        // BEGIN and COMMIT from the statement cache: `transaction()` parses
+        // them again for every batch. Dropped uncommitted (an error, a
+        // panic), the guard rolls back, so no half-batch is ever kept.
+        let tx = Batch::begin(&self.conn)?;
         let mut first = 0;
         {
             if !rows.is_empty() {
@@ -99,7 +99,7 @@ impl Store {
                 .map_err(sql("updating the spend rollups"))?;
             }
         }
-        tx.commit().map_err(sql("committing a ledger batch"))?;
+        tx.commit()?;
         Ok(first)
     }
 
@@ -208,6 +208,47 @@ impl Store {
                     })
             })
             .map_err(sql("summing a period's charges"))
+    }
+}
+
+/// A ledger batch's transaction, begun and committed with cached
+/// statements; rolled back if dropped uncommitted.
+struct Batch<'c> {
+    conn: &'c rusqlite::Connection,
+    open: bool,
+}
+
+impl<'c> Batch<'c> {
+    fn begin(conn: &'c rusqlite::Connection) -> Result<Batch<'c>, StoreError> {
+        conn.prepare_cached("BEGIN IMMEDIATE")
+            .and_then(|mut begin| begin.execute([]))
+            .map_err(sql("starting a ledger batch"))?;
+        Ok(Batch { conn, open: true })
+    }
+
+    fn commit(mut self) -> Result<(), StoreError> {
+        self.conn
+            .prepare_cached("COMMIT")
+            .and_then(|mut commit| commit.execute([]))
+            .map_err(sql("committing a ledger batch"))?;
+        self.open = false;
+        Ok(())
+    }
+}
+
+impl std::ops::Deref for Batch<'_> {
+    type Target = rusqlite::Connection;
+    fn deref(&self) -> &rusqlite::Connection {
+        self.conn
+    }
+}
+
+impl Drop for Batch<'_> {
+    fn drop(&mut self) {
+        // A failed COMMIT leaves the transaction open too: roll it back.
+        if self.open && !self.conn.is_autocommit() {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
     }
 }
 
