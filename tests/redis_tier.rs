@@ -508,19 +508,10 @@ fn spend_batches_apply_once_and_roll_up() {
         t.redis().cmd(&[b"XLEN", b"tg:ledger"]).unwrap(),
         Value::Int(3)
     );
-    let first = t
-        .redis()
-        .cmd(&[b"XRANGE", b"tg:ledger", b"-", b"+", b"COUNT", b"1"])
-        .unwrap();
-    let Value::Array(entries) = first else {
-        panic!("{first:?}")
-    };
-    let Value::Array(entry) = &entries[0] else {
-        panic!("{entries:?}")
-    };
-    let Value::Array(fields) = &entry[1] else {
-        panic!("{entry:?}")
-    };
+    let fields = &ledger_entries(
+        &mut t,
+        &[b"XRANGE", b"tg:ledger", b"-", b"+", b"COUNT", b"1"],
+    )[0];
     let bulk = |s: &str| Value::Bulk(s.as_bytes().to_vec());
     assert_eq!(
         fields[..9],
@@ -558,19 +549,10 @@ fn spend_batches_apply_once_and_roll_up() {
         t.redis().cmd(&[b"XLEN", b"tg:ledger"]).unwrap(),
         Value::Int(5)
     );
-    let last = t
-        .redis()
-        .cmd(&[b"XREVRANGE", b"tg:ledger", b"+", b"-", b"COUNT", b"1"])
-        .unwrap();
-    let Value::Array(entries) = last else {
-        panic!("{last:?}")
-    };
-    let Value::Array(entry) = &entries[0] else {
-        panic!("{entries:?}")
-    };
-    let Value::Array(fields) = &entry[1] else {
-        panic!("{entry:?}")
-    };
+    let fields = &ledger_entries(
+        &mut t,
+        &[b"XREVRANGE", b"tg:ledger", b"+", b"-", b"COUNT", b"1"],
+    )[0];
     assert_eq!(fields[5], bulk("11"));
     assert_eq!(fields[7], bulk("2"));
     let back = tollgate::store::sqlite::decode_ledger(fields[9].as_bytes().unwrap(), 2).unwrap();
@@ -582,25 +564,30 @@ fn spend_batches_apply_once_and_roll_up() {
     );
 }
 
+/// The fields of each ledger stream entry a range command (`args`) reads.
+fn ledger_entries(t: &mut Tier, args: &[&[u8]]) -> Vec<Vec<Value>> {
+    let reply = t.redis().cmd(args).unwrap();
+    let Value::Array(entries) = reply else {
+        panic!("{reply:?}")
+    };
+    entries
+        .into_iter()
+        .map(|e| match e {
+            Value::Array(mut entry) if entry.len() == 2 => match entry.pop() {
+                Some(Value::Array(fields)) => fields,
+                other => panic!("{other:?}"),
+            },
+            other => panic!("{other:?}"),
+        })
+        .collect()
+}
+
 /// The rows on the ledger stream, summed from its entries' `count` fields,
 /// and each entry's `first_seq`, oldest first.
 fn stream_rows(t: &mut Tier) -> (u64, Vec<String>) {
-    let all = t
-        .redis()
-        .cmd(&[b"XRANGE", b"tg:ledger", b"-", b"+"])
-        .unwrap();
-    let Value::Array(entries) = all else {
-        panic!("{all:?}")
-    };
     let mut rows = 0;
     let mut firsts = Vec::new();
-    for e in &entries {
-        let Value::Array(entry) = e else {
-            panic!("{e:?}")
-        };
-        let Value::Array(fields) = &entry[1] else {
-            panic!("{entry:?}")
-        };
+    for fields in ledger_entries(t, &[b"XRANGE", b"tg:ledger", b"-", b"+"]) {
         let text = |v: &Value| String::from_utf8(v.as_bytes().unwrap().to_vec()).unwrap();
         firsts.push(text(&fields[5]));
         rows += text(&fields[7]).parse::<u64>().unwrap();

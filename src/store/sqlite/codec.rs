@@ -229,26 +229,22 @@ fn decode_v2(blob: &[u8], count: usize) -> Result<Vec<LedgerRow>, String> {
                 }
             }
         };
-        let (model, key_id, team, end_user, served_by) =
-            (field()??, field()?, field()?, field()?, field()?);
-        Some(LedgerRow {
-            ts_ms: ts,
-            request_id,
-            key_id: key_id.map(Into::into),
-            team: team.map(Into::into),
-            end_user,
-            model,
-            served_by,
-            prompt_tokens: r.varint()?,
-            cached_tokens: r.varint()?,
-            cache_write_tokens: r.varint()?,
-            completion_tokens: r.varint()?,
-            reasoning_tokens: r.varint()?,
-            provider_nanos: unzigzag(r.varint()?),
-            charge_nanos: unzigzag(r.varint()?),
-            gateway_nanos: unzigzag(r.varint()?),
-            priced: r.u8()? == 1,
-        })
+        let ids = Ids {
+            model: field()??,
+            key_id: field()?,
+            team: field()?,
+            end_user: field()?,
+            served_by: field()?,
+        };
+        let mut tokens = [0u64; 5];
+        for n in &mut tokens {
+            *n = r.varint()?;
+        }
+        let mut nanos = [0i64; 3];
+        for n in &mut nanos {
+            *n = unzigzag(r.varint()?);
+        }
+        Some(ids.row(ts, request_id, tokens, nanos, r.u8()? == 1))
     })
 }
 
@@ -264,26 +260,66 @@ fn decode_v1(blob: &[u8], count: usize) -> Result<Vec<LedgerRow>, String> {
                 _ => None,
             }
         };
-        let (key_id, team, end_user, served_by) = (opt()?, opt()?, opt()?, opt()?);
-        Some(LedgerRow {
+        let ids = Ids {
+            model,
+            key_id: opt()?,
+            team: opt()?,
+            end_user: opt()?,
+            served_by: opt()?,
+        };
+        let mut tokens = [0u64; 5];
+        for n in &mut tokens {
+            *n = r.u64()?;
+        }
+        let mut nanos = [0i64; 3];
+        for n in &mut nanos {
+            *n = r.u64()? as i64;
+        }
+        Some(ids.row(ts_ms, request_id, tokens, nanos, r.u8()? == 1))
+    })
+}
+
+/// A row's strings, as either version reads them.
+struct Ids {
+    model: String,
+    key_id: Option<String>,
+    team: Option<String>,
+    end_user: Option<String>,
+    served_by: Option<String>,
+}
+
+impl Ids {
+    /// The row, with its five token counts and three nano sums in the
+    /// order both versions write them.
+    fn row(
+        self,
+        ts_ms: u64,
+        request_id: String,
+        tokens: [u64; 5],
+        nanos: [i64; 3],
+        priced: bool,
+    ) -> LedgerRow {
+        let [prompt, cached, cache_write, completion, reasoning] = tokens;
+        let [provider, charge, gateway] = nanos;
+        LedgerRow {
             ts_ms,
             request_id,
-            key_id: key_id.map(Into::into),
-            team: team.map(Into::into),
-            end_user,
-            model,
-            served_by,
-            prompt_tokens: r.u64()?,
-            cached_tokens: r.u64()?,
-            cache_write_tokens: r.u64()?,
-            completion_tokens: r.u64()?,
-            reasoning_tokens: r.u64()?,
-            provider_nanos: r.u64()? as i64,
-            charge_nanos: r.u64()? as i64,
-            gateway_nanos: r.u64()? as i64,
-            priced: r.u8()? == 1,
-        })
-    })
+            key_id: self.key_id.map(Into::into),
+            team: self.team.map(Into::into),
+            end_user: self.end_user,
+            model: self.model,
+            served_by: self.served_by,
+            prompt_tokens: prompt,
+            cached_tokens: cached,
+            cache_write_tokens: cache_write,
+            completion_tokens: completion,
+            reasoning_tokens: reasoning,
+            provider_nanos: provider,
+            charge_nanos: charge,
+            gateway_nanos: gateway,
+            priced,
+        }
+    }
 }
 
 /// `count` rows, each read by `row` (`None`: damaged), and nothing after
