@@ -86,8 +86,16 @@ impl Aggregate {
     }
 }
 
+/// Passes' worth of demand a local pool must hold for its limit not to be
+/// under pressure.
+const PRESSURE_PASSES: i64 = 4 * super::IDLE_STRETCH as i64;
+
 /// One pass over `bucket` at monotonic `now_ms` and wall-clock `utc_ms`.
-pub(super) fn pass(bucket: &Bucket, now_ms: u64, utc_ms: u64, source: &mut dyn Source) {
+/// True when the limit is under pressure and the next pass should come at
+/// the base interval: a take was refused, the pool is in debt, a shared
+/// source is being leased from, or the pool holds less than
+/// [`PRESSURE_PASSES`] passes of the demand just seen.
+pub(super) fn pass(bucket: &Bucket, now_ms: u64, utc_ms: u64, source: &mut dyn Source) -> bool {
     let day = day_of(utc_ms);
     let mut agg = bucket.lock_aggregate();
     // The spec is reloaded only when it changed: a load from the swap
@@ -107,7 +115,7 @@ pub(super) fn pass(bucket: &Bucket, now_ms: u64, utc_ms: u64, source: &mut dyn S
     {
         // The pass interval (a refusal's soonest retry) is still the real one.
         agg.last_ms = Some(now_ms);
-        return;
+        return false;
     }
     agg.quiet = None;
     if let Some(last) = agg.last_ms
@@ -140,6 +148,10 @@ pub(super) fn pass(bucket: &Bucket, now_ms: u64, utc_ms: u64, source: &mut dyn S
     publish(&agg, bucket, &spec, utc_ms, day);
     agg.held_after = bucket.held();
     let pool = bucket.pool.load(Relaxed);
+    let pressed = refused > 0
+        || pool < 0
+        || bucket.published.unavailable.load(Relaxed)
+        || (demand > 0 && (!source.is_local() || pool < demand.saturating_mul(PRESSURE_PASSES)));
     if settled
         && demand == 0
         && pool >= 0
@@ -153,6 +165,7 @@ pub(super) fn pass(bucket: &Bucket, now_ms: u64, utc_ms: u64, source: &mut dyn S
             spec,
         });
     }
+    pressed
 }
 
 /// Hands everything a retired bucket holds back to its source.

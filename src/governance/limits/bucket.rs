@@ -128,10 +128,12 @@ pub struct Bucket {
     pub(super) published: CachePadded<Published>,
     /// The aggregator's own bookkeeping; never locked on the request path.
     aggregate: Mutex<Aggregate>,
+    /// Brings the aggregator's next pass forward when a take is refused.
+    wake: Arc<super::Wake>,
 }
 
 impl Bucket {
-    pub(super) fn new(spec: BucketSpec, slots: usize) -> Bucket {
+    pub(super) fn new(spec: BucketSpec, slots: usize, wake: Arc<super::Wake>) -> Bucket {
         let published = Published {
             remaining: AtomicI64::new(0),
             reset_ms: AtomicU64::new(0),
@@ -149,6 +151,7 @@ impl Bucket {
             slots: (0..slots.max(1)).map(|_| CachePadded::default()).collect(),
             published: CachePadded::new(published),
             aggregate: Mutex::new(Aggregate::new(slots.max(1))),
+            wake,
         };
         bucket.publish_floors(&spec);
         bucket
@@ -299,6 +302,9 @@ impl Bucket {
     }
 
     fn denied(&self, n: i64, p: Priority) -> Denied {
+        // The tokens may be on another core or still at the source: the
+        // next pass moves them, so it should not wait out a long interval.
+        self.wake.nudge();
         let spec = self.spec.load();
         let status = self.status();
         let floor = spec.floor(p);

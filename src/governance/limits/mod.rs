@@ -97,6 +97,30 @@ thread_local! {
     static SLOT: Cell<usize> = const { Cell::new(usize::MAX) };
 }
 
+/// How far the aggregator's cadence stretches while no limit is under
+/// pressure: `aggregator_interval_ms` × this at most.
+const IDLE_STRETCH: u32 = 8;
+
+/// Wakes a backed-off aggregator at once: a refusal (a core went short),
+/// a bucket defined or retired, a caller waiting for passes.
+#[derive(Default)]
+pub(crate) struct Wake {
+    thread: std::sync::OnceLock<std::thread::Thread>,
+    /// The aggregator is (about to be) asleep: the first nudge unparks it.
+    armed: AtomicBool,
+}
+
+impl Wake {
+    pub(crate) fn nudge(&self) {
+        if self.armed.load(Relaxed)
+            && self.armed.swap(false, Relaxed)
+            && let Some(thread) = self.thread.get()
+        {
+            thread.unpark();
+        }
+    }
+}
+
 /// Binds the calling thread to slot `index`: each worker calls it once with
 /// its worker id. Threads never bound (admin, aggregator, tests) share the
 /// last, spare slot.
@@ -114,6 +138,7 @@ type Buckets = FxHashMap<String, Arc<Bucket>>;
 /// The process's buckets and their aggregator; shared in an `Arc`.
 pub struct Limiter {
     slots: usize,
+    wake: Arc<Wake>,
     buckets: ArcSwap<Buckets>,
     /// Serialises `define` and `retire` (config loads and admin calls, never
     /// a request) and holds retired buckets until the aggregator returns
@@ -131,6 +156,7 @@ impl Limiter {
     pub fn new(slots: usize) -> Arc<Limiter> {
         Arc::new(Limiter {
             slots: slots.max(1),
+            wake: Arc::new(Wake::default()),
             buckets: ArcSwap::from_pointee(Buckets::default()),
             retired: Mutex::new(Vec::new()),
             stopped: AtomicBool::new(false),
@@ -149,7 +175,7 @@ impl Limiter {
             return bucket.clone();
         }
         let mut next = Buckets::clone(&current);
-        let bucket = Arc::new(Bucket::new(spec, self.slots));
+        let bucket = Arc::new(Bucket::new(spec, self.slots, self.wake.clone()));
         next.insert(bucket.spec_id().to_owned(), bucket.clone());
         self.buckets.store(Arc::new(next));
         bucket
@@ -173,11 +199,14 @@ impl Limiter {
             retired.push(bucket);
         }
         self.buckets.store(Arc::new(next));
+        self.wake.nudge();
     }
 
     /// One aggregator pass at monotonic `now_ms` and wall-clock `utc_ms`
-    /// (Unix milliseconds: budget periods and their resets).
-    pub fn tick(&self, now_ms: u64, utc_ms: u64, source: &mut dyn Source) {
+    /// (Unix milliseconds: budget periods and their resets). True when some
+    /// limit is under pressure (see `aggregate::pass`): the next pass comes
+    /// at the base interval.
+    pub fn tick(&self, now_ms: u64, utc_ms: u64, source: &mut dyn Source) -> bool {
         source.begin_pass(now_ms);
         let retired =
             std::mem::take(&mut *self.retired.lock().unwrap_or_else(PoisonError::into_inner));
@@ -187,10 +216,12 @@ impl Limiter {
             let forget = !live.contains_key(bucket.spec_id());
             aggregate::retire(&bucket, utc_ms, source, forget);
         }
+        let mut pressed = false;
         for bucket in live.values() {
-            aggregate::pass(bucket, now_ms, utc_ms, source);
+            pressed |= aggregate::pass(bucket, now_ms, utc_ms, source);
         }
         self.passes.fetch_add(1, Relaxed);
+        pressed
     }
 
     /// Waits (at most about a second) until the running aggregator has made
@@ -202,6 +233,7 @@ impl Limiter {
         }
         let target = self.passes.load(Relaxed) + n;
         for _ in 0..1000 {
+            self.wake.nudge();
             if self.passes.load(Relaxed) >= target {
                 return;
             }
@@ -209,7 +241,10 @@ impl Limiter {
         }
     }
 
-    /// Runs the aggregator on its own thread, a pass every `every`.
+    /// Runs the aggregator on its own thread: a pass every `every` while a
+    /// limit is under pressure; otherwise the wait doubles, up to
+    /// `every` × [`IDLE_STRETCH`], so a gateway far from its limits wakes
+    /// less. A refusal wakes it at once.
     pub fn spawn(
         self: &Arc<Self>,
         mut source: Box<dyn Source>,
@@ -221,19 +256,32 @@ impl Limiter {
             .name("tollgate-limits".into())
             .spawn(move || {
                 use crate::resilience::{Clock, MonotonicClock};
+                let _ = limiter.wake.thread.set(std::thread::current());
+                let mut wait = every;
                 while !limiter.stopped.load(Relaxed) {
                     let utc_ms = std::time::SystemTime::now()
                         .duration_since(std::time::UNIX_EPOCH)
                         .map_or(0, |d| d.as_millis() as u64);
-                    limiter.tick(MonotonicClock.now_ms(), utc_ms, source.as_mut());
-                    std::thread::sleep(every);
+                    limiter.wake.armed.store(true, Relaxed);
+                    let pressed = limiter.tick(MonotonicClock.now_ms(), utc_ms, source.as_mut());
+                    wait = if pressed {
+                        every
+                    } else {
+                        (wait * 2).min(every * IDLE_STRETCH)
+                    };
+                    // A nudge since the pass began: no wait.
+                    if limiter.wake.armed.load(Relaxed) {
+                        std::thread::park_timeout(wait);
+                    }
+                    limiter.wake.armed.store(false, Relaxed);
                 }
             })
             .unwrap_or_else(|e| panic!("tollgate: cannot start the limits aggregator: {e}"))
     }
 
-    /// The spawned aggregator exits at its next wake.
+    /// The spawned aggregator exits at its next wake, which this brings.
     pub fn stop(&self) {
         self.stopped.store(true, Relaxed);
+        self.wake.nudge();
     }
 }

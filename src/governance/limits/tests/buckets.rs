@@ -345,3 +345,52 @@ fn a_redefined_quiet_bucket_moves_to_its_new_limit_at_once() {
     assert_eq!(b.status().limit, 900);
     assert_eq!(drain(&b, 1, Priority::Standard), 900);
 }
+
+#[test]
+fn a_pass_says_when_a_limit_is_under_pressure() {
+    let limiter = Limiter::new(2);
+    let mut source = LocalSource::new();
+    let roomy = limiter.define(spec("rpm:roomy", 1_000_000, Refill::PerMinute));
+    let tight = limiter.define(spec("rpm:tight", 100, Refill::PerMinute));
+    limiter.tick(0, NOON, &mut source);
+    // Demand far below what the pools hold: no pressure, the cadence may stretch.
+    for _ in 0..3 {
+        roomy.try_take(1, Priority::Standard).unwrap();
+    }
+    assert!(!limiter.tick(2, NOON, &mut source));
+    assert!(!limiter.tick(4, NOON, &mut source), "no demand at all");
+    // The tight pool holds less than a few stretched passes of its demand.
+    for _ in 0..10 {
+        tight.try_take(1, Priority::Standard).unwrap();
+    }
+    assert!(limiter.tick(6, NOON, &mut source));
+    // A refusal is pressure, whatever the pool holds after the pass.
+    assert_eq!(drain(&tight, 1, Priority::Standard), 90);
+    assert!(limiter.tick(8, NOON, &mut source));
+}
+
+#[test]
+fn a_refusal_wakes_a_resting_aggregator() {
+    let limiter = Limiter::new(2);
+    let b = limiter.define(spec("rpm:wake", 5, Refill::PerMinute));
+    // Passes an hour apart: only a nudge brings the next one.
+    let aggregator = limiter.spawn(
+        Box::new(LocalSource::new()),
+        std::time::Duration::from_secs(3_600),
+    );
+    limiter.await_passes(1);
+    assert_eq!(drain(&b, 1, Priority::Standard), 5);
+    let before = limiter.passes.load(Relaxed);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    // Each refusal nudges; the count of passes moves without the hour.
+    while limiter.passes.load(Relaxed) == before && std::time::Instant::now() < deadline {
+        assert!(b.try_take(1, Priority::Standard).is_err());
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    assert!(
+        limiter.passes.load(Relaxed) > before,
+        "a refusal brought a pass"
+    );
+    limiter.stop();
+    aggregator.join().unwrap();
+}
