@@ -238,10 +238,12 @@ impl Worker {
                 },
             };
             match message {
-                Some(Message::Row(row)) => self.add(*row),
+                Some(Message::Row(row)) => self.add(*row, self.clock.now_ms()),
                 Some(Message::Rows(rows)) => {
+                    // One clock read for the message's rows: they arrived together.
+                    let now_ms = self.clock.now_ms();
                     for row in rows {
-                        self.add(row);
+                        self.add(row, now_ms);
                     }
                 }
                 Some(Message::Flush(reply)) => {
@@ -258,12 +260,8 @@ impl Worker {
         }
     }
 
-    fn add(&mut self, row: LedgerRow) {
-        if self.keep(row)
-            && self
-                .schedule
-                .row_added(self.clock.now_ms(), self.pending.len())
-        {
+    fn add(&mut self, row: LedgerRow, now_ms: u64) {
+        if self.keep(row) && self.schedule.row_added(now_ms, self.pending.len()) {
             // Failures are reported inside and retried on schedule.
             let _ = self.commit();
         }

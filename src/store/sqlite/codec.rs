@@ -33,8 +33,10 @@ const MAGIC: [u8; 8] = *b"TGL2\0\0\xff\xff";
 
 /// Packs `rows` in version 2.
 pub fn encode(rows: &[LedgerRow]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(MAGIC.len() + rows.len() * 64);
+    // A row takes about 50 bytes and its request id.
+    let mut out = Vec::with_capacity(MAGIC.len() + rows.len() * 96);
     out.extend_from_slice(&MAGIC);
+    let mut buf = Packed::default();
     let mut numbers: FxHashMap<&str, u64> = FxHashMap::default();
     let mut prev: [Option<&str>; 5] = [None; 5];
     let mut prev_refs = [0u64; 5];
@@ -42,7 +44,6 @@ pub fn encode(rows: &[LedgerRow]) -> Vec<u8> {
     for r in rows {
         // A row's fixed-size parts go through a stack buffer, one copy into
         // `out` each: a varint is at most 10 bytes, so 16 of them fit.
-        let mut buf = Packed::default();
         buf.varint(zigzag(r.ts_ms.wrapping_sub(prev_ts) as i64));
         prev_ts = r.ts_ms;
         buf.varint(r.request_id.len() as u64);
