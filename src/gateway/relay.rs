@@ -172,7 +172,7 @@ pub async fn relay(
             .headers()
             .filter(|(n, _)| relayed_header(n))
             .chain(ours.iter().copied())
-            .chain(cost.as_ref().map(|(n, v)| (*n, v.as_slice())))
+            .chain(cost.as_ref().map(|(n, v)| (*n, &v[..])))
             .collect();
         let sent = resp.send(status, &headers, &first).await;
         let delivered = match sent {

@@ -81,32 +81,68 @@ pub fn estimate(spec: Option<&ModelSpec>, prompt_tokens: u64, output_tokens: u64
 /// `x-tollgate-cost`: USD with nine decimals, trailing zeros cut
 /// (`0.000123`). Written by hand: it is on every priced answer.
 pub fn header_value(nanos: i64) -> Vec<u8> {
-    let mut out = Vec::with_capacity(24);
+    cost_text(nanos).to_vec()
+}
+
+/// [`header_value`] on the stack: at most 21 bytes (a sign, ten digits, a
+/// point and nine decimals), so an answer's header needs no allocation.
+#[derive(Clone, Copy)]
+pub struct CostText {
+    bytes: [u8; 24],
+    len: u8,
+}
+
+impl std::ops::Deref for CostText {
+    type Target = [u8];
+    fn deref(&self) -> &[u8] {
+        &self.bytes[..usize::from(self.len)]
+    }
+}
+
+pub fn cost_text(nanos: i64) -> CostText {
+    let mut text = CostText {
+        bytes: [0; 24],
+        len: 0,
+    };
+    let mut at = 0;
     if nanos < 0 {
-        out.push(b'-');
+        text.bytes[0] = b'-';
+        at = 1;
     }
     let n = nanos.unsigned_abs();
-    let (whole, mut frac) = (n / 1_000_000_000, n % 1_000_000_000);
-    crate::canonical::json::write_u64(&mut out, whole);
-    out.push(b'.');
+    let (mut whole, mut frac) = (n / 1_000_000_000, n % 1_000_000_000);
+    // The whole part's digits, last first, then turned around.
+    let start = at;
+    loop {
+        text.bytes[at] = b'0' + (whole % 10) as u8;
+        at += 1;
+        whole /= 10;
+        if whole == 0 {
+            break;
+        }
+    }
+    text.bytes[start..at].reverse();
+    text.bytes[at] = b'.';
+    at += 1;
     let mut digits = [b'0'; 9];
     for d in digits.iter_mut().rev() {
         *d = b'0' + (frac % 10) as u8;
         frac /= 10;
     }
     let keep = digits.iter().rposition(|&d| d != b'0').map_or(1, |i| i + 1);
-    out.extend_from_slice(&digits[..keep]);
-    out
+    text.bytes[at..at + keep].copy_from_slice(&digits[..keep]);
+    text.len = (at + keep) as u8;
+    text
 }
 
 /// The cost header of a whole answer served by `spec` with `usage`.
 pub fn answer_header(
     spec: Option<&ModelSpec>,
     usage: Option<&Usage>,
-) -> Option<(&'static str, Vec<u8>)> {
+) -> Option<(&'static str, CostText)> {
     let cost = of_usage(spec, usage?);
     cost.priced
-        .then(|| ("x-tollgate-cost", header_value(cost.nanos)))
+        .then(|| ("x-tollgate-cost", cost_text(cost.nanos)))
 }
 
 /// The prices a stream's final usage is costed at, when its client asked.
@@ -172,6 +208,9 @@ mod tests {
         assert_eq!(header_value(0), b"0.0");
         assert_eq!(header_value(12_000_000_001), b"12.000000001");
         assert_eq!(header_value(-5), b"-0.000000005");
+        assert_eq!(header_value(i64::MIN), b"-9223372036.854775808");
+        assert_eq!(header_value(i64::MAX), b"9223372036.854775807");
+        assert_eq!(header_value(1_000_000_000), b"1.0");
     }
 
     #[test]
