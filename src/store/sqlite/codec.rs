@@ -237,15 +237,11 @@ fn decode_v2(blob: &[u8], count: usize) -> Result<Vec<LedgerRow>, String> {
             end_user: field()?,
             served_by: field()?,
         };
-        let mut tokens = [0u64; 5];
-        for n in &mut tokens {
+        let mut numbers = [0u64; 8];
+        for n in &mut numbers {
             *n = r.varint()?;
         }
-        let mut nanos = [0i64; 3];
-        for n in &mut nanos {
-            *n = unzigzag(r.varint()?);
-        }
-        Some(ids.row(ts, request_id, tokens, nanos, r.u8()? == 1))
+        Some(ids.row(ts, request_id, numbers, unzigzag, r.u8()? == 1))
     })
 }
 
@@ -268,15 +264,11 @@ fn decode_v1(blob: &[u8], count: usize) -> Result<Vec<LedgerRow>, String> {
             end_user: opt()?,
             served_by: opt()?,
         };
-        let mut tokens = [0u64; 5];
-        for n in &mut tokens {
+        let mut numbers = [0u64; 8];
+        for n in &mut numbers {
             *n = r.u64()?;
         }
-        let mut nanos = [0i64; 3];
-        for n in &mut nanos {
-            *n = r.u64()? as i64;
-        }
-        Some(ids.row(ts_ms, request_id, tokens, nanos, r.u8()? == 1))
+        Some(ids.row(ts_ms, request_id, numbers, |n| n as i64, r.u8()? == 1))
     })
 }
 
@@ -290,18 +282,27 @@ struct Ids {
 }
 
 impl Ids {
-    /// The row, with its five token counts and three nano sums in the
-    /// order both versions write them.
+    /// The row, with its numbers in the order both versions write them:
+    /// five token counts, then three nano sums (as `signed` reads them).
     fn row(
         self,
         ts_ms: u64,
         request_id: String,
-        tokens: [u64; 5],
-        nanos: [i64; 3],
+        numbers: [u64; 8],
+        signed: fn(u64) -> i64,
         priced: bool,
     ) -> LedgerRow {
-        let [prompt, cached, cache_write, completion, reasoning] = tokens;
-        let [provider, charge, gateway] = nanos;
+        let [
+            prompt,
+            cached,
+            cache_write,
+            completion,
+            reasoning,
+            provider,
+            charge,
+            gateway,
+        ] = numbers;
+        let [provider, charge, gateway] = [provider, charge, gateway].map(signed);
         LedgerRow {
             ts_ms,
             request_id,
