@@ -4,7 +4,7 @@
 
 use rustc_hash::FxHashMap;
 
-use super::types::{Dimension, LedgerRow, Period};
+use super::types::{Dimension, LedgerRow, Period, same_str};
 
 /// One rollup line's sums.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -126,7 +126,6 @@ pub fn rollups(rows: &[LedgerRow]) -> Vec<Rollup> {
 }
 
 fn same_ids(a: &LedgerRow, b: &LedgerRow) -> bool {
-    use crate::store::sqlite::same_str;
     same_str(a.key_id.as_deref(), b.key_id.as_deref())
         && a.model == b.model
         && same_str(a.team.as_deref(), b.team.as_deref())

@@ -67,6 +67,11 @@ pub(crate) fn target_of(r: &RedisConfig) -> Result<RedisTarget, String> {
     Ok(t)
 }
 
+/// A connection to the tier's Redis, its keys under `prefix`.
+fn tier_at(target: &RedisTarget, prefix: &str, ledger_rows: u64) -> Tier {
+    Tier::new(Redis::new(target.clone()), prefix).with_ledger_rows(ledger_rows)
+}
+
 impl TierHandle {
     /// Prepares the tier; connections open lazily, so a Redis that is down
     /// at start does not stop the gateway (the fail policy applies).
@@ -82,10 +87,7 @@ impl TierHandle {
             super::keys::to_hex(&crate::router::health::random_u64().to_le_bytes())
         );
         Ok(TierHandle {
-            admin: Mutex::new(
-                Tier::new(Redis::new(target.clone()), &r.prefix)
-                    .with_ledger_rows(r.ledger_stream_rows),
-            ),
+            admin: Mutex::new(tier_at(&target, &r.prefix, r.ledger_stream_rows)),
             ledger_rows: r.ledger_stream_rows,
             target,
             prefix: r.prefix.clone(),
@@ -98,7 +100,7 @@ impl TierHandle {
     }
 
     fn tier(&self) -> Tier {
-        Tier::new(Redis::new(self.target.clone()), &self.prefix).with_ledger_rows(self.ledger_rows)
+        tier_at(&self.target, &self.prefix, self.ledger_rows)
     }
 
     /// The aggregator's source: Redis leases, with the configured policy

@@ -306,6 +306,16 @@ pub struct LedgerRow {
     pub priced: bool,
 }
 
+/// Equal strings; the same one (a key's id, which its rows share) without
+/// reading it.
+pub fn same_str(a: Option<&str>, b: Option<&str>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => std::ptr::eq(a, b) || a == b,
+        (None, None) => true,
+        _ => false,
+    }
+}
+
 impl LedgerRow {
     /// The UTC day (since the epoch) the row counts in.
     pub fn day(&self) -> i64 {

@@ -7,49 +7,6 @@ pub mod io;
 pub use chunked::{ChunkedDecoder, ChunkedError};
 pub use io::read_append;
 
-/// Whether a comma-separated header value (e.g. `Connection`) names `token`.
-pub fn has_token(value: &[u8], token: &[u8]) -> bool {
-    value
-        .split(|&b| b == b',')
-        .any(|part| part.trim_ascii().eq_ignore_ascii_case(token))
-}
-
-/// Parses a Content-Length value strictly: digits only, no sign, no overflow.
-pub fn parse_content_length(value: &[u8]) -> Option<u64> {
-    let value = value.trim_ascii();
-    if value.is_empty() || value.len() > 19 {
-        return None;
-    }
-    let mut n: u64 = 0;
-    for &b in value {
-        if !b.is_ascii_digit() {
-            return None;
-        }
-        n = n * 10 + u64::from(b - b'0');
-    }
-    Some(n)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn content_length_is_strict() {
-        assert_eq!(parse_content_length(b" 42 "), Some(42));
-        assert_eq!(parse_content_length(b"+1"), None);
-        assert_eq!(parse_content_length(b""), None);
-        assert_eq!(parse_content_length(b"1,1"), None);
-        assert_eq!(parse_content_length(b"99999999999999999999"), None);
-    }
-
-    #[test]
-    fn tokens() {
-        assert!(has_token(b"keep-alive, Close", b"close"));
-        assert!(!has_token(b"closed", b"close"));
-    }
-}
-
 /// Case-insensitive ASCII comparison for header names and tokens, eight
 /// bytes at a time: names are compared on every header look-up, and the
 /// byte-by-byte compare was most of a look-up's cost.
@@ -89,9 +46,47 @@ fn lower8(x: u64) -> u64 {
     x | (capital >> 2)
 }
 
+/// Whether a comma-separated header value (e.g. `Connection`) names `token`.
+pub fn has_token(value: &[u8], token: &[u8]) -> bool {
+    value
+        .split(|&b| b == b',')
+        .any(|part| eq_ignore_case(part.trim_ascii(), token))
+}
+
+/// Parses a Content-Length value strictly: digits only, no sign, no overflow.
+pub fn parse_content_length(value: &[u8]) -> Option<u64> {
+    let value = value.trim_ascii();
+    if value.is_empty() || value.len() > 19 {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in value {
+        if !b.is_ascii_digit() {
+            return None;
+        }
+        n = n * 10 + u64::from(b - b'0');
+    }
+    Some(n)
+}
+
 #[cfg(test)]
-mod name_tests {
-    use super::eq_ignore_case as name_eq;
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_length_is_strict() {
+        assert_eq!(parse_content_length(b" 42 "), Some(42));
+        assert_eq!(parse_content_length(b"+1"), None);
+        assert_eq!(parse_content_length(b""), None);
+        assert_eq!(parse_content_length(b"1,1"), None);
+        assert_eq!(parse_content_length(b"99999999999999999999"), None);
+    }
+
+    #[test]
+    fn tokens() {
+        assert!(has_token(b"keep-alive, Close", b"close"));
+        assert!(!has_token(b"closed", b"close"));
+    }
 
     #[test]
     fn names_compare_ignoring_ascii_case_only() {
@@ -99,7 +94,7 @@ mod name_tests {
         for &x in &all {
             for &y in &all {
                 assert_eq!(
-                    name_eq(&[x], &[y]),
+                    eq_ignore_case(&[x], &[y]),
                     x.eq_ignore_ascii_case(&y),
                     "{x:#x} {y:#x}"
                 );
@@ -115,7 +110,7 @@ mod name_tests {
             ("", "", true),
             ("X^Y", "x~y", false),
         ] {
-            assert_eq!(name_eq(a.as_bytes(), b.as_bytes()), same, "{a} {b}");
+            assert_eq!(eq_ignore_case(a.as_bytes(), b.as_bytes()), same, "{a} {b}");
         }
     }
 }

@@ -20,7 +20,6 @@ use serde::de::DeserializeOwned;
 
 use crate::governance::types::{AuditEntry, EndUserRecord, KeyRecord, TeamRecord};
 
-pub(crate) use codec::same_str;
 pub use codec::{decode as decode_ledger, encode as encode_ledger};
 pub use error::StoreError;
 use error::sql;

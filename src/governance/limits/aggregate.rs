@@ -132,7 +132,8 @@ pub(super) fn pass(bucket: &Bucket, now_ms: u64, utc_ms: u64, source: &mut dyn S
         agg.demand_ms = now_ms;
     }
     repay_debt(bucket, &spec, day, source);
-    let settled = if source.is_local() {
+    let local = source.is_local();
+    let settled = if local {
         refill_local(&mut agg, bucket, &spec, now_ms, day, source)
     } else {
         exchange_remote(
@@ -151,7 +152,7 @@ pub(super) fn pass(bucket: &Bucket, now_ms: u64, utc_ms: u64, source: &mut dyn S
     let pressed = refused > 0
         || pool < 0
         || bucket.published.unavailable.load(Relaxed)
-        || (demand > 0 && (!source.is_local() || pool < demand.saturating_mul(PRESSURE_PASSES)));
+        || (demand > 0 && (!local || pool < demand.saturating_mul(PRESSURE_PASSES)));
     if settled
         && demand == 0
         && pool >= 0

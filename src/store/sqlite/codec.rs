@@ -26,7 +26,7 @@
 
 use rustc_hash::FxHashMap;
 
-use crate::governance::types::LedgerRow;
+use crate::governance::types::{LedgerRow, same_str};
 
 /// A version-2 blob's first eight bytes.
 const MAGIC: [u8; 8] = *b"TGL2\0\0\xff\xff";
@@ -58,7 +58,7 @@ pub fn encode(rows: &[LedgerRow]) -> Vec<u8> {
         ];
         for (i, field) in fields.into_iter().enumerate() {
             // The row before had the same string: its number, no look-up.
-            let reference = if prev_refs[i] != 1 && same_str(prev[i], field) {
+            let reference = if same_str(prev[i], field) {
                 prev_refs[i]
             } else {
                 match field {
@@ -66,6 +66,8 @@ pub fn encode(rows: &[LedgerRow]) -> Vec<u8> {
                     Some(s) => match numbers.get(s) {
                         Some(&n) => n + 2,
                         None => {
+                            // A new string: `1` and the string stand for
+                            // the reference, which later rows use.
                             let n = numbers.len() as u64;
                             numbers.insert(s, n);
                             buf.varint(1);
@@ -133,16 +135,6 @@ impl Packed {
     fn flush(&mut self, out: &mut Vec<u8>) {
         out.extend_from_slice(&self.bytes[..self.len]);
         self.len = 0;
-    }
-}
-
-/// Equal strings; the same one (a key's id, shared by its rows) without
-/// reading it.
-pub(crate) fn same_str(a: Option<&str>, b: Option<&str>) -> bool {
-    match (a, b) {
-        (Some(a), Some(b)) => std::ptr::eq(a, b) || a == b,
-        (None, None) => true,
-        _ => false,
     }
 }
 

@@ -215,7 +215,6 @@ impl Store {
 /// statements; rolled back if dropped uncommitted.
 struct Batch<'c> {
     conn: &'c rusqlite::Connection,
-    open: bool,
 }
 
 impl<'c> Batch<'c> {
@@ -223,15 +222,14 @@ impl<'c> Batch<'c> {
         conn.prepare_cached("BEGIN IMMEDIATE")
             .and_then(|mut begin| begin.execute([]))
             .map_err(sql("starting a ledger batch"))?;
-        Ok(Batch { conn, open: true })
+        Ok(Batch { conn })
     }
 
-    fn commit(mut self) -> Result<(), StoreError> {
+    fn commit(self) -> Result<(), StoreError> {
         self.conn
             .prepare_cached("COMMIT")
             .and_then(|mut commit| commit.execute([]))
             .map_err(sql("committing a ledger batch"))?;
-        self.open = false;
         Ok(())
     }
 }
@@ -245,8 +243,9 @@ impl std::ops::Deref for Batch<'_> {
 
 impl Drop for Batch<'_> {
     fn drop(&mut self) {
-        // A failed COMMIT leaves the transaction open too: roll it back.
-        if self.open && !self.conn.is_autocommit() {
+        // Still in the transaction: dropped before COMMIT, or a COMMIT that
+        // failed (which leaves it open). A committed batch is in autocommit.
+        if !self.conn.is_autocommit() {
             let _ = self.conn.execute_batch("ROLLBACK");
         }
     }

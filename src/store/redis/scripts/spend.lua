@@ -54,10 +54,6 @@ local held = redis.call('INCRBY', KEYS[4], added)
 local budget = tonumber(ARGV[3])
 while held > budget and redis.call('LLEN', KEYS[3]) > n do
   local oldest = redis.call('LPOP', KEYS[3])
-  if not oldest then
-    redis.call('SET', KEYS[4], 0)
-    break
-  end
   local space = string.find(oldest, ' ', 1, true)
   redis.call('XDEL', KEYS[2], string.sub(oldest, space + 1))
   held = redis.call('DECRBY', KEYS[4], tonumber(string.sub(oldest, 1, space - 1)))
