@@ -21,6 +21,8 @@ use crate::canonical::{ContentPart, Role};
 use crate::config::{Config, RouteGuardsConfig};
 use crate::guard::external::{Decision, ExternalCheck, Source};
 use crate::guard::injection::{self, Scanner};
+use crate::guard::seen::{Memo, Resume};
+use crate::guard::strings::Strings;
 use crate::guard::text::{PiiAction, PiiScanner, TextPolicy};
 use crate::guard::tools::{DefinitionCheck, ToolPolicy, Undeclared};
 use crate::server::Request;
@@ -188,28 +190,57 @@ impl Guards {
         }
         // Past what this core already cleared (a new turn: the tail; the
         // same body again: nothing), the values it has not yet found benign.
-        let (seen, before) = crate::guard::seen::resume_at(self.build, body);
-        if seen == body.len() {
-            return false;
-        }
-        let from = |at: usize| {
-            crate::guard::seen::with_known(self.build, |known| {
-                Strings::of(body, at, true, |value| !known(value))
-            })
-        };
-        let mut strings = from(seen);
-        let mut before = before;
-        if strings.tools && seen > 0 {
-            // Cleared bodies declare no tools: their values were judged
-            // without a tool mention's weight. Judge this one whole.
-            strings = from(0);
-            before.clear();
-        }
+        crate::guard::seen::with(self.build, |memo| {
+            let mut resume = memo.resume(body);
+            if resume.at == body.len() {
+                return false;
+            }
+            let mut strings = std::mem::take(&mut memo.strings);
+            strings.walk(body, resume.at, true);
+            if strings.tools && resume.at > 0 {
+                // Cleared bodies declare no tools: their values were judged
+                // without a tool mention's weight. Judge this one whole.
+                resume = Resume::default();
+                strings.walk(body, 0, true);
+            }
+            // A next turn's new messages are remembered with the body; the
+            // texts are for bodies no remembered body continues.
+            let texts = !resume.next_turn();
+            let needs = self.any_value_may_match(memo, texts, body, &strings, pii);
+            if !needs && !strings.tools {
+                memo.remember_body(resume, body, &strings.all);
+            }
+            memo.strings = strings;
+            needs
+        })
+    }
+
+    /// Whether a value `strings` found in `body`, not known benign, may
+    /// match a scanner (then the body is parsed and scanned); with `texts`,
+    /// the values that cannot are remembered. Tools under a policy, or a
+    /// body cut off inside a string (the parse refuses it), always need the
+    /// parse.
+    fn any_value_may_match(
+        &self,
+        memo: &mut Memo,
+        texts: bool,
+        body: &[u8],
+        strings: &Strings,
+        pii: Option<(&PiiScanner, PiiAction)>,
+    ) -> bool {
         if strings.tools && !self.policies.is_empty() {
             return true;
         }
-        for &(start, end) in &strings.values {
-            let literal = &body[start..end];
+        for literal in strings.value_literals(body) {
+            let hash = if texts {
+                let hash = crate::guard::seen::hash(literal);
+                if memo.known(hash, literal) {
+                    continue;
+                }
+                Some(hash)
+            } else {
+                None
+            };
             let maybe = self
                 .injection
                 .as_ref()
@@ -218,16 +249,11 @@ impl Guards {
             if maybe {
                 return true;
             }
-            crate::guard::seen::remember(self.build, literal);
+            if let Some(hash) = hash {
+                memo.remember(hash, literal);
+            }
         }
-        // An unterminated string: the parse refuses the body anyway.
-        if strings.broken {
-            return true;
-        }
-        if !strings.tools {
-            crate::guard::seen::remember_body(self.build, body, &before, &strings.all);
-        }
-        false
+        strings.broken
     }
 
     /// Whether scanning a body's raw text is all these guards need: no
@@ -249,9 +275,10 @@ impl Guards {
         events: &mut Vec<String>,
         flags: &mut Vec<String>,
     ) -> Result<(), ApiError> {
-        let strings = Strings::of(body, 0, false, |_| true);
-        for &(start, end) in &strings.values {
-            let mut literal = body[start..end].to_vec();
+        let mut strings = Strings::default();
+        strings.walk(body, 0, false);
+        for literal in strings.value_literals(body) {
+            let mut literal = literal.to_vec();
             let Ok(text) = simd_json::from_slice::<String>(&mut literal) else {
                 continue;
             };
@@ -298,65 +325,6 @@ impl Guards {
             .iter()
             .enumerate()
             .filter(|(_, c)| c.applies_to(Source::Request))
-    }
-}
-
-/// A body's JSON string values (not object keys) that `keep` keeps, quotes
-/// included, found in one pass over its quotes and backslashes; and
-/// whether it declares tools (a `"tools"` or legacy `"functions"` key).
-struct Strings {
-    values: Vec<(usize, usize)>,
-    /// Every literal (keys too), when asked for.
-    all: Vec<(usize, usize)>,
-    tools: bool,
-    /// A string never closed.
-    broken: bool,
-}
-
-impl Strings {
-    fn of(body: &[u8], at: usize, all: bool, keep: impl Fn(&[u8]) -> bool) -> Strings {
-        // Sized for a chat body's density of literals: growing a vector
-        // step by step cost more than the walk itself.
-        let walked = body.len().saturating_sub(at);
-        let mut out = Strings {
-            values: Vec::with_capacity(walked / 64 + 4),
-            all: Vec::with_capacity(if all { walked / 16 + 8 } else { 0 }),
-            tools: false,
-            broken: false,
-        };
-        let mut open: Option<usize> = None;
-        // A backslash escapes the byte after it, whatever it is.
-        let mut skip_to = 0;
-        crate::canonical::json_scan::for_each_quote_or_backslash(&body[at..], |i| {
-            let i = at + i;
-            if i < skip_to {
-                return;
-            }
-            match (body[i], open) {
-                (b'\\', Some(_)) => skip_to = i + 2,
-                (b'\\', None) => {}
-                (_, None) => open = Some(i),
-                (_, Some(start)) => {
-                    open = None;
-                    let end = i + 1;
-                    if all {
-                        out.all.push((start, end));
-                    }
-                    let after = match body.get(end) {
-                        Some(b) if !b.is_ascii_whitespace() => Some(b),
-                        _ => body[end..].iter().find(|b| !b.is_ascii_whitespace()),
-                    };
-                    if after == Some(&b':') {
-                        let key = &body[start + 1..i];
-                        out.tools |= key == b"tools" || key == b"functions";
-                    } else if keep(&body[start..end]) {
-                        out.values.push((start, end));
-                    }
-                }
-            }
-        });
-        out.broken = open.is_some();
-        out
     }
 }
 
@@ -642,14 +610,6 @@ pub async fn external_checks(
 
 #[cfg(test)]
 mod tests {
-    use super::Strings;
-
-    fn values(body: &str) -> (Vec<&str>, bool, bool) {
-        let s = Strings::of(body.as_bytes(), 0, false, |_| true);
-        let v = s.values.iter().map(|&(a, b)| &body[a..b]).collect();
-        (v, s.tools, s.broken)
-    }
-
     #[test]
     fn an_approvers_webhook_it_cannot_reach_is_a_config_error() {
         let config = |url: &str| {
@@ -662,25 +622,5 @@ mod tests {
             .expect_err("a webhook that is no URL")
             .to_string();
         assert!(err.contains("guards.approvals.webhook"), "{err}");
-    }
-
-    #[test]
-    fn values_not_keys_with_escapes_kept_inside() {
-        let body =
-            r#"{"model":"m","messages":[{"role" : "user","content":"say \"hi\" \\"}],"n":1}"#;
-        assert_eq!(
-            values(body),
-            (
-                vec![r#""m""#, r#""user""#, r#""say \"hi\" \\""#],
-                false,
-                false
-            )
-        );
-        assert_eq!(values(r#"{"a":"unterminated"#), (vec![], false, true));
-        assert_eq!(
-            values(r#"{"tools" :[{"name":"x"}]}"#),
-            (vec![r#""x""#], true, false)
-        );
-        assert_eq!(values("{}"), (vec![], false, false));
     }
 }

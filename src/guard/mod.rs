@@ -10,5 +10,6 @@ pub mod approvals;
 pub mod external;
 pub mod injection;
 pub mod seen;
+pub mod strings;
 pub mod text;
 pub mod tools;

@@ -8,42 +8,69 @@
 //! build (a reload's new rules start from nothing), bounded in bytes (full:
 //! forgotten whole). Entries are compared byte for byte after the hash
 //! lookup, so a hash collision can only cost a scan, never skip one.
+//!
+//! Steady state allocates nothing: texts are copied into one arena, a new
+//! turn overwrites the body it extends (a conversation holds one entry,
+//! not one per turn), a new conversation takes over the oldest entry's
+//! buffers, and the walk's vectors are the memo's own.
 
 use std::cell::RefCell;
+use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
 
 use rustc_hash::{FxBuildHasher, FxHashMap};
 
+use super::strings::Strings;
+
 /// What one core remembers, at most (the texts' own bytes).
 const MAX_BYTES: usize = 8 << 20;
+
+/// Texts the memo is first sized for (it grows past them).
+const TEXTS: usize = 4096;
 
 /// Bodies remembered per core, and how much of each.
 const BODIES: usize = 16;
 const BODY_BYTES: usize = 64 << 10;
 
+/// A body whose old end lies this close to where a new one leaves it is
+/// that body's next turn (or its retry): the new one takes its place.
+const EXTENDS: usize = 256;
+
+/// One core's memo, for one guards build.
 #[derive(Default)]
-struct Seen {
+pub struct Memo {
     build: u64,
-    texts: FxHashMap<u64, Box<[u8]>>,
-    bytes: usize,
+    /// Hash → the text's span in `arena`.
+    texts: FxHashMap<u64, (u32, u32)>,
+    arena: Vec<u8>,
     /// Bodies whose every string value was benign (their first
     /// `BODY_BYTES`), with every string literal's span, oldest first.
-    bodies: std::collections::VecDeque<Cleared>,
+    bodies: VecDeque<Cleared>,
+    /// The walk's vectors, lent to each request in turn.
+    pub strings: Strings,
 }
 
+#[derive(Default)]
 struct Cleared {
-    bytes: Box<[u8]>,
+    bytes: Vec<u8>,
     /// Every string literal (keys too), quotes included, in order.
-    strings: Box<[(u32, u32)]>,
+    strings: Vec<(u32, u32)>,
 }
 
 impl Cleared {
+    /// Becomes `body`, whose first `at` bytes and `before` literals it
+    /// already holds; `walked` are the literals after them.
+    fn rewrite(&mut self, at: usize, before: usize, body: &[u8], walked: &[(u32, u32)]) {
+        self.bytes.truncate(at);
+        self.bytes.extend_from_slice(&body[at..]);
+        self.strings.truncate(before);
+        self.strings.extend_from_slice(walked);
+    }
+
     /// Where a walk over a body sharing `shared` bytes with this one must
     /// start: the shared end, or the start of the string it cuts through.
     fn resume(&self, shared: usize) -> usize {
-        let i = self
-            .strings
-            .partition_point(|&(s, _)| (s as usize) < shared);
+        let i = partition_from_back(&self.strings, |&(s, _)| (s as usize) < shared);
         match i.checked_sub(1).map(|i| self.strings[i]) {
             Some((start, end)) if end as usize > shared => start as usize,
             _ => shared,
@@ -51,11 +78,46 @@ impl Cleared {
     }
 }
 
-/// How many leading bytes `a` and `b` share: 64 at a time (a vector
-/// compare), then 16 at a time within the first block that differs.
+/// Where a body's walk starts, and what it continues.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Resume {
+    /// Every value before this byte is known benign: `body.len()` for a
+    /// body seen whole, 0 when no cleared body shares any of it.
+    pub at: usize,
+    /// The cleared body it continues and how many of that body's literals
+    /// lie before `at`; whether the new body is its next turn.
+    from: Option<(usize, usize, bool)>,
+}
+
+impl Resume {
+    /// Whether the body is the next turn of a body this core cleared: the
+    /// values past `at` are then its new messages, not yet seen anywhere.
+    pub fn next_turn(&self) -> bool {
+        self.from.is_some_and(|(_, _, extends)| extends)
+    }
+}
+
+/// `spans.partition_point(pred)`, looked for from the end first: where a
+/// new body leaves a cleared one is usually among its last literals.
+fn partition_from_back(spans: &[(u32, u32)], pred: impl Fn(&(u32, u32)) -> bool) -> usize {
+    let mut n = spans.len();
+    for _ in 0..8 {
+        match n.checked_sub(1).map(|i| &spans[i]) {
+            Some(last) if !pred(last) => n -= 1,
+            _ => return n,
+        }
+    }
+    spans[..n].partition_point(pred)
+}
+
+/// How many leading bytes `a` and `b` share: 256, then 64 at a time (vector
+/// compares), then 16 at a time within the first block that differs.
 fn shared_prefix(a: &[u8], b: &[u8]) -> usize {
     let n = a.len().min(b.len());
     let mut i = 0;
+    while i + 256 <= n && a[i..i + 256] == b[i..i + 256] {
+        i += 256;
+    }
     while i + 64 <= n && a[i..i + 64] == b[i..i + 64] {
         i += 64;
     }
@@ -74,162 +136,237 @@ fn shared_prefix(a: &[u8], b: &[u8]) -> usize {
         .count()
 }
 
-/// Where a walk over `body` must start: past the longest prefix it shares
-/// with a body this core cleared (every value up to there is known
-/// benign), and that body's string literals before that point.
-/// `body.len()` for a body seen whole; 0 when none shares any.
-pub fn resume_at(build: u64, body: &[u8]) -> (usize, Vec<(u32, u32)>) {
-    SEEN.with(|s| {
-        let s = s.borrow();
-        if s.build != build {
-            return (0, Vec::new());
-        }
-        let mut best: Option<(&Cleared, usize)> = None;
-        // Newest first: a conversation's previous turn is usually the last
-        // body this core cleared, and a new turn extends it to near its end.
-        for c in s.bodies.iter().rev() {
-            if c.bytes.get(..16) != body.get(..16) {
-                continue;
-            }
-            let shared = shared_prefix(&c.bytes, body);
-            if shared == body.len() && shared == c.bytes.len() {
-                return (body.len(), Vec::new());
-            }
-            let resume = c.resume(shared);
-            if best.is_none_or(|(_, r)| resume > r) {
-                best = Some((c, resume));
-            }
-            if shared + 256 >= c.bytes.len() {
-                break;
-            }
-        }
-        match best {
-            Some((c, resume)) => {
-                // Literals are in order and never overlap: their ends too.
-                let n = c
-                    .strings
-                    .partition_point(|&(_, end)| end as usize <= resume);
-                (resume, c.strings[..n].to_vec())
-            }
-            None => (0, Vec::new()),
-        }
-    })
+thread_local! {
+    static SEEN: RefCell<Memo> = RefCell::new(Memo::default());
 }
 
-/// Remembers `body`, whose every string value was benign; its string
-/// literals' spans are `before` (from a cleared body it extends) then
-/// `after` (walked now), in order.
-pub fn remember_body(build: u64, body: &[u8], before: &[(u32, u32)], after: &[(usize, usize)]) {
+/// Runs `f` with this core's memo for guards build `build` (another
+/// build's memo is forgotten first).
+pub fn with<R>(build: u64, f: impl FnOnce(&mut Memo) -> R) -> R {
     SEEN.with(|s| {
         let mut s = s.borrow_mut();
         if s.build != build {
-            return;
+            s.forget_all();
+            s.build = build;
         }
-        let kept = body.len().min(BODY_BYTES);
-        let before = &before[..before.partition_point(|&(start, _)| (start as usize) < kept)];
-        let after = &after[..after.partition_point(|&(start, _)| start < kept)];
-        // One allocation of the exact size (both lengths are known).
-        let mut strings = Vec::with_capacity(before.len() + after.len());
-        strings.extend_from_slice(before);
-        strings.extend(after.iter().map(|&(a, b)| (a as u32, b as u32)));
-        if s.bodies.len() == BODIES {
-            s.bodies.pop_front();
-        }
-        s.bodies.push_back(Cleared {
-            bytes: body[..kept].into(),
-            strings: strings.into_boxed_slice(),
-        });
+        f(&mut s)
     })
 }
 
-thread_local! {
-    static SEEN: RefCell<Seen> = RefCell::new(Seen::default());
-}
-
-fn hash(text: &[u8]) -> u64 {
+/// A text's key in the memo.
+pub fn hash(text: &[u8]) -> u64 {
     let mut h = FxBuildHasher.build_hasher();
     h.write(text);
     h.finish()
 }
 
-/// Whether this core found `text` benign under guards build `build`.
-pub fn known(build: u64, text: &[u8]) -> bool {
-    with_known(build, |known| known(text))
-}
+impl Memo {
+    fn forget_all(&mut self) {
+        self.bodies.clear();
+        self.forget_texts();
+    }
 
-/// Runs `f` with a lookup for many texts at once (one borrow of the memo).
-pub fn with_known<R>(build: u64, f: impl FnOnce(&dyn Fn(&[u8]) -> bool) -> R) -> R {
-    SEEN.with(|s| {
-        let s = s.borrow();
-        let known = |text: &[u8]| {
-            s.build == build && s.texts.get(&hash(text)).is_some_and(|t| t.as_ref() == text)
+    fn forget_texts(&mut self) {
+        self.texts.clear();
+        self.texts.shrink_to(TEXTS);
+        self.arena.clear();
+    }
+
+    /// Where a walk over `body` must start: past the longest prefix it
+    /// shares with a body this core cleared (every value up to there is
+    /// known benign).
+    pub fn resume(&self, body: &[u8]) -> Resume {
+        let mut best = Resume::default();
+        // Newest first: a conversation's previous turn is usually the last
+        // body this core cleared, and a new turn extends it to near its end.
+        for (index, c) in self.bodies.iter().enumerate().rev() {
+            if c.bytes.get(..16) != body.get(..16) {
+                continue;
+            }
+            let shared = shared_prefix(&c.bytes, body);
+            if shared == body.len() && shared == c.bytes.len() {
+                return Resume {
+                    at: body.len(),
+                    from: None,
+                };
+            }
+            let at = c.resume(shared);
+            let extends = shared + EXTENDS >= c.bytes.len();
+            if best.from.is_none() || at > best.at {
+                // Literals are in order and never overlap: their ends too.
+                let before = partition_from_back(&c.strings, |&(_, end)| end as usize <= at);
+                best = Resume {
+                    at,
+                    from: Some((index, before, extends)),
+                };
+            }
+            if extends {
+                break;
+            }
+        }
+        best
+    }
+
+    /// Whether `text` (whose `hash` it is) was found benign.
+    pub fn known(&self, hash: u64, text: &[u8]) -> bool {
+        self.texts
+            .get(&hash)
+            .is_some_and(|&(start, end)| self.arena.get(start as usize..end as usize) == Some(text))
+    }
+
+    /// Remembers `text` (whose `hash` it is) as benign.
+    pub fn remember(&mut self, hash: u64, text: &[u8]) {
+        if self.arena.len() + text.len() > MAX_BYTES {
+            self.forget_texts();
+            if text.len() > MAX_BYTES {
+                return;
+            }
+        }
+        if self.arena.capacity() == 0 {
+            // Its whole budget at once: growing by copies would cost more
+            // than the texts' own copy, and untouched pages cost nothing.
+            self.arena.reserve_exact(MAX_BYTES);
+            self.texts.reserve(TEXTS);
+        }
+        let start = self.arena.len() as u32;
+        self.arena.extend_from_slice(text);
+        self.texts.insert(hash, (start, self.arena.len() as u32));
+    }
+
+    /// Remembers `body`, whose every string value was benign, walked from
+    /// `resume`; `walked` are the spans of the literals the walk found.
+    /// The body it continues is overwritten past `resume.at` when the new
+    /// one is its next turn (or it is the oldest, due out anyway).
+    pub fn remember_body(&mut self, resume: Resume, body: &[u8], walked: &[(u32, u32)]) {
+        let kept = body.len().min(BODY_BYTES);
+        let walked = &walked[..walked.partition_point(|&(start, _)| (start as usize) < kept)];
+        let full = self.bodies.len() == BODIES;
+        let mut entry = match resume.from {
+            // `at` <= the shared prefix <= both lengths: the old bytes
+            // before it are this body's.
+            Some((index, before, extends)) if extends || (full && index == 0) => {
+                if index + 1 == self.bodies.len()
+                    && let Some(newest) = self.bodies.back_mut()
+                {
+                    newest.rewrite(resume.at, before, &body[..kept], walked);
+                    return;
+                }
+                let Some(mut c) = self.bodies.remove(index) else {
+                    return;
+                };
+                c.bytes.truncate(resume.at);
+                c.strings.truncate(before);
+                c
+            }
+            from => {
+                let mut c = match full {
+                    true => self.bodies.pop_front().unwrap_or_default(),
+                    false => Cleared::default(),
+                };
+                c.bytes.clear();
+                c.strings.clear();
+                if let Some((index, before, _)) = from {
+                    // Popping the oldest (not this one) moved it down by one.
+                    let source = self.bodies.get(index - usize::from(full));
+                    let Some(spans) = source.and_then(|s| s.strings.get(..before)) else {
+                        return;
+                    };
+                    c.strings.extend_from_slice(spans);
+                }
+                c
+            }
         };
-        f(&known)
-    })
-}
-
-/// Remembers `text` as benign under guards build `build`.
-pub fn remember(build: u64, text: &[u8]) {
-    SEEN.with(|s| {
-        let mut s = s.borrow_mut();
-        if s.build != build || s.bytes + text.len() > MAX_BYTES {
-            s.bodies.clear();
-            s.texts.clear();
-            s.texts.shrink_to(1024);
-            s.bytes = 0;
-            s.build = build;
-        }
-        if let Some(old) = s.texts.insert(hash(text), text.into()) {
-            s.bytes -= old.len();
-        }
-        s.bytes += text.len();
-    })
+        let (at, before) = (entry.bytes.len(), entry.strings.len());
+        entry.rewrite(at, before, &body[..kept], walked);
+        self.bodies.push_back(entry);
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    /// Walks `body` from where the memo resumes it and remembers it whole.
+    fn clear(m: &mut Memo, body: &[u8]) -> Resume {
+        let resume = m.resume(body);
+        let mut s = Strings::default();
+        s.walk(body, resume.at, true);
+        for text in s.value_literals(body) {
+            m.remember(hash(text), text);
+        }
+        m.remember_body(resume, body, &s.all);
+        resume
+    }
+
     #[test]
     fn remembers_per_build_and_compares_bytes() {
         let text = b"\"a benign sentence about trains and bikes\"";
+        let known = |build, text: &[u8]| with(build, |m| m.known(hash(text), text));
         assert!(!known(7, text));
-        remember(7, text);
+        with(7, |m| m.remember(hash(text), text));
         assert!(known(7, text));
         assert!(!known(8, text), "a new build starts from nothing");
-        assert!(!known(7, b"\"a benign sentence about trains and bike!\""));
-        remember(8, b"\"something else entirely, long enough\"");
+        with(8, |m| {
+            m.remember(hash(b"\"something else\""), b"\"something else\"")
+        });
         assert!(!known(7, text), "the old build was forgotten");
+        let other = b"\"a benign sentence about trains and bike!\"";
+        with(7, |m| {
+            assert!(!m.known(hash(other), other));
+            assert!(
+                !m.known(hash(text), other),
+                "a colliding hash is no match: the bytes are compared"
+            );
+        });
+    }
+
+    #[test]
+    fn the_partition_from_the_back_is_the_partition() {
+        let spans: Vec<(u32, u32)> = (0..40).map(|i| (i * 10, i * 10 + 5)).collect();
+        for at in 0..420 {
+            let pred = |&(start, _): &(u32, u32)| start < at;
+            assert_eq!(
+                partition_from_back(&spans, pred),
+                spans.partition_point(pred),
+                "{at}"
+            );
+        }
+        assert_eq!(partition_from_back(&[], |_| true), 0);
+    }
+
+    #[test]
+    fn the_texts_are_forgotten_whole_when_full() {
+        let mut m = Memo::default();
+        let big = vec![b'a'; MAX_BYTES / 2 + 1];
+        m.remember(hash(&big), &big);
+        assert!(m.known(hash(&big), &big));
+        let other = vec![b'b'; MAX_BYTES / 2 + 1];
+        m.remember(hash(&other), &other);
+        assert!(!m.known(hash(&big), &big), "no room: the old texts went");
+        assert!(m.known(hash(&other), &other));
+        assert!(m.arena.len() <= MAX_BYTES);
     }
 
     #[test]
     fn a_new_turn_resumes_where_it_leaves_the_cleared_body() {
+        let mut m = Memo::default();
         let old = br#"{"m":[{"c":"first message, benign"},{"c":"second"}],"t":1}"#;
-        let spans = [(1, 4), (7, 10), (11, 34), (37, 40), (41, 49), (52, 55)];
-        for &(a, b) in &spans {
-            assert_eq!(old[a], b'"');
-            assert_eq!(old[b - 1], b'"');
-        }
-        remember(9, b"\"x\"");
-        remember_body(9, old, &[], &spans);
+        clear(&mut m, old);
         assert_eq!(
-            resume_at(9, old).0,
+            m.bodies[0].strings,
+            vec![(1, 4), (7, 10), (11, 34), (37, 40), (41, 49), (52, 55)]
+        );
+        assert_eq!(
+            m.resume(old).at,
             old.len(),
             "the same body: nothing to walk"
         );
         // The next turn changes the array's end: resume there.
         let next = br#"{"m":[{"c":"first message, benign"},{"c":"second"},{"c":"third"}]}"#;
-        let as_u32 = |n: usize| -> Vec<(u32, u32)> {
-            spans[..n]
-                .iter()
-                .map(|&(a, b)| (a as u32, b as u32))
-                .collect()
-        };
-        assert_eq!(resume_at(9, next), (50, as_u32(5)));
+        assert_eq!(m.resume(next).at, 50);
         // A change inside a value: resume at that value's opening quote.
         let edited = br#"{"m":[{"c":"first message, EVIL"},{"c":"second"}],"t":1}"#;
-        assert_eq!(resume_at(9, edited), (11, as_u32(2)));
-        assert_eq!(resume_at(10, old).0, 0, "another build knows nothing");
+        assert_eq!(m.resume(edited).at, 11);
         assert_eq!(
             shared_prefix(b"abcdefghijklmnopqrstu", b"abcdefghijklmnopqrsXu"),
             19
@@ -242,5 +379,85 @@ mod tests {
         }
         assert_eq!(shared_prefix(&long, &long), 300);
         assert_eq!(shared_prefix(&long, &long[..170]), 170);
+    }
+
+    #[test]
+    fn a_next_turn_takes_its_predecessors_place_and_another_conversation_its_own() {
+        let mut m = Memo::default();
+        let system =
+            r#"{"model":"m","messages":[{"role":"system","content":"You help with trains."}"#;
+        let turn =
+            |user: &str| format!(r#"{system},{{"role":"user","content":"{user}"}}],"n":1}}"#);
+        // Longer than `EXTENDS`: a body sharing only the system prompt with
+        // this one is another conversation, not its next turn.
+        let long = "From Lyon to Milan, please, ".repeat(12);
+        let first = turn(&long);
+        clear(&mut m, first.as_bytes());
+        let second = turn(&format!("{long}And back on Friday."));
+        let resume = clear(&mut m, second.as_bytes());
+        assert_eq!(&second.as_bytes()[resume.at..resume.at + 5], br#""From"#);
+        assert_eq!(m.bodies.len(), 1, "the next turn overwrote its predecessor");
+        assert_eq!(m.bodies[0].bytes, second.as_bytes());
+        assert_eq!(m.resume(second.as_bytes()).at, second.len());
+        // Another conversation shares the system prompt only: its own entry,
+        // with the shared literals' spans, and both are known whole.
+        let other = turn(&"Is there a night train to Vienna? ".repeat(9));
+        clear(&mut m, other.as_bytes());
+        assert_eq!(m.bodies.len(), 2);
+        for body in [&second, &other] {
+            assert_eq!(m.resume(body.as_bytes()).at, body.len());
+        }
+        let mut walked = Strings::default();
+        walked.walk(other.as_bytes(), 0, true);
+        assert_eq!(
+            m.bodies[1].strings, walked.all,
+            "every literal's span, in order"
+        );
+        // A full memo hands its oldest entry's buffers to a new body.
+        let conversation = |i: usize| format!(r#"{{"conversation":{i},"text":"{long}"}}"#);
+        for i in 0..BODIES {
+            clear(&mut m, conversation(i).as_bytes());
+        }
+        assert_eq!(m.bodies.len(), BODIES);
+        assert_ne!(
+            m.resume(second.as_bytes()).at,
+            second.len(),
+            "the oldest went"
+        );
+        let last = conversation(BODIES - 1);
+        assert_eq!(m.resume(last.as_bytes()).at, last.len());
+    }
+
+    #[test]
+    fn a_body_that_cuts_a_literal_resumes_at_its_opening_quote_after_a_rewrite() {
+        // The rewritten entry must keep every span before the walk, or a
+        // later body cutting through one would be walked from inside it.
+        let mut m = Memo::default();
+        let a = br#"{"m":[{"c":"alpha beta gamma"},{"c":"delta"}]}"#;
+        clear(&mut m, a);
+        let b = br#"{"m":[{"c":"alpha beta gamma"},{"c":"delta"},{"c":"epsilon"}]}"#;
+        clear(&mut m, b);
+        assert_eq!(m.bodies.len(), 1);
+        let c = br#"{"m":[{"c":"alpha beta GAMMA"}]}"#;
+        assert_eq!(m.resume(c).at, 11, "the opening quote of the cut value");
+    }
+
+    #[test]
+    fn turns_that_edit_the_last_message_walk_only_that_message() {
+        let body = |nonce: &str| {
+            format!(
+                r#"{{"model":"m","messages":[{{"role":"system","content":"{}"}},{{"role":"user","content":"Train, please. {} Thanks, order {nonce}."}}],"temperature":0.2,"max_tokens":512,"stream":false}}"#,
+                "You are a concise assistant. ".repeat(20),
+                "I must be in Milan by 2pm. ".repeat(10),
+            )
+        };
+        let mut m = Memo::default();
+        clear(&mut m, body("aaaa").as_bytes());
+        for nonce in ["bbbb", "cccc", "dddd"] {
+            let b = body(nonce);
+            let resume = clear(&mut m, b.as_bytes());
+            assert_eq!(&b.as_bytes()[resume.at..resume.at + 6], br#""Train"#);
+            assert_eq!(m.bodies.len(), 1);
+        }
     }
 }

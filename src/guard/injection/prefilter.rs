@@ -129,6 +129,10 @@ impl Pass<'_> {
                 return ControlFlow::Break(());
             }
             let starts = masks.alpha & !(masks.alpha << 1 | carry);
+            let starts = self
+                .prefilter
+                .anchors
+                .long_enough(starts, masks.alpha | masks.under);
             carry = masks.alpha >> (STEP - 1);
             self.words(starts, at, |i| first4(window.get(i..)))?;
             if masks.other != 0 {
@@ -163,6 +167,10 @@ impl Pass<'_> {
             // a step that starts before `at` holds the byte before it
             let before = if skip == 0 { carry } else { 0 };
             let starts = masks.alpha & !(masks.alpha << 1 | before) & fresh;
+            let starts = self
+                .prefilter
+                .anchors
+                .long_enough(starts, masks.alpha | masks.under);
             let base = at - skip;
             self.words(starts, base, |i| first4(window.get(i..)))?;
             if masks.other & fresh != 0 {

@@ -29,6 +29,9 @@ pub(super) struct Anchors {
     /// Non-letter bytes that open an anchor (`<system`, `![`), one bit each:
     /// such an anchor needs no word start.
     punctuation: u128,
+    /// The fewest word bytes (letters and `_`) a letter-led anchor opens
+    /// with (at most 3): a shorter word cannot hold one.
+    min_word: usize,
 }
 
 /// One anchor word, merged across the rules that share it.
@@ -70,6 +73,7 @@ impl Anchors {
             buckets: vec![(0, 0); BUCKETS],
             entries: Vec::with_capacity(words.len()),
             punctuation: 0,
+            min_word: 3,
         };
         for (word, mask) in &words {
             anchors.add(word, *mask)?;
@@ -87,6 +91,13 @@ impl Anchors {
             bucket.0 = at;
         }
         bucket.1 += 1;
+        if bytes.first().is_some_and(u8::is_ascii_alphabetic) {
+            let word = bytes
+                .iter()
+                .take_while(|&&b| b.is_ascii_alphabetic() || b == b'_')
+                .count();
+            self.min_word = self.min_word.min(word);
+        }
         match bytes {
             [first, ..] if !first.is_ascii_alphabetic() => self.punctuation |= 1 << first,
             [a, b] => {
@@ -116,6 +127,22 @@ impl Anchors {
     pub(super) fn may_start(&self, first4: u32) -> bool {
         let bit = filter_bit(first4);
         self.filter[bit >> 6] & (1 << (bit & 63)) != 0
+    }
+
+    /// The word starts among `starts` (bits of one step, `word` its
+    /// letters and `_`) whose word is long enough to open an anchor. A
+    /// byte folds to a letter only if it is one, so a word shorter than
+    /// every anchor's opening letters and `_` holds none. The bytes after
+    /// the step are not known here: they count as word bytes.
+    #[inline(always)]
+    pub(super) fn long_enough(&self, starts: u64, word: u64) -> u64 {
+        let second = word >> 1 | 1 << 63;
+        let third = word >> 2 | 3 << 62;
+        match self.min_word {
+            3.. => starts & second & third,
+            2 => starts & second,
+            _ => starts,
+        }
     }
 
     pub(super) fn opens_punctuation(&self, b: u8) -> bool {

@@ -211,3 +211,33 @@ fn refuses_anchors_the_pass_would_never_look_at() {
         );
     }
 }
+
+/// Words too short to open any anchor are passed over; a word as long as
+/// the shortest anchor is still found at every offset, across a step's
+/// end (its letters split between two steps) and in the last bytes.
+#[test]
+fn short_words_are_skipped_but_no_anchor_is() {
+    let three: &[&str] = &["act"];
+    let two: &[&str] = &["go"];
+    let under: &[&str] = &["im_end", "act"];
+    for (words, hit, near) in [
+        (three, "act", "ac at"),
+        (two, "go", "g o"),
+        (under, "<|im_end|>", "im end"),
+    ] {
+        let fast = Prefilter::new(&[(1.0, words)], 0.0, 0.0, 1.0).expect("builds");
+        for pad in 0..140 {
+            for after in [
+                "",
+                " now",
+                "s and more words after it to fill a step or two",
+            ] {
+                let lead = " ".repeat(pad);
+                let text = format!("{lead}{hit}{after}");
+                assert!(fast.may_match(text.as_bytes()), "{text:?}");
+                let text = format!("{lead}{near}{after}");
+                assert!(!fast.may_match(text.as_bytes()), "{text:?}");
+            }
+        }
+    }
+}

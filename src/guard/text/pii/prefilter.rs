@@ -7,9 +7,9 @@
 //! or more digits joined by one-byte separators), every email an `@`, and
 //! JSON can spell either only as itself or as a `\u00XX` escape. Bytes go
 //! through 32 at a time in a loop the compiler vectorises; a block with a
-//! digit or an `@` is looked at closer, and only a block with enough digits
-//! is checked byte by byte. The loop is compiled a second time for AVX2,
-//! chosen at run time: this module's one `unsafe`.
+//! digit, an `@` or a backslash is looked at closer, and only a block with
+//! enough digits is checked byte by byte. The loop is compiled a second
+//! time for AVX2, chosen at run time: this module's one `unsafe`.
 
 const DENSE_DIGITS: u8 = 6;
 const DENSE_SPAN: usize = 8;
@@ -18,7 +18,7 @@ const BLOCK: usize = 32;
 /// Never false when a scan of the decoded strings would find PII of the
 /// wanted kinds (`emails`: an `@`; `numbers`: dense digits).
 pub(super) fn may_contain(raw: &[u8], emails: bool, numbers: bool) -> bool {
-    (emails || numbers) && (escapes_may_spell_pii(raw) || blocks_may_contain(raw, emails, numbers))
+    (emails || numbers) && blocks_may_contain(raw, emails, numbers)
 }
 
 /// Whether 6 of some 8 consecutive bytes of `b` are digits (a finding's own
@@ -34,20 +34,18 @@ pub(super) fn dense(b: &[u8]) -> bool {
     })
 }
 
-/// A `\u00XX` escape of a character some detector reads (digits, letters,
-/// `@`, separators). Other escapes (`\n`, `\"`, `\u00e9`, Go's `\u003c`)
-/// are not.
-fn escapes_may_spell_pii(raw: &[u8]) -> bool {
-    memchr::memchr_iter(b'\\', raw).any(|at| {
-        let Some(&[b'\\', b'u', b'0', b'0', hi, lo]) = raw.get(at..at + 6) else {
-            return false;
-        };
-        let hex = |c: u8| char::from(c).to_digit(16);
-        let Some(c) = hex(hi).zip(hex(lo)).map(|(hi, lo)| (hi * 16 + lo) as u8) else {
-            return false;
-        };
-        c.is_ascii_alphanumeric() || b" +-.()@_%".contains(&c)
-    })
+/// Whether the backslash at `raw[at]` opens a `\u00XX` escape of a
+/// character some detector reads (digits, letters, `@`, separators).
+/// Other escapes (`\n`, `\"`, `\u00e9`, Go's `\u003c`) do not.
+fn escape_spells_pii(raw: &[u8], at: usize) -> bool {
+    let Some(&[b'\\', b'u', b'0', b'0', hi, lo]) = raw.get(at..at + 6) else {
+        return false;
+    };
+    let hex = |c: u8| char::from(c).to_digit(16);
+    let Some(c) = hex(hi).zip(hex(lo)).map(|(hi, lo)| (hi * 16 + lo) as u8) else {
+        return false;
+    };
+    c.is_ascii_alphanumeric() || b" +-.()@_%".contains(&c)
 }
 
 fn blocks_may_contain(raw: &[u8], emails: bool, numbers: bool) -> bool {
@@ -101,7 +99,7 @@ fn is_digit(b: u8) -> bool {
 fn any_marked(block: &[u8; BLOCK]) -> bool {
     let mut any = 0u8;
     for &b in block {
-        any |= u8::from(is_digit(b) | (b == b'@'));
+        any |= u8::from(is_digit(b) | (b == b'@') | (b == b'\\'));
     }
     any != 0
 }
@@ -118,10 +116,16 @@ fn block_may_contain(
     emails: bool,
     numbers: bool,
 ) -> Option<u8> {
-    let (mut digits, mut at) = (0u8, 0u8);
+    let (mut digits, mut at, mut slash) = (0u8, 0u8, 0u8);
     for &b in block {
         digits += u8::from(is_digit(b));
         at |= u8::from(b == b'@');
+        slash |= u8::from(b == b'\\');
+    }
+    // An escape may run into the next block: it is read from `raw`.
+    let escapes = |i: usize| block[i] == b'\\' && escape_spells_pii(raw, start + i);
+    if slash != 0 && (0..BLOCK).any(escapes) {
+        return None;
     }
     let end = (start + BLOCK).min(raw.len());
     let dense = numbers
@@ -157,6 +161,18 @@ mod tests {
                 !may_contain(sparse.as_bytes(), false, true),
                 "sparse at {at}"
             );
+        }
+    }
+
+    #[test]
+    fn an_escape_is_read_across_a_block_edge() {
+        for at in 0..70 {
+            let mut text = "x".repeat(80);
+            text.insert_str(at, r"\u0040");
+            assert!(may_contain(text.as_bytes(), true, false), "at {at}");
+            let mut other = "x".repeat(80);
+            other.insert_str(at, r"\u00e9");
+            assert!(!may_contain(other.as_bytes(), true, false), "at {at}");
         }
     }
 

@@ -1,0 +1,155 @@
+//! A body's JSON string literals, found in one pass over its quotes and
+//! backslashes: the values (not object keys) the guards look at, every
+//! literal's span when asked (the body memo resumes a walk at one), and
+//! whether the body declares tools (a `"tools"` or legacy `"functions"`
+//! key). Reused from request to request (the per-core memo keeps one), so
+//! a walk allocates nothing once its vectors have grown.
+
+/// One walk's findings. Spans are byte offsets, quotes included.
+#[derive(Default)]
+pub struct Strings {
+    pub values: Vec<(u32, u32)>,
+    /// Every literal (keys too), when asked for.
+    pub all: Vec<(u32, u32)>,
+    pub tools: bool,
+    /// A string never closed.
+    pub broken: bool,
+}
+
+impl Strings {
+    /// The literals of `body[at..]` (`at` outside any literal), replacing
+    /// what the last walk found; `all` also keeps every literal's span.
+    /// A body of 4 GiB or more cannot be walked (spans are 32-bit): it is
+    /// reported broken, so it is parsed, never skipped.
+    pub fn walk(&mut self, body: &[u8], at: usize, all: bool) {
+        self.values.clear();
+        self.all.clear();
+        self.tools = false;
+        self.broken = u32::try_from(body.len()).is_err();
+        if self.broken {
+            return;
+        }
+        let mut walk = Walk {
+            out: self,
+            body,
+            all,
+            open: None,
+            skip_to: 0,
+        };
+        crate::canonical::json_scan::for_each_quote_or_backslash(&body[at..], |i| {
+            walk.mark(at + i);
+        });
+        self.broken = walk.open.is_some();
+    }
+
+    /// The values' bytes, quotes included.
+    pub fn value_literals<'b>(
+        &self,
+        body: &'b [u8],
+    ) -> impl Iterator<Item = &'b [u8]> + use<'b, '_> {
+        self.values
+            .iter()
+            .map(move |&(start, end)| &body[start as usize..end as usize])
+    }
+}
+
+/// One walk's state between marks.
+struct Walk<'a> {
+    out: &'a mut Strings,
+    body: &'a [u8],
+    all: bool,
+    /// The open literal's opening quote.
+    open: Option<usize>,
+    /// A backslash escapes the byte after it, whatever it is.
+    skip_to: usize,
+}
+
+impl Walk<'_> {
+    /// The `"` or `\\` at `body[i]`.
+    #[inline(always)]
+    fn mark(&mut self, i: usize) {
+        if i < self.skip_to {
+            return;
+        }
+        let quote = self.body.get(i) == Some(&b'"');
+        match self.open {
+            None if quote => self.open = Some(i),
+            // A backslash outside a literal is no JSON; the parse says so.
+            None => {}
+            Some(start) if quote => self.close(start, i),
+            Some(_) => self.skip_to = i + 2,
+        }
+    }
+
+    /// The literal `body[start..=end]` closed: a key when a `:` follows.
+    #[inline(always)]
+    fn close(&mut self, start: usize, end: usize) {
+        self.open = None;
+        let span = (start as u32, end as u32 + 1);
+        if self.all {
+            self.out.all.push(span);
+        }
+        let body = self.body;
+        let key = match body.get(end + 1) {
+            Some(b':') => true,
+            Some(b) if b.is_ascii_whitespace() => {
+                body[end + 1..].iter().find(|b| !b.is_ascii_whitespace()) == Some(&b':')
+            }
+            _ => false,
+        };
+        if !key {
+            self.out.values.push(span);
+        } else if matches!(end - start, 6 | 10) {
+            let name = &body[start + 1..end];
+            self.out.tools |= name == b"tools" || name == b"functions";
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Strings;
+
+    fn values(body: &str) -> (Vec<&str>, bool, bool) {
+        let mut s = Strings::default();
+        s.walk(body.as_bytes(), 0, false);
+        let v = s
+            .values
+            .iter()
+            .map(|&(a, b)| &body[a as usize..b as usize])
+            .collect();
+        (v, s.tools, s.broken)
+    }
+
+    #[test]
+    fn values_not_keys_with_escapes_kept_inside() {
+        let body =
+            r#"{"model":"m","messages":[{"role" : "user","content":"say \"hi\" \\"}],"n":1}"#;
+        assert_eq!(
+            values(body),
+            (
+                vec![r#""m""#, r#""user""#, r#""say \"hi\" \\""#],
+                false,
+                false
+            )
+        );
+        assert_eq!(values(r#"{"a":"unterminated"#), (vec![], false, true));
+        assert_eq!(
+            values(r#"{"tools" :[{"name":"x"}]}"#),
+            (vec![r#""x""#], true, false)
+        );
+        assert_eq!(values("{}"), (vec![], false, false));
+    }
+
+    #[test]
+    fn a_reused_walk_forgets_the_last_body_and_can_start_midway() {
+        let mut s = Strings::default();
+        s.walk(br#"{"tools":[],"a":"unterminated"#, 0, true);
+        assert!(s.tools && s.broken);
+        let body = br#"{"a":"one","b":"two"}"#;
+        s.walk(body, 11, true);
+        assert!(!s.tools && !s.broken);
+        assert_eq!(s.values, vec![(15, 20)]);
+        assert_eq!(s.all, vec![(11, 14), (15, 20)]);
+    }
+}
