@@ -378,6 +378,13 @@ mod tests {
             assert_eq!(shared_prefix(&long, &other), at, "differs at {at}");
         }
         assert_eq!(shared_prefix(&long, &long), 300);
+        let longer: Vec<u8> = (0..2000u32).map(|i| (i % 251) as u8).collect();
+        for at in [0, 100, 1000, 1743, 1744, 1800, 1999] {
+            let mut other = longer.clone();
+            other[at] ^= 0xff;
+            assert_eq!(shared_prefix(&longer, &other), at, "differs at {at}");
+            assert_eq!(shared_prefix(&other[..1900], &longer), at.min(1900));
+        }
         assert_eq!(shared_prefix(&long, &long[..170]), 170);
     }
 
