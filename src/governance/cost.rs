@@ -58,9 +58,16 @@ pub fn of_usage(spec: Option<&ModelSpec>, usage: &Usage) -> Cost {
         + part(output, price.output, &mut priced)
         + part(reasoning, price.reasoning.or(price.output), &mut priced);
     Cost {
-        nanos: nanos.ceil() as i64,
+        nanos: ceil(nanos),
         priced,
     }
+}
+
+/// `x.ceil() as i64` for a cost (not negative, far below 2^63 nanos),
+/// without the library call `ceil` is on a baseline x86_64.
+fn ceil(x: f64) -> i64 {
+    let whole = x as i64;
+    whole + i64::from((whole as f64) < x)
 }
 
 /// The reservation for a request not yet answered: its estimated prompt
@@ -110,27 +117,34 @@ pub fn cost_text(nanos: i64) -> CostText {
         at = 1;
     }
     let n = nanos.unsigned_abs();
-    let (mut whole, mut frac) = (n / 1_000_000_000, n % 1_000_000_000);
-    // The whole part's digits, last first, then turned around.
-    let start = at;
+    let (mut whole, frac) = (n / 1_000_000_000, (n % 1_000_000_000) as u32);
+    // The whole part's digits, last first into the tail of a scratch.
+    let mut scratch = [0u8; 20];
+    let mut start = scratch.len();
     loop {
-        text.bytes[at] = b'0' + (whole % 10) as u8;
-        at += 1;
+        start -= 1;
+        scratch[start] = b'0' + (whole % 10) as u8;
         whole /= 10;
         if whole == 0 {
             break;
         }
     }
-    text.bytes[start..at].reverse();
+    let digits = &scratch[start..];
+    text.bytes[at..at + digits.len()].copy_from_slice(digits);
+    at += digits.len();
     text.bytes[at] = b'.';
     at += 1;
-    let mut digits = [b'0'; 9];
-    for d in digits.iter_mut().rev() {
+    // The decimals without their trailing zeros (at least one digit), in
+    // 32-bit arithmetic: a cost's decimals are most of its digits.
+    let (mut frac, mut keep) = (frac, 9);
+    while keep > 1 && frac % 10 == 0 {
+        frac /= 10;
+        keep -= 1;
+    }
+    for d in text.bytes[at..at + keep].iter_mut().rev() {
         *d = b'0' + (frac % 10) as u8;
         frac /= 10;
     }
-    let keep = digits.iter().rposition(|&d| d != b'0').map_or(1, |i| i + 1);
-    text.bytes[at..at + keep].copy_from_slice(&digits[..keep]);
     text.len = (at + keep) as u8;
     text
 }
@@ -211,6 +225,39 @@ mod tests {
         assert_eq!(header_value(i64::MIN), b"-9223372036.854775808");
         assert_eq!(header_value(i64::MAX), b"9223372036.854775807");
         assert_eq!(header_value(1_000_000_000), b"1.0");
+        // Against the plain formatting, over every digit count and sign.
+        let mut n: i64 = 1;
+        for _ in 0..200 {
+            for v in [n, -n, n.saturating_add(1), n.saturating_mul(10), n - 1] {
+                let u = v.unsigned_abs();
+                let frac = format!("{:09}", u % 1_000_000_000);
+                let frac = frac.trim_end_matches('0');
+                let frac = if frac.is_empty() { "0" } else { frac };
+                let sign = if v < 0 { "-" } else { "" };
+                let want = format!("{sign}{}.{frac}", u / 1_000_000_000);
+                assert_eq!(header_value(v), want.as_bytes(), "{v}");
+            }
+            n = n.wrapping_mul(7).wrapping_add(3).rem_euclid(i64::MAX / 8);
+        }
+    }
+
+    #[test]
+    fn costs_round_up_to_the_next_nano_as_ceil_does() {
+        for x in [
+            0.0,
+            0.2,
+            0.5,
+            0.999,
+            1.0,
+            1.000_001,
+            2.5,
+            123_456.0,
+            123_456.7,
+            9.0e15,
+            9.0e15 + 1.5,
+        ] {
+            assert_eq!(super::ceil(x), x.ceil() as i64, "{x}");
+        }
     }
 
     #[test]
