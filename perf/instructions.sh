@@ -83,6 +83,11 @@ PLAIN_BODY='{"model":"MODEL","messages":[{"role":"system","content":"You are a c
 
 # The same with a new last user message each request (a conversation's
 # next turn: the history is what the guards have seen, the turn is not).
+# The new word (NONCE) starts with `k`, which no injection anchor does: a
+# word drawn from all letters sometimes opened one ("dan…", "act…") and
+# sent a request to the full scan, whose regexes were still cold in that
+# process — one request in 2000 that way cost 1.3k instructions on every
+# request's average, so the row moved by that much between runs.
 TURN_BODY=${PLAIN_BODY/Thanks a lot for your help./Thanks a lot for your help, order NONCE.}
 
 # The mcp-call row's request: a modern-era tools/call of the mock's `echo`
@@ -106,7 +111,7 @@ if path == "/mcp":
     headers.update({"accept": "application/json, text/event-stream", "mcp-protocol-version": "2026-07-28", "mcp-method": "tools/call", "mcp-name": "m-echo"})
 c = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
 for i in range(n):
-    c.request("POST", path, payload.replace("NONCE", "".join(random.choices("abcdefghijklmnopqrstuvwxyz", k=8))).encode(), headers)
+    c.request("POST", path, payload.replace("NONCE", "k" + "".join(random.choices("abcdefghijklmnopqrstuvwxyz", k=7))).encode(), headers)
     r = c.getresponse()
     data = r.read()
     if r.status != 200 or (path == "/mcp" and b'"isError":false' not in data):
