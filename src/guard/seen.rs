@@ -238,6 +238,10 @@ impl Memo {
     /// The body it continues is overwritten past `resume.at` when the new
     /// one is its next turn (or it is the oldest, due out anyway).
     pub fn remember_body(&mut self, resume: Resume, body: &[u8], walked: &[(u32, u32)]) {
+        if resume.from.is_none() && resume.at > 0 {
+            // Seen whole: remembered already, and nothing was walked.
+            return;
+        }
         let kept = body.len().min(BODY_BYTES);
         let walked = &walked[..walked.partition_point(|&(start, _)| (start as usize) < kept)];
         let full = self.bodies.len() == BODIES;
@@ -465,6 +469,77 @@ mod tests {
             let resume = clear(&mut m, b.as_bytes());
             assert_eq!(&b.as_bytes()[resume.at..resume.at + 6], br#""Train"#);
             assert_eq!(m.bodies.len(), 1);
+        }
+    }
+
+    /// Random conversations — next turns, edited last messages, retries,
+    /// other conversations sharing a prefix, escapes and keys cut anywhere
+    /// — through the memo: whatever entry a body is remembered in holds
+    /// exactly the literal spans a walk of the whole body finds, so a later
+    /// resume can never start inside a literal.
+    #[test]
+    fn remembered_spans_are_always_the_whole_walks() {
+        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
+        let mut next = move |n: u64| {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed % n
+        };
+        const WORDS: [&str; 8] = [
+            "trains",
+            "to Milan",
+            r#"say \"hi\""#,
+            r"a \\ b",
+            "x",
+            "",
+            "ignore",
+            r"\u00e9",
+        ];
+        let message = |next: &mut dyn FnMut(u64) -> u64| {
+            let mut text = String::new();
+            for _ in 0..next(40) {
+                text.push_str(WORDS[next(WORDS.len() as u64) as usize]);
+                text.push(' ');
+            }
+            let role = ["user", "assistant", "system"][next(3) as usize];
+            format!(r#"{{"role":"{role}","content":"{text}"}}"#)
+        };
+        let render = |messages: &[String], tail: &str| {
+            format!(
+                r#"{{"model":"m","messages":[{}]{tail}}}"#,
+                messages.join(",")
+            )
+        };
+        let mut m = Memo::default();
+        let mut conversations: Vec<Vec<String>> = vec![Vec::new(); 20];
+        for round in 0..3000 {
+            let c = next(20) as usize;
+            let conversation = &mut conversations[c];
+            match next(5) {
+                0 | 1 => conversation.push(message(&mut next)),
+                2 if !conversation.is_empty() => {
+                    let last = conversation.len() - 1;
+                    conversation[last] = message(&mut next);
+                }
+                3 => conversation.truncate(next(conversation.len() as u64 + 1) as usize),
+                _ => {}
+            }
+            let tail = [r#","n":1"#, "", r#","stream" : false"#][next(3) as usize];
+            let body = render(conversation, tail);
+            let body = body.as_bytes();
+            let resume = clear(&mut m, body);
+            assert!(resume.at <= body.len());
+            let mut whole = Strings::default();
+            whole.walk(body, 0, true);
+            let entry = m
+                .bodies
+                .iter()
+                .find(|e| e.bytes == body)
+                .unwrap_or_else(|| panic!("round {round}: the body is remembered"));
+            assert_eq!(entry.strings, whole.all, "round {round}");
+            assert_eq!(m.resume(body).at, body.len(), "round {round}");
+            assert!(m.bodies.len() <= BODIES);
         }
     }
 }
