@@ -1114,6 +1114,87 @@ fn anthropic_documents_are_scanned_as_they_stand(driver: &str) {
     }
 }
 
+/// A conversation resent turn by turn: what each core cleared is skipped,
+/// never what follows it — a new message, an edited last message, a retry —
+/// in both dialects. Each request is sent several times, so both workers'
+/// memos hold the history whichever one serves it.
+fn a_conversations_next_turn_is_scanned_past_what_was_cleared(driver: &str) {
+    let (_mock, gw, _dir) = gateway(driver, "[guards.injection]\naction = \"block\"\n");
+    let question = "Which trains go from Lyon to Milan on Tuesday morning? ".repeat(6);
+    let history = vec![
+        ("system", "You help with trains."),
+        ("user", question.as_str()),
+        ("assistant", "There are three direct ones."),
+    ];
+    let openai = |messages: &[(&str, &str)]| {
+        let list: Vec<String> = messages
+            .iter()
+            .map(|(role, text)| format!(r#"{{"role":"{role}","content":"{}"}}"#, escape(text)))
+            .collect();
+        format!(r#"{{"model":"fast","messages":[{}]}}"#, list.join(","))
+    };
+    let anthropic = |messages: &[(&str, &str)]| {
+        let list: Vec<String> = messages
+            .iter()
+            .filter(|(role, _)| *role != "system")
+            .map(|(role, text)| format!(r#"{{"role":"{role}","content":"{}"}}"#, escape(text)))
+            .collect();
+        format!(
+            r#"{{"model":"claude","max_tokens":64,"system":"You help with trains.","messages":[{}]}}"#,
+            list.join(",")
+        )
+    };
+    let send = |path: &str, body: String| call(gw.addr, path, KEY, &[], &body);
+    let each = |path: &str, body: String, status: u16, what: &str| {
+        for round in 0..4 {
+            let r = send(path, body.clone());
+            assert_eq!(r.status, status, "{what}, round {round}: {}", r.text());
+            if status == 400 {
+                // Each dialect's error says which guard refused.
+                assert!(
+                    r.text().contains("prompt-injection guard"),
+                    "{what}: {}",
+                    r.text()
+                );
+            }
+        }
+    };
+    let mut turn = history.clone();
+    turn.push(("user", "And the next one after that?"));
+    let mut attack = turn.clone();
+    attack.push(("assistant", "At 9:12."));
+    attack.push(("user", ATTACK));
+    let mut edited = turn.clone();
+    let edit = format!("And the next one after that? {ATTACK}");
+    if let Some(last) = edited.last_mut() {
+        last.1 = &edit;
+    }
+    for (path, body) in [
+        (
+            "/v1/chat/completions",
+            &openai as &dyn Fn(&[(&str, &str)]) -> String,
+        ),
+        ("/v1/messages", &anthropic),
+    ] {
+        each(path, body(&history[1..]), 200, "the history");
+        each(
+            path,
+            body(&history),
+            200,
+            "the history with its system prompt",
+        );
+        each(path, body(&turn), 200, "a benign next turn");
+        each(path, body(&attack), 400, "a next turn carrying the attack");
+        each(
+            path,
+            body(&edited),
+            400,
+            "the last message edited into the attack",
+        );
+        each(path, body(&turn), 200, "the benign turn again");
+    }
+}
+
 on_both_drivers!(
     injection_blocked_in_both_dialects,
     injection_flagged_with_a_header,
@@ -1128,4 +1209,5 @@ on_both_drivers!(
     external_check_hook_and_its_failure_policy,
     injection_rules_reload_on_sighup,
     anthropic_documents_are_scanned_as_they_stand,
+    a_conversations_next_turn_is_scanned_past_what_was_cleared,
 );
