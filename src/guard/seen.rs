@@ -245,23 +245,22 @@ impl Memo {
         let kept = body.len().min(BODY_BYTES);
         let walked = &walked[..walked.partition_point(|&(start, _)| (start as usize) < kept)];
         let full = self.bodies.len() == BODIES;
-        let mut entry = match resume.from {
-            // `at` <= the shared prefix <= both lengths: the old bytes
-            // before it are this body's.
+        // The entry the body goes to becomes the newest; what it already
+        // holds of the body: its first `at` bytes and `before` literals.
+        let (at, before) = match resume.from {
+            // Its next turn, or the oldest (due out anyway): overwritten
+            // past `at`, which is within the prefix both share.
             Some((index, before, extends)) if extends || (full && index == 0) => {
-                if index + 1 == self.bodies.len()
-                    && let Some(newest) = self.bodies.back_mut()
-                {
-                    newest.rewrite(resume.at, before, &body[..kept], walked);
-                    return;
+                if index + 1 != self.bodies.len() {
+                    let Some(c) = self.bodies.remove(index) else {
+                        return;
+                    };
+                    self.bodies.push_back(c);
                 }
-                let Some(mut c) = self.bodies.remove(index) else {
-                    return;
-                };
-                c.bytes.truncate(resume.at);
-                c.strings.truncate(before);
-                c
+                (resume.at, before)
             }
+            // A new entry (the oldest's buffers when full), with the
+            // literals before `at` of the body it shares them with.
             from => {
                 let mut c = match full {
                     true => self.bodies.pop_front().unwrap_or_default(),
@@ -277,12 +276,14 @@ impl Memo {
                     };
                     c.strings.extend_from_slice(spans);
                 }
-                c
+                let before = c.strings.len();
+                self.bodies.push_back(c);
+                (0, before)
             }
         };
-        let (at, before) = (entry.bytes.len(), entry.strings.len());
-        entry.rewrite(at, before, &body[..kept], walked);
-        self.bodies.push_back(entry);
+        if let Some(newest) = self.bodies.back_mut() {
+            newest.rewrite(at, before, &body[..kept], walked);
+        }
     }
 }
 
