@@ -86,13 +86,9 @@ pub fn estimate(spec: Option<&ModelSpec>, prompt_tokens: u64, output_tokens: u64
 }
 
 /// `x-tollgate-cost`: USD with nine decimals, trailing zeros cut
-/// (`0.000123`). Written by hand: it is on every priced answer.
-pub fn header_value(nanos: i64) -> Vec<u8> {
-    cost_text(nanos).to_vec()
-}
-
-/// [`header_value`] on the stack: at most 21 bytes (a sign, ten digits, a
-/// point and nine decimals), so an answer's header needs no allocation.
+/// (`0.000123`), on the stack: at most 21 bytes (a sign, ten digits, a
+/// point and nine decimals). Written by hand: it is on every priced answer,
+/// and needs no allocation.
 #[derive(Clone, Copy)]
 pub struct CostText {
     bytes: [u8; 24],
@@ -181,7 +177,7 @@ pub fn inject(event: &[u8], nanos: i64, out: &mut Vec<u8>) {
     let open = at + USAGE.len();
     out.extend_from_slice(&event[..open]);
     out.extend_from_slice(b"\"cost\":");
-    out.extend_from_slice(&header_value(nanos));
+    out.extend_from_slice(&cost_text(nanos));
     if event.get(open) != Some(&b'}') {
         out.push(b',');
     }
@@ -217,14 +213,14 @@ mod tests {
 
     #[test]
     fn cost_headers_read_as_decimal_usd() {
-        assert_eq!(header_value(9000), b"0.000009");
-        assert_eq!(header_value(1_500_000_000), b"1.5");
-        assert_eq!(header_value(0), b"0.0");
-        assert_eq!(header_value(12_000_000_001), b"12.000000001");
-        assert_eq!(header_value(-5), b"-0.000000005");
-        assert_eq!(header_value(i64::MIN), b"-9223372036.854775808");
-        assert_eq!(header_value(i64::MAX), b"9223372036.854775807");
-        assert_eq!(header_value(1_000_000_000), b"1.0");
+        assert_eq!(&*cost_text(9000), b"0.000009");
+        assert_eq!(&*cost_text(1_500_000_000), b"1.5");
+        assert_eq!(&*cost_text(0), b"0.0");
+        assert_eq!(&*cost_text(12_000_000_001), b"12.000000001");
+        assert_eq!(&*cost_text(-5), b"-0.000000005");
+        assert_eq!(&*cost_text(i64::MIN), b"-9223372036.854775808");
+        assert_eq!(&*cost_text(i64::MAX), b"9223372036.854775807");
+        assert_eq!(&*cost_text(1_000_000_000), b"1.0");
         // Against the plain formatting, over every digit count and sign.
         let mut n: i64 = 1;
         for _ in 0..200 {
@@ -235,7 +231,7 @@ mod tests {
                 let frac = if frac.is_empty() { "0" } else { frac };
                 let sign = if v < 0 { "-" } else { "" };
                 let want = format!("{sign}{}.{frac}", u / 1_000_000_000);
-                assert_eq!(header_value(v), want.as_bytes(), "{v}");
+                assert_eq!(&*cost_text(v), want.as_bytes(), "{v}");
             }
             n = n.wrapping_mul(7).wrapping_add(3).rem_euclid(i64::MAX / 8);
         }
