@@ -367,7 +367,7 @@ fn row(
         team: team.map(Into::into),
         end_user: user.map(str::to_string),
         model: model.to_string(),
-        served_by: Some(format!("prov/{model}")),
+        served_by: Some(format!("prov/{model}").into()),
         prompt_tokens: 10 * n as u64,
         completion_tokens: n as u64,
         provider_nanos: 100 * n,

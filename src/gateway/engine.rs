@@ -45,15 +45,18 @@ pub struct AttemptRecord {
     /// served attempt's once its delivery ends; an attempt that failed or
     /// was cancelled before its answer has none.
     pub usage: Option<crate::canonical::Usage>,
+    /// `usage` as the answer was priced, when it was (see `Report::cost`).
+    pub cost: Option<crate::governance::cost::Cost>,
 }
 
 impl AttemptRecord {
     fn new(d: &Deployment, outcome: impl Into<String>, ttfb_ms: Option<u64>) -> Self {
         AttemptRecord {
-            deployment: d.label.clone(),
+            deployment: String::from(&*d.label),
             outcome: outcome.into(),
             ttfb_ms,
             usage: None,
+            cost: None,
         }
     }
 }

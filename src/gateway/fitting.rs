@@ -270,7 +270,7 @@ async fn summarize(
     .await?;
     let parsed = (adapter.parse_answer)(&answer).ok()?;
     let text = parsed.choices.first()?.message.content.clone()?;
-    (!text.trim().is_empty()).then(|| (text, d.label.clone(), parsed.usage))
+    (!text.trim().is_empty()).then(|| (text, String::from(&*d.label), parsed.usage))
 }
 
 /// The summarize call's request: an instruction, then the turns as a

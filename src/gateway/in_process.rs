@@ -48,10 +48,10 @@ pub async fn serve(
         let json = plan.completion_json(&answer_id);
         let cost = ctx
             .price_answers
-            .then(|| crate::governance::cost::answer_header(spec, Some(&usage)))
-            .flatten();
+            .then(|| crate::governance::cost::of_usage(spec, &usage));
+        let header = cost.and_then(crate::governance::cost::header);
         let mut with_cost = headers.to_vec();
-        if let Some((n, v)) = &cost {
+        if let Some((n, v)) = &header {
             with_cost.push((n, v));
         }
         let headers = &with_cost[..];
@@ -119,5 +119,6 @@ fn report(sent: bool, usage: Usage) -> Report {
         status: 200,
         events: 0,
         guard: Vec::new(),
+        cost: None,
     }
 }

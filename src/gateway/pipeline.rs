@@ -90,6 +90,8 @@ pub async fn serve(gw: &Gateway, inbound: Inbound, req: Request, resp: &mut Resp
             rec.usage = report.usage;
             if let Some(served) = rec.attempts.iter_mut().rev().find(|a| a.outcome == "ok") {
                 served.usage = report.usage;
+                // A usage the gateway counted itself was never priced.
+                served.cost = report.cost.filter(|_| !rec.usage_counted);
             }
             rec.ending = match report.delivered {
                 engine::Delivered::Complete => Ending::Answered,
@@ -332,7 +334,7 @@ async fn run(
             ("x-tollgate-model", first.upstream_model.as_bytes()),
             ("x-tollgate-route", route.as_bytes()),
         ];
-        rec.served = Some((first.provider.name.clone(), first.upstream_model.clone()));
+        rec.served = Some(first.clone());
         let spec = first.spec.as_deref();
         return match super::in_process::serve(&ctx, spec, &first.upstream_model, &headers, resp)
             .await
@@ -353,7 +355,7 @@ async fn run(
         Outcome::Won(prepared, mut trail) => {
             let d = prepared.deployment.clone();
             rec.attempts = std::mem::take(&mut trail.log);
-            rec.served = Some((d.provider.name.clone(), d.upstream_model.clone()));
+            rec.served = Some(d.clone());
             rec.ttfb_ms = Some(prepared.ttfb_ms);
             let route = route_header(Some((&trail, &d.label)));
             let mut headers: Vec<(&str, &[u8])> = vec![
@@ -382,6 +384,7 @@ async fn run(
                     outcome: "summarize".into(),
                     ttfb_ms: None,
                     usage,
+                    cost: None,
                 });
             }
             // Betas mean nothing to a provider that is not sent them: named, not lost.

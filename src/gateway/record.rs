@@ -37,8 +37,8 @@ pub struct DeliveryRecord {
     /// a client must not be able to grow the series without bound).
     pub model_configured: bool,
     pub attempts: Vec<AttemptRecord>,
-    /// `(provider, upstream model)` that served the answer.
-    pub served: Option<(String, String)>,
+    /// The deployment (provider and upstream model) that served the answer.
+    pub served: Option<std::sync::Arc<crate::router::Deployment>>,
     pub status: u16,
     pub stream: bool,
     /// The answer's usage, canonical: prompt tokens include cached ones.
@@ -100,7 +100,7 @@ pub fn record(rec: &DeliveryRecord, access_log: bool) {
             provider: rec
                 .served
                 .as_ref()
-                .map_or_else(|| "none".to_owned(), |(p, _)| p.clone()),
+                .map_or_else(|| "none".to_owned(), |d| d.provider.name.clone()),
             class: status_class(rec.status),
         },
         usage.prompt_tokens,
@@ -149,11 +149,11 @@ impl DeliveryRecord {
         }
         out.push_str("],\"served\":");
         match &self.served {
-            Some((p, m)) => {
+            Some(d) => {
                 out.push_str("{\"provider\":");
-                s(&mut out, p);
+                s(&mut out, &d.provider.name);
                 out.push_str(",\"model\":");
-                s(&mut out, m);
+                s(&mut out, &d.upstream_model);
                 out.push('}');
             }
             None => out.push_str("null"),

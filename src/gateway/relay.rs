@@ -152,34 +152,33 @@ pub async fn relay(
         .header("content-type")
         .is_some_and(|v| v.len() >= 17 && v[..17].eq_ignore_ascii_case(b"text/event-stream"));
     let status = upstream.status;
-    let report = |delivered, usage, events| Report {
+    let report = |delivered, usage, events, cost| Report {
         delivered,
         usage,
         status,
         events,
         guard: Vec::new(),
+        cost,
     };
     // A whole answer was held to its end: its usage is read off it now.
     if !is_sse && upstream.body.is_done() {
         let usage = whole_usage(ctx.inbound, &first);
-        let cost = ctx
-            .price_answers
-            .then(|| {
-                crate::governance::cost::answer_header(deployment.spec.as_deref(), usage.as_ref())
-            })
-            .flatten();
+        let cost = usage
+            .filter(|_| ctx.price_answers)
+            .map(|u| crate::governance::cost::of_usage(deployment.spec.as_deref(), &u));
+        let header = cost.and_then(crate::governance::cost::header);
         let headers: Vec<(&str, &[u8])> = upstream
             .headers()
             .filter(|(n, _)| relayed_header(n))
             .chain(ours.iter().copied())
-            .chain(cost.as_ref().map(|(n, v)| (*n, &v[..])))
+            .chain(header.as_ref().map(|(n, v)| (*n, &v[..])))
             .collect();
         let sent = resp.send(status, &headers, &first).await;
         let delivered = match sent {
             Ok(()) => Delivered::Complete,
             Err(_) => Delivered::ClientGone,
         };
-        return report(delivered, usage, 0);
+        return report(delivered, usage, 0, cost);
     }
     let length = upstream.content_length().filter(|_| !is_sse);
     let head_result = {
@@ -194,7 +193,7 @@ pub async fn relay(
         }
     };
     if head_result.is_err() {
-        return report(Delivered::ClientGone, None, 0);
+        return report(Delivered::ClientGone, None, 0, None);
     }
     if let Some(len) = length {
         return relay_sized(upstream, first, len, resp).await;
@@ -212,7 +211,7 @@ pub async fn relay(
     if !first.is_empty() {
         let bytes = boundary.complete(reader.pass(&first, &mut kept), &mut whole);
         if !bytes.is_empty() && resp.send_chunk(&scrubber.feed(bytes)).await.is_err() {
-            return report(Delivered::ClientGone, reader.usage(), reader.events());
+            return report(Delivered::ClientGone, reader.usage(), reader.events(), None);
         }
     }
     let failure = loop {
@@ -222,7 +221,7 @@ pub async fn relay(
                 if !bytes.is_empty() && resp.send_chunk(&scrubber.feed(bytes)).await.is_err() {
                     // The client left: dropping the body closes the upstream
                     // connection instead of returning it to the pool half-read.
-                    return report(Delivered::ClientGone, reader.usage(), reader.events());
+                    return report(Delivered::ClientGone, reader.usage(), reader.events(), None);
                 }
             }
             Ok(None) if reader.ended_cleanly() || reader.upstream_error() || !is_sse => break None,
@@ -256,10 +255,10 @@ pub async fn relay(
         None => Delivered::Complete,
     };
     if !tail.is_empty() && resp.send_chunk(&tail).await.is_err() {
-        return report(Delivered::ClientGone, reader.usage(), reader.events());
+        return report(Delivered::ClientGone, reader.usage(), reader.events(), None);
     }
     let _ = resp.end_stream().await;
-    report(delivered, reader.usage(), reader.events())
+    report(delivered, reader.usage(), reader.events(), None)
 }
 
 /// Holds back the bytes of an event not yet complete, so that only whole
@@ -306,6 +305,7 @@ async fn relay_sized(
         usage: None,
         status,
         guard: Vec::new(),
+        cost: None,
     };
     if !first.is_empty() && resp.send_raw(&first).await.is_err() {
         return report(Delivered::ClientGone);

@@ -114,7 +114,7 @@ pub(super) fn account(
         snapshot
             .deployments
             .iter()
-            .find(|d| d.label == label)
+            .find(|d| *d.label == *label)
             .and_then(|d| d.spec.as_deref())
     };
     // Asked only when a hedge lost: most requests have no loser.
@@ -135,13 +135,7 @@ pub(super) fn account(
         } else {
             "unknown".into()
         },
-        served_by: rec.served.as_ref().map(|(p, m)| {
-            let mut s = String::with_capacity(p.len() + m.len() + 1);
-            s.push_str(p);
-            s.push('/');
-            s.push_str(m);
-            s
-        }),
+        served_by: rec.served.as_ref().map(|d| d.label.clone()),
         priced: true,
         ..LedgerRow::default()
     };
@@ -152,11 +146,12 @@ pub(super) fn account(
     let mut charge = 0i64;
     // The in-process model answers without an attempt record.
     let in_process = match (&rec.served, rec.attempts.is_empty(), rec.usage) {
-        (Some((p, m)), true, Some(usage)) => Some(crate::gateway::engine::AttemptRecord {
-            deployment: format!("{p}/{m}"),
+        (Some(d), true, Some(usage)) => Some(crate::gateway::engine::AttemptRecord {
+            deployment: String::from(&*d.label),
             outcome: "ok".into(),
             ttfb_ms: None,
             usage: Some(usage),
+            cost: None,
         }),
         _ => None,
     };
@@ -175,7 +170,11 @@ pub(super) fn account(
             ),
             _ => continue,
         };
-        let c = cost::of_usage(spec_of(&a.deployment), &usage);
+        // The served answer was priced as it went out; others are here.
+        let c = match a.cost.filter(|_| !loser) {
+            Some(c) => c,
+            None => cost::of_usage(spec_of(&a.deployment), &usage),
+        };
         provider += c;
         row.prompt_tokens += usage.prompt_tokens;
         row.cached_tokens += usage.cached_prompt_tokens;

@@ -35,6 +35,9 @@ pub struct Report {
     pub events: u64,
     /// What the answer-side guards did (`tool:refused:…`, `approval:…`).
     pub guard: Vec<String>,
+    /// `usage` priced, when the answer was (its `x-tollgate-cost`): the
+    /// ledger takes it rather than pricing the same usage again.
+    pub cost: Option<crate::governance::cost::Cost>,
 }
 
 /// Delivers a committed answer through the provider's adapter.
@@ -207,6 +210,7 @@ async fn whole(
         status: err.status,
         events: 0,
         guard,
+        cost: None,
     };
     if !upstream.body.is_done() {
         // Boxed: reading on is rare here (the answer usually arrives with
@@ -241,12 +245,12 @@ async fn whole(
         answer.model = deployment.upstream_model.clone();
     }
     let usage = answer.usage;
-    let cost = ctx
-        .price_answers
-        .then(|| crate::governance::cost::answer_header(deployment.spec.as_deref(), usage.as_ref()))
-        .flatten();
+    let cost = usage
+        .filter(|_| ctx.price_answers)
+        .map(|u| crate::governance::cost::of_usage(deployment.spec.as_deref(), &u));
+    let header = cost.and_then(crate::governance::cost::header);
     let mut all = headers.to_vec();
-    if let Some((n, v)) = &cost {
+    if let Some((n, v)) = &header {
         all.push((n, v));
     }
     let mut guard = Vec::new();
@@ -280,6 +284,7 @@ async fn whole(
         status: 200,
         events: 0,
         guard,
+        cost,
     }
 }
 
@@ -460,6 +465,7 @@ async fn stream(
         status: 200,
         events: n,
         guard,
+        cost: None,
     };
     if resp.start_stream(200, &all, false).await.is_err() {
         return gone(&*translator, writer.events, events);
@@ -644,6 +650,7 @@ async fn stream(
         status: 200,
         events: writer.events,
         guard: events,
+        cost: None,
     }
 }
 

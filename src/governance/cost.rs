@@ -130,27 +130,41 @@ pub fn cost_text(nanos: i64) -> CostText {
     at += digits.len();
     text.bytes[at] = b'.';
     at += 1;
-    // The decimals without their trailing zeros (at least one digit), in
-    // 32-bit arithmetic: a cost's decimals are most of its digits.
-    let (mut frac, mut keep) = (frac, 9);
-    while keep > 1 && frac % 10 == 0 {
-        frac /= 10;
-        keep -= 1;
+    // The nine decimals two at a time, in 32-bit arithmetic (a cost's
+    // decimals are most of its digits), then their trailing zeros cut (at
+    // least one digit stays).
+    let decimals = &mut text.bytes[at..at + 9];
+    let mut frac = frac;
+    for pair in decimals[1..].rchunks_exact_mut(2) {
+        let p = (frac % 100) as usize * 2;
+        pair.copy_from_slice(&PAIRS[p..p + 2]);
+        frac /= 100;
     }
-    for d in text.bytes[at..at + keep].iter_mut().rev() {
-        *d = b'0' + (frac % 10) as u8;
-        frac /= 10;
-    }
-    text.len = (at + keep) as u8;
+    decimals[0] = b'0' + frac as u8;
+    let zeros = decimals[1..]
+        .iter()
+        .rev()
+        .take_while(|&&d| d == b'0')
+        .count();
+    text.len = (at + 9 - zeros) as u8;
     text
 }
 
-/// The cost header of a whole answer served by `spec` with `usage`.
-pub fn answer_header(
-    spec: Option<&ModelSpec>,
-    usage: Option<&Usage>,
-) -> Option<(&'static str, CostText)> {
-    let cost = of_usage(spec, usage?);
+/// `00` to `99`, each two bytes.
+const PAIRS: &[u8; 200] = &{
+    let mut out = [0u8; 200];
+    let mut i = 0;
+    while i < 100 {
+        out[2 * i] = b'0' + (i / 10) as u8;
+        out[2 * i + 1] = b'0' + (i % 10) as u8;
+        i += 1;
+    }
+    out
+};
+
+/// The cost header of a whole answer that cost `cost`; none when a price
+/// it needed is unknown.
+pub fn header(cost: Cost) -> Option<(&'static str, CostText)> {
     cost.priced
         .then(|| ("x-tollgate-cost", cost_text(cost.nanos)))
 }

@@ -13,8 +13,9 @@ use super::types::Priority;
 use crate::api::ApiError;
 
 /// What a bucket counts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 enum Unit {
+    #[default]
     Requests,
     Tokens,
     Nanos,
@@ -40,11 +41,73 @@ pub struct Ask<'a> {
 pub struct Admission {
     gov: Rc<CoreGov>,
     pub priority: Priority,
-    taken: Vec<(u32, i64, Unit)>,
+    taken: Taken,
     reserved_prompt: u64,
     reserved_tokens: i64,
     reserved_nanos: i64,
     settled: bool,
+}
+
+/// The buckets a request holds and what each counts, inline (no
+/// allocation per request). What a take reserved follows from its unit:
+/// one request, the reserved tokens, the reserved nanos.
+#[derive(Default)]
+struct Taken {
+    buckets: [u32; Taken::MOST],
+    units: [Unit; Taken::MOST],
+    len: usize,
+}
+
+impl Taken {
+    /// The most a request takes: the rpm and tpm of its key, team, model
+    /// and provider (8), the day, month and total budgets of its key, team
+    /// and end user (9).
+    const MOST: usize = 17;
+
+    /// False (nothing recorded) when full, which the takes above never make it.
+    fn push(&mut self, bucket: u32, unit: Unit) -> bool {
+        let (Some(b), Some(u)) = (self.buckets.get_mut(self.len), self.units.get_mut(self.len))
+        else {
+            return false;
+        };
+        (*b, *u) = (bucket, unit);
+        self.len += 1;
+        true
+    }
+
+    fn iter(&self) -> impl Iterator<Item = (u32, Unit)> + '_ {
+        let n = self.len;
+        self.buckets[..n]
+            .iter()
+            .copied()
+            .zip(self.units[..n].iter().copied())
+    }
+
+    /// Forgets the takes after the first `len`.
+    fn truncate(&mut self, len: usize) {
+        self.len = self.len.min(len);
+    }
+
+    fn count(&self) -> usize {
+        self.len
+    }
+}
+
+/// What one take of `unit` reserved, in its bucket's unit.
+#[derive(Clone, Copy)]
+struct Amounts {
+    tokens: i64,
+    nanos: i64,
+}
+
+impl Amounts {
+    fn of(self, unit: Unit) -> i64 {
+        match unit {
+            Unit::Requests => 1,
+            Unit::Tokens => self.tokens.max(1),
+            Unit::Nanos => self.nanos,
+        }
+    }
 }
 
 /// A refusal, with the headers it carries (`retry-after`, `x-ratelimit-*`).
@@ -83,11 +146,12 @@ impl Admission {
             return;
         }
         self.settled = true;
-        for &(i, n, unit) in &self.taken {
+        let amounts = self.amounts();
+        for (i, unit) in self.taken.iter() {
             let delta = match unit {
                 Unit::Requests => 0,
-                Unit::Tokens => n - used_tokens as i64,
-                Unit::Nanos => n - charged_nanos,
+                Unit::Tokens => amounts.of(unit) - used_tokens as i64,
+                Unit::Nanos => amounts.of(unit) - charged_nanos,
             };
             if delta != 0 {
                 self.gov.bucket(i).settle(delta);
@@ -102,15 +166,27 @@ impl Admission {
         let Some(rates) = self.gov.providers.get(provider).copied() else {
             return true;
         };
-        let mut taken = Vec::new();
-        let tokens = self.reserved_tokens.max(1);
-        let ok = take_rates(&self.gov, &rates, tokens, self.priority, &mut taken).is_ok();
-        if ok {
-            self.taken.extend(taken);
-        } else {
-            give_back(&self.gov, &taken);
+        let before = self.taken.count();
+        let ok = take_rates(
+            &self.gov,
+            &rates,
+            self.amounts(),
+            self.priority,
+            &mut self.taken,
+        )
+        .is_ok();
+        if !ok {
+            give_back(&self.gov, &self.taken, before, self.amounts());
+            self.taken.truncate(before);
         }
         ok
+    }
+
+    fn amounts(&self) -> Amounts {
+        Amounts {
+            tokens: self.reserved_tokens,
+            nanos: self.reserved_nanos,
+        }
     }
 }
 
@@ -145,7 +221,7 @@ pub fn admit(
     let mut adm = Admission {
         gov: gov.clone(),
         priority,
-        taken: Vec::new(),
+        taken: Taken::default(),
         reserved_prompt: 0,
         reserved_tokens: 0,
         reserved_nanos: 0,
@@ -174,34 +250,25 @@ pub fn admit(
             adm.reserved_nanos = (ask.price)(prompt, ask.output_tokens);
         }
     }
-    // Room for every bucket a request can take (rates and budgets of key,
-    // team, model, end user, and a provider's): one allocation, no regrowth.
-    let mut taken = Vec::with_capacity(12);
+    let amounts = adm.amounts();
+    let taken = &mut adm.taken;
     let outcome = (|| {
         for r in rates.iter().flatten() {
-            take_rates(gov, r, adm.reserved_tokens, priority, &mut taken)?;
+            take_rates(gov, r, amounts, priority, taken)?;
         }
         for b in budgets.iter().flatten() {
             for i in b.0.iter().flatten() {
-                take(
-                    gov,
-                    *i,
-                    adm.reserved_nanos,
-                    Unit::Nanos,
-                    priority,
-                    &mut taken,
-                )?;
+                take(gov, *i, Unit::Nanos, amounts, priority, taken)?;
             }
         }
         Ok(())
     })();
     if let Err((i, unit, denied)) = outcome {
-        give_back(gov, &taken);
+        give_back(gov, &adm.taken, 0, amounts);
         // The request never held them: nothing to settle on drop.
         adm.settled = true;
         return Err(Box::new(refusal(gov, i, unit, &denied)));
     }
-    adm.taken = taken;
     Ok(adm)
 }
 
@@ -231,35 +298,56 @@ type Failed = (u32, Unit, Denied);
 fn take(
     gov: &GovSnapshot,
     i: u32,
-    n: i64,
     unit: Unit,
+    amounts: Amounts,
     p: Priority,
-    taken: &mut Vec<(u32, i64, Unit)>,
+    taken: &mut Taken,
 ) -> Result<(), Failed> {
-    gov.bucket(i).try_take(n, p).map_err(|d| (i, unit, d))?;
-    taken.push((i, n, unit));
+    gov.bucket(i)
+        .try_take(amounts.of(unit), p)
+        .map_err(|d| (i, unit, d))?;
+    if !taken.push(i, unit) {
+        return Err(untracked(gov, i, unit, amounts));
+    }
     Ok(())
+}
+
+/// Never reached (see `Taken::MOST`): a take that could not be remembered
+/// is given back, and the request refused.
+#[cold]
+fn untracked(gov: &GovSnapshot, i: u32, unit: Unit, amounts: Amounts) -> Failed {
+    gov.bucket(i).settle(amounts.of(unit));
+    let denied = Denied {
+        retry_after_ms: super::limits::NEVER,
+        elsewhere: false,
+        limit: 0,
+        remaining: 0,
+        reset_ms: 0,
+        unavailable: true,
+    };
+    (i, unit, denied)
 }
 
 fn take_rates(
     gov: &GovSnapshot,
     r: &RateBuckets,
-    tokens: i64,
+    amounts: Amounts,
     p: Priority,
-    taken: &mut Vec<(u32, i64, Unit)>,
+    taken: &mut Taken,
 ) -> Result<(), Failed> {
     if let Some(i) = r.rpm {
-        take(gov, i, 1, Unit::Requests, p, taken)?;
+        take(gov, i, Unit::Requests, amounts, p, taken)?;
     }
     if let Some(i) = r.tpm {
-        take(gov, i, tokens.max(1), Unit::Tokens, p, taken)?;
+        take(gov, i, Unit::Tokens, amounts, p, taken)?;
     }
     Ok(())
 }
 
-fn give_back(gov: &GovSnapshot, taken: &[(u32, i64, Unit)]) {
-    for &(i, n, _) in taken {
-        gov.bucket(i).settle(n);
+/// Gives back the takes after the first `from`.
+fn give_back(gov: &GovSnapshot, taken: &Taken, from: usize, amounts: Amounts) {
+    for (i, unit) in taken.iter().skip(from) {
+        gov.bucket(i).settle(amounts.of(unit));
     }
 }
 

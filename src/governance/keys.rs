@@ -32,9 +32,22 @@ pub fn digest_of(secret: &[u8]) -> Digest {
     })
 }
 
-/// Equal-length inputs are compared in time independent of where they differ.
+/// Equal-length inputs are compared in time independent of where they
+/// differ: every byte is read, eight at a time, and the differences or-ed.
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    if a.len() != b.len() {
+        return false;
+    }
+    let (a_words, a_rest) = a.as_chunks::<8>();
+    let (b_words, b_rest) = b.as_chunks::<8>();
+    let words = a_words.iter().zip(b_words).fold(0u64, |acc, (x, y)| {
+        acc | (u64::from_ne_bytes(*x) ^ u64::from_ne_bytes(*y))
+    });
+    let rest = a_rest
+        .iter()
+        .zip(b_rest)
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y));
+    words == 0 && rest == 0
 }
 
 pub fn to_hex(d: &[u8]) -> String {
@@ -152,6 +165,20 @@ pub fn from_config(config: &crate::config::Config) -> Vec<KeyRecord> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn constant_time_eq_is_equality_at_every_length_and_difference() {
+        for len in 0..40 {
+            let a: Vec<u8> = (0..len).map(|i| i as u8 * 7 + 1).collect();
+            assert!(constant_time_eq(&a, &a.clone()), "{len}");
+            for at in 0..len {
+                let mut b = a.clone();
+                b[at] ^= 0x80;
+                assert!(!constant_time_eq(&a, &b), "{len} {at}");
+            }
+            assert!(!constant_time_eq(&a, &a[..len.saturating_sub(1)]) || len == 0);
+        }
+    }
 
     #[test]
     fn minted_keys_hash_to_what_they_claim() {

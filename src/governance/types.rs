@@ -292,8 +292,9 @@ pub struct LedgerRow {
     pub end_user: Option<String>,
     /// The model the client asked for.
     pub model: String,
-    /// `provider/upstream_model` that served, when one did.
-    pub served_by: Option<String>,
+    /// `provider/upstream_model` that served, when one did (the
+    /// deployment's own label, shared).
+    pub served_by: Option<Arc<str>>,
     pub prompt_tokens: u64,
     pub cached_tokens: u64,
     pub cache_write_tokens: u64,

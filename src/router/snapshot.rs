@@ -32,7 +32,7 @@ pub struct Deployment {
     pub target_whole: String,
     pub target_stream: String,
     /// `provider/upstream_model`, as records and headers name it.
-    pub label: String,
+    pub label: Arc<str>,
     /// The catalog's figures for the upstream model (window, tokenizer,
     /// prices); `None` for a model the catalog does not know: no fitting.
     pub spec: Option<Arc<crate::context_window::catalog::ModelSpec>>,
@@ -170,7 +170,7 @@ impl Snapshot {
                     timeouts: provider.timeouts.overridden(&m.timeout_settings()),
                     target_whole: provider.chat_target(&upstream_model, false),
                     target_stream: provider.chat_target(&upstream_model, true),
-                    label: format!("{}/{}", provider.name, upstream_model),
+                    label: format!("{}/{}", provider.name, upstream_model).into(),
                     spec: catalog.get(&upstream_model).cloned().map(Arc::new),
                     fit: fit.clone(),
                     provider,

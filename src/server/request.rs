@@ -78,13 +78,20 @@ impl Request {
         full.split_once('?').map(|(_, q)| q)
     }
 
-    /// The first header with this name (case-insensitive).
-    #[inline]
+    /// The first header with this name (case-insensitive). Inlined whole
+    /// up to the name's bit, so a literal name's bit is a constant and the
+    /// look-up of a header the request lacks is a test of one bit.
+    #[inline(always)]
     pub fn header(&self, name: &str) -> Option<&[u8]> {
         let bit = name_bit(name.as_bytes());
         if self.names & bit == 0 {
             return None;
         }
+        self.header_with_bit(name, bit)
+    }
+
+    #[inline(never)]
+    fn header_with_bit(&self, name: &str, bit: u64) -> Option<&[u8]> {
         let shift = bit.trailing_zeros() as u8;
         // Compared as bytes: no UTF-8 check of every name on every look-up.
         self.headers
@@ -132,6 +139,7 @@ impl Request {
         Some(d)
     }
 
+    #[inline(always)]
     pub fn header_str(&self, name: &str) -> Option<&str> {
         self.header(name).and_then(|v| std::str::from_utf8(v).ok())
     }
@@ -149,6 +157,7 @@ impl Request {
 /// length and its first, middle and last bytes, which tell apart the names
 /// a gateway looks up (`x-tollgate-region` and `x-tollgate-tags` differ in
 /// length; `authorization` and `x-api-key` in every byte taken).
+#[inline(always)]
 fn name_bit(name: &[u8]) -> u64 {
     let n = name.len();
     let Some(&last) = name.last() else {

@@ -92,9 +92,11 @@ const PRESSURE_PASSES: i64 = 4 * super::IDLE_STRETCH as i64;
 
 /// One pass over `bucket` at monotonic `now_ms` and wall-clock `utc_ms`.
 /// True when the limit is under pressure and the next pass should come at
-/// the base interval: a take was refused, the pool is in debt, a shared
-/// source is being leased from, or the pool holds less than
-/// [`PRESSURE_PASSES`] passes of the demand just seen.
+/// the base interval: a take was refused, the pool is in debt, the source
+/// is unreachable, or the pool holds less than [`PRESSURE_PASSES`] passes
+/// of the demand just seen — for a shared source as for the local one: a
+/// pool leased in small batches (a tight shared limit) is always under it,
+/// while one far from its limit holds far more than a stretched pass takes.
 pub(super) fn pass(bucket: &Bucket, now_ms: u64, utc_ms: u64, source: &mut dyn Source) -> bool {
     let day = day_of(utc_ms);
     let mut agg = bucket.lock_aggregate();
@@ -152,7 +154,7 @@ pub(super) fn pass(bucket: &Bucket, now_ms: u64, utc_ms: u64, source: &mut dyn S
     let pressed = refused > 0
         || pool < 0
         || bucket.published.unavailable.load(Relaxed)
-        || (demand > 0 && (!local || pool < demand.saturating_mul(PRESSURE_PASSES)));
+        || (demand > 0 && pool < demand.saturating_mul(PRESSURE_PASSES));
     if settled
         && demand == 0
         && pool >= 0

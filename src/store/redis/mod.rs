@@ -26,9 +26,9 @@ pub use ops::{Lease, SpendBatch, Tier};
 pub use resp::{RespError, Value};
 pub use target::{DEFAULT_TIMEOUT, RedisTarget};
 
-/// Largest single read: a reply's big bulk string arrives in pieces this size.
-const MAX_READ: usize = 1 << 20;
-const MIN_READ: usize = 16 << 10;
+/// The most one read takes in: a reply's big bulk string arrives in
+/// pieces this size.
+const READ: usize = 16 << 10;
 
 /// What went wrong talking to Redis. No variant ever carries a password.
 #[derive(Debug, Error)]
@@ -111,6 +111,9 @@ pub struct Redis {
     /// not shifted down the buffer one by one.
     inbuf: Vec<u8>,
     inpos: usize,
+    /// What each read lands in before its bytes join `inbuf`: zeroed once,
+    /// so a read does not zero its whole size first (replies are small).
+    scratch: Box<[u8]>,
     out: Vec<u8>,
     round_trips: u64,
 }
@@ -134,6 +137,7 @@ impl Redis {
             tls: None,
             inbuf: Vec::new(),
             inpos: 0,
+            scratch: Box::default(),
             out: Vec::new(),
             round_trips: 0,
         }
@@ -345,14 +349,13 @@ impl Redis {
             self.inpos = 0;
             let stream = self.stream.as_mut().ok_or(RedisError::Closed)?;
             stream.bound(deadline, timeout)?;
-            let have = self.inbuf.len();
-            let want = need.saturating_sub(have).clamp(MIN_READ, MAX_READ);
-            self.inbuf.resize(have + want, 0);
-            let read = stream.read(&mut self.inbuf[have..]);
-            self.inbuf.truncate(have + *read.as_ref().unwrap_or(&0));
+            if self.scratch.is_empty() {
+                self.scratch = vec![0; READ].into_boxed_slice();
+            }
+            let read = stream.read(&mut self.scratch);
             match read {
                 Ok(0) => return Err(RedisError::Closed),
-                Ok(_) => {}
+                Ok(n) => self.inbuf.extend_from_slice(&self.scratch[..n]),
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(io_error(e, timeout)),
             }

@@ -47,8 +47,12 @@ pub fn encode(rows: &[LedgerRow]) -> Vec<u8> {
         buf.varint(zigzag(r.ts_ms.wrapping_sub(prev_ts) as i64));
         prev_ts = r.ts_ms;
         buf.varint(r.request_id.len() as u64);
-        buf.flush(&mut out);
-        out.extend_from_slice(r.request_id.as_bytes());
+        // A request id (ours are 24 bytes) goes through the buffer too: most
+        // rows are then one copy into `out`.
+        if !buf.bytes(r.request_id.as_bytes()) {
+            buf.flush(&mut out);
+            out.extend_from_slice(r.request_id.as_bytes());
+        }
         let fields = [
             Some(r.model.as_str()),
             r.key_id.as_deref(),
@@ -105,22 +109,38 @@ pub fn encode(rows: &[LedgerRow]) -> Vec<u8> {
 }
 
 /// Varints gathered on the stack, copied out together. Between two
-/// flushes at most 14 varints and a byte are added: 141 bytes.
+/// flushes at most 16 varints (160 bytes), a byte and a request id of at
+/// most [`Packed::ID`] bytes are added.
 struct Packed {
-    bytes: [u8; 160],
+    bytes: [u8; 256],
     len: usize,
 }
 
 impl Default for Packed {
     fn default() -> Self {
         Packed {
-            bytes: [0; 160],
+            bytes: [0; 256],
             len: 0,
         }
     }
 }
 
 impl Packed {
+    /// The longest request id the buffer takes.
+    const ID: usize = 64;
+
+    /// Adds `b` when it is at most [`Packed::ID`] bytes; false (nothing
+    /// added) when longer.
+    #[inline]
+    fn bytes(&mut self, b: &[u8]) -> bool {
+        if b.len() > Packed::ID {
+            return false;
+        }
+        self.bytes[self.len..self.len + b.len()].copy_from_slice(b);
+        self.len += b.len();
+        true
+    }
+
     #[inline]
     fn varint(&mut self, mut n: u64) {
         while n >= 0x80 {
@@ -302,7 +322,7 @@ impl Ids {
             team: self.team.map(Into::into),
             end_user: self.end_user,
             model: self.model,
-            served_by: self.served_by,
+            served_by: self.served_by.map(Into::into),
             prompt_tokens: prompt,
             cached_tokens: cached,
             cache_write_tokens: cache_write,
@@ -414,6 +434,11 @@ mod tests {
         rows[11].served_by = None;
         rows[12].model = "another".into();
         rows[13].team = Some("gpt-4o".into());
+        // Request ids around the longest the row buffer takes, and a client's
+        // longest (128 bytes).
+        for (i, len) in [(14, 63), (15, 64), (16, 65), (17, 128), (18, 0)] {
+            rows[i].request_id = "r".repeat(len);
+        }
         assert_eq!(decode(&encode(&rows), rows.len()).unwrap(), rows);
         assert_eq!(decode(&encode(&[]), 0).unwrap(), vec![]);
         assert_eq!(decode(&encode_v1(&rows), rows.len()).unwrap(), rows);

@@ -370,6 +370,35 @@ fn a_pass_says_when_a_limit_is_under_pressure() {
 }
 
 #[test]
+fn a_shared_limit_far_from_spent_lets_the_cadence_stretch_and_a_tight_one_does_not() {
+    let limiter = Limiter::new(2);
+    let mut source = FakeRemote::default();
+    let roomy = limiter.define(spec("rpm:roomy", 1_000_000, Refill::PerMinute));
+    let tight = limiter.define(spec("rpm:tight", 100, Refill::PerMinute));
+    limiter.tick(0, NOON, &mut source);
+    for _ in 0..3 {
+        roomy.try_take(1, Priority::Standard).unwrap();
+    }
+    // The roomy pool leased what an idle instance keeps: far more than a
+    // stretched pass of this demand takes.
+    assert!(!limiter.tick(2, NOON, &mut source));
+    // The tight one leases in small batches: always under pressure while used.
+    for _ in 0..3 {
+        if tight.try_take(1, Priority::Standard).is_err() {
+            limiter.tick(3, NOON, &mut source);
+            tight.try_take(1, Priority::Standard).unwrap();
+        }
+    }
+    assert!(limiter.tick(4, NOON, &mut source));
+    // A shared source that went down while a lease was due is pressure.
+    source.set_down(true);
+    for _ in 0..2 {
+        let _ = tight.try_take(1, Priority::Standard);
+    }
+    assert!(limiter.tick(6, NOON, &mut source));
+}
+
+#[test]
 fn a_refusal_wakes_a_resting_aggregator() {
     let limiter = Limiter::new(2);
     let b = limiter.define(spec("rpm:wake", 5, Refill::PerMinute));
