@@ -169,7 +169,7 @@ mod tests {
     #[test]
     fn constant_time_eq_is_equality_at_every_length_and_difference() {
         for len in 0..40 {
-            let a: Vec<u8> = (0..len).map(|i| i as u8 * 7 + 1).collect();
+            let a: Vec<u8> = (0..len).map(|i| (i as u8).wrapping_mul(7) + 1).collect();
             assert!(constant_time_eq(&a, &a.clone()), "{len}");
             for at in 0..len {
                 let mut b = a.clone();
