@@ -4,7 +4,7 @@
 //! or the Redis tier changes what it holds, and read per core like the
 //! routing snapshot (a plain atomic load to see whether it changed).
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 use std::rc::Rc;
 use std::sync::Arc;
 
@@ -71,11 +71,26 @@ pub struct GovSnapshot {
     pub models: FxHashMap<String, RateBuckets>,
     pub providers: FxHashMap<String, RateBuckets>,
     pub buckets: Vec<Arc<Bucket>>,
+    /// This snapshot's number, never reused (0: none), naming it in each
+    /// core's memo of the last key looked up.
+    generation: u64,
 }
 
 impl GovSnapshot {
+    /// The key whose secret hashes to `d`. Each core remembers the last
+    /// one it found, by snapshot number and digest: a client's keep-alive
+    /// connection presents the same key every request.
     pub fn by_digest(&self, d: &Digest) -> Option<&Key> {
-        self.by_digest.get(d).map(|&i| &self.keys[i])
+        thread_local! {
+            static LAST: Cell<(u64, Digest, usize)> = const { Cell::new((0, [0; 32], 0)) };
+        }
+        let (generation, digest, i) = LAST.get();
+        if generation == self.generation && generation != 0 && digest == *d {
+            return self.keys.get(i);
+        }
+        let i = *self.by_digest.get(d)?;
+        LAST.set((self.generation, *d, i));
+        self.keys.get(i)
     }
 
     pub fn team_of(&self, key: &Key) -> Option<&Team> {
@@ -114,6 +129,11 @@ impl GovSnapshot {
             required: crate::config::keys_required(config),
             ledger: g.ledger,
             end_user_header: g.end_user_header.clone(),
+            generation: {
+                static GENERATIONS: std::sync::atomic::AtomicU64 =
+                    std::sync::atomic::AtomicU64::new(1);
+                GENERATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+            },
             ..GovSnapshot::default()
         };
         // Config first; a stored record of the same id (made by the admin API) wins.
@@ -290,4 +310,51 @@ pub fn current() -> Rc<CoreGov> {
 /// The snapshot shared by every core, for the admin API (off the request path).
 pub fn shared() -> Option<Arc<GovSnapshot>> {
     CURRENT.shared().map(|c| c.load_full())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::governance::keys::{digest_of, to_hex};
+
+    fn snapshot(keys: &[(&str, &str)], limiter: &Limiter) -> GovSnapshot {
+        let mut text = String::from(
+            "[[providers]]\nname = \"local\"\nkind = \"mock\"\n\n[[models]]\nname = \"m\"\nprovider = \"local\"\n",
+        );
+        for (id, secret) in keys {
+            let hash = to_hex(&digest_of(secret.as_bytes()));
+            text.push_str(&format!(
+                "\n[[keys]]\nid = \"{id}\"\nhash = \"sha256:{hash}\"\n"
+            ));
+        }
+        let config = crate::config::load_str(&text).expect("config");
+        GovSnapshot::build(&config, &Records::default(), limiter, &mut |_, _| 0)
+    }
+
+    #[test]
+    fn the_last_key_looked_up_is_remembered_per_snapshot_never_across() {
+        let limiter = Limiter::new(2);
+        let first = snapshot(&[("a", "secret-a"), ("b", "secret-b")], &limiter);
+        // The same keys in another order: the same digest, another index.
+        let reordered = snapshot(&[("b", "secret-b"), ("a", "secret-a")], &limiter);
+        let revoked = snapshot(&[("b", "secret-b")], &limiter);
+        let a = digest_of(b"secret-a");
+        let id = |s: &GovSnapshot| s.by_digest(&a).map(|k| k.record.id.clone());
+        for _ in 0..2 {
+            assert_eq!(id(&first).as_deref(), Some("a"));
+            assert_eq!(id(&reordered).as_deref(), Some("a"));
+            assert_eq!(
+                id(&revoked),
+                None,
+                "a key revoked since is never remembered"
+            );
+        }
+        assert_eq!(
+            first
+                .by_digest(&digest_of(b"secret-b"))
+                .map(|k| k.record.id.as_str()),
+            Some("b")
+        );
+        assert!(GovSnapshot::default().by_digest(&a).is_none());
+    }
 }

@@ -4,7 +4,15 @@
 //! row, a batch of them to a table row, and each row keeps its own sequence
 //! number (the batch's first plus its place in it).
 //!
-//! Two formats, both read. Version 2, written now, starts with [`MAGIC`];
+//! Three formats, all read. Version 3, written now, starts with
+//! [`MAGIC3`] and is version 2 with the request id written as a step when
+//! it continues the row before's: varint 0, then the id as version 2 has
+//! it; or varint d > 0, the id is the row before's with the lowercase hex
+//! counter of its last [`SEQ_DIGITS`] bytes d further on (a core's rows
+//! come in its own order, so a batch is mostly steps of one: a byte, not
+//! the id's 24, and the row a third smaller).
+//!
+//! Version 2 starts with [`MAGIC`];
 //! per row: `ts_ms` as a zigzag varint of its difference to the row before;
 //! `request_id` (varint length + UTF-8); `model`, `key_id`, `team`,
 //! `end_user`, `served_by` as references (varint: 0 none, 1 a new string
@@ -30,12 +38,69 @@ use crate::governance::types::{LedgerRow, same_str};
 
 /// A version-2 blob's first eight bytes.
 const MAGIC: [u8; 8] = *b"TGL2\0\0\xff\xff";
+/// A version-3 blob's first eight bytes.
+const MAGIC3: [u8; 8] = *b"TGL3\0\0\xff\xff";
 
-/// Packs `rows` in version 2.
+/// The lowercase hex digits a request id counts in at its end (ours are
+/// `req_`, the process's salt and worker, and a 10-digit counter).
+const SEQ_DIGITS: usize = 10;
+
+/// The counter a request id ends with: its last [`SEQ_DIGITS`] bytes as
+/// lowercase hex (any other byte: none).
+fn seq_counter(id: &[u8]) -> Option<u64> {
+    let tail = id.get(id.len().checked_sub(SEQ_DIGITS)?..)?;
+    tail.iter().try_fold(0u64, |n, &b| {
+        let digit = match b {
+            b'0'..=b'9' => b - b'0',
+            b'a'..=b'f' => b - b'a' + 10,
+            _ => return None,
+        };
+        Some(n << 4 | u64::from(digit))
+    })
+}
+
+/// How far `id` continues `prev` (whose counter is `prev_n`): the same
+/// length, the same bytes before the counter, a larger counter; with
+/// `id`'s counter.
+fn seq_step(prev: &[u8], prev_n: Option<u64>, id: &[u8]) -> Option<(u64, u64)> {
+    let prev_n = prev_n?;
+    let at = id.len().checked_sub(SEQ_DIGITS)?;
+    if id.len() != prev.len() || id[..at] != prev[..at] {
+        return None;
+    }
+    let n = seq_counter(id)?;
+    n.checked_sub(prev_n).filter(|&d| d > 0).map(|d| (d, n))
+}
+
+/// The id `d` steps past `prev`, or none when `prev` has no counter or
+/// the step leaves its digits.
+fn seq_next(prev: &[u8], d: u64) -> Option<String> {
+    let n = seq_counter(prev)?.checked_add(d)?;
+    if n >> (4 * SEQ_DIGITS) != 0 {
+        return None;
+    }
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let mut id = prev.to_vec();
+    let at = id.len() - SEQ_DIGITS;
+    for (i, slot) in id[at..].iter_mut().enumerate() {
+        *slot = HEX[(n >> (4 * (SEQ_DIGITS - 1 - i)) & 15) as usize];
+    }
+    String::from_utf8(id).ok()
+}
+
+/// Packs `rows` in version 3.
 pub fn encode(rows: &[LedgerRow]) -> Vec<u8> {
-    // A row takes about 50 bytes and its request id.
-    let mut out = Vec::with_capacity(MAGIC.len() + rows.len() * 96);
-    out.extend_from_slice(&MAGIC);
+    encode_with(rows, true)
+}
+
+/// Version 3, or (not `steps`) version 2, kept to test that stored
+/// version-2 blobs still read.
+fn encode_with(rows: &[LedgerRow], steps: bool) -> Vec<u8> {
+    // A row takes about 30 bytes, and its request id when not a step.
+    let mut out = Vec::with_capacity(MAGIC3.len() + rows.len() * 64);
+    out.extend_from_slice(if steps { &MAGIC3 } else { &MAGIC });
+    let mut prev_id: &[u8] = &[];
+    let mut prev_n: Option<u64> = None;
     let mut buf = Packed::default();
     let mut numbers: FxHashMap<&str, u64> = FxHashMap::default();
     let mut prev: [Option<&str>; 5] = [None; 5];
@@ -46,13 +111,26 @@ pub fn encode(rows: &[LedgerRow]) -> Vec<u8> {
         // `out` each: a varint is at most 10 bytes, so 16 of them fit.
         buf.varint(zigzag(r.ts_ms.wrapping_sub(prev_ts) as i64));
         prev_ts = r.ts_ms;
-        buf.varint(r.request_id.len() as u64);
-        // A request id (ours are 24 bytes) goes through the buffer too: most
-        // rows are then one copy into `out`.
-        if !buf.bytes(r.request_id.as_bytes()) {
-            buf.flush(&mut out);
-            out.extend_from_slice(r.request_id.as_bytes());
+        let id = r.request_id.as_bytes();
+        match seq_step(prev_id, prev_n.filter(|_| steps), id) {
+            Some((d, n)) => {
+                buf.varint(d);
+                prev_n = Some(n);
+            }
+            None => {
+                if steps {
+                    buf.varint(0);
+                }
+                buf.varint(id.len() as u64);
+                // A short id goes through the buffer too: one copy into `out`.
+                if !buf.bytes(id) {
+                    buf.flush(&mut out);
+                    out.extend_from_slice(id);
+                }
+                prev_n = seq_counter(id);
+            }
         }
+        prev_id = id;
         let fields = [
             Some(r.model.as_str()),
             r.key_id.as_deref(),
@@ -101,19 +179,19 @@ pub fn encode(rows: &[LedgerRow]) -> Vec<u8> {
         for n in [r.provider_nanos, r.charge_nanos, r.gateway_nanos] {
             buf.varint(zigzag(n));
         }
-        buf.bytes[buf.len] = u8::from(r.priced);
-        buf.len += 1;
+        buf.byte(u8::from(r.priced));
         buf.flush(&mut out);
     }
     out
 }
 
 /// Varints gathered on the stack, copied out together. Between two
-/// flushes at most 16 varints (160 bytes), a byte and a request id of at
+/// flushes at most 17 varints (170 bytes), a byte and a request id of at
 /// most [`Packed::ID`] bytes are added.
 struct Packed {
     bytes: [u8; 256],
-    len: usize,
+    /// A `u8`, so that indexing the 256 bytes needs no bounds check.
+    len: u8,
 }
 
 impl Default for Packed {
@@ -136,24 +214,30 @@ impl Packed {
         if b.len() > Packed::ID {
             return false;
         }
-        self.bytes[self.len..self.len + b.len()].copy_from_slice(b);
-        self.len += b.len();
+        let at = usize::from(self.len);
+        self.bytes[at..at + b.len()].copy_from_slice(b);
+        self.len += b.len() as u8;
         true
     }
 
     #[inline]
     fn varint(&mut self, mut n: u64) {
         while n >= 0x80 {
-            self.bytes[self.len] = n as u8 | 0x80;
+            self.bytes[usize::from(self.len)] = n as u8 | 0x80;
             self.len += 1;
             n >>= 7;
         }
-        self.bytes[self.len] = n as u8;
+        self.bytes[usize::from(self.len)] = n as u8;
+        self.len += 1;
+    }
+
+    fn byte(&mut self, b: u8) {
+        self.bytes[usize::from(self.len)] = b;
         self.len += 1;
     }
 
     fn flush(&mut self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.bytes[..self.len]);
+        out.extend_from_slice(&self.bytes[..usize::from(self.len)]);
         self.len = 0;
     }
 }
@@ -214,19 +298,32 @@ fn put_str(out: &mut Vec<u8>, s: &str) {
 
 /// The rows of one blob, or what is wrong with it.
 pub fn decode(blob: &[u8], count: usize) -> Result<Vec<LedgerRow>, String> {
+    if let Some(rest) = blob.strip_prefix(&MAGIC3) {
+        return decode_v2(rest, count, true);
+    }
     match blob.strip_prefix(&MAGIC) {
-        Some(rest) => decode_v2(rest, count),
+        Some(rest) => decode_v2(rest, count, false),
         None => decode_v1(blob, count),
     }
 }
 
-fn decode_v2(blob: &[u8], count: usize) -> Result<Vec<LedgerRow>, String> {
+/// Version 2, or version 3 (`steps`: request ids may be steps).
+fn decode_v2(blob: &[u8], count: usize, steps: bool) -> Result<Vec<LedgerRow>, String> {
     let mut strings: Vec<String> = Vec::new();
     let mut ts = 0u64;
+    let mut prev_id = String::new();
     decode_rows(blob, count, 16, |mut r| {
         ts = ts.wrapping_add(unzigzag(r.varint()?) as u64);
-        let len = usize::try_from(r.varint()?).ok()?;
-        let request_id = String::from_utf8(r.take(len)?.to_vec()).ok()?;
+        let request_id = match steps {
+            true => match r.varint()? {
+                0 => r.id()?,
+                d => seq_next(prev_id.as_bytes(), d)?,
+            },
+            false => r.id()?,
+        };
+        if steps {
+            prev_id.clone_from(&request_id);
+        }
         let mut field = || -> Option<Option<String>> {
             match r.varint()? {
                 0 => Some(None),
@@ -372,6 +469,12 @@ impl Reader<'_, '_> {
         self.take(1).map(|b| b[0])
     }
 
+    /// A request id as versions 2 and 3 write it: varint length, UTF-8.
+    fn id(&mut self) -> Option<String> {
+        let len = usize::try_from(self.varint()?).ok()?;
+        String::from_utf8(self.take(len)?.to_vec()).ok()
+    }
+
     /// At most ten bytes; a longer one, or one past 64 bits, is damage.
     fn varint(&mut self) -> Option<u64> {
         let mut n = 0u64;
@@ -441,8 +544,68 @@ mod tests {
         }
         assert_eq!(decode(&encode(&rows), rows.len()).unwrap(), rows);
         assert_eq!(decode(&encode(&[]), 0).unwrap(), vec![]);
+        assert_eq!(
+            decode(&encode_with(&rows, false), rows.len()).unwrap(),
+            rows
+        );
         assert_eq!(decode(&encode_v1(&rows), rows.len()).unwrap(), rows);
         assert_eq!(decode(&encode_v1(&[]), 0).unwrap(), vec![]);
+    }
+
+    #[test]
+    fn request_ids_in_sequence_are_steps_and_every_other_id_is_kept_as_it_is() {
+        let ids = [
+            "req_0a1b2c3d010000000001",
+            "req_0a1b2c3d010000000002",
+            // another worker's, then back with a gap
+            "req_0a1b2c3d020000000007",
+            "req_0a1b2c3d010000000005",
+            "req_0a1b2c3d01000000000f",
+            "req_0a1b2c3d010000000010",
+            // the same again, an older one, a client's own ids
+            "req_0a1b2c3d010000000010",
+            "req_0a1b2c3d01000000000e",
+            "req_0a1b2c3d01000000000F",
+            "my-request-42",
+            "x",
+            "",
+            "ünïcode-0000000001",
+            "ünïcode-0000000002",
+            // the counter's last value, then a step it cannot take
+            "req_0a1b2c3d01fffffffffe",
+            "req_0a1b2c3d01ffffffffff",
+            "req_0a1b2c3d020000000000",
+            "0000000009",
+            "000000000a",
+        ];
+        let rows: Vec<_> = ids
+            .iter()
+            .enumerate()
+            .map(|(i, id)| LedgerRow {
+                request_id: (*id).to_owned(),
+                ..row(i as u64)
+            })
+            .collect();
+        let blob = encode(&rows);
+        assert_eq!(decode(&blob, rows.len()).unwrap(), rows);
+        // A step past the counter's digits, or from an id without one, is damage.
+        assert_eq!(seq_next(b"req_ffffffffff", 1), None);
+        assert_eq!(
+            seq_next(b"req_0000000001", 2).as_deref(),
+            Some("req_0000000003")
+        );
+        assert_eq!(seq_next(b"short", 1), None);
+        assert_eq!(seq_next(b"req_000000000G", 1), None);
+        // Our ids, as a core numbers them: one byte each after the first.
+        let ours: Vec<_> = (0..100)
+            .map(|i| LedgerRow {
+                request_id: format!("req_0a1b2c3d01{:010x}", 0xfff0 + i),
+                ..row(i)
+            })
+            .collect();
+        let (v3, v2) = (encode(&ours).len(), encode_with(&ours, false).len());
+        assert!(v3 + 100 * 22 <= v2, "version 3 {v3} bytes, version 2 {v2}");
+        assert_eq!(decode(&encode(&ours), ours.len()).unwrap(), ours);
     }
 
     #[test]
@@ -454,7 +617,16 @@ mod tests {
 
     #[test]
     fn a_damaged_blob_is_an_error_never_a_panic() {
-        for blob in [encode(&[row(1), row(2)]), encode_v1(&[row(1), row(2)])] {
+        let step = |i: u64| LedgerRow {
+            request_id: format!("req_0a1b2c3d01{i:010x}"),
+            ..row(i)
+        };
+        for blob in [
+            encode(&[row(1), row(2)]),
+            encode(&[step(1), step(2)]),
+            encode_with(&[row(1), row(2)], false),
+            encode_v1(&[row(1), row(2)]),
+        ] {
             for cut in 0..blob.len() {
                 assert!(decode(&blob[..cut], 2).is_err(), "cut at {cut}");
             }
