@@ -346,17 +346,24 @@ fn a_redefined_quiet_bucket_moves_to_its_new_limit_at_once() {
     assert_eq!(drain(&b, 1, Priority::Standard), 900);
 }
 
-#[test]
-fn a_pass_says_when_a_limit_is_under_pressure() {
+/// A roomy and a tight rpm limit, filled by a first pass, and three
+/// requests taken from the roomy one.
+fn roomy_and_tight(source: &mut dyn Source) -> (Arc<Limiter>, Arc<Bucket>, Arc<Bucket>) {
     let limiter = Limiter::new(2);
-    let mut source = LocalSource::new();
     let roomy = limiter.define(spec("rpm:roomy", 1_000_000, Refill::PerMinute));
     let tight = limiter.define(spec("rpm:tight", 100, Refill::PerMinute));
-    limiter.tick(0, NOON, &mut source);
-    // Demand far below what the pools hold: no pressure, the cadence may stretch.
+    limiter.tick(0, NOON, source);
     for _ in 0..3 {
         roomy.try_take(1, Priority::Standard).unwrap();
     }
+    (limiter, roomy, tight)
+}
+
+#[test]
+fn a_pass_says_when_a_limit_is_under_pressure() {
+    let mut source = LocalSource::new();
+    let (limiter, _, tight) = roomy_and_tight(&mut source);
+    // Demand far below what the pools hold: no pressure, the cadence may stretch.
     assert!(!limiter.tick(2, NOON, &mut source));
     assert!(!limiter.tick(4, NOON, &mut source), "no demand at all");
     // The tight pool holds less than a few stretched passes of its demand.
@@ -371,14 +378,8 @@ fn a_pass_says_when_a_limit_is_under_pressure() {
 
 #[test]
 fn a_shared_limit_far_from_spent_lets_the_cadence_stretch_and_a_tight_one_does_not() {
-    let limiter = Limiter::new(2);
     let mut source = FakeRemote::default();
-    let roomy = limiter.define(spec("rpm:roomy", 1_000_000, Refill::PerMinute));
-    let tight = limiter.define(spec("rpm:tight", 100, Refill::PerMinute));
-    limiter.tick(0, NOON, &mut source);
-    for _ in 0..3 {
-        roomy.try_take(1, Priority::Standard).unwrap();
-    }
+    let (limiter, _, tight) = roomy_and_tight(&mut source);
     // The roomy pool leased what an idle instance keeps: far more than a
     // stretched pass of this demand takes.
     assert!(!limiter.tick(2, NOON, &mut source));
