@@ -519,7 +519,7 @@ fn spend_batches_apply_once_and_roll_up() {
             bulk("instance"),
             bulk("inst-1"),
             bulk("format"),
-            bulk("tollgate-ledger-2"),
+            bulk("tollgate-ledger-3"),
             bulk("first_seq"),
             bulk("1"),
             bulk("count"),

@@ -41,7 +41,7 @@ local added = 0
 for i = 0, n - 1 do
   local count = ARGV[a + 2 + 2 * i]
   local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*',
-    'instance', ARGV[4], 'format', 'tollgate-ledger-2',
+    'instance', ARGV[4], 'format', 'tollgate-ledger-3',
     'first_seq', ARGV[a + 1 + 2 * i], 'count', count,
     'rows', ARGV[a + 1 + 2 * n + i])
   redis.call('RPUSH', KEYS[3], count .. ' ' .. id)
