@@ -366,7 +366,7 @@ fn row(
         key_id: key.map(Into::into),
         team: team.map(Into::into),
         end_user: user.map(str::to_string),
-        model: model.to_string(),
+        model: model.into(),
         served_by: Some(format!("prov/{model}").into()),
         prompt_tokens: 10 * n as u64,
         completion_tokens: n as u64,

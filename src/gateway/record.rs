@@ -36,6 +36,9 @@ pub struct DeliveryRecord {
     /// The config serves `requested_model` (else metrics do not name it:
     /// a client must not be able to grow the series without bound).
     pub model_configured: bool,
+    /// The name of the route that served, shared (when governance keeps a
+    /// ledger row of the request: its model, when it is the one asked for).
+    pub route_name: Option<std::sync::Arc<str>>,
     pub attempts: Vec<AttemptRecord>,
     /// The deployment (provider and upstream model) that served the answer.
     pub served: Option<std::sync::Arc<crate::router::Deployment>>,
@@ -64,6 +67,7 @@ impl DeliveryRecord {
             end_user: None,
             requested_model: String::new(),
             model_configured: false,
+            route_name: None,
             attempts: Vec::new(),
             served: None,
             status: 0,

@@ -130,10 +130,12 @@ pub(super) fn account(
         key_id: rec.key_id.take(),
         team: rec.team.take(),
         end_user: rec.end_user.take(),
-        model: if rec.model_configured {
-            std::mem::take(&mut rec.requested_model)
-        } else {
-            "unknown".into()
+        // The route's own name when it is the model asked for: a batch's
+        // rows then share one string, compared by address.
+        model: match (rec.model_configured, rec.route_name.take()) {
+            (true, Some(name)) if *name == *rec.requested_model => name,
+            (true, _) => rec.requested_model.as_str().into(),
+            (false, _) => "unknown".into(),
         },
         served_by: rec.served.as_ref().map(|d| d.label.clone()),
         priced: true,

@@ -89,7 +89,7 @@ pub fn rollups(rows: &[LedgerRow]) -> Vec<Rollup> {
                     (Dimension::Key, row.key_id.as_deref()),
                     (Dimension::Team, row.team.as_deref()),
                     (Dimension::EndUser, row.end_user.as_deref()),
-                    (Dimension::Model, Some(row.model.as_str())),
+                    (Dimension::Model, Some(&*row.model)),
                     (Dimension::Day, Some("")),
                 ];
                 ids.map(|(dim, id)| {

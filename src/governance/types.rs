@@ -290,8 +290,8 @@ pub struct LedgerRow {
     pub key_id: Option<Arc<str>>,
     pub team: Option<Arc<str>>,
     pub end_user: Option<String>,
-    /// The model the client asked for.
-    pub model: String,
+    /// The model the client asked for (shared with its route's name).
+    pub model: Arc<str>,
     /// `provider/upstream_model` that served, when one did (the
     /// deployment's own label, shared).
     pub served_by: Option<Arc<str>>,
@@ -365,7 +365,7 @@ impl Dimension {
             Dimension::Key => row.key_id.as_deref().map(str::to_owned),
             Dimension::Team => row.team.as_deref().map(str::to_owned),
             Dimension::EndUser => row.end_user.clone(),
-            Dimension::Model => Some(row.model.clone()),
+            Dimension::Model => Some(String::from(&*row.model)),
             Dimension::Day => Some(Period::Day.id(row.day())),
         }
     }

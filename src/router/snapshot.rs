@@ -63,7 +63,8 @@ impl Deployment {
 /// A public model name and everything behind it.
 #[derive(Debug)]
 pub struct ModelRoute {
-    pub name: String,
+    /// Shared: each request's ledger row holds it without a copy.
+    pub name: Arc<str>,
     pub deployments: Vec<Arc<Deployment>>,
     pub fallbacks: Vec<String>,
     pub hedge: Option<HedgeConfig>,
@@ -189,7 +190,7 @@ impl Snapshot {
                 listed.push((m.name.clone(), d.provider.name.clone()));
             }
             let route = ModelRoute {
-                name: m.name.clone(),
+                name: m.name.as_str().into(),
                 deployments: mine,
                 fallbacks: with_bigger_model(&m.fallbacks, &fit),
                 hedge: m.hedge.clone(),
@@ -216,7 +217,7 @@ impl Snapshot {
         }
         for (name, ds) in pinned {
             let route = ModelRoute {
-                name: name.clone(),
+                name: name.as_str().into(),
                 deployments: ds,
                 fallbacks: Vec::new(),
                 hedge: None,

@@ -138,7 +138,7 @@ fn upstream_models(s: &Snapshot, decision: &Decision) -> Vec<String> {
 fn rules_apply_in_config_order_and_the_first_match_wins() {
     let s = snapshot();
     let d = decide(&s, &facts("chat", &["batch"])).unwrap();
-    assert_eq!(d.model.name, "cheap");
+    assert_eq!(d.model.name.as_ref(), "cheap");
     assert!(
         d.reason.starts_with("model=cheap; rule=first"),
         "{}",
@@ -151,17 +151,17 @@ fn every_condition_of_a_rule_must_hold() {
     let s = snapshot();
     // `frugal` names only `chat`.
     let d = decide(&s, &facts("backup", &["frugal"])).unwrap();
-    assert_eq!((d.model.name.as_str(), d.tier), ("backup", None));
+    assert_eq!((d.model.name.as_ref(), d.tier), ("backup", None));
     assert!(!d.reason.contains("rule="), "{}", d.reason);
     let d = decide(&s, &facts("chat", &["frugal"])).unwrap();
     assert_eq!(d.tier.as_deref(), Some("cheap"));
     // Complexity thresholds are inclusive and compared per request.
     let mut f = facts("chat", &[]);
     f.complexity = 0.5;
-    assert_eq!(decide(&s, &f).unwrap().model.name, "backup");
+    assert_eq!(decide(&s, &f).unwrap().model.name.as_ref(), "backup");
     f.complexity = 0.49;
     let d = decide(&s, &f).unwrap();
-    assert_eq!(d.model.name, "chat");
+    assert_eq!(d.model.name.as_ref(), "chat");
     assert!(d.reason.ends_with("complexity=0.49"), "{}", d.reason);
 }
 
@@ -209,7 +209,7 @@ fn the_key_the_request_and_the_rule_must_agree_on_a_region() {
 fn the_fallback_chain_is_breadth_first_with_each_model_once() {
     let s = snapshot();
     let chain = model_chain(&s, s.model("chat").unwrap());
-    let names: Vec<_> = chain.iter().map(|m| m.name.as_str()).collect();
+    let names: Vec<_> = chain.iter().map(|m| &*m.name).collect();
     assert_eq!(names, ["chat", "backup", "last", "cheap"], "cycles are cut");
 }
 

@@ -15,7 +15,7 @@ fn row(n: u64) -> LedgerRow {
         ts_ms: 1_780_000_000_000 + n,
         request_id: format!("req-{n}"),
         key_id: Some("k-a".into()),
-        model: "gpt-4o".to_owned(),
+        model: "gpt-4o".into(),
         prompt_tokens: n,
         charge_nanos: 10,
         priced: true,

@@ -132,7 +132,7 @@ fn encode_with(rows: &[LedgerRow], steps: bool) -> Vec<u8> {
         }
         prev_id = id;
         let fields = [
-            Some(r.model.as_str()),
+            Some(&*r.model),
             r.key_id.as_deref(),
             r.team.as_deref(),
             r.end_user.as_deref(),
@@ -418,7 +418,7 @@ impl Ids {
             key_id: self.key_id.map(Into::into),
             team: self.team.map(Into::into),
             end_user: self.end_user,
-            model: self.model,
+            model: self.model.into(),
             served_by: self.served_by.map(Into::into),
             prompt_tokens: prompt,
             cached_tokens: cached,

@@ -49,7 +49,7 @@ fn row(day: i64, at: u64, key: Option<&str>, team: Option<&str>, user: Option<&s
         key_id: key.map(Into::into),
         team: team.map(Into::into),
         end_user: user.map(str::to_owned),
-        model: "gpt-4o".to_owned(),
+        model: "gpt-4o".into(),
         served_by: Some("openai/gpt-4o-2024-08-06".into()),
         prompt_tokens: 100,
         cached_tokens: 20,
