@@ -257,8 +257,6 @@ async fn run(
     rec.model_configured = true;
     if gov.active {
         rec.route_name = Some(decision.model.name.clone());
-    }
-    if gov.active {
         match super::spend::admit(&ctx, gov, key, &decision, rec.end_user.as_deref()) {
             Ok(a) => *governed.admission = Some(a),
             // A limit with room held on another core (or not yet leased from
