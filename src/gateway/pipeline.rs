@@ -151,7 +151,7 @@ pub async fn serve(gw: &Gateway, inbound: Inbound, req: Request, resp: &mut Resp
     rec.close();
     record(&rec, snapshot.config.server.access_log);
     if gov.active {
-        super::spend::account(rec, &req.body, &snapshot, &gov, admission.as_mut());
+        super::spend::account(&mut rec, &req.body, &snapshot, &gov, admission.as_mut());
     }
 }
 

@@ -104,7 +104,7 @@ pub(super) fn providers_spent(decision: &Decision) -> Box<Refusal> {
 /// Prices every attempt that produced tokens, settles the reservations to
 /// what the key is charged, and queues the ledger row.
 pub(super) fn account(
-    mut rec: DeliveryRecord,
+    rec: &mut DeliveryRecord,
     body: &[u8],
     snapshot: &Snapshot,
     gov: &GovSnapshot,

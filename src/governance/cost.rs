@@ -71,18 +71,15 @@ fn ceil(x: f64) -> i64 {
 }
 
 /// The reservation for a request not yet answered: its estimated prompt
-/// and the output it may produce, all at the uncached prices.
+/// and the output it may produce, all at the uncached prices — what
+/// [`of_usage`] gives for that usage, without its other three kinds.
 pub fn estimate(spec: Option<&ModelSpec>, prompt_tokens: u64, output_tokens: u64) -> i64 {
-    of_usage(
-        spec,
-        &Usage {
-            prompt_tokens,
-            completion_tokens: output_tokens,
-            total_tokens: prompt_tokens + output_tokens,
-            ..Usage::default()
-        },
-    )
-    .nanos
+    let Some(spec) = spec else {
+        return 0;
+    };
+    let price = spec.price_for_prompt(prompt_tokens.min(u32::MAX as u64) as u32);
+    let part = |tokens: u64, price: Option<f64>| price.map_or(0.0, |p| tokens as f64 * p * 1000.0);
+    ceil(part(prompt_tokens, price.input) + part(output_tokens, price.output))
 }
 
 /// `x-tollgate-cost`: USD with nine decimals, trailing zeros cut
@@ -223,6 +220,36 @@ mod tests {
             + 500.0 * p.output.unwrap() * 1000.0;
         assert_eq!(cost.nanos, want.ceil() as i64);
         assert!(cost.priced);
+    }
+
+    #[test]
+    fn an_estimate_is_the_cost_of_its_usage() {
+        let catalog = Catalog::builtin();
+        let mut specs: Vec<_> = catalog.specs().collect();
+        assert!(
+            specs.iter().any(|s| !s.tiers.is_empty()),
+            "a tiered price is tried"
+        );
+        specs.truncate(400);
+        for spec in specs {
+            for prompt in [0, 1, 3, 999, 200_000, 200_001, 1 << 31, 1 << 33] {
+                for output in [0, 1, 4096, 1 << 40] {
+                    let usage = Usage {
+                        prompt_tokens: prompt,
+                        completion_tokens: output,
+                        total_tokens: prompt.saturating_add(output),
+                        ..Usage::default()
+                    };
+                    let whole = of_usage(Some(spec), &usage).nanos;
+                    assert_eq!(
+                        estimate(Some(spec), prompt, output),
+                        whole,
+                        "{prompt} {output}"
+                    );
+                }
+            }
+        }
+        assert_eq!(estimate(None, 10, 10), 0);
     }
 
     #[test]

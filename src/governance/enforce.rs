@@ -55,7 +55,9 @@ pub struct Admission {
 struct Taken {
     buckets: [u32; Taken::MOST],
     units: [Unit; Taken::MOST],
-    len: usize,
+    /// A byte: the admission stays within 128 bytes, which a move copies
+    /// inline (a larger one is a `memcpy` call at each of its moves).
+    len: u8,
 }
 
 impl Taken {
@@ -66,8 +68,8 @@ impl Taken {
 
     /// False (nothing recorded) when full, which the takes above never make it.
     fn push(&mut self, bucket: u32, unit: Unit) -> bool {
-        let (Some(b), Some(u)) = (self.buckets.get_mut(self.len), self.units.get_mut(self.len))
-        else {
+        let at = usize::from(self.len);
+        let (Some(b), Some(u)) = (self.buckets.get_mut(at), self.units.get_mut(at)) else {
             return false;
         };
         (*b, *u) = (bucket, unit);
@@ -76,7 +78,7 @@ impl Taken {
     }
 
     fn iter(&self) -> impl Iterator<Item = (u32, Unit)> + '_ {
-        let n = self.len;
+        let n = usize::from(self.len);
         self.buckets[..n]
             .iter()
             .copied()
@@ -85,11 +87,11 @@ impl Taken {
 
     /// Forgets the takes after the first `len`.
     fn truncate(&mut self, len: usize) {
-        self.len = self.len.min(len);
+        self.len = self.len.min(u8::try_from(len).unwrap_or(u8::MAX));
     }
 
     fn count(&self) -> usize {
-        self.len
+        usize::from(self.len)
     }
 }
 
@@ -460,5 +462,24 @@ mod tests {
         assert_eq!(super::duration_text(360_000), "6m0s");
         assert_eq!(super::describe("budget:key:k1:day"), "key `k1`");
         assert_eq!(super::describe("rpm:model:gpt-4o"), "model `gpt-4o`");
+    }
+
+    #[test]
+    fn an_admission_is_moved_inline_and_holds_every_take() {
+        // Within 128 bytes a move is a few vector copies; past it, a call.
+        assert!(std::mem::size_of::<super::Admission>() <= 128);
+        let mut taken = super::Taken::default();
+        for i in 0..super::Taken::MOST {
+            assert!(taken.push(i as u32, super::Unit::Tokens));
+        }
+        assert!(
+            !taken.push(99, super::Unit::Nanos),
+            "the 18th take is refused"
+        );
+        assert_eq!(taken.count(), super::Taken::MOST);
+        taken.truncate(1000);
+        assert_eq!(taken.count(), super::Taken::MOST);
+        taken.truncate(3);
+        assert_eq!(taken.iter().map(|(b, _)| b).collect::<Vec<_>>(), [0, 1, 2]);
     }
 }

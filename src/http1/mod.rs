@@ -9,28 +9,50 @@ pub use io::read_append;
 
 /// Case-insensitive ASCII comparison for header names and tokens, eight
 /// bytes at a time: names are compared on every header look-up, and the
-/// byte-by-byte compare was most of a look-up's cost.
+/// byte-by-byte compare was most of a look-up's cost. The last word is
+/// read ending at the end (it may overlap the one before; equal bytes
+/// compare equal twice), and a name shorter than eight bytes as two
+/// overlapping halves, so no length-dependent copy (a `memcpy` call) is
+/// made.
 #[inline]
 pub fn eq_ignore_case(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
+    let n = a.len();
+    if n != b.len() {
         return false;
     }
-    let word = |s: &[u8]| {
-        let mut w = [0u8; 8];
-        w[..s.len()].copy_from_slice(s);
-        u64::from_le_bytes(w)
-    };
     let same = |x: u64, y: u64| x == y || lower8(x) == lower8(y);
-    let (mut a, mut b) = (a, b);
-    while a.len() >= 8 {
-        let (x, rest_a) = a.split_at(8);
-        let (y, rest_b) = b.split_at(8);
-        if !same(word(x), word(y)) {
+    if n < 8 {
+        return same(short_word(a), short_word(b));
+    }
+    let word = |s: &[u8], at: usize| {
+        s.get(at..)
+            .and_then(<[u8]>::first_chunk::<8>)
+            .map_or(0, |w| u64::from_le_bytes(*w))
+    };
+    let mut at = 0;
+    while at + 8 < n {
+        if !same(word(a, at), word(b, at)) {
             return false;
         }
-        (a, b) = (rest_a, rest_b);
+        at += 8;
     }
-    same(word(a), word(b))
+    same(word(a, n - 8), word(b, n - 8))
+}
+
+/// The bytes of `s` (fewer than eight) as one word, each at its place:
+/// its first and last four (or two, or one) bytes, overlapping; a byte
+/// read twice lands at its one place both times.
+#[inline]
+fn short_word(s: &[u8]) -> u64 {
+    let n = s.len();
+    let ends = |first: Option<u64>, last: Option<u64>, width: usize| {
+        Some(first? | last? << (8 * (n - width)))
+    };
+    let four = |w: &[u8; 4]| u64::from(u32::from_le_bytes(*w));
+    let two = |w: &[u8; 2]| u64::from(u16::from_le_bytes(*w));
+    ends(s.first_chunk().map(four), s.last_chunk().map(four), 4)
+        .or_else(|| ends(s.first_chunk().map(two), s.last_chunk().map(two), 2))
+        .unwrap_or_else(|| s.first().map_or(0, |&b| u64::from(b)))
 }
 
 /// Eight bytes with their ASCII capitals lowered (other bytes unchanged).
@@ -111,6 +133,28 @@ mod tests {
             ("X^Y", "x~y", false),
         ] {
             assert_eq!(eq_ignore_case(a.as_bytes(), b.as_bytes()), same, "{a} {b}");
+        }
+    }
+
+    #[test]
+    fn every_length_and_every_place_of_a_difference_is_seen() {
+        // Lengths around the word edges: the short halves, the last
+        // overlapping word, several whole words.
+        for n in 0..=26 {
+            let a: Vec<u8> = (0..n).map(|i| b"Content-Type-X-Tollgate-Ab"[i]).collect();
+            assert!(eq_ignore_case(&a, &a.to_ascii_lowercase()), "{n}");
+            assert!(eq_ignore_case(&a.to_ascii_uppercase(), &a), "{n}");
+            for at in 0..n {
+                for b in [b'#', b'~', 0, 0x80, 0xff, a[at] ^ 0x20, a[at] ^ 1] {
+                    let mut other = a.clone();
+                    other[at] = b;
+                    assert_eq!(
+                        eq_ignore_case(&a, &other),
+                        a.eq_ignore_ascii_case(&other),
+                        "{n} {at} {b:#x}"
+                    );
+                }
+            }
         }
     }
 }

@@ -205,14 +205,72 @@ impl Tier {
     /// The prefix and `parts` joined by `:`. Only the last part may be a
     /// free-form id; the others never hold a `:`, so keys cannot collide.
     fn redis_key(&self, parts: &[&str]) -> Vec<u8> {
-        let mut key = self.prefix.as_bytes().to_vec();
+        let len = parts.iter().map(|p| p.len() + 1).sum::<usize>();
+        let mut key = Vec::with_capacity(self.prefix.len() + len);
+        self.write_key(&mut key, parts);
+        key
+    }
+
+    fn write_key(&self, out: &mut Vec<u8>, parts: &[&str]) {
+        out.extend_from_slice(self.prefix.as_bytes());
         for (i, part) in parts.iter().enumerate() {
             if i > 0 {
-                key.push(b':');
+                out.push(b':');
             }
-            key.extend_from_slice(part.as_bytes());
+            out.extend_from_slice(part.as_bytes());
         }
-        key
+    }
+}
+
+/// A command's arguments written one after another into one buffer: a
+/// batch's dozens of keys and numbers cost no allocation each.
+#[derive(Default)]
+struct Args {
+    bytes: Vec<u8>,
+    ends: Vec<usize>,
+}
+
+impl Args {
+    fn with_capacity(args: usize, bytes: usize) -> Args {
+        Args {
+            bytes: Vec::with_capacity(bytes),
+            ends: Vec::with_capacity(args),
+        }
+    }
+
+    fn bytes(&mut self, b: &[u8]) {
+        self.bytes.extend_from_slice(b);
+        self.ends.push(self.bytes.len());
+    }
+
+    /// `n` in decimal, as `to_string` writes it.
+    fn int(&mut self, n: i64) {
+        if n < 0 {
+            self.bytes.push(b'-');
+        }
+        self.uint(n.unsigned_abs());
+    }
+
+    fn uint(&mut self, n: u64) {
+        crate::canonical::json::write_u64(&mut self.bytes, n);
+        self.ends.push(self.bytes.len());
+    }
+
+    fn key(&mut self, tier: &Tier, parts: &[&str]) {
+        tier.write_key(&mut self.bytes, parts);
+        self.ends.push(self.bytes.len());
+    }
+
+    fn slices(&self) -> Vec<&[u8]> {
+        let mut start = 0;
+        self.ends
+            .iter()
+            .map(|&end| {
+                let arg = &self.bytes[start..end];
+                start = end;
+                arg
+            })
+            .collect()
     }
 }
 
@@ -254,5 +312,39 @@ fn lease(reply: Value, what: &str) -> Result<Lease, RedisError> {
             reset_ms: u64::try_from(*reset).unwrap_or(0),
         }),
         _ => Err(unexpected()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Args, Tier};
+    use crate::store::redis::{Redis, RedisTarget};
+
+    #[test]
+    fn args_are_written_as_to_string_writes_them_and_keys_as_redis_key() {
+        let target = RedisTarget::parse_url("redis://127.0.0.1:1").unwrap();
+        let tier = Tier::new(Redis::new(target), "tg:");
+        let mut args = Args::with_capacity(0, 0);
+        let ints = [0, 7, -7, 10, -10, 1234567890123, i64::MAX, i64::MIN];
+        for n in ints {
+            args.int(n);
+        }
+        args.uint(u64::MAX);
+        args.bytes(b"");
+        args.bytes("ünï:code".as_bytes());
+        let parts: [&[&str]; 3] = [&["ledger"], &["spend", "key", "d20000", "k:1"], &[]];
+        for p in parts {
+            args.key(&tier, p);
+        }
+        let mut want: Vec<Vec<u8>> = ints.iter().map(|n| n.to_string().into_bytes()).collect();
+        want.push(u64::MAX.to_string().into_bytes());
+        want.push(Vec::new());
+        want.push("ünï:code".as_bytes().to_vec());
+        want.extend(parts.iter().map(|p| tier.redis_key(p)));
+        assert_eq!(args.slices(), want);
+        assert_eq!(
+            tier.redis_key(&["spend", "key", "total", "k"]),
+            b"tg:spend:key:total:k"
+        );
     }
 }

@@ -46,17 +46,45 @@ const MAGIC3: [u8; 8] = *b"TGL3\0\0\xff\xff";
 const SEQ_DIGITS: usize = 10;
 
 /// The counter a request id ends with: its last [`SEQ_DIGITS`] bytes as
-/// lowercase hex (any other byte: none).
+/// lowercase hex (any other byte: none). Its last eight digits are read as
+/// one word (a row's id is read on every ledger row).
 fn seq_counter(id: &[u8]) -> Option<u64> {
-    let tail = id.get(id.len().checked_sub(SEQ_DIGITS)?..)?;
-    tail.iter().try_fold(0u64, |n, &b| {
+    let (head, low) = id
+        .get(id.len().checked_sub(SEQ_DIGITS)?..)?
+        .split_last_chunk::<8>()?;
+    let high = head.iter().try_fold(0u64, |n, &b| {
         let digit = match b {
             b'0'..=b'9' => b - b'0',
             b'a'..=b'f' => b - b'a' + 10,
             _ => return None,
         };
         Some(n << 4 | u64::from(digit))
-    })
+    })?;
+    Some(high << 32 | u64::from(hex8(u64::from_le_bytes(*low))?))
+}
+
+/// Eight lowercase hex digits (the first in the low byte) as their value,
+/// or none when a byte is not one. Each byte's range is tested in its own
+/// lane: below 0x80, adding `0x80 - lo` sets its high bit exactly when it
+/// is `lo` or more, and carries into no other byte.
+fn hex8(x: u64) -> Option<u32> {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = ONES * 0x80;
+    if x & HIGH != 0 {
+        return None;
+    }
+    let at_least = |lo: u64| (x + ONES * (0x80 - lo)) & HIGH;
+    let digit = at_least(0x30) & !at_least(0x3a);
+    let letter = at_least(0x61) & !at_least(0x67);
+    if digit | letter != HIGH {
+        return None;
+    }
+    // '0'..'9' are their low nibble, 'a'..'f' theirs plus 9.
+    let nibbles = (x & (ONES * 0x0f)) + (letter >> 7) * 9;
+    // Pairs, then fours, then all eight; the first digit is the highest.
+    let pairs = (nibbles << 4 | nibbles >> 8) & 0x00ff_00ff_00ff_00ff;
+    let fours = (pairs << 8 | pairs >> 16) & 0x0000_ffff_0000_ffff;
+    Some((fours << 16 | fours >> 32) as u32)
 }
 
 /// How far `id` continues `prev` (whose counter is `prev_n`): the same
@@ -206,6 +234,8 @@ impl Default for Packed {
 impl Packed {
     /// The longest request id the buffer takes.
     const ID: usize = 64;
+    /// What a flush copies whole.
+    const WHOLE: usize = 64;
 
     /// Adds `b` when it is at most [`Packed::ID`] bytes; false (nothing
     /// added) when longer.
@@ -236,8 +266,19 @@ impl Packed {
         self.len += 1;
     }
 
+    /// A row's varints (most are a byte): up to [`Packed::WHOLE`] bytes are
+    /// copied as that many — a fixed-size copy is a few moves, where a
+    /// copy of a length known only here is a `memcpy` call — and the
+    /// vector cut back to the bytes written.
     fn flush(&mut self, out: &mut Vec<u8>) {
-        out.extend_from_slice(&self.bytes[..usize::from(self.len)]);
+        let len = usize::from(self.len);
+        let at = out.len();
+        if len <= Packed::WHOLE {
+            out.extend_from_slice(&self.bytes[..Packed::WHOLE]);
+            out.truncate(at + len);
+        } else {
+            out.extend_from_slice(&self.bytes[..len]);
+        }
         self.len = 0;
     }
 }
@@ -523,6 +564,32 @@ mod tests {
             charge_nanos: i64::MAX,
             gateway_nanos: 7,
             priced: i.is_multiple_of(3),
+        }
+    }
+
+    #[test]
+    fn the_counter_reads_every_hex_digit_at_every_place_and_nothing_else() {
+        let reference = |id: &[u8]| {
+            let tail = std::str::from_utf8(&id[id.len().checked_sub(SEQ_DIGITS)?..]).ok()?;
+            let lower = tail.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
+            lower.then(|| u64::from_str_radix(tail, 16).ok()).flatten()
+        };
+        let base = *b"req_0a1b2c3d0100000000ff";
+        for at in base.len() - SEQ_DIGITS - 1..base.len() {
+            for b in 0..=255u8 {
+                let mut id = base;
+                id[at] = b;
+                assert_eq!(seq_counter(&id), reference(&id), "{at} {b:#x}");
+            }
+        }
+        for id in [
+            &b"ffffffffff"[..],
+            b"0000000000",
+            b"123456789",
+            b"",
+            b"x0123456789abcdef",
+        ] {
+            assert_eq!(seq_counter(id), reference(id), "{id:?}");
         }
     }
 

@@ -8,7 +8,7 @@ use std::sync::LazyLock;
 use crate::governance::rollup::{Rollup, merge, rollups};
 use crate::governance::types::{Dimension, LedgerRow, Period, SpendRow};
 
-use super::{Tier, as_slices, checked};
+use super::{Args, Tier, checked};
 use crate::store::redis::{RedisError, Script, Value};
 
 /// Days a daily rollup is kept in Redis (the embedded store keeps them all);
@@ -61,40 +61,37 @@ impl Tier {
         if batch.rows == 0 {
             return Ok(true);
         }
-        let mut keys = vec![
-            self.redis_key(&["batch", &batch.last_seq.to_string(), instance]),
-            self.redis_key(&["ledger"]),
-            self.redis_key(&["ledger", "batches"]),
-            self.redis_key(&["ledger", "rows"]),
-        ];
-        let mut args = vec![
-            BATCH_MARKER_TTL_SECS.to_string().into_bytes(),
-            (RETENTION_DAYS * 86_400).to_string().into_bytes(),
-            self.ledger_rows.to_string().into_bytes(),
-            instance.as_bytes().to_vec(),
-            batch.rollups.len().to_string().into_bytes(),
-        ];
+        let lines = batch.rollups.len();
+        let mut keys = Args::with_capacity(4 + 3 * lines, 64 * (4 + 3 * lines));
+        keys.key(self, &["batch", &batch.last_seq.to_string(), instance]);
+        keys.key(self, &["ledger"]);
+        keys.key(self, &["ledger", "batches"]);
+        keys.key(self, &["ledger", "rows"]);
+        let mut args = Args::with_capacity(6 + 7 * lines + 2 * batch.packed.len(), 256 * lines);
+        args.uint(BATCH_MARKER_TTL_SECS);
+        args.int(RETENTION_DAYS * 86_400);
+        args.uint(self.ledger_rows);
+        args.bytes(instance.as_bytes());
+        args.uint(lines as u64);
         for line in &batch.rollups {
             let (dim, day) = (line.dim.name(), Period::Day.id(line.day));
-            keys.push(self.day_key(dim, &day, &line.id));
-            keys.push(self.redis_key(&["spend-ids", dim, &day]));
-            keys.push(self.redis_key(&["spend", dim, "total", &line.id]));
-            args.push(line.id.as_bytes().to_vec());
-            args.extend(
-                line.totals
-                    .counters()
-                    .iter()
-                    .map(|n| n.to_string().into_bytes()),
-            );
+            keys.key(self, &["spend", dim, &day, &line.id]);
+            keys.key(self, &["spend-ids", dim, &day]);
+            keys.key(self, &["spend", dim, "total", &line.id]);
+            args.bytes(line.id.as_bytes());
+            for n in line.totals.counters() {
+                args.int(n);
+            }
         }
-        args.push(batch.packed.len().to_string().into_bytes());
+        args.uint(batch.packed.len() as u64);
         for (first, count, _) in &batch.packed {
-            args.push(first.to_string().into_bytes());
-            args.push(count.to_string().into_bytes());
+            args.int(*first);
+            args.uint(*count as u64);
         }
-        let mut slices = as_slices(&args);
+        let mut slices = args.slices();
         slices.extend(batch.packed.iter().map(|(_, _, rows)| rows.as_slice()));
-        let reply = self.redis.eval(&SPEND, &as_slices(&keys), &slices)?;
+        let keys = keys.slices();
+        let reply = self.redis.eval(&SPEND, &keys, &slices)?;
         match reply {
             Value::Int(1) => Ok(true),
             Value::Int(0) => Ok(false),
