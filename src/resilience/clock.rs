@@ -61,10 +61,21 @@ pub fn unix_secs() -> u64 {
 }
 
 /// Wall-clock Unix milliseconds; 0 if the system clock is before the epoch.
+/// Read straight from `clock_gettime`: every governed request stamps its
+/// ledger row, and `SystemTime`'s checked subtraction from the epoch cost
+/// more than the clock read itself.
 pub fn unix_millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    // SAFETY: `ts` is a valid, writable timespec; CLOCK_REALTIME exists on
+    // every system this runs on, and the call writes nothing else.
+    let read = unsafe { libc::clock_gettime(libc::CLOCK_REALTIME, &mut ts) };
+    match (read, u64::try_from(ts.tv_sec), u64::try_from(ts.tv_nsec)) {
+        (0, Ok(secs), Ok(nanos)) => secs * 1000 + nanos / 1_000_000,
+        _ => 0,
+    }
 }
 
 #[cfg(test)]
@@ -94,5 +105,18 @@ mod tests {
         let a = clock.now_ms();
         let b = clock.now_ms();
         assert!(b >= a);
+    }
+
+    #[test]
+    fn unix_millis_reads_the_system_clock() {
+        let millis = || {
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_millis() as u64)
+        };
+        let before = millis();
+        let ours = unix_millis();
+        let after = millis();
+        assert!(before <= ours && ours <= after, "{before} {ours} {after}");
     }
 }
