@@ -241,11 +241,15 @@ impl Guards {
             } else {
                 None
             };
-            let maybe = self
-                .injection
-                .as_ref()
-                .is_some_and(|s| s.may_match_text(literal, strings.tools))
-                || pii.is_some_and(|(p, _)| p.may_contain(literal));
+            // One pass answers for both prefilters when injection is on.
+            let maybe = match (&self.injection, pii) {
+                (Some(s), pii) => {
+                    let look = pii.map(|(p, _)| p.look()).unwrap_or_default();
+                    s.may_match_text_or_pii(literal, strings.tools, look)
+                }
+                (None, Some((p, _))) => p.may_contain(literal),
+                (None, None) => false,
+            };
             if maybe {
                 return true;
             }

@@ -31,7 +31,7 @@ pub(crate) struct Decoded {
 
 /// `-` and `_` end a run: URL-safe base64 is given up so that model names
 /// and ids (`gpt-4o-2024-08-06`) stay short runs.
-pub(crate) fn is_run_byte(b: u8) -> bool {
+pub(crate) const fn is_run_byte(b: u8) -> bool {
     b.is_ascii_alphanumeric() || matches!(b, b'+' | b'/' | b'=')
 }
 

@@ -14,6 +14,7 @@ use std::sync::Arc;
 
 use regex::bytes::{RegexSet, RegexSetBuilder};
 
+use crate::guard::text::PiiLook;
 pub use config::{Action, DEFAULT_THRESHOLD, InjectionConfig, RuleConfig, Source};
 use prefilter::Prefilter;
 use rules::{
@@ -183,7 +184,20 @@ impl Scanner {
     /// included): false when the text it holds cannot reach the threshold.
     /// `tools_declared`: the body declares tools (a mention may then count).
     pub fn may_match_text(&self, literal: &[u8], tools_declared: bool) -> bool {
-        self.prefilter.may_match_part(literal, Some(tools_declared))
+        self.may_match_text_or_pii(literal, tools_declared, PiiLook::default())
+    }
+
+    /// [`Scanner::may_match_text`], true as well where the PII request
+    /// prefilter looking for `pii` would be: one pass over the literal
+    /// answers for both.
+    pub fn may_match_text_or_pii(
+        &self,
+        literal: &[u8],
+        tools_declared: bool,
+        pii: PiiLook,
+    ) -> bool {
+        self.prefilter
+            .may_match_part(literal, Some(tools_declared), pii)
     }
 
     /// Scores one text from one part of the conversation. `tool_names` are

@@ -24,6 +24,7 @@ use std::ops::ControlFlow;
 
 use super::{decode, rules};
 use crate::canonical::json_scan::declares_tools;
+use crate::guard::text::PiiLook;
 use anchors::Anchors;
 use block::{Classify, LOOKAHEAD, STEP, Scan};
 
@@ -60,12 +61,20 @@ impl Prefilter {
     }
 
     pub(crate) fn may_match(&self, raw: &[u8]) -> bool {
-        self.may_match_part(raw, None)
+        self.may_match_part(raw, None, PiiLook::default())
     }
 
     /// `raw` is the body, or one part of it (a JSON string literal, quotes
-    /// included) whose body declares tools or not (`Some`).
-    pub(crate) fn may_match_part(&self, raw: &[u8], tools_declared: Option<bool>) -> bool {
+    /// included) whose body declares tools or not (`Some`). With `pii`,
+    /// the same pass also answers for the PII request prefilter: true as
+    /// well when `raw` holds what it looks for (the bytes it needs are
+    /// among those this pass visits one by one).
+    pub(crate) fn may_match_part(
+        &self,
+        raw: &[u8],
+        tools_declared: Option<bool>,
+        pii: PiiLook,
+    ) -> bool {
         if self.unanchored >= self.threshold {
             return true;
         }
@@ -76,6 +85,8 @@ impl Prefilter {
             found: 0,
             short_run: false,
             last_run: 0..0,
+            pii,
+            digits: Digits::default(),
         };
         if block::run(&mut pass).is_break() {
             return true;
@@ -97,6 +108,32 @@ struct Pass<'a> {
     short_run: bool,
     /// The last encoded run measured: its other marks need no new look.
     last_run: std::ops::Range<usize>,
+    /// What the PII prefilter looks for, when this pass answers for it.
+    pii: PiiLook,
+    digits: Digits,
+}
+
+/// Where the last five digits were: a sixth within eight bytes of the
+/// fifth before it makes six of eight bytes digits, the PII prefilter's
+/// dense run.
+#[derive(Default)]
+struct Digits {
+    at: [usize; 5],
+    seen: usize,
+}
+
+impl Digits {
+    /// A digit at `at` (after every digit seen before): whether it ends a
+    /// dense run.
+    fn dense_at(&mut self, at: usize) -> bool {
+        let slot = self.seen % 5;
+        if self.seen >= 5 && at - self.at[slot] < 8 {
+            return true;
+        }
+        self.at[slot] = at;
+        self.seen += 1;
+        false
+    }
 }
 
 impl Scan for &mut Pass<'_> {
@@ -241,6 +278,14 @@ impl Pass<'_> {
     /// ends a JSON escape (`\nSystem:`) starts a word once decoded.
     fn rare_byte_at(&mut self, at: usize) -> ControlFlow<()> {
         let raw = self.raw;
+        let pii = match raw.get(at) {
+            Some(b'@') => self.pii.emails,
+            Some(b'0'..=b'9') => self.pii.numbers && self.digits.dense_at(at),
+            _ => false,
+        };
+        if pii {
+            return ControlFlow::Break(());
+        }
         let hex = |i: usize| raw.get(i).is_some_and(u8::is_ascii_hexdigit);
         match raw.get(at) {
             Some(b'\\') => match raw.get(at + 1) {
@@ -267,13 +312,15 @@ impl Pass<'_> {
             return ControlFlow::Continue(());
         }
         let raw = self.raw;
-        let start = (0..at)
-            .rev()
-            .find(|&i| !in_run(raw, i))
-            .map_or(0, |i| i + 1);
-        let end = (at..raw.len())
-            .find(|&i| !in_run(raw, i))
-            .unwrap_or(raw.len());
+        // Measured no further than `LONG_RUN` bytes: a run that long ends
+        // the pass whatever its full length.
+        let (mut start, mut end) = (at, at);
+        while start > 0 && end - start < decode::LONG_RUN && in_run(raw, start - 1) {
+            start -= 1;
+        }
+        while end < raw.len() && end - start < decode::LONG_RUN && in_run(raw, end) {
+            end += 1;
+        }
         self.last_run = start..end;
         let len = end - start;
         if len >= decode::LONG_RUN {
@@ -313,9 +360,18 @@ fn first4(bytes: Option<&[u8]>) -> u32 {
 /// Whether `raw[i]` belongs to an encoded run, counting both bytes of `\/`.
 fn in_run(raw: &[u8], i: usize) -> bool {
     match raw.get(i) {
-        Some(b'\\') => raw.get(i + 1) == Some(&b'/'),
-        Some(b'/') => true,
-        Some(&b) => decode::is_run_byte(b),
+        Some(&b) => RUN[usize::from(b)] || (b == b'\\' && raw.get(i + 1) == Some(&b'/')),
         None => false,
     }
 }
+
+/// The bytes a run is made of, `/` (half of `\/`) included: one load.
+const RUN: [bool; 256] = {
+    let mut table = [false; 256];
+    let mut b = 0;
+    while b < 256 {
+        table[b] = b == b'/' as usize || decode::is_run_byte(b as u8);
+        b += 1;
+    }
+    table
+};

@@ -12,7 +12,7 @@ use std::borrow::Cow;
 use std::sync::Arc;
 
 pub use leak::{LeakAction, LeakConfig, PromptPrint};
-pub use pii::{Finding, PiiAction, PiiConfig, PiiKind, PiiScanner};
+pub use pii::{Finding, PiiAction, PiiConfig, PiiKind, PiiLook, PiiScanner};
 pub use window::{Emit, LeakEvent, LeakKind, StreamGuard, Verdict};
 
 /// A shorter canary would match ordinary words.

@@ -89,6 +89,16 @@ pub struct Finding {
     pub range: Range<usize>,
 }
 
+/// What the request prefilter looks for in raw JSON, given to a pass that
+/// stands in for it: an `@` (emails), six digits within eight bytes
+/// (every numeric kind). A `\u` escape, which may spell either, is the
+/// standing-in pass's own reason to say "maybe".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PiiLook {
+    pub emails: bool,
+    pub numbers: bool,
+}
+
 /// The configured detectors, built once per config snapshot.
 #[derive(Debug, Clone)]
 pub struct PiiScanner {
@@ -112,6 +122,15 @@ impl PiiScanner {
     /// find something) and a fraction of an instruction per byte.
     pub fn may_contain(&self, raw_json: &[u8]) -> bool {
         prefilter::may_contain(raw_json, self.emails, self.numbers)
+    }
+
+    /// What `may_contain` looks for, for a pass over the same bytes that
+    /// stands in for it (the injection prefilter's).
+    pub fn look(&self) -> PiiLook {
+        PiiLook {
+            emails: self.emails,
+            numbers: self.numbers,
+        }
     }
 
     /// Every finding of a wanted kind, in order, none overlapping.

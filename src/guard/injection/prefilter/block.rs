@@ -14,8 +14,9 @@ pub(super) const STEP: usize = 4 * WIDTH;
 pub(super) const LOOKAHEAD: usize = 4;
 
 /// Bytes besides letters the pass must look at one by one: digits and
-/// `+/=` (encoded runs), `\` and `%` (escapes), and `OPENERS`.
-pub(super) const ACTION: &[u8] = b"0123456789+/=\\%!#*-<[";
+/// `+/=` (encoded runs, and the PII prefilter's dense digits), `\` and
+/// `%` (escapes), `OPENERS`, and `@` (the PII prefilter's emails).
+pub(super) const ACTION: &[u8] = b"0123456789+/=\\%!#*-<[@";
 /// The non-letter bytes an anchor may start with (`![`, `###`, `<system`).
 pub(super) const OPENERS: &[u8] = b"!#*-<[";
 

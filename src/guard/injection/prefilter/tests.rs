@@ -241,3 +241,95 @@ fn short_words_are_skipped_but_no_anchor_is() {
         }
     }
 }
+
+/// Standing in for the PII request prefilter, the pass says "maybe" exactly
+/// where either prefilter alone would: over generated text with digits,
+/// `@` and escapes at every offset across steps, for every mix of kinds.
+#[test]
+fn one_pass_answers_for_the_pii_prefilter_too() {
+    use crate::guard::text::{PiiConfig, PiiKind, PiiLook, PiiScanner};
+    let (fast, _) = both();
+    let scanners: Vec<(PiiLook, PiiScanner)> = [
+        vec![],
+        vec![PiiKind::Email],
+        vec![PiiKind::Phone],
+        PiiKind::ALL.to_vec(),
+    ]
+    .into_iter()
+    .map(|kinds| {
+        let scanner = PiiScanner::new(&PiiConfig {
+            kinds,
+            ..PiiConfig::default()
+        });
+        (scanner.look(), scanner)
+    })
+    .collect();
+    let check = |raw: &[u8]| {
+        let alone = fast.may_match_part(raw, Some(false), PiiLook::default());
+        for (look, scanner) in &scanners {
+            let pii = !scanner.look().eq(&PiiLook::default()) && scanner.may_contain(raw);
+            assert_eq!(
+                fast.may_match_part(raw, Some(false), *look),
+                alone || pii,
+                "{look:?} {:?}",
+                String::from_utf8_lossy(raw)
+            );
+        }
+    };
+    const DIGITS: &[&str] = &[
+        "1",
+        "12",
+        "123",
+        "4",
+        " ",
+        "-",
+        ".",
+        "@",
+        "a@b.co",
+        "4111 1111 1111 1111",
+        "12 34 56",
+        "123-4567",
+        "1 2 3 4 5",
+        "\\u0040",
+        "\\u0031",
+        "\\n",
+        "word",
+        "order",
+        "2pm",
+        "x",
+    ];
+    let mut seed = 0x9e37_79b9_7f4a_7c15u64;
+    let mut next = || {
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        seed
+    };
+    for _ in 0..20_000 {
+        let len = (next() % 40) as usize;
+        let text: String = (0..len)
+            .map(|_| match next() % 3 {
+                0 => PIECES[(next() % PIECES.len() as u64) as usize],
+                _ => DIGITS[(next() % DIGITS.len() as u64) as usize],
+            })
+            .collect();
+        check(text.as_bytes());
+        check(format!("\"{text}\"").as_bytes());
+    }
+    for pad in 0..140 {
+        for piece in [
+            "1234567",
+            "12 34 56",
+            "1 2 3 4 5 6",
+            "123 45 6",
+            "a@b",
+            "55555",
+        ] {
+            let text = format!(
+                "{}{piece} tail words",
+                "a ".repeat(pad / 2) + &"b".repeat(pad % 2)
+            );
+            check(text.as_bytes());
+        }
+    }
+}
