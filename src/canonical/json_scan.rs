@@ -253,99 +253,126 @@ mod tests {
     }
 }
 
-/// Calls `f` with the position of every `"` and `\` in `json`, in order:
-/// the marks a string walker needs, found 32 bytes at a time with AVX2
-/// (16 with SSE2, which every x86_64 has) — far cheaper than a search call
-/// per mark when marks are dense, as they are in JSON.
+/// Calls `f(base, quotes, backslashes)` for `json` in steps of 64 bytes,
+/// in order: bit i of each mask is `json[base + i]`, a `"` or a `\\`. The
+/// bytes after the last whole step are one more step ending at the end,
+/// the bits already seen cleared (a `json` shorter than a step: its bytes,
+/// then zeros). AVX2 where the CPU has it (two compares and a mask per 32
+/// bytes), else SSE2, which every x86_64 has: a string walker then pays
+/// per step and per literal, not per mark.
 #[inline(always)]
-pub fn for_each_quote_or_backslash(json: &[u8], f: impl FnMut(usize)) {
+pub fn for_each_mark_block(json: &[u8], f: impl FnMut(usize, u64, u64)) {
     #[cfg(target_arch = "x86_64")]
     if std::arch::is_x86_feature_detected!("avx2") {
         // SAFETY: the CPU has AVX2, just checked.
-        return unsafe { quotes_avx2(json, f) };
+        return unsafe { mark_blocks_avx2(json, f) };
     }
-    quotes(json, f)
+    mark_blocks(json, f, marks_portable);
 }
 
-/// 32 bytes a step; the bytes after the last whole step are one more step
-/// ending at the end, its marks already seen masked off.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2")]
-fn quotes_avx2(json: &[u8], mut f: impl FnMut(usize)) {
-    use std::arch::x86_64::{
-        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_or_si256,
-        _mm256_set1_epi8,
-    };
-    if json.len() < 32 {
-        return quotes(json, f);
-    }
-    let marks = |at: usize| {
-        // SAFETY: callers pass `at + 32 <= json.len()`; loadu needs no
-        // alignment.
-        unsafe {
-            let v = _mm256_loadu_si256(json.as_ptr().add(at).cast::<__m256i>());
-            let quote = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'"' as i8));
-            let slash = _mm256_cmpeq_epi8(v, _mm256_set1_epi8(b'\\' as i8));
-            _mm256_movemask_epi8(_mm256_or_si256(quote, slash)) as u32
-        }
-    };
-    let mut i = 0;
-    while i + 32 <= json.len() {
-        let mut mask = marks(i);
-        while mask != 0 {
-            f(i + mask.trailing_zeros() as usize);
-            mask &= mask - 1;
-        }
-        i += 32;
-    }
-    if i < json.len() {
-        let start = json.len() - 32;
-        let mut mask = marks(start) & (u32::MAX << (i - start));
-        while mask != 0 {
-            f(start + mask.trailing_zeros() as usize);
-            mask &= mask - 1;
-        }
+fn mark_blocks_avx2(json: &[u8], f: impl FnMut(usize, u64, u64)) {
+    mark_blocks(json, f, |step| marks_avx2(step));
+}
+
+/// The steps of [`for_each_mark_block`], one call site of `f`.
+#[inline(always)]
+fn mark_blocks(
+    json: &[u8],
+    mut f: impl FnMut(usize, u64, u64),
+    marks: impl Fn(&[u8; 64]) -> (u64, u64),
+) {
+    let n = json.len();
+    let mut padded = [0u8; 64];
+    let mut at = 0;
+    while at < n {
+        let (base, step, fresh) = match json.get(at..).and_then(<[u8]>::first_chunk::<64>) {
+            Some(step) => (at, step, u64::MAX),
+            None => match json.last_chunk::<64>() {
+                Some(step) => (n - 64, step, u64::MAX << (at - (n - 64))),
+                None => {
+                    // shorter than a step (then `at` is 0): zeros after it
+                    padded[..n].copy_from_slice(json);
+                    (0, &padded, u64::MAX)
+                }
+            },
+        };
+        let (quotes, slashes) = marks(step);
+        f(base, quotes & fresh, slashes & fresh);
+        at = base + 64;
     }
 }
 
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+#[inline]
+fn marks_avx2(step: &[u8; 64]) -> (u64, u64) {
+    use std::arch::x86_64::{
+        __m256i, _mm256_cmpeq_epi8, _mm256_loadu_si256, _mm256_movemask_epi8, _mm256_set1_epi8,
+    };
+    let (halves, _) = step.as_chunks::<32>();
+    let mut out = (0u64, 0u64);
+    for (k, half) in halves.iter().enumerate() {
+        // SAFETY: each half is 32 readable bytes; loadu needs no alignment.
+        let v = unsafe { _mm256_loadu_si256(half.as_ptr().cast::<__m256i>()) };
+        let mask = |b: u8| {
+            u64::from(_mm256_movemask_epi8(_mm256_cmpeq_epi8(v, _mm256_set1_epi8(b as i8))) as u32)
+        };
+        out.0 |= mask(b'"') << (32 * k);
+        out.1 |= mask(b'\\') << (32 * k);
+    }
+    out
+}
+
+/// The masks of one step: SSE2 on x86_64 (part of its baseline), byte by
+/// byte elsewhere.
 #[inline(always)]
-fn quotes(json: &[u8], mut f: impl FnMut(usize)) {
-    let mut i = 0;
+fn marks_portable(step: &[u8; 64]) -> (u64, u64) {
     #[cfg(target_arch = "x86_64")]
     {
         use std::arch::x86_64::{
-            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_or_si128,
-            _mm_set1_epi8,
+            __m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8,
         };
-        while i + 16 <= json.len() {
-            // SAFETY: SSE2 is part of the x86_64 baseline, so these
-            // intrinsics are always available; `i + 16 <= json.len()`, so
-            // the 16 bytes read are in bounds, and `loadu` needs no alignment.
-            let mut mask = unsafe {
-                let v = _mm_loadu_si128(json.as_ptr().add(i).cast::<__m128i>());
-                let quote = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'"' as i8));
-                let slash = _mm_cmpeq_epi8(v, _mm_set1_epi8(b'\\' as i8));
-                _mm_movemask_epi8(_mm_or_si128(quote, slash)) as u32
+        let (blocks, _) = step.as_chunks::<16>();
+        let mut out = (0u64, 0u64);
+        for (k, block) in blocks.iter().enumerate() {
+            // SAFETY: SSE2 is part of the x86_64 baseline; each block is 16
+            // readable bytes, and loadu needs no alignment.
+            let (quotes, slashes) = unsafe {
+                let v = _mm_loadu_si128(block.as_ptr().cast::<__m128i>());
+                let mask =
+                    |b: u8| _mm_movemask_epi8(_mm_cmpeq_epi8(v, _mm_set1_epi8(b as i8))) as u16;
+                (mask(b'"'), mask(b'\\'))
             };
-            while mask != 0 {
-                f(i + mask.trailing_zeros() as usize);
-                mask &= mask - 1;
-            }
-            i += 16;
+            out.0 |= u64::from(quotes) << (16 * k);
+            out.1 |= u64::from(slashes) << (16 * k);
         }
+        out
     }
-    for (k, &b) in json[i..].iter().enumerate() {
-        if b == b'"' || b == b'\\' {
-            f(i + k);
-        }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        marks_bytes(step)
     }
 }
 
+#[cfg(any(test, not(target_arch = "x86_64")))]
+fn marks_bytes(step: &[u8; 64]) -> (u64, u64) {
+    let mut out = (0u64, 0u64);
+    for (i, &b) in step.iter().enumerate() {
+        out.0 |= u64::from(b == b'"') << i;
+        out.1 |= u64::from(b == b'\\') << i;
+    }
+    out
+}
+
 #[cfg(test)]
-mod quote_tests {
+mod mark_tests {
     #[test]
-    fn every_quote_and_backslash_in_order_across_block_edges() {
-        for len in [0usize, 5, 15, 16, 17, 31, 32, 33, 40, 63, 64, 65, 100] {
+    fn every_quote_and_backslash_once_in_order_across_steps() {
+        for len in [
+            0usize, 1, 5, 31, 32, 33, 63, 64, 65, 100, 127, 128, 129, 200,
+        ] {
             let text: Vec<u8> = (0..len)
                 .map(|i| match i % 7 {
                     0 => b'"',
@@ -353,13 +380,28 @@ mod quote_tests {
                     _ => b'a',
                 })
                 .collect();
-            let want: Vec<usize> = (0..len).filter(|i| i % 7 == 0 || i % 7 == 3).collect();
-            let mut got = Vec::new();
-            super::for_each_quote_or_backslash(&text, |i| got.push(i));
-            assert_eq!(got, want, "len {len}");
-            let mut got = Vec::new();
-            super::quotes(&text, |i| got.push(i));
-            assert_eq!(got, want, "len {len}, SSE2");
+            let want: Vec<(usize, bool)> = (0..len)
+                .filter(|i| i % 7 == 0 || i % 7 == 3)
+                .map(|i| (i, i % 7 == 0))
+                .collect();
+            type Marks<'a> = &'a mut dyn FnMut(usize, u64, u64);
+            let collect = |with: &dyn Fn(&[u8], Marks)| {
+                let mut got = Vec::new();
+                with(&text, &mut |base, quotes, slashes| {
+                    for i in 0..64 {
+                        if (quotes | slashes) >> i & 1 != 0 {
+                            got.push((base + i, quotes >> i & 1 != 0));
+                        }
+                    }
+                });
+                got
+            };
+            let fast = collect(&|t, f| super::for_each_mark_block(t, f));
+            assert_eq!(fast, want, "len {len}");
+            let portable = collect(&|t, f| super::mark_blocks(t, f, super::marks_portable));
+            assert_eq!(portable, want, "len {len}, portable");
+            let bytes = collect(&|t, f| super::mark_blocks(t, f, super::marks_bytes));
+            assert_eq!(bytes, want, "len {len}, byte by byte");
         }
     }
 }

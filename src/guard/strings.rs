@@ -36,9 +36,11 @@ impl Strings {
             open: None,
             skip_to: 0,
         };
-        crate::canonical::json_scan::for_each_quote_or_backslash(&body[at..], |i| {
-            walk.mark(at + i);
-        });
+        crate::canonical::json_scan::for_each_mark_block(
+            &body[at..],
+            #[inline(always)]
+            |base, quotes, slashes| walk.step(at + base, quotes, slashes),
+        );
         self.broken = walk.open.is_some();
     }
 
@@ -65,13 +67,37 @@ struct Walk<'a> {
 }
 
 impl Walk<'_> {
-    /// The `"` or `\\` at `body[i]`.
+    /// The marks of a step from `base`: bit i of `quotes` (`slashes`) is a
+    /// `"` (`\\`) at `body[base + i]`. With no backslash to escape one,
+    /// quotes open and close literals in turn.
     #[inline(always)]
-    fn mark(&mut self, i: usize) {
+    fn step(&mut self, base: usize, quotes: u64, slashes: u64) {
+        if slashes == 0 && self.skip_to <= base {
+            let mut bits = quotes;
+            while bits != 0 {
+                let i = base + bits.trailing_zeros() as usize;
+                bits &= bits - 1;
+                match self.open {
+                    None => self.open = Some(i),
+                    Some(start) => self.close(start, i),
+                }
+            }
+            return;
+        }
+        let mut bits = quotes | slashes;
+        while bits != 0 {
+            let bit = bits.trailing_zeros();
+            bits &= bits - 1;
+            self.mark(base + bit as usize, quotes >> bit & 1 != 0);
+        }
+    }
+
+    /// The `"` (`quote`) or `\\` at `body[i]`.
+    #[inline(always)]
+    fn mark(&mut self, i: usize, quote: bool) {
         if i < self.skip_to {
             return;
         }
-        let quote = self.body.get(i) == Some(&b'"');
         match self.open {
             None if quote => self.open = Some(i),
             // A backslash outside a literal is no JSON; the parse says so.
@@ -151,5 +177,88 @@ mod tests {
         assert!(!s.tools && !s.broken);
         assert_eq!(s.values, vec![(15, 20)]);
         assert_eq!(s.all, vec![(11, 14), (15, 20)]);
+    }
+
+    /// The same findings, byte by byte: every `"` and `\\` in order.
+    fn reference(body: &[u8], at: usize) -> Strings {
+        let mut out = Strings {
+            broken: u32::try_from(body.len()).is_err(),
+            ..Strings::default()
+        };
+        let mut walk = super::Walk {
+            out: &mut out,
+            body,
+            all: true,
+            open: None,
+            skip_to: 0,
+        };
+        for (i, &b) in body.iter().enumerate().skip(at) {
+            if b == b'"' || b == b'\\' {
+                walk.mark(i, b == b'"');
+            }
+        }
+        let open = walk.open.is_some();
+        out.broken |= open;
+        out
+    }
+
+    /// Generated JSON-ish text (quotes, escapes, keys with and without
+    /// space before the colon, `tools`) at every length across steps, walked
+    /// from every start: the same literals, keys and flags as byte by byte.
+    #[test]
+    fn the_step_walk_finds_what_a_byte_walk_finds() {
+        const PIECES: &[&str] = &[
+            "\"",
+            "\\",
+            "\\\"",
+            "\\\\",
+            ":",
+            " :",
+            " ",
+            "a",
+            "tools",
+            "functions",
+            "{",
+            "}",
+            ",",
+            "x\\n",
+            "\"tools\"",
+            "\"functions\" :",
+            "\"k\":",
+            "é",
+        ];
+        let mut seed = 0x1234_5678_9abc_def1u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut s = Strings::default();
+        for _ in 0..4000 {
+            let len = (next() % 120) as usize;
+            let body: String = (0..len)
+                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
+                .collect();
+            let body = body.as_bytes();
+            for at in [
+                0,
+                1,
+                body.len() / 3,
+                body.len().saturating_sub(1),
+                body.len(),
+            ] {
+                let at = at.min(body.len());
+                let want = reference(body, at);
+                s.walk(body, at, true);
+                let got = (&s.values, &s.all, s.tools, s.broken);
+                assert_eq!(
+                    got,
+                    (&want.values, &want.all, want.tools, want.broken),
+                    "{:?} from {at}",
+                    String::from_utf8_lossy(body)
+                );
+            }
+        }
     }
 }
