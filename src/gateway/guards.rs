@@ -190,12 +190,11 @@ impl Guards {
         }
         // Past what this core already cleared (a new turn: the tail; the
         // same body again: nothing), the values it has not yet found benign.
-        crate::guard::seen::with(self.build, |memo| {
+        crate::guard::seen::with(self.build, |memo, strings| {
             let mut resume = memo.resume(body);
             if resume.at == body.len() {
                 return false;
             }
-            let mut strings = std::mem::take(&mut memo.strings);
             strings.walk(body, resume.at, true);
             if strings.tools && resume.at > 0 {
                 // Cleared bodies declare no tools: their values were judged
@@ -206,11 +205,10 @@ impl Guards {
             // A next turn's new messages are remembered with the body; the
             // texts are for bodies no remembered body continues.
             let texts = !resume.next_turn();
-            let needs = self.any_value_may_match(memo, texts, body, &strings, pii);
+            let needs = self.any_value_may_match(memo, texts, body, strings, pii);
             if !needs && !strings.tools {
                 memo.remember_body(resume, body, &strings.all);
             }
-            memo.strings = strings;
             needs
         })
     }

@@ -46,8 +46,6 @@ pub struct Memo {
     /// Bodies whose every string value was benign (their first
     /// `BODY_BYTES`), with every string literal's span, oldest first.
     bodies: VecDeque<Cleared>,
-    /// The walk's vectors, lent to each request in turn.
-    pub strings: Strings,
 }
 
 #[derive(Default)]
@@ -68,12 +66,14 @@ impl Cleared {
     }
 
     /// Where a walk over a body sharing `shared` bytes with this one must
-    /// start: the shared end, or the start of the string it cuts through.
-    fn resume(&self, shared: usize) -> usize {
+    /// start — the shared end, or the start of the string it cuts through —
+    /// and how many of this body's literals lie wholly before that.
+    fn resume(&self, shared: usize) -> (usize, usize) {
         let i = partition_from_back(&self.strings, |&(s, _)| (s as usize) < shared);
         match i.checked_sub(1).map(|i| self.strings[i]) {
-            Some((start, end)) if end as usize > shared => start as usize,
-            _ => shared,
+            // Literals never overlap: the ones before the cut one end before it.
+            Some((start, end)) if end as usize > shared => (start as usize, i - 1),
+            _ => (shared, i),
         }
     }
 }
@@ -187,19 +187,20 @@ fn shared_avx2(a: &[u8], b: &[u8]) -> (usize, bool) {
 }
 
 thread_local! {
-    static SEEN: RefCell<Memo> = RefCell::new(Memo::default());
+    /// The memo, and the walk's vectors lent to each request in turn.
+    static SEEN: RefCell<(Memo, Strings)> = RefCell::new(Default::default());
 }
 
 /// Runs `f` with this core's memo for guards build `build` (another
-/// build's memo is forgotten first).
-pub fn with<R>(build: u64, f: impl FnOnce(&mut Memo) -> R) -> R {
+/// build's memo is forgotten first) and this core's walk vectors.
+pub fn with<R>(build: u64, f: impl FnOnce(&mut Memo, &mut Strings) -> R) -> R {
     SEEN.with(|s| {
-        let mut s = s.borrow_mut();
-        if s.build != build {
-            s.forget_all();
-            s.build = build;
+        let (memo, strings) = &mut *s.borrow_mut();
+        if memo.build != build {
+            memo.forget_all();
+            memo.build = build;
         }
-        f(&mut s)
+        f(memo, strings)
     })
 }
 
@@ -240,11 +241,9 @@ impl Memo {
                     from: None,
                 };
             }
-            let at = c.resume(shared);
+            let (at, before) = c.resume(shared);
             let extends = shared + EXTENDS >= c.bytes.len();
             if best.from.is_none() || at > best.at {
-                // Literals are in order and never overlap: their ends too.
-                let before = partition_from_back(&c.strings, |&(_, end)| end as usize <= at);
                 best = Resume {
                     at,
                     from: Some((index, before, extends)),
@@ -356,23 +355,48 @@ mod tests {
     #[test]
     fn remembers_per_build_and_compares_bytes() {
         let text = b"\"a benign sentence about trains and bikes\"";
-        let known = |build, text: &[u8]| with(build, |m| m.known(hash(text), text));
+        let known = |build, text: &[u8]| with(build, |m, _| m.known(hash(text), text));
         assert!(!known(7, text));
-        with(7, |m| m.remember(hash(text), text));
+        with(7, |m, _| m.remember(hash(text), text));
         assert!(known(7, text));
         assert!(!known(8, text), "a new build starts from nothing");
-        with(8, |m| {
+        with(8, |m, _| {
             m.remember(hash(b"\"something else\""), b"\"something else\"")
         });
         assert!(!known(7, text), "the old build was forgotten");
         let other = b"\"a benign sentence about trains and bike!\"";
-        with(7, |m| {
+        with(7, |m, _| {
             assert!(!m.known(hash(other), other));
             assert!(
                 !m.known(hash(text), other),
                 "a colliding hash is no match: the bytes are compared"
             );
         });
+    }
+
+    #[test]
+    fn a_resume_counts_the_literals_wholly_before_it() {
+        let body = br#"{"a":"one","bb":["two","three"],"c":"four"}"#;
+        let mut s = Strings::default();
+        s.walk(body, 0, true);
+        let c = Cleared {
+            bytes: body.to_vec(),
+            strings: s.all.clone(),
+        };
+        for shared in 0..=body.len() {
+            let (at, before) = c.resume(shared);
+            let inside = c
+                .strings
+                .iter()
+                .find(|&&(a, b)| (a as usize) < shared && shared < b as usize);
+            assert_eq!(at, inside.map_or(shared, |&(a, _)| a as usize), "{shared}");
+            let whole = c
+                .strings
+                .iter()
+                .filter(|&&(_, end)| end as usize <= at)
+                .count();
+            assert_eq!(before, whole, "{shared}");
+        }
     }
 
     #[test]

@@ -118,20 +118,22 @@ struct Pass<'a> {
 /// dense run.
 #[derive(Default)]
 struct Digits {
-    at: [usize; 5],
-    seen: usize,
+    /// Places as `u32`, wrapping: only differences below 8 are asked.
+    at: [u32; 5],
+    seen: u32,
 }
 
 impl Digits {
     /// A digit at `at` (after every digit seen before): whether it ends a
     /// dense run.
     fn dense_at(&mut self, at: usize) -> bool {
-        let slot = self.seen % 5;
-        if self.seen >= 5 && at - self.at[slot] < 8 {
+        let at = at as u32;
+        let slot = (self.seen % 5) as usize;
+        if self.seen >= 5 && at.wrapping_sub(self.at[slot]) < 8 {
             return true;
         }
         self.at[slot] = at;
-        self.seen += 1;
+        self.seen = self.seen.saturating_add(1);
         false
     }
 }
@@ -173,7 +175,7 @@ impl Pass<'_> {
             carry = masks.alpha >> (STEP - 1);
             self.words(starts, at, |i| first4(window.get(i..)))?;
             if masks.other != 0 {
-                self.rare_bytes(masks.other, at)?;
+                self.rare_bytes(masks.other, masks.alpha, at)?;
             }
             at += STEP;
         }
@@ -211,7 +213,7 @@ impl Pass<'_> {
             let base = at - skip;
             self.words(starts, base, |i| first4(window.get(i..)))?;
             if masks.other & fresh != 0 {
-                self.rare_bytes(masks.other & fresh, base)?;
+                self.rare_bytes(masks.other & fresh, masks.alpha | masks.other, base)?;
             }
             carry = masks.alpha >> (STEP - 1);
             at += len;
@@ -240,11 +242,15 @@ impl Pass<'_> {
         ControlFlow::Continue(())
     }
 
-    fn rare_bytes(&mut self, other: u64, base: usize) -> ControlFlow<()> {
+    /// The marked bytes `other` (bit i: `raw[base + i]`) one by one; `alpha`
+    /// holds the step's letters (and may hold more), which with `other`
+    /// bound the encoded runs a mark can be in.
+    fn rare_bytes(&mut self, other: u64, alpha: u64, base: usize) -> ControlFlow<()> {
         let mut bits = other;
         while bits != 0 {
-            self.rare_byte_at(base + bits.trailing_zeros() as usize)?;
+            let i = bits.trailing_zeros();
             bits &= bits - 1;
+            self.rare_byte_at(base + i as usize, short_run(alpha | other, i))?;
         }
         ControlFlow::Continue(())
     }
@@ -276,7 +282,9 @@ impl Pass<'_> {
 
     /// `\u` and `%XX` make the decoded text unknowable here; a letter that
     /// ends a JSON escape (`\nSystem:`) starts a word once decoded.
-    fn rare_byte_at(&mut self, at: usize) -> ControlFlow<()> {
+    /// `short`: the run around `raw[at]` is known to be shorter than any
+    /// that counts.
+    fn rare_byte_at(&mut self, at: usize, short: bool) -> ControlFlow<()> {
         let raw = self.raw;
         let pii = match raw.get(at) {
             Some(b'@') => self.pii.emails,
@@ -298,7 +306,7 @@ impl Pass<'_> {
                 _ => ControlFlow::Continue(()),
             },
             Some(b'%') if hex(at + 1) && hex(at + 2) => ControlFlow::Break(()),
-            Some(b'0'..=b'9' | b'+' | b'/' | b'=') => self.mark_at(at),
+            Some(b'0'..=b'9' | b'+' | b'/' | b'=') if !short => self.mark_at(at),
             Some(&b) if self.prefilter.anchors.opens_punctuation(b) => self.anchors_at(at),
             _ => ControlFlow::Continue(()),
         }
@@ -342,6 +350,15 @@ impl Pass<'_> {
             ControlFlow::Continue(())
         }
     }
+}
+
+/// Whether the bytes around bit `i` of `maybe` (every byte a run may hold
+/// is set there, and maybe others) are fewer than a short run and end
+/// inside the step: then no run `mark_at` measures there counts.
+fn short_run(maybe: u64, i: u32) -> bool {
+    let up = (!(maybe >> i)).trailing_zeros();
+    let down = (!(maybe << (63 - i))).leading_zeros();
+    i + up < 64 && down <= i && up + down - 1 < decode::SHORT_RUN as u32
 }
 
 /// The first four bytes of `bytes` as a little-endian word, zeros past the

@@ -33,8 +33,13 @@ const PAST_LETTERS: i8 = (0x80u8 + 26) as i8;
 
 /// `scan` with AVX2, when the CPU has it; else `scan` back.
 pub(super) fn run<S: Scan>(scan: S) -> Result<S::Output, S> {
-    let bmi = std::is_x86_feature_detected!("bmi1") && std::is_x86_feature_detected!("bmi2");
-    if std::is_x86_feature_detected!("avx2") && bmi {
+    // One cached answer for the three features, asked once per process.
+    static USABLE: std::sync::LazyLock<bool> = std::sync::LazyLock::new(|| {
+        std::is_x86_feature_detected!("avx2")
+            && std::is_x86_feature_detected!("bmi1")
+            && std::is_x86_feature_detected!("bmi2")
+    });
+    if *USABLE {
         // SAFETY: the CPU has AVX2, BMI1 and BMI2, just checked.
         Ok(unsafe { with_avx2(scan) })
     } else {
