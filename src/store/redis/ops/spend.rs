@@ -75,7 +75,7 @@ impl Tier {
         args.uint(lines as u64);
         for line in &batch.rollups {
             let (dim, day) = (line.dim.name(), Period::Day.id(line.day));
-            keys.key(self, &["spend", dim, &day, &line.id]);
+            keys.key(self, &day_key_parts(dim, &day, &line.id));
             keys.key(self, &["spend-ids", dim, &day]);
             keys.key(self, &["spend", dim, "total", &line.id]);
             args.bytes(line.id.as_bytes());
@@ -205,8 +205,14 @@ impl Tier {
     }
 
     fn day_key(&self, dim: &str, day: &str, id: &str) -> Vec<u8> {
-        self.redis_key(&["spend", dim, day, id])
+        self.redis_key(&day_key_parts(dim, day, id))
     }
+}
+
+/// A day's rollup's key, below the prefix: the script writes it, reports
+/// read it.
+fn day_key_parts<'a>(dim: &'a str, day: &'a str, id: &'a str) -> [&'a str; 4] {
+    ["spend", dim, day, id]
 }
 
 /// A day's rollup from `HMGET`'s six answers; `None` when it has none.
