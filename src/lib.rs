@@ -24,5 +24,7 @@ pub mod runtime;
 pub mod server;
 pub mod sse;
 pub mod store;
+#[cfg(test)]
+pub(crate) mod test_rng;
 pub mod tls;
 pub mod upstream;

@@ -227,13 +227,7 @@ mod tests {
             "\"k\":",
             "é",
         ];
-        let mut seed = 0x1234_5678_9abc_def1u64;
-        let mut next = || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
+        let mut next = crate::test_rng::xorshift(0x1234_5678_9abc_def1u64);
         let mut s = Strings::default();
         for _ in 0..4000 {
             let len = (next() % 120) as usize;
