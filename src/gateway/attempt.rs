@@ -53,6 +53,19 @@ pub struct RequestCtx<'a> {
 }
 
 impl RequestCtx<'_> {
+    /// A whole answer's cost, when answers are priced (governance is on)
+    /// and it reports a usage: the `x-tollgate-cost` header is made from
+    /// it, and the ledger row takes it.
+    pub fn answer_cost(
+        &self,
+        spec: Option<&crate::context_window::catalog::ModelSpec>,
+        usage: Option<crate::canonical::Usage>,
+    ) -> Option<crate::governance::cost::Cost> {
+        usage
+            .filter(|_| self.price_answers)
+            .map(|u| crate::governance::cost::of_usage(spec, &u))
+    }
+
     /// The output tokens the request allows, when it says (read only for
     /// whole answers, whose deadline depends on it).
     pub fn max_tokens(&self) -> Option<u32> {

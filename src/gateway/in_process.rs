@@ -46,9 +46,7 @@ pub async fn serve(
     let native = ctx.inbound == Inbound::OpenAi && !ctx.rewritten;
     if !plan.stream {
         let json = plan.completion_json(&answer_id);
-        let cost = ctx
-            .price_answers
-            .then(|| crate::governance::cost::of_usage(spec, &usage));
+        let cost = ctx.answer_cost(spec, Some(usage));
         let header = cost.and_then(crate::governance::cost::header);
         let mut with_cost = headers.to_vec();
         if let Some((n, v)) = &header {

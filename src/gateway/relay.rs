@@ -163,9 +163,7 @@ pub async fn relay(
     // A whole answer was held to its end: its usage is read off it now.
     if !is_sse && upstream.body.is_done() {
         let usage = whole_usage(ctx.inbound, &first);
-        let cost = usage
-            .filter(|_| ctx.price_answers)
-            .map(|u| crate::governance::cost::of_usage(deployment.spec.as_deref(), &u));
+        let cost = ctx.answer_cost(deployment.spec.as_deref(), usage);
         let header = cost.and_then(crate::governance::cost::header);
         let headers: Vec<(&str, &[u8])> = upstream
             .headers()

@@ -245,9 +245,7 @@ async fn whole(
         answer.model = deployment.upstream_model.clone();
     }
     let usage = answer.usage;
-    let cost = usage
-        .filter(|_| ctx.price_answers)
-        .map(|u| crate::governance::cost::of_usage(deployment.spec.as_deref(), &u));
+    let cost = ctx.answer_cost(deployment.spec.as_deref(), usage);
     let header = cost.and_then(crate::governance::cost::header);
     let mut all = headers.to_vec();
     if let Some((n, v)) = &header {
