@@ -357,10 +357,10 @@ fn decode_v2(blob: &[u8], count: usize, steps: bool) -> Result<Vec<LedgerRow>, S
         ts = ts.wrapping_add(unzigzag(r.varint()?) as u64);
         let request_id = match steps {
             true => match r.varint()? {
-                0 => r.id()?,
+                0 => r.varint_string()?,
                 d => seq_next(prev_id.as_bytes(), d)?,
             },
-            false => r.id()?,
+            false => r.varint_string()?,
         };
         if steps {
             prev_id.clone_from(&request_id);
@@ -369,8 +369,7 @@ fn decode_v2(blob: &[u8], count: usize, steps: bool) -> Result<Vec<LedgerRow>, S
             match r.varint()? {
                 0 => Some(None),
                 1 => {
-                    let len = usize::try_from(r.varint()?).ok()?;
-                    let s = String::from_utf8(r.take(len)?.to_vec()).ok()?;
+                    let s = r.varint_string()?;
                     strings.push(s.clone());
                     Some(Some(s))
                 }
@@ -510,8 +509,8 @@ impl Reader<'_, '_> {
         self.take(1).map(|b| b[0])
     }
 
-    /// A request id as versions 2 and 3 write it: varint length, UTF-8.
-    fn id(&mut self) -> Option<String> {
+    /// A string as versions 2 and 3 write it: varint length, UTF-8.
+    fn varint_string(&mut self) -> Option<String> {
         let len = usize::try_from(self.varint()?).ok()?;
         String::from_utf8(self.take(len)?.to_vec()).ok()
     }
