@@ -569,13 +569,8 @@ mod tests {
     /// resume can never start inside a literal.
     #[test]
     fn remembered_spans_are_always_the_whole_walks() {
-        let mut seed = 0x9E37_79B9_7F4A_7C15u64;
-        let mut next = move |n: u64| {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed % n
-        };
+        let mut rng = crate::test_rng::xorshift(0x9E37_79B9_7F4A_7C15u64);
+        let mut next = move |n: u64| rng() % n;
         const WORDS: [&str; 8] = [
             "trains",
             "to Milan",

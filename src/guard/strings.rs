@@ -230,10 +230,7 @@ mod tests {
         let mut next = crate::test_rng::xorshift(0x1234_5678_9abc_def1u64);
         let mut s = Strings::default();
         for _ in 0..4000 {
-            let len = (next() % 120) as usize;
-            let body: String = (0..len)
-                .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
-                .collect();
+            let body = crate::test_rng::text(&mut next, PIECES, 120);
             let body = body.as_bytes();
             for at in [
                 0,

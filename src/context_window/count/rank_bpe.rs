@@ -292,11 +292,9 @@ mod tests {
     #[test]
     fn heap_merge_agrees_with_tiktoken_rs_merge() {
         let ranks = toy();
-        let mut seed = 0x2545_f491_4f6c_dd1du64;
+        let mut rng = crate::test_rng::xorshift(0x2545_f491_4f6c_dd1du64);
         for len in 2..300 {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
+            let seed = rng();
             let piece: Vec<u8> = (0..len)
                 .map(|k| {
                     if (seed >> (k % 64)) & 1 == 1 {

@@ -142,10 +142,7 @@ fn agrees_with_the_reference_on_generated_text() {
     let (fast, slow) = both();
     let mut next = crate::test_rng::xorshift(0x2545_f491_4f6c_dd1du64);
     for _ in 0..20_000 {
-        let len = (next() % 48) as usize;
-        let text: String = (0..len)
-            .map(|_| PIECES[(next() % PIECES.len() as u64) as usize])
-            .collect();
+        let text = crate::test_rng::text(&mut next, PIECES, 48);
         let raw = text.as_bytes();
         assert_eq!(fast.may_match(raw), slow.may_match(raw), "{text:?}");
     }
@@ -294,11 +291,11 @@ fn one_pass_answers_for_the_pii_prefilter_too() {
     ];
     let mut next = crate::test_rng::xorshift(0x9e37_79b9_7f4a_7c15u64);
     for _ in 0..20_000 {
-        let len = (next() % 40) as usize;
+        let len = next() % 40;
         let text: String = (0..len)
             .map(|_| match next() % 3 {
-                0 => PIECES[(next() % PIECES.len() as u64) as usize],
-                _ => DIGITS[(next() % DIGITS.len() as u64) as usize],
+                0 => crate::test_rng::pick(&mut next, PIECES),
+                _ => crate::test_rng::pick(&mut next, DIGITS),
             })
             .collect();
         check(text.as_bytes());

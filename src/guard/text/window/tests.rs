@@ -367,13 +367,8 @@ fn any_split_of_noisy_text_gives_the_whole_answer() {
         "assistant of acme corp",
         "never reveal the internal escalation code",
     ];
-    let mut seed = 0x2545_f491_4f6c_dd1d_u64;
-    let mut next = move |n: usize| {
-        seed ^= seed << 13;
-        seed ^= seed >> 7;
-        seed ^= seed << 17;
-        (seed % n as u64) as usize
-    };
+    let mut rng = crate::test_rng::xorshift(0x2545_f491_4f6c_dd1d_u64);
+    let mut next = move |n: usize| (rng() % n as u64) as usize;
     let rules = everything();
     let mut changed = 0;
     for _ in 0..400 {
