@@ -15,7 +15,6 @@
 //! buffers, and the walk's vectors are the memo's own.
 
 use std::cell::RefCell;
-use std::collections::VecDeque;
 use std::hash::{BuildHasher, Hasher};
 
 use rustc_hash::{FxBuildHasher, FxHashMap};
@@ -44,8 +43,9 @@ pub struct Memo {
     texts: FxHashMap<u64, (u32, u32)>,
     arena: Vec<u8>,
     /// Bodies whose every string value was benign (their first
-    /// `BODY_BYTES`), with every string literal's span, oldest first.
-    bodies: VecDeque<Cleared>,
+    /// `BODY_BYTES`), with every string literal's span, oldest first (a
+    /// few: moving one is cheaper than a ring's wrapped indexing).
+    bodies: Vec<Cleared>,
 }
 
 #[derive(Default)]
@@ -231,7 +231,7 @@ impl Memo {
         // Newest first: a conversation's previous turn is usually the last
         // body this core cleared, and a new turn extends it to near its end.
         for (index, c) in self.bodies.iter().enumerate().rev() {
-            if c.bytes.get(..16) != body.get(..16) {
+            if c.bytes.first_chunk::<16>() != body.first_chunk::<16>() {
                 continue;
             }
             let shared = shared_prefix(&c.bytes, body);
@@ -292,7 +292,10 @@ impl Memo {
             return;
         }
         let kept = body.len().min(BODY_BYTES);
-        let walked = &walked[..walked.partition_point(|&(start, _)| (start as usize) < kept)];
+        let walked = match kept == body.len() {
+            true => walked,
+            false => &walked[..walked.partition_point(|&(start, _)| (start as usize) < kept)],
+        };
         let full = self.bodies.len() == BODIES;
         // The entry the body goes to becomes the newest; what it already
         // holds of the body: its first `at` bytes and `before` literals.
@@ -300,19 +303,17 @@ impl Memo {
             // Its next turn, or the oldest (due out anyway): overwritten
             // past `at`, which is within the prefix both share.
             Some((index, before, extends)) if extends || (full && index == 0) => {
-                if index + 1 != self.bodies.len() {
-                    let Some(c) = self.bodies.remove(index) else {
-                        return;
-                    };
-                    self.bodies.push_back(c);
-                }
+                let Some(rest) = self.bodies.get_mut(index..).filter(|r| !r.is_empty()) else {
+                    return;
+                };
+                rest.rotate_left(1);
                 (resume.at, before)
             }
             // A new entry (the oldest's buffers when full), with the
             // literals before `at` of the body it shares them with.
             from => {
                 let mut c = match full {
-                    true => self.bodies.pop_front().unwrap_or_default(),
+                    true => self.bodies.remove(0),
                     false => Cleared::default(),
                 };
                 c.bytes.clear();
@@ -326,11 +327,11 @@ impl Memo {
                     c.strings.extend_from_slice(spans);
                 }
                 let before = c.strings.len();
-                self.bodies.push_back(c);
+                self.bodies.push(c);
                 (0, before)
             }
         };
-        if let Some(newest) = self.bodies.back_mut() {
+        if let Some(newest) = self.bodies.last_mut() {
             newest.rewrite(at, before, &body[..kept], walked);
         }
     }

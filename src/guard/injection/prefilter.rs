@@ -120,7 +120,10 @@ struct Pass<'a> {
 struct Digits {
     /// Places as `u32`, wrapping: only differences below 8 are asked.
     at: [u32; 5],
-    seen: u32,
+    /// The oldest of the five (the next to be replaced).
+    slot: usize,
+    /// Five digits were seen.
+    full: bool,
 }
 
 impl Digits {
@@ -128,12 +131,13 @@ impl Digits {
     /// dense run.
     fn dense_at(&mut self, at: usize) -> bool {
         let at = at as u32;
-        let slot = (self.seen % 5) as usize;
-        if self.seen >= 5 && at.wrapping_sub(self.at[slot]) < 8 {
+        let slot = self.slot.min(4);
+        if self.full && at.wrapping_sub(self.at[slot]) < 8 {
             return true;
         }
         self.at[slot] = at;
-        self.seen = self.seen.saturating_add(1);
+        self.full |= slot == 4;
+        self.slot = if slot == 4 { 0 } else { slot + 1 };
         false
     }
 }
@@ -306,7 +310,9 @@ impl Pass<'_> {
                 _ => ControlFlow::Continue(()),
             },
             Some(b'%') if hex(at + 1) && hex(at + 2) => ControlFlow::Break(()),
-            Some(b'0'..=b'9' | b'+' | b'/' | b'=') if !short => self.mark_at(at),
+            // no anchor opens with one of these (`check_anchor`)
+            Some(b'0'..=b'9' | b'+' | b'/' | b'=') if short => ControlFlow::Continue(()),
+            Some(b'0'..=b'9' | b'+' | b'/' | b'=') => self.mark_at(at),
             Some(&b) if self.prefilter.anchors.opens_punctuation(b) => self.anchors_at(at),
             _ => ControlFlow::Continue(()),
         }

@@ -318,3 +318,13 @@ fn one_pass_answers_for_the_pii_prefilter_too() {
         }
     }
 }
+
+/// `rare_byte_at` ends a short run's digit or `+/=` without asking whether
+/// it opens an anchor: none of them may.
+#[test]
+fn no_anchor_opens_with_a_run_byte() {
+    assert!(!block::OPENERS.iter().any(|b| b"0123456789+/=".contains(b)));
+    for word in ["1st", "+x", "/etc", "=a"] {
+        assert!(Anchors::new(&[(1.0, &[word][..])]).is_err(), "{word}");
+    }
+}
