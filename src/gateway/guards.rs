@@ -195,19 +195,19 @@ impl Guards {
             if resume.at == body.len() {
                 return false;
             }
-            strings.walk(body, resume.at, true);
+            strings.walk(body, resume.at);
             if strings.tools && resume.at > 0 {
                 // Cleared bodies declare no tools: their values were judged
                 // without a tool mention's weight. Judge this one whole.
                 resume = Resume::default();
-                strings.walk(body, 0, true);
+                strings.walk(body, 0);
             }
             // A next turn's new messages are remembered with the body; the
             // texts are for bodies no remembered body continues.
             let texts = !resume.next_turn();
             let needs = self.any_value_may_match(memo, texts, body, strings, pii);
             if !needs && !strings.tools {
-                memo.remember_body(resume, body, &strings.all);
+                memo.remember_body(resume, body, &strings.values);
             }
             needs
         })
@@ -229,7 +229,9 @@ impl Guards {
         if strings.tools && !self.policies.is_empty() {
             return true;
         }
-        for literal in strings.value_literals(body) {
+        for &(start, end) in &strings.values {
+            let (start, end) = (start as usize, end as usize);
+            let literal = &body[start..end];
             let hash = if texts {
                 let hash = crate::guard::seen::hash(literal);
                 if memo.known(hash, literal) {
@@ -243,7 +245,7 @@ impl Guards {
             let maybe = match (&self.injection, pii) {
                 (Some(s), pii) => {
                     let look = pii.map(|(p, _)| p.look()).unwrap_or_default();
-                    s.may_match_text_or_pii(literal, strings.tools, look)
+                    s.may_match_literal_in(&body[start..], end - start, strings.tools, look)
                 }
                 (None, Some((p, _))) => p.may_contain(literal),
                 (None, None) => false,
@@ -278,7 +280,7 @@ impl Guards {
         flags: &mut Vec<String>,
     ) -> Result<(), ApiError> {
         let mut strings = Strings::default();
-        strings.walk(body, 0, false);
+        strings.walk(body, 0);
         for literal in strings.value_literals(body) {
             let mut literal = literal.to_vec();
             let Ok(text) = simd_json::from_slice::<String>(&mut literal) else {

@@ -51,13 +51,14 @@ pub struct Memo {
 #[derive(Default)]
 struct Cleared {
     bytes: Vec<u8>,
-    /// Every string literal (keys too), quotes included, in order.
+    /// Every string value's span (not the keys'), quotes included, in
+    /// order: enough to resume at a place outside any literal.
     strings: Vec<(u32, u32)>,
 }
 
 impl Cleared {
-    /// Becomes `body`, whose first `at` bytes and `before` literals it
-    /// already holds; `walked` are the literals after them.
+    /// Becomes `body`, whose first `at` bytes and `before` values it
+    /// already holds; `walked` are the values after them.
     fn rewrite(&mut self, at: usize, before: usize, body: &[u8], walked: &[(u32, u32)]) {
         self.bytes.truncate(at);
         self.bytes.extend_from_slice(&body[at..]);
@@ -66,14 +67,17 @@ impl Cleared {
     }
 
     /// Where a walk over a body sharing `shared` bytes with this one must
-    /// start — the shared end, or the start of the string it cuts through —
-    /// and how many of this body's literals lie wholly before that.
+    /// start — the start of the value the shared end cuts through, else the
+    /// end of the last value before it (outside any literal: the keys
+    /// between are walked again, and judged as keys), else the body's
+    /// start — and how many of this body's values lie wholly before that.
     fn resume(&self, shared: usize) -> (usize, usize) {
         let i = partition_from_back(&self.strings, |&(s, _)| (s as usize) < shared);
         match i.checked_sub(1).map(|i| self.strings[i]) {
-            // Literals never overlap: the ones before the cut one end before it.
+            // Values never overlap: the ones before the cut one end before it.
             Some((start, end)) if end as usize > shared => (start as usize, i - 1),
-            _ => (shared, i),
+            Some((_, end)) => (end as usize, i),
+            None => (0, 0),
         }
     }
 }
@@ -345,11 +349,11 @@ mod tests {
     fn clear(m: &mut Memo, body: &[u8]) -> Resume {
         let resume = m.resume(body);
         let mut s = Strings::default();
-        s.walk(body, resume.at, true);
+        s.walk(body, resume.at);
         for text in s.value_literals(body) {
             m.remember(hash(text), text);
         }
-        m.remember_body(resume, body, &s.all);
+        m.remember_body(resume, body, &s.values);
         resume
     }
 
@@ -376,21 +380,40 @@ mod tests {
     }
 
     #[test]
-    fn a_resume_counts_the_literals_wholly_before_it() {
-        let body = br#"{"a":"one","bb":["two","three"],"c":"four"}"#;
+    fn a_resume_is_outside_every_literal_and_counts_the_values_before_it() {
+        let body = br#"{"a":"one","bb":["two","three"],"c":"four","dd":{"e":1}}"#;
         let mut s = Strings::default();
-        s.walk(body, 0, true);
+        s.walk(body, 0);
         let c = Cleared {
             bytes: body.to_vec(),
-            strings: s.all.clone(),
+            strings: s.values.clone(),
         };
+        // every literal, keys too (no escapes here: quotes pair up)
+        let quotes: Vec<usize> = (0..body.len()).filter(|&i| body[i] == b'"').collect();
+        let literals: Vec<(usize, usize)> = quotes.chunks(2).map(|q| (q[0], q[1] + 1)).collect();
         for shared in 0..=body.len() {
             let (at, before) = c.resume(shared);
             let inside = c
                 .strings
                 .iter()
                 .find(|&&(a, b)| (a as usize) < shared && shared < b as usize);
-            assert_eq!(at, inside.map_or(shared, |&(a, _)| a as usize), "{shared}");
+            let last_end = c
+                .strings
+                .iter()
+                .map(|&(_, end)| end as usize)
+                .filter(|&end| end <= shared)
+                .max()
+                .unwrap_or(0);
+            assert_eq!(
+                at,
+                inside.map_or(last_end, |&(a, _)| a as usize),
+                "{shared}"
+            );
+            assert!(at <= shared, "{shared}");
+            assert!(
+                !literals.iter().any(|&(a, b)| a < at && at < b),
+                "{shared}: {at} is inside a literal"
+            );
             let whole = c
                 .strings
                 .iter()
@@ -432,18 +455,16 @@ mod tests {
         let mut m = Memo::default();
         let old = br#"{"m":[{"c":"first message, benign"},{"c":"second"}],"t":1}"#;
         clear(&mut m, old);
-        assert_eq!(
-            m.bodies[0].strings,
-            vec![(1, 4), (7, 10), (11, 34), (37, 40), (41, 49), (52, 55)]
-        );
+        assert_eq!(m.bodies[0].strings, vec![(11, 34), (41, 49)]);
         assert_eq!(
             m.resume(old).at,
             old.len(),
             "the same body: nothing to walk"
         );
-        // The next turn changes the array's end: resume there.
+        // The next turn changes the array's end: resume past the last value
+        // before it.
         let next = br#"{"m":[{"c":"first message, benign"},{"c":"second"},{"c":"third"}]}"#;
-        assert_eq!(m.resume(next).at, 50);
+        assert_eq!(m.resume(next).at, 49);
         // A change inside a value: resume at that value's opening quote.
         let edited = br#"{"m":[{"c":"first message, EVIL"},{"c":"second"}],"t":1}"#;
         assert_eq!(m.resume(edited).at, 11);
@@ -510,10 +531,10 @@ mod tests {
             assert_eq!(m.resume(body.as_bytes()).at, body.len());
         }
         let mut walked = Strings::default();
-        walked.walk(other.as_bytes(), 0, true);
+        walked.walk(other.as_bytes(), 0);
         assert_eq!(
-            m.bodies[1].strings, walked.all,
-            "every literal's span, in order"
+            m.bodies[1].strings, walked.values,
+            "every value's span, in order"
         );
         // A full memo hands its oldest entry's buffers to a new body.
         let conversation = |i: usize| format!(r#"{{"conversation":{i},"text":"{long}"}}"#);
@@ -617,13 +638,13 @@ mod tests {
             let resume = clear(&mut m, body);
             assert!(resume.at <= body.len());
             let mut whole = Strings::default();
-            whole.walk(body, 0, true);
+            whole.walk(body, 0);
             let entry = m
                 .bodies
                 .iter()
                 .find(|e| e.bytes == body)
                 .unwrap_or_else(|| panic!("round {round}: the body is remembered"));
-            assert_eq!(entry.strings, whole.all, "round {round}");
+            assert_eq!(entry.strings, whole.values, "round {round}");
             assert_eq!(m.resume(body).at, body.len(), "round {round}");
             assert!(m.bodies.len() <= BODIES);
         }

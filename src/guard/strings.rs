@@ -1,7 +1,7 @@
 //! A body's JSON string literals, found in one pass over its quotes and
-//! backslashes: the values (not object keys) the guards look at, every
-//! literal's span when asked (the body memo resumes a walk at one), and
-//! whether the body declares tools (a `"tools"` or legacy `"functions"`
+//! backslashes: the values (not object keys) the guards look at (the body
+//! memo resumes a walk at one, or past one), and whether the body declares
+//! tools (a `"tools"` or legacy `"functions"`
 //! key). Reused from request to request (the per-core memo keeps one), so
 //! a walk allocates nothing once its vectors have grown.
 
@@ -9,8 +9,6 @@
 #[derive(Default)]
 pub struct Strings {
     pub values: Vec<(u32, u32)>,
-    /// Every literal (keys too), when asked for.
-    pub all: Vec<(u32, u32)>,
     pub tools: bool,
     /// A string never closed.
     pub broken: bool,
@@ -18,12 +16,11 @@ pub struct Strings {
 
 impl Strings {
     /// The literals of `body[at..]` (`at` outside any literal), replacing
-    /// what the last walk found; `all` also keeps every literal's span.
+    /// what the last walk found.
     /// A body of 4 GiB or more cannot be walked (spans are 32-bit): it is
     /// reported broken, so it is parsed, never skipped.
-    pub fn walk(&mut self, body: &[u8], at: usize, all: bool) {
+    pub fn walk(&mut self, body: &[u8], at: usize) {
         self.values.clear();
-        self.all.clear();
         self.tools = false;
         self.broken = u32::try_from(body.len()).is_err();
         if self.broken {
@@ -32,7 +29,6 @@ impl Strings {
         let mut walk = Walk {
             out: self,
             body,
-            all,
             open: None,
             skip_to: 0,
         };
@@ -59,7 +55,6 @@ impl Strings {
 struct Walk<'a> {
     out: &'a mut Strings,
     body: &'a [u8],
-    all: bool,
     /// The open literal's opening quote.
     open: Option<usize>,
     /// A backslash escapes the byte after it, whatever it is.
@@ -112,9 +107,6 @@ impl Walk<'_> {
     fn close(&mut self, start: usize, end: usize) {
         self.open = None;
         let span = (start as u32, end as u32 + 1);
-        if self.all {
-            self.out.all.push(span);
-        }
         let body = self.body;
         let key = match body.get(end + 1) {
             Some(b':') => true,
@@ -138,7 +130,7 @@ mod tests {
 
     fn values(body: &str) -> (Vec<&str>, bool, bool) {
         let mut s = Strings::default();
-        s.walk(body.as_bytes(), 0, false);
+        s.walk(body.as_bytes(), 0);
         let v = s
             .values
             .iter()
@@ -170,13 +162,12 @@ mod tests {
     #[test]
     fn a_reused_walk_forgets_the_last_body_and_can_start_midway() {
         let mut s = Strings::default();
-        s.walk(br#"{"tools":[],"a":"unterminated"#, 0, true);
+        s.walk(br#"{"tools":[],"a":"unterminated"#, 0);
         assert!(s.tools && s.broken);
         let body = br#"{"a":"one","b":"two"}"#;
-        s.walk(body, 11, true);
+        s.walk(body, 11);
         assert!(!s.tools && !s.broken);
         assert_eq!(s.values, vec![(15, 20)]);
-        assert_eq!(s.all, vec![(11, 14), (15, 20)]);
     }
 
     /// The same findings, byte by byte: every `"` and `\\` in order.
@@ -188,7 +179,6 @@ mod tests {
         let mut walk = super::Walk {
             out: &mut out,
             body,
-            all: true,
             open: None,
             skip_to: 0,
         };
@@ -241,11 +231,11 @@ mod tests {
             ] {
                 let at = at.min(body.len());
                 let want = reference(body, at);
-                s.walk(body, at, true);
-                let got = (&s.values, &s.all, s.tools, s.broken);
+                s.walk(body, at);
+                let got = (&s.values, s.tools, s.broken);
                 assert_eq!(
                     got,
-                    (&want.values, &want.all, want.tools, want.broken),
+                    (&want.values, want.tools, want.broken),
                     "{:?} from {at}",
                     String::from_utf8_lossy(body)
                 );

@@ -200,6 +200,19 @@ impl Scanner {
             .may_match_part(literal, Some(tools_declared), pii)
     }
 
+    /// [`Scanner::may_match_text_or_pii`] for the literal that is the first
+    /// `len` bytes of `raw`, which goes on to the end of its body (the
+    /// pass reads on rather than copy the literal's last bytes).
+    pub fn may_match_literal_in(
+        &self,
+        raw: &[u8],
+        len: usize,
+        tools_declared: bool,
+        pii: PiiLook,
+    ) -> bool {
+        self.prefilter.may_match_in(raw, len, tools_declared, pii)
+    }
+
     /// Scores one text from one part of the conversation. `tool_names` are
     /// the tools the request declares.
     pub fn scan(&self, text: &str, source: Source, tool_names: &[&str]) -> Verdict {

@@ -64,6 +64,21 @@ impl Prefilter {
         self.may_match_part(raw, None, PiiLook::default())
     }
 
+    /// `may_match_part` for the first `len` bytes of `raw`, a string
+    /// literal inside its body (`raw` goes on to the body's end). Its last
+    /// step is read from the body, not copied: every look past the literal
+    /// meets its closing quote first, which no anchor, run or escape
+    /// crosses, so the answer is `may_match_part(&raw[..len], ..)`'s.
+    pub(crate) fn may_match_in(
+        &self,
+        raw: &[u8],
+        len: usize,
+        tools_declared: bool,
+        pii: PiiLook,
+    ) -> bool {
+        self.pass(raw, len.min(raw.len()), Some(tools_declared), pii)
+    }
+
     /// `raw` is the body, or one part of it (a JSON string literal, quotes
     /// included) whose body declares tools or not (`Some`). With `pii`,
     /// the same pass also answers for the PII request prefilter: true as
@@ -75,12 +90,18 @@ impl Prefilter {
         tools_declared: Option<bool>,
         pii: PiiLook,
     ) -> bool {
+        self.pass(raw, raw.len(), tools_declared, pii)
+    }
+
+    /// The pass over `raw[..len]`, reading on past `len` where it can.
+    fn pass(&self, raw: &[u8], len: usize, tools_declared: Option<bool>, pii: PiiLook) -> bool {
         if self.unanchored >= self.threshold {
             return true;
         }
         let mut pass = Pass {
             prefilter: self,
             raw,
+            len,
             possible: self.unanchored,
             found: 0,
             short_run: false,
@@ -94,14 +115,16 @@ impl Prefilter {
         // the tools' weight last: most bodies end too light to need the look
         self.tool_weight > 0.0
             && pass.possible + self.tool_weight >= self.threshold
-            && tools_declared.unwrap_or_else(|| declares_tools(raw))
+            && tools_declared.unwrap_or_else(|| declares_tools(&raw[..len]))
     }
 }
 
 /// One `may_match` call's running state.
 struct Pass<'a> {
     prefilter: &'a Prefilter,
+    /// The text is `raw[..len]`; what follows, if anything, is only read.
     raw: &'a [u8],
+    len: usize,
     possible: f32,
     /// Rules whose anchor was seen, one bit each.
     found: u64,
@@ -156,13 +179,14 @@ impl Pass<'_> {
     /// non-ASCII byte, or once the bytes seen weigh enough.
     #[inline(always)]
     fn blocks(&mut self, classify: impl Classify) -> ControlFlow<()> {
-        let raw = self.raw;
+        let (raw, len) = (self.raw, self.len);
         let mut at = 0;
         // whether the byte before `at` is a letter
         let mut carry = 0;
-        while let Some(window) = raw
-            .get(at..)
-            .and_then(<[u8]>::first_chunk::<{ STEP + LOOKAHEAD }>)
+        while at + STEP <= len
+            && let Some(window) = raw
+                .get(at..)
+                .and_then(<[u8]>::first_chunk::<{ STEP + LOOKAHEAD }>)
         {
             let Some((step, _)) = window.split_first_chunk::<STEP>() else {
                 break;
@@ -172,10 +196,7 @@ impl Pass<'_> {
                 return ControlFlow::Break(());
             }
             let starts = masks.alpha & !(masks.alpha << 1 | carry);
-            let starts = self
-                .prefilter
-                .anchors
-                .long_enough(starts, masks.alpha | masks.under);
+            let starts = self.prefilter.anchors.long_enough(starts, masks.word);
             carry = masks.alpha >> (STEP - 1);
             self.words(starts, at, |i| first4(window.get(i..)))?;
             if masks.other != 0 {
@@ -186,8 +207,9 @@ impl Pass<'_> {
         self.last_steps(classify, at, carry)
     }
 
-    /// The bytes after the last whole step: at most two more steps, the
-    /// last one overlapping what was seen or padded with zeros.
+    /// The bytes after the last whole step: read on from `raw` when it goes
+    /// on past the text, else at most two more steps, the last one
+    /// overlapping what was seen or padded with zeros.
     #[inline(always)]
     fn last_steps(
         &mut self,
@@ -195,32 +217,41 @@ impl Pass<'_> {
         mut at: usize,
         mut carry: u64,
     ) -> ControlFlow<()> {
-        let raw = self.raw;
-        while at < raw.len() {
-            let (window, skip) = block::last(raw, at);
+        let (raw, len) = (self.raw, self.len);
+        while at < len {
+            let copy;
+            let direct = raw
+                .get(at..)
+                .and_then(<[u8]>::first_chunk::<{ STEP + LOOKAHEAD }>);
+            let (window, skip) = match direct {
+                Some(window) => (window, 0),
+                None => {
+                    copy = block::last(&raw[..len], at);
+                    (&copy.0, copy.1)
+                }
+            };
             let Some((step, _)) = window.split_first_chunk::<STEP>() else {
                 break;
             };
             let masks = classify.step(step);
-            if masks.high != 0 {
+            let fresh_len = (len - at).min(STEP);
+            // a step read on from `raw` holds bytes past the text: only the
+            // text's own count
+            if masks.high != 0 && (direct.is_none() || !raw[at..at + fresh_len].is_ascii()) {
                 return ControlFlow::Break(());
             }
-            let len = (raw.len() - at).min(STEP);
-            let fresh = u64::MAX >> (STEP - len) << skip;
+            let fresh = u64::MAX >> (STEP - fresh_len) << skip;
             // a step that starts before `at` holds the byte before it
             let before = if skip == 0 { carry } else { 0 };
             let starts = masks.alpha & !(masks.alpha << 1 | before) & fresh;
-            let starts = self
-                .prefilter
-                .anchors
-                .long_enough(starts, masks.alpha | masks.under);
+            let starts = self.prefilter.anchors.long_enough(starts, masks.word);
             let base = at - skip;
             self.words(starts, base, |i| first4(window.get(i..)))?;
             if masks.other & fresh != 0 {
                 self.rare_bytes(masks.other & fresh, masks.alpha | masks.other, base)?;
             }
             carry = masks.alpha >> (STEP - 1);
-            at += len;
+            at += fresh_len;
         }
         ControlFlow::Continue(())
     }
@@ -332,7 +363,7 @@ impl Pass<'_> {
         while start > 0 && end - start < decode::LONG_RUN && in_run(raw, start - 1) {
             start -= 1;
         }
-        while end < raw.len() && end - start < decode::LONG_RUN && in_run(raw, end) {
+        while end < self.len && end - start < decode::LONG_RUN && in_run(raw, end) {
             end += 1;
         }
         self.last_run = start..end;

@@ -30,8 +30,9 @@ pub(super) struct Masks {
     /// Not zero when some byte is above ASCII; which bits are set need not
     /// say which bytes (a step may fold its halves into one mask).
     pub high: u64,
-    /// `_`, which anchors may hold after their first letters (`im_start`).
-    pub under: u64,
+    /// Letters and `_`, which anchors may hold after their first letters
+    /// (`im_start`).
+    pub word: u64,
 }
 
 /// Classes a step of `STEP` bytes; a value of an implementing type is the
@@ -73,7 +74,7 @@ impl Classify for Blocks {
             all.alpha |= m.alpha << shift;
             all.other |= m.other << shift;
             all.high |= m.high << shift;
-            all.under |= m.under << shift;
+            all.word |= m.word << shift;
         }
         all
     }
@@ -113,7 +114,7 @@ fn sse2(block: &[u8; WIDTH]) -> Masks {
         alpha: mask(alpha),
         other: !mask(_mm_or_si128(alpha, plain)) & 0xFFFF,
         high: mask(v),
-        under: mask(_mm_cmpeq_epi8(v, splat(b'_'))),
+        word: mask(_mm_or_si128(alpha, _mm_cmpeq_epi8(v, splat(b'_')))),
     }
 }
 
@@ -135,8 +136,8 @@ fn classify_bytes(block: &[u8; WIDTH]) -> Masks {
         if !b.is_ascii() {
             masks.high |= bit;
         }
-        if b == b'_' {
-            masks.under |= bit;
+        if b.is_ascii_alphabetic() || b == b'_' {
+            masks.word |= bit;
         }
     }
     masks
@@ -206,7 +207,11 @@ mod tests {
         for (i, &b) in bytes.iter().enumerate() {
             let (alpha, other) = (masks.alpha >> i & 1 != 0, masks.other >> i & 1 != 0);
             assert_eq!(alpha, b.is_ascii_alphabetic(), "{at}: {b:#x} alpha");
-            assert_eq!(masks.under >> i & 1 != 0, b == b'_', "{at}: {b:#x} under");
+            assert_eq!(
+                masks.word >> i & 1 != 0,
+                b.is_ascii_alphabetic() || b == b'_',
+                "{at}: {b:#x} word"
+            );
             let plain = b.is_ascii_alphabetic() || b" \",.:".contains(&b);
             assert!(!(plain && other), "{at}: {b:#x} plain in other");
             assert!(

@@ -328,3 +328,72 @@ fn no_anchor_opens_with_a_run_byte() {
         assert!(Anchors::new(&[(1.0, &[word][..])]).is_err(), "{word}");
     }
 }
+
+/// A literal read on into its body answers as the literal alone: over
+/// generated bodies (pieces in values and between them, non-ASCII after
+/// a literal, literals ending at every place of a step and near the
+/// body's end), every value literal, with and without the PII look.
+#[test]
+fn a_literal_read_in_its_body_answers_as_the_literal() {
+    use crate::guard::strings::Strings;
+    use crate::guard::text::{PiiConfig, PiiKind, PiiScanner};
+    let (fast, _) = both();
+    let pii = PiiScanner::new(&PiiConfig {
+        kinds: PiiKind::ALL.to_vec(),
+        ..PiiConfig::default()
+    })
+    .look();
+    const BETWEEN: &[&str] = &[
+        "\"k\":",
+        ",",
+        "{",
+        "}",
+        "[",
+        "]",
+        " ",
+        "1",
+        "é",
+        "\"é\"",
+        "\"ignore\":",
+    ];
+    let (mut said, mut passed) = (0, 0);
+    let mut next = crate::test_rng::xorshift(0x6a09_e667_f3bc_c908u64);
+    let mut strings = Strings::default();
+    for round in 0..4000 {
+        let mut body = String::from("{");
+        for _ in 0..next() % 6 {
+            body.push_str(crate::test_rng::pick(&mut next, BETWEEN));
+            let text = crate::test_rng::text(&mut next, PIECES, 40);
+            let text = if round % 2 == 0 {
+                text
+            } else {
+                text.replace(['\\', '"'], "")
+            };
+            body.push('"');
+            body.push_str(&" ".repeat((next() % 64) as usize));
+            body.push_str(&text);
+            body.push('"');
+        }
+        body.push_str(&"}".repeat((next() % 3) as usize));
+        let body = body.as_bytes();
+        strings.walk(body, 0);
+        for &(start, end) in &strings.values {
+            let (start, end) = (start as usize, end as usize);
+            for look in [PiiLook::default(), pii] {
+                for tools in [false, true] {
+                    let alone = fast.may_match_part(&body[start..end], Some(tools), look);
+                    let read_on = fast.may_match_in(&body[start..], end - start, tools, look);
+                    assert_eq!(
+                        read_on,
+                        alone,
+                        "{:?} at {start}..{end}",
+                        String::from_utf8_lossy(body)
+                    );
+                    said += usize::from(alone);
+                    passed += usize::from(!alone);
+                }
+            }
+        }
+    }
+    assert!(said > 1000 && passed > 1000, "{said} maybe, {passed} not");
+}

@@ -91,16 +91,16 @@ fn step(bytes: &[u8; STEP]) -> Masks {
         let high = _mm256_and_si256(_mm256_srli_epi16(v, 4), splat(15));
         let action = _mm256_and_si256(low, _mm256_shuffle_epi8(high_nibble, high));
         let quiet = _mm256_cmpeq_epi8(action, _mm256_setzero_si256());
-        let under = _mm256_cmpeq_epi8(v, splat(b'_'));
+        let word = _mm256_or_si256(alpha, _mm256_cmpeq_epi8(v, splat(b'_')));
         let mask = |x: __m256i| u64::from(_mm256_movemask_epi8(x) as u32);
-        (mask(alpha), mask(quiet), mask(under))
+        (mask(alpha), mask(quiet), mask(word))
     };
-    let (alpha_low, quiet_low, under_low) = classes(low);
-    let (alpha_high, quiet_high, under_high) = classes(high);
+    let (alpha_low, quiet_low, word_low) = classes(low);
+    let (alpha_high, quiet_high, word_high) = classes(high);
     Masks {
         alpha: alpha_low | alpha_high << 32,
         other: !(quiet_low | quiet_high << 32),
         high: u64::from(_mm256_movemask_epi8(_mm256_or_si256(low, high)) as u32),
-        under: under_low | under_high << 32,
+        word: word_low | word_high << 32,
     }
 }
