@@ -245,7 +245,7 @@ impl Guards {
             let maybe = match (&self.injection, pii) {
                 (Some(s), pii) => {
                     let look = pii.map(|(p, _)| p.look()).unwrap_or_default();
-                    s.may_match_literal_in(&body[start..], end - start, strings.tools, look)
+                    s.may_match_literal(&body[start..], end - start, strings.tools, look)
                 }
                 (None, Some((p, _))) => p.may_contain(literal),
                 (None, None) => false,

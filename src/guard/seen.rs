@@ -43,8 +43,8 @@ pub struct Memo {
     texts: FxHashMap<u64, (u32, u32)>,
     arena: Vec<u8>,
     /// Bodies whose every string value was benign (their first
-    /// `BODY_BYTES`), with every string literal's span, oldest first (a
-    /// few: moving one is cheaper than a ring's wrapped indexing).
+    /// `BODY_BYTES`), with their values' spans, oldest first (a few:
+    /// moving one is cheaper than a ring's wrapped indexing).
     bodies: Vec<Cleared>,
 }
 
@@ -88,7 +88,7 @@ pub struct Resume {
     /// Every value before this byte is known benign: `body.len()` for a
     /// body seen whole, 0 when no cleared body shares any of it.
     pub at: usize,
-    /// The cleared body it continues and how many of that body's literals
+    /// The cleared body it continues and how many of that body's values
     /// lie before `at`; whether the new body is its next turn.
     from: Option<(usize, usize, bool)>,
 }
@@ -287,7 +287,7 @@ impl Memo {
     }
 
     /// Remembers `body`, whose every string value was benign, walked from
-    /// `resume`; `walked` are the spans of the literals the walk found.
+    /// `resume`; `walked` are the spans of the values the walk found.
     /// The body it continues is overwritten past `resume.at` when the new
     /// one is its next turn (or it is the oldest, due out anyway).
     pub fn remember_body(&mut self, resume: Resume, body: &[u8], walked: &[(u32, u32)]) {
@@ -302,7 +302,7 @@ impl Memo {
         };
         let full = self.bodies.len() == BODIES;
         // The entry the body goes to becomes the newest; what it already
-        // holds of the body: its first `at` bytes and `before` literals.
+        // holds of the body: its first `at` bytes and `before` values.
         let (at, before) = match resume.from {
             // Its next turn, or the oldest (due out anyway): overwritten
             // past `at`, which is within the prefix both share.
@@ -314,7 +314,7 @@ impl Memo {
                 (resume.at, before)
             }
             // A new entry (the oldest's buffers when full), with the
-            // literals before `at` of the body it shares them with.
+            // values before `at` of the body it shares them with.
             from => {
                 let mut c = match full {
                     true => self.bodies.remove(0),
@@ -523,7 +523,7 @@ mod tests {
         assert_eq!(m.bodies[0].bytes, second.as_bytes());
         assert_eq!(m.resume(second.as_bytes()).at, second.len());
         // Another conversation shares the system prompt only: its own entry,
-        // with the shared literals' spans, and both are known whole.
+        // with the shared values' spans, and both are known whole.
         let other = turn(&"Is there a night train to Vienna? ".repeat(9));
         clear(&mut m, other.as_bytes());
         assert_eq!(m.bodies.len(), 2);
@@ -587,7 +587,7 @@ mod tests {
     /// Random conversations — next turns, edited last messages, retries,
     /// other conversations sharing a prefix, escapes and keys cut anywhere
     /// — through the memo: whatever entry a body is remembered in holds
-    /// exactly the literal spans a walk of the whole body finds, so a later
+    /// exactly the value spans a walk of the whole body finds, so a later
     /// resume can never start inside a literal.
     #[test]
     fn remembered_spans_are_always_the_whole_walks() {

@@ -181,29 +181,13 @@ impl Scanner {
     }
 
     /// The same test over one JSON string literal of a body (quotes
-    /// included): false when the text it holds cannot reach the threshold.
+    /// included), the first `len` bytes of `raw`, which goes on to the end
+    /// of its body (the pass reads on rather than copy the literal's last
+    /// bytes): false when the text it holds cannot reach the threshold.
     /// `tools_declared`: the body declares tools (a mention may then count).
-    pub fn may_match_text(&self, literal: &[u8], tools_declared: bool) -> bool {
-        self.may_match_text_or_pii(literal, tools_declared, PiiLook::default())
-    }
-
-    /// [`Scanner::may_match_text`], true as well where the PII request
-    /// prefilter looking for `pii` would be: one pass over the literal
-    /// answers for both.
-    pub fn may_match_text_or_pii(
-        &self,
-        literal: &[u8],
-        tools_declared: bool,
-        pii: PiiLook,
-    ) -> bool {
-        self.prefilter
-            .may_match_part(literal, Some(tools_declared), pii)
-    }
-
-    /// [`Scanner::may_match_text_or_pii`] for the literal that is the first
-    /// `len` bytes of `raw`, which goes on to the end of its body (the
-    /// pass reads on rather than copy the literal's last bytes).
-    pub fn may_match_literal_in(
+    /// True as well where the PII request prefilter looking for `pii`
+    /// would be: one pass over the literal answers for both.
+    pub fn may_match_literal(
         &self,
         raw: &[u8],
         len: usize,
