@@ -201,11 +201,15 @@ impl Anchor {
 }
 
 /// An anchor must be ASCII, two bytes at least, and start with a letter or
-/// one of `block::OPENERS`, or the pass would never look at it.
+/// one of `block::OPENERS`, or the pass would never look at it; and hold
+/// no `"`: a literal's pass may read on past its closing quote
+/// (`Prefilter::may_match_in`), where an anchor must not go on matching.
 fn check_anchor(word: &str) -> Result<(), String> {
     match word.as_bytes() {
         [first, _, ..]
-            if word.is_ascii() && (first.is_ascii_alphabetic() || OPENERS.contains(first)) =>
+            if word.is_ascii()
+                && !word.contains('"')
+                && (first.is_ascii_alphabetic() || OPENERS.contains(first)) =>
         {
             Ok(())
         }

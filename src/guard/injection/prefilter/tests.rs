@@ -320,11 +320,12 @@ fn one_pass_answers_for_the_pii_prefilter_too() {
 }
 
 /// `rare_byte_at` ends a short run's digit or `+/=` without asking whether
-/// it opens an anchor: none of them may.
+/// it opens an anchor: none of them may; and no anchor holds a quote (a
+/// literal's pass reads on past its closing one).
 #[test]
-fn no_anchor_opens_with_a_run_byte() {
+fn no_anchor_opens_with_a_run_byte_or_holds_a_quote() {
     assert!(!block::OPENERS.iter().any(|b| b"0123456789+/=".contains(b)));
-    for word in ["1st", "+x", "/etc", "=a"] {
+    for word in ["1st", "+x", "/etc", "=a", "say\"", "<\"x"] {
         assert!(Anchors::new(&[(1.0, &[word][..])]).is_err(), "{word}");
     }
 }
