@@ -1,9 +1,9 @@
 //! A body's JSON string literals, found in one pass over its quotes and
 //! backslashes: the values (not object keys) the guards look at (the body
 //! memo resumes a walk at one, or past one), and whether the body declares
-//! tools (a `"tools"` or legacy `"functions"`
-//! key). Reused from request to request (the per-core memo keeps one), so
-//! a walk allocates nothing once its vectors have grown.
+//! tools (a `"tools"` or legacy `"functions"` key). Reused from request to
+//! request (the per-core memo keeps one), so a walk allocates nothing once
+//! its vectors have grown.
 
 /// One walk's findings. Spans are byte offsets, quotes included.
 #[derive(Default)]
