@@ -229,6 +229,7 @@ impl Guards {
         if strings.tools && !self.policies.is_empty() {
             return true;
         }
+        let look = pii.map(|(p, _)| p.look()).unwrap_or_default();
         for &(start, end) in &strings.values {
             let (start, end) = (start as usize, end as usize);
             let literal = &body[start..end];
@@ -243,8 +244,7 @@ impl Guards {
             };
             // One pass answers for both prefilters when injection is on.
             let maybe = match (&self.injection, pii) {
-                (Some(s), pii) => {
-                    let look = pii.map(|(p, _)| p.look()).unwrap_or_default();
+                (Some(s), _) => {
                     s.may_match_literal(&body[start..], end - start, strings.tools, look)
                 }
                 (None, Some((p, _))) => p.may_contain(literal),

@@ -103,17 +103,18 @@ pub struct PiiLook {
 #[derive(Debug, Clone)]
 pub struct PiiScanner {
     kinds: Vec<PiiKind>,
-    emails: bool,
-    numbers: bool,
+    /// Whether emails, and numeric kinds, are wanted.
+    look: PiiLook,
 }
 
 impl PiiScanner {
     pub fn new(config: &PiiConfig) -> Self {
-        let emails = config.kinds.contains(&PiiKind::Email);
         PiiScanner {
             kinds: config.kinds.clone(),
-            emails,
-            numbers: config.kinds.iter().any(|&k| k != PiiKind::Email),
+            look: PiiLook {
+                emails: config.kinds.contains(&PiiKind::Email),
+                numbers: config.kinds.iter().any(|&k| k != PiiKind::Email),
+            },
         }
     }
 
@@ -121,26 +122,23 @@ impl PiiScanner {
     /// Conservative (never false when `find` on its decoded strings would
     /// find something) and a fraction of an instruction per byte.
     pub fn may_contain(&self, raw_json: &[u8]) -> bool {
-        prefilter::may_contain(raw_json, self.emails, self.numbers)
+        prefilter::may_contain(raw_json, self.look.emails, self.look.numbers)
     }
 
     /// What `may_contain` looks for, for a pass over the same bytes that
     /// stands in for it (the injection prefilter's).
     pub fn look(&self) -> PiiLook {
-        PiiLook {
-            emails: self.emails,
-            numbers: self.numbers,
-        }
+        self.look
     }
 
     /// Every finding of a wanted kind, in order, none overlapping.
     pub fn find(&self, text: &str) -> Vec<Finding> {
         let bytes = text.as_bytes();
         let mut found = Vec::new();
-        if self.emails {
+        if self.look.emails {
             detect::emails(bytes, &mut found);
         }
-        if self.numbers {
+        if self.look.numbers {
             let emails_end = found.len();
             detect::numbers(bytes, &mut found);
             found.retain(|f| self.kinds.contains(&f.kind));
