@@ -43,7 +43,7 @@ pub fn of_usage(spec: Option<&ModelSpec>, usage: &Usage) -> Cost {
             priced: !any,
         };
     };
-    let price: &Price = spec.price_for_prompt(usage.prompt_tokens.min(u32::MAX as u64) as u32);
+    let price = price_for(spec, usage.prompt_tokens);
     let mut priced = true;
     let cached = usage.cached_prompt_tokens.min(usage.prompt_tokens);
     let written = usage
@@ -77,9 +77,18 @@ pub fn estimate(spec: Option<&ModelSpec>, prompt_tokens: u64, output_tokens: u64
     let Some(spec) = spec else {
         return 0;
     };
-    let price = spec.price_for_prompt(prompt_tokens.min(u32::MAX as u64) as u32);
-    let part = |tokens: u64, price: Option<f64>| price.map_or(0.0, |p| tokens as f64 * p * 1000.0);
-    ceil(part(prompt_tokens, price.input) + part(output_tokens, price.output))
+    let price = price_for(spec, prompt_tokens);
+    // whether it is priced is not asked of a reservation
+    let mut priced = true;
+    ceil(
+        part(prompt_tokens, price.input, &mut priced)
+            + part(output_tokens, price.output, &mut priced),
+    )
+}
+
+/// The prices of `spec`'s tier for a prompt of `prompt_tokens`.
+fn price_for(spec: &ModelSpec, prompt_tokens: u64) -> &Price {
+    spec.price_for_prompt(prompt_tokens.min(u32::MAX as u64) as u32)
 }
 
 /// `x-tollgate-cost`: USD with nine decimals, trailing zeros cut

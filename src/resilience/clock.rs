@@ -55,9 +55,7 @@ impl Clock for ManualClock {
 /// Wall-clock Unix seconds (response `created` fields, HTTP dates); 0 if the
 /// system clock is before the epoch.
 pub fn unix_secs() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
+    unix_millis() / 1000
 }
 
 /// Wall-clock Unix milliseconds; 0 if the system clock is before the epoch.
